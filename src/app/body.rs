@@ -1,0 +1,61 @@
+//! What an application returns: its response body, from a static slice to a lazy iterable.
+
+use super::protocol::StartResponse;
+use super::AppError;
+use std::borrow::Cow;
+
+/// One piece of a response body.
+pub type Chunk = Cow<'static, [u8]>;
+
+/// A response body. The variants that hold all their bytes let the server add
+/// `Content-Length` itself; [`Body::Iter`] is pulled only as fast as the client reads.
+pub enum Body {
+    /// No body.
+    Empty,
+    /// Bytes known at compile time.
+    Static(&'static [u8]),
+    /// Bytes the application built.
+    Bytes(Vec<u8>),
+    /// A lazily produced body (PEP 3333's iterable).
+    Iter(Box<dyn BodyIter>),
+}
+
+impl Body {
+    /// A body made of an iterator of chunks, with no close hook and no use of start_response.
+    pub fn from_chunks<I>(chunks: I) -> Body
+    where
+        I: Iterator<Item = Result<Chunk, AppError>> + 'static,
+    {
+        struct Chunks<I>(I);
+        impl<I: Iterator<Item = Result<Chunk, AppError>>> BodyIter for Chunks<I> {
+            fn next_chunk(&mut self, _: &mut StartResponse<'_>) -> Option<Result<Chunk, AppError>> {
+                self.0.next()
+            }
+        }
+        Body::Iter(Box::new(Chunks(chunks)))
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Body::Empty"),
+            Body::Static(b) => write!(f, "Body::Static({} bytes)", b.len()),
+            Body::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
+            Body::Iter(_) => f.write_str("Body::Iter(..)"),
+        }
+    }
+}
+
+/// A lazily produced response body: PEP 3333's iterable with its `close()`.
+///
+/// `next_chunk` receives the request's [`StartResponse`], so an application may call
+/// `start_response` lazily, from inside the iterable, as PEP 3333 allows.
+pub trait BodyIter {
+    /// The next chunk, `None` at the end, or the application's error.
+    fn next_chunk(&mut self, start_response: &mut StartResponse<'_>) -> Option<Result<Chunk, AppError>>;
+
+    /// Called exactly once when the server is done with the body: finished, failed, or the
+    /// client went away.
+    fn close(&mut self) {}
+}

@@ -1,0 +1,508 @@
+//! The start_response/write protocol of PEP 3333: the state of one response from the
+//! application's first call to the last byte, and the framing decisions that follow from it.
+//!
+//! [`Response`] is owned by a connection and reused; [`StartResponse`] is the handle an
+//! application gets. Everything here writes into a byte buffer; the worker moves the bytes.
+
+use super::AppError;
+use crate::http::request::Version;
+use crate::http::response::{self, Framing, Stamp};
+
+/// A protocol rule the application broke; raised to the application as its error.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// The status is not "CODE REASON" with a three-digit code.
+    #[error("invalid status {0:?}: expected three digits, a space and a reason")]
+    InvalidStatus(String),
+    /// A header name that is not a token, or a value with CR, LF or NUL.
+    #[error("invalid header {0:?}")]
+    InvalidHeader(String),
+    /// `start_response` called again without `exc_info`.
+    #[error("start_response called a second time without exc_info")]
+    AlreadyStarted,
+    /// `write` called before `start_response`.
+    #[error("write() called before start_response()")]
+    NotStarted,
+    /// The body ended without `start_response` ever being called.
+    #[error("the application returned without calling start_response()")]
+    NeverStarted,
+}
+
+/// Where one response stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// start_response not yet called.
+    Idle,
+    /// Status and headers recorded; nothing sent.
+    Started,
+    /// The head is in the output; body bytes follow per `framing`.
+    Sending,
+    /// The body is complete.
+    Done,
+}
+
+/// The request facts a response depends on.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestInfo {
+    /// The request's protocol version (the response uses the same).
+    pub version: Version,
+    /// HEAD: the response carries no body.
+    pub head: bool,
+    /// The client and server both allow the connection to continue.
+    pub keep_alive: bool,
+}
+
+/// The state of one response; reused from request to request on a connection.
+#[derive(Debug)]
+pub struct Response {
+    phase: Phase,
+    req: RequestInfo,
+    status: u16,
+    /// Encoded status line and the application's headers, held until the first body byte.
+    head: Vec<u8>,
+    content_length: Option<u64>,
+    app_wants_close: bool,
+    framing: Framing,
+    sent: u64,
+    keep_alive: bool,
+}
+
+impl Default for Response {
+    fn default() -> Self {
+        Response {
+            phase: Phase::Idle,
+            req: RequestInfo {
+                version: Version::Http11,
+                head: false,
+                keep_alive: false,
+            },
+            status: 0,
+            head: Vec::with_capacity(256),
+            content_length: None,
+            app_wants_close: false,
+            framing: Framing::NoBody,
+            sent: 0,
+            keep_alive: false,
+        }
+    }
+}
+
+/// How a finished response leaves the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The next request may follow on the same connection.
+    KeepAlive,
+    /// Close once the output is flushed.
+    Close,
+}
+
+impl Response {
+    /// Starts a new response for a request.
+    pub fn begin(&mut self, req: RequestInfo) {
+        self.phase = Phase::Idle;
+        self.req = req;
+        self.status = 0;
+        self.head.clear();
+        self.content_length = None;
+        self.app_wants_close = false;
+        self.framing = Framing::NoBody;
+        self.sent = 0;
+        self.keep_alive = req.keep_alive;
+    }
+
+    /// True once any byte of the response head has gone into the output.
+    pub fn headers_sent(&self) -> bool {
+        matches!(self.phase, Phase::Sending | Phase::Done)
+    }
+
+    /// The status the application chose (0 before start_response).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Body bytes sent so far (after framing decisions, before chunk encoding).
+    pub fn body_bytes(&self) -> u64 {
+        self.sent
+    }
+
+    fn start(&mut self, status: &str, headers: &[(&str, &str)], exc_info: Option<AppError>) -> Result<(), AppError> {
+        match (self.phase, exc_info) {
+            (Phase::Idle, _) => {}
+            (Phase::Started, Some(_)) => {}
+            (Phase::Started, None) => return Err(ProtocolError::AlreadyStarted.into()),
+            // PEP 3333: with headers already sent, re-raise the application's exception.
+            (Phase::Sending | Phase::Done, Some(err)) => return Err(err),
+            (Phase::Sending | Phase::Done, None) => return Err(ProtocolError::AlreadyStarted.into()),
+        }
+        let code = parse_status(status)?;
+        self.head.clear();
+        self.content_length = None;
+        self.app_wants_close = false;
+        response::put_status_line(&mut self.head, self.req.version, status);
+        for &(name, value) in headers {
+            if !is_token(name) || value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+                self.head.clear();
+                return Err(ProtocolError::InvalidHeader(format!("{name}: {value}")).into());
+            }
+            if name.eq_ignore_ascii_case("content-length") {
+                let n = value
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|_| value.trim().bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| ProtocolError::InvalidHeader(format!("{name}: {value}")))?;
+                self.content_length = Some(n);
+                continue;
+            }
+            if is_hop_by_hop(name) {
+                // Hop-by-hop headers are the server's business (PEP 3333); like gunicorn, drop
+                // them, but honour an application's wish to close.
+                if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
+                    self.app_wants_close = true;
+                }
+                continue;
+            }
+            response::put_header(&mut self.head, name, value.as_bytes());
+        }
+        self.status = code;
+        self.phase = Phase::Started;
+        Ok(())
+    }
+
+    /// Moves the head into `out`, choosing the body framing. `known_len` is the whole body's
+    /// length when the server holds all of it (a single-chunk body).
+    fn send_head(&mut self, out: &mut Vec<u8>, stamp: &Stamp<'_>, known_len: Option<u64>) {
+        let has_body = response::status_has_body(self.status);
+        let length = self.content_length.or(if has_body { known_len } else { None });
+        self.framing = if self.req.head || !has_body {
+            Framing::NoBody
+        } else if let Some(n) = length {
+            Framing::Length(n)
+        } else if self.req.version == Version::Http11 {
+            Framing::Chunked
+        } else {
+            Framing::CloseDelimited
+        };
+        if self.app_wants_close || self.framing == Framing::CloseDelimited {
+            self.keep_alive = false;
+        }
+        out.extend_from_slice(&self.head);
+        response::put_stamp(out, stamp);
+        match self.framing {
+            Framing::Length(n) => response::put_content_length(out, n),
+            Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+            Framing::NoBody if has_body => {
+                // HEAD keeps the length the GET would have had.
+                if let Some(n) = length {
+                    response::put_content_length(out, n);
+                }
+            }
+            _ => {}
+        }
+        if !self.keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if self.req.version == Version::Http10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        self.phase = Phase::Sending;
+    }
+
+    /// Sends one body chunk, sending the head first if this is the first non-empty chunk.
+    pub fn send(
+        &mut self,
+        data: &[u8],
+        out: &mut Vec<u8>,
+        stamp: &Stamp<'_>,
+        known_len: Option<u64>,
+    ) -> Result<(), AppError> {
+        match self.phase {
+            Phase::Idle => return Err(ProtocolError::NotStarted.into()),
+            Phase::Started if data.is_empty() => return Ok(()),
+            Phase::Started => self.send_head(out, stamp, known_len),
+            Phase::Sending | Phase::Done => {}
+        }
+        match self.framing {
+            Framing::NoBody => {}
+            Framing::Length(n) => {
+                let room = n.saturating_sub(self.sent);
+                let take = (data.len() as u64).min(room) as usize;
+                out.extend_from_slice(&data[..take]);
+                self.sent += take as u64;
+            }
+            Framing::Chunked => {
+                response::put_chunk(out, data);
+                self.sent += data.len() as u64;
+            }
+            Framing::CloseDelimited => {
+                out.extend_from_slice(data);
+                self.sent += data.len() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the body: sends the head if it is still pending, the last chunk if chunked, and
+    /// says whether the connection may carry another request.
+    pub fn finish(&mut self, out: &mut Vec<u8>, stamp: &Stamp<'_>) -> Result<Ending, AppError> {
+        match self.phase {
+            Phase::Idle => return Err(ProtocolError::NeverStarted.into()),
+            Phase::Started => self.send_head(out, stamp, Some(0)),
+            Phase::Sending => {}
+            Phase::Done => return Ok(self.ending()),
+        }
+        match self.framing {
+            Framing::Chunked => out.extend_from_slice(response::LAST_CHUNK),
+            // A body shorter than its Content-Length leaves the client waiting for bytes that
+            // will never come: only closing the connection tells it.
+            Framing::Length(n) if self.sent < n => self.keep_alive = false,
+            _ => {}
+        }
+        self.phase = Phase::Done;
+        Ok(self.ending())
+    }
+
+    fn ending(&self) -> Ending {
+        if self.keep_alive {
+            Ending::KeepAlive
+        } else {
+            Ending::Close
+        }
+    }
+}
+
+/// The application's handle on its response: PEP 3333's `start_response` and `write`.
+pub struct StartResponse<'a> {
+    resp: &'a mut Response,
+    out: &'a mut Vec<u8>,
+    stamp: Stamp<'a>,
+}
+
+impl<'a> StartResponse<'a> {
+    /// A handle writing `resp`'s bytes into `out`.
+    pub fn new(resp: &'a mut Response, out: &'a mut Vec<u8>, stamp: Stamp<'a>) -> Self {
+        StartResponse { resp, out, stamp }
+    }
+
+    /// Sets the status ("200 OK") and headers. A second call is an error unless `exc_info`
+    /// carries the application's error: before any byte was sent it replaces the status and
+    /// headers; after, the error is returned for the application to propagate.
+    pub fn start_response(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &str)],
+        exc_info: Option<AppError>,
+    ) -> Result<Write<'_, 'a>, AppError> {
+        self.resp.start(status, headers, exc_info)?;
+        Ok(Write { sr: self })
+    }
+
+    /// PEP 3333's `write(data)`: sends body bytes ahead of the returned body.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
+        self.resp.send(data, self.out, &self.stamp, None)
+    }
+
+    /// True once the status line has gone out; after that a status cannot change.
+    pub fn headers_sent(&self) -> bool {
+        self.resp.headers_sent()
+    }
+
+    pub(crate) fn send_chunk(&mut self, data: &[u8], known_len: Option<u64>) -> Result<(), AppError> {
+        self.resp.send(data, self.out, &self.stamp, known_len)
+    }
+
+    pub(crate) fn finish(&mut self) -> Result<Ending, AppError> {
+        self.resp.finish(self.out, &self.stamp)
+    }
+
+    /// Bytes waiting in the output buffer.
+    pub(crate) fn pending(&self) -> usize {
+        self.out.len()
+    }
+}
+
+/// The `write` callable returned by `start_response`.
+pub struct Write<'b, 'a> {
+    sr: &'b mut StartResponse<'a>,
+}
+
+impl Write<'_, '_> {
+    /// Sends body bytes.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
+        self.sr.write(data)
+    }
+}
+
+fn parse_status(status: &str) -> Result<u16, ProtocolError> {
+    let b = status.as_bytes();
+    let ok = b.len() >= 5
+        && b[..3].iter().all(u8::is_ascii_digit)
+        && b[0] != b'0'
+        && b[3] == b' '
+        && !b[4..].iter().any(|&c| c == b'\r' || c == b'\n' || c == 0);
+    if !ok {
+        return Err(ProtocolError::InvalidStatus(status.to_owned()));
+    }
+    Ok(status[..3].parse().unwrap_or(500))
+}
+
+/// RFC 9110 token characters.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+fn is_hop_by_hop(name: &str) -> bool {
+    const HOP: [&str; 9] = [
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAMP: Stamp<'static> = Stamp {
+        date: "Thu, 01 Jan 1970 00:00:00 GMT",
+        server: "",
+    };
+
+    fn req(version: Version, head: bool, keep_alive: bool) -> RequestInfo {
+        RequestInfo {
+            version,
+            head,
+            keep_alive,
+        }
+    }
+
+    fn run(
+        info: RequestInfo,
+        f: impl FnOnce(&mut StartResponse<'_>) -> Result<(), AppError>,
+    ) -> (Result<Ending, String>, String) {
+        let mut resp = Response::default();
+        let mut out = Vec::new();
+        resp.begin(info);
+        let mut sr = StartResponse::new(&mut resp, &mut out, STAMP);
+        let r = f(&mut sr).and_then(|_| sr.finish()).map_err(|e| e.to_string());
+        (r, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn framing_table() {
+        let date = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+        // (version, HEAD, keep-alive, status, app headers, chunks, expected wire bytes, ending)
+        let cases: &[(Version, bool, bool, &str, &[(&str, &str)], &[&str], String, Ending)] = &[
+            (Version::Http11, false, true, "200 OK", &[], &["ab", "", "cd"],
+             format!("HTTP/1.1 200 OK\r\n{date}Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n"), Ending::KeepAlive),
+            (Version::Http11, false, true, "200 OK", &[("Content-Length", "4")], &["ab", "cdef"],
+             format!("HTTP/1.1 200 OK\r\n{date}Content-Length: 4\r\n\r\nabcd"), Ending::KeepAlive),
+            (Version::Http11, false, true, "200 OK", &[("Content-Length", "5")], &["ab"],
+             format!("HTTP/1.1 200 OK\r\n{date}Content-Length: 5\r\n\r\nab"), Ending::Close),
+            (Version::Http10, false, false, "200 OK", &[], &["ab"],
+             format!("HTTP/1.0 200 OK\r\n{date}Connection: close\r\n\r\nab"), Ending::Close),
+            (Version::Http10, false, true, "200 OK", &[("Content-Length", "2")], &["ab"],
+             format!("HTTP/1.0 200 OK\r\n{date}Content-Length: 2\r\nConnection: keep-alive\r\n\r\nab"), Ending::KeepAlive),
+            (Version::Http11, true, true, "200 OK", &[("Content-Length", "2")], &["ab"],
+             format!("HTTP/1.1 200 OK\r\n{date}Content-Length: 2\r\n\r\n"), Ending::KeepAlive),
+            (Version::Http11, false, true, "204 No Content", &[], &["ignored"],
+             format!("HTTP/1.1 204 No Content\r\n{date}\r\n"), Ending::KeepAlive),
+            (Version::Http11, false, true, "304 Not Modified", &[("ETag", "\"x\"")], &[],
+             format!("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n{date}\r\n"), Ending::KeepAlive),
+            (Version::Http11, false, true, "200 OK", &[], &[],
+             format!("HTTP/1.1 200 OK\r\n{date}Content-Length: 0\r\n\r\n"), Ending::KeepAlive),
+            (Version::Http11, false, true, "200 OK", &[("Connection", "close"), ("Transfer-Encoding", "gzip")], &["x"],
+             format!("HTTP/1.1 200 OK\r\n{date}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n1\r\nx\r\n0\r\n\r\n"), Ending::Close),
+        ];
+        for (i, (v, head, ka, status, headers, chunks, wire, ending)) in cases.iter().enumerate() {
+            let (r, out) = run(req(*v, *head, *ka), |sr| {
+                sr.start_response(status, headers, None)?;
+                for c in chunks.iter() {
+                    sr.send_chunk(c.as_bytes(), None)?;
+                }
+                Ok(())
+            });
+            assert_eq!(r, Ok(*ending), "case {i}");
+            assert_eq!(&out, wire, "case {i}");
+        }
+    }
+
+    #[test]
+    fn protocol_errors() {
+        let info = req(Version::Http11, false, true);
+        let (r, out) = run(info, |sr| sr.write(b"x"));
+        assert_eq!(r.unwrap_err(), ProtocolError::NotStarted.to_string());
+        assert_eq!(out, "");
+        let (r, _) = run(info, |sr| {
+            sr.start_response("200 OK", &[], None)?;
+            sr.start_response("500 Oops", &[], None).map(|_| ())
+        });
+        assert_eq!(r.unwrap_err(), ProtocolError::AlreadyStarted.to_string());
+        for bad in ["200", "2000 OK", "abc OK", "200OK", "200 O\r\nK", "099 x"] {
+            let (r, _) = run(info, |sr| sr.start_response(bad, &[], None).map(|_| ()));
+            assert!(r.unwrap_err().contains("invalid status"), "{bad}");
+        }
+        for (n, v) in [
+            ("Bad Name", "x"),
+            ("X", "a\r\nb"),
+            ("X", "a\0"),
+            ("", "x"),
+            ("Content-Length", "-1"),
+        ] {
+            let (r, _) = run(info, |sr| sr.start_response("200 OK", &[(n, v)], None).map(|_| ()));
+            assert!(r.unwrap_err().contains("invalid header"), "{n}: {v:?}");
+        }
+        let (r, _) = run(info, |_| Ok(()));
+        assert_eq!(r.unwrap_err(), ProtocolError::NeverStarted.to_string());
+    }
+
+    #[test]
+    fn exc_info_replaces_before_and_reraises_after() {
+        let info = req(Version::Http11, false, true);
+        let (r, out) = run(info, |sr| {
+            sr.start_response("200 OK", &[("X-A", "1")], None)?;
+            sr.start_response("500 Internal Server Error", &[("X-B", "2")], Some("boom".into()))?;
+            sr.write(b"e")
+        });
+        assert_eq!(r, Ok(Ending::KeepAlive));
+        assert!(
+            out.starts_with("HTTP/1.1 500 Internal Server Error\r\nX-B: 2\r\n"),
+            "{out}"
+        );
+        assert!(!out.contains("X-A"));
+        let (r, out) = run(info, |sr| {
+            sr.start_response("200 OK", &[], None)?.write(b"partial")?;
+            sr.start_response("500 Internal Server Error", &[], Some("boom".into()))
+                .map(|_| ())
+        });
+        assert_eq!(r.unwrap_err(), "boom");
+        assert_eq!(out.matches("HTTP/1.1").count(), 1);
+    }
+}

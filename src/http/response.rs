@@ -1,0 +1,185 @@
+//! Response encoding: status lines, header lines, chunk framing and the server's own error
+//! responses, written into a caller's buffer.
+
+use super::request::Version;
+use std::io::Write as _;
+
+/// How a response body is delimited on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// `Content-Length: N`; bytes past N are dropped.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// The body ends when the connection closes (HTTP/1.0 without a length).
+    CloseDelimited,
+    /// No body may be sent (HEAD, 1xx, 204, 304).
+    NoBody,
+}
+
+/// Facts of the server's own that every response head carries.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp<'a> {
+    /// The cached `Date` value.
+    pub date: &'a str,
+    /// The `Server` value; empty for none.
+    pub server: &'a str,
+}
+
+/// True when a response with this status may carry a body at all (RFC 9110 §6.4.1).
+pub fn status_has_body(status: u16) -> bool {
+    !(100..200).contains(&status) && status != 204 && status != 304
+}
+
+/// Appends the status line `HTTP/1.x <status text>\r\n`.
+pub fn put_status_line(out: &mut Vec<u8>, version: Version, status: &str) {
+    out.extend_from_slice(version.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `name: value\r\n`.
+pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the `Date` and (unless empty) `Server` headers.
+pub fn put_stamp(out: &mut Vec<u8>, stamp: &Stamp<'_>) {
+    put_header(out, "Date", stamp.date.as_bytes());
+    if !stamp.server.is_empty() {
+        put_header(out, "Server", stamp.server.as_bytes());
+    }
+}
+
+/// Appends `Content-Length: n\r\n` without formatting machinery.
+pub fn put_content_length(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(b"Content-Length: ");
+    put_decimal(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn put_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends one chunk of a chunked body; an empty `data` writes nothing (it would end the body).
+pub fn put_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{:x}\r\n", data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The last chunk with an empty trailer section.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// The standard reason phrase for the statuses forkhorn itself answers with.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+/// Appends a complete error response of the server's own, always with `Connection: close`.
+pub fn put_error(out: &mut Vec<u8>, version: Version, status: u16, detail: &str, stamp: &Stamp<'_>) {
+    let reason = reason(status);
+    let _ = write!(out, "{} {} {}\r\n", version.as_str(), status, reason);
+    put_stamp(out, stamp);
+    let body_len = reason.len() + if detail.is_empty() { 1 } else { detail.len() + 3 };
+    out.extend_from_slice(b"Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n");
+    put_content_length(out, body_len as u64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(reason.as_bytes());
+    if !detail.is_empty() {
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(detail.as_bytes());
+    }
+    out.push(b'\n');
+    debug_assert!(out.ends_with(b"\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_and_lengths() {
+        let mut out = Vec::new();
+        put_chunk(&mut out, b"hello world, this is 31 bytes!!");
+        put_chunk(&mut out, b"");
+        out.extend_from_slice(LAST_CHUNK);
+        assert_eq!(out, b"1f\r\nhello world, this is 31 bytes!!\r\n0\r\n\r\n");
+        for (n, s) in [
+            (0u64, "0"),
+            (7, "7"),
+            (1234567890, "1234567890"),
+            (u64::MAX, "18446744073709551615"),
+        ] {
+            let mut out = Vec::new();
+            put_content_length(&mut out, n);
+            assert_eq!(out, format!("Content-Length: {s}\r\n").as_bytes());
+        }
+    }
+
+    #[test]
+    fn error_response_is_complete() {
+        let mut out = Vec::new();
+        let stamp = Stamp {
+            date: "Thu, 01 Jan 1970 00:00:00 GMT",
+            server: "forkhorn",
+        };
+        put_error(&mut out, Version::Http11, 400, "invalid header", &stamp);
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 400 Bad Request\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nServer: forkhorn\r\n")
+        );
+        assert!(head.contains("Connection: close"));
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+        assert_eq!(body, "Bad Request: invalid header\n");
+    }
+
+    #[test]
+    fn bodyless_statuses() {
+        for (s, has) in [
+            (100, false),
+            (199, false),
+            (200, true),
+            (204, false),
+            (304, false),
+            (404, true),
+        ] {
+            assert_eq!(status_has_body(s), has, "{s}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Binding the configured addresses into listening sockets (TCP v4/v6, Unix, inherited fds).
+
+use crate::config::BindAddr;
+use socket2::{Domain, Socket, Type};
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+/// Why a listening socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// socket/bind/listen failed for a TCP address.
+    #[error("cannot listen on {addr}: {source}")]
+    BindTcp {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// bind/listen failed for a Unix socket path.
+    #[error("cannot listen on unix:{}: {source}", path.display())]
+    BindUnix {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The path exists and is not a socket; forkhorn will not delete it.
+    #[error("cannot listen on unix:{}: the path exists and is not a socket", .0.display())]
+    UnixPathTaken(PathBuf),
+    /// `fd://N` does not name a listening stream socket.
+    #[error("fd://{fd} is not a usable listening socket: {source}")]
+    InheritFd {
+        /// The descriptor.
+        fd: RawFd,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// A bound, listening, non-blocking socket.
+#[derive(Debug)]
+pub struct Listener {
+    /// The socket.
+    pub kind: ListenerKind,
+    /// Set for a Unix socket this process created, so it removes the file at exit.
+    owned_path: Option<PathBuf>,
+}
+
+/// The two socket families forkhorn serves.
+#[derive(Debug)]
+pub enum ListenerKind {
+    /// TCP, v4 or v6.
+    Tcp(TcpListener),
+    /// A Unix stream socket.
+    Unix(UnixListener),
+}
+
+impl Listener {
+    /// The descriptor.
+    pub fn raw_fd(&self) -> RawFd {
+        match &self.kind {
+            ListenerKind::Tcp(l) => l.as_raw_fd(),
+            ListenerKind::Unix(l) => l.as_raw_fd(),
+        }
+    }
+
+    /// The local TCP address, for SERVER_NAME/SERVER_PORT.
+    pub fn local_tcp(&self) -> Option<SocketAddr> {
+        match &self.kind {
+            ListenerKind::Tcp(l) => l.local_addr().ok(),
+            ListenerKind::Unix(_) => None,
+        }
+    }
+
+    /// Removes the socket file of a Unix listener this process created.
+    pub fn remove_file(&mut self) {
+        if let Some(path) = self.owned_path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl fmt::Display for Listener {
+    /// `http://127.0.0.1:8000`, `http://[::1]:8000` or `unix:/run/app.sock`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ListenerKind::Tcp(l) => match l.local_addr() {
+                Ok(a) => write!(f, "http://{a}"),
+                Err(_) => f.write_str("http://?"),
+            },
+            ListenerKind::Unix(l) => match l.local_addr().ok().and_then(|a| a.as_pathname().map(Path::to_path_buf)) {
+                Some(p) => write!(f, "unix:{}", p.display()),
+                None => f.write_str("unix:?"),
+            },
+        }
+    }
+}
+
+/// Binds every address; on any failure, nothing stays bound (sockets created so far close and
+/// Unix socket files created so far are removed).
+pub fn bind_all(addrs: &[BindAddr], backlog: i32) -> Result<Vec<Listener>, ListenError> {
+    let mut out: Vec<Listener> = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        match bind_one(addr, backlog) {
+            Ok(l) => out.push(l),
+            Err(e) => {
+                for l in &mut out {
+                    l.remove_file();
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn bind_one(addr: &BindAddr, backlog: i32) -> Result<Listener, ListenError> {
+    match addr {
+        BindAddr::Tcp(sa) => {
+            let err = |source| ListenError::BindTcp { addr: *sa, source };
+            let sock = Socket::new(Domain::for_address(*sa), Type::STREAM.cloexec(), None).map_err(err)?;
+            sock.set_reuse_address(true).map_err(err)?;
+            if sa.is_ipv6() {
+                sock.set_only_v6(true).map_err(err)?;
+            }
+            sock.bind(&(*sa).into()).map_err(err)?;
+            sock.listen(backlog).map_err(err)?;
+            sock.set_nonblocking(true).map_err(err)?;
+            Ok(Listener {
+                kind: ListenerKind::Tcp(sock.into()),
+                owned_path: None,
+            })
+        }
+        BindAddr::Unix(path) => {
+            let err = |source| ListenError::BindUnix {
+                path: path.clone(),
+                source,
+            };
+            remove_stale_socket(path)?;
+            let sock = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None).map_err(err)?;
+            sock.bind(&socket2::SockAddr::unix(path).map_err(err)?).map_err(err)?;
+            sock.listen(backlog).map_err(err)?;
+            sock.set_nonblocking(true).map_err(err)?;
+            Ok(Listener {
+                kind: ListenerKind::Unix(sock.into()),
+                owned_path: Some(path.clone()),
+            })
+        }
+        BindAddr::Fd(fd) => inherit(*fd),
+    }
+}
+
+/// A socket file left by a process that is gone is replaced; any other file is refused.
+fn remove_stale_socket(path: &Path) -> Result<(), ListenError> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path).map_err(|source| ListenError::BindUnix {
+            path: path.to_owned(),
+            source,
+        }),
+        Ok(_) => Err(ListenError::UnixPathTaken(path.to_owned())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Adopts an inherited listening socket, telling TCP from Unix by its local address.
+pub fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
+    let err = |source| ListenError::InheritFd { fd, source };
+    if nix::fcntl::fcntl(unsafe_borrow(fd), nix::fcntl::FcntlArg::F_GETFD).is_err() {
+        return Err(err(io::Error::from_raw_os_error(libc::EBADF)));
+    }
+    // SAFETY: the descriptor is open (checked above) and was handed to this process to own.
+    let sock = unsafe { Socket::from_raw_fd(fd) };
+    let local = sock.local_addr().map_err(err)?;
+    let accepting = sock.r#type().map_err(err)? == Type::STREAM;
+    if !accepting {
+        std::mem::forget(sock);
+        return Err(err(io::Error::other("not a stream socket")));
+    }
+    sock.set_nonblocking(true).map_err(err)?;
+    sock.set_cloexec(true).map_err(err)?;
+    let kind = if local.is_unix() {
+        ListenerKind::Unix(sock.into())
+    } else {
+        ListenerKind::Tcp(sock.into())
+    };
+    Ok(Listener { kind, owned_path: None })
+}
+
+fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: used only for a momentary F_GETFD probe; an invalid fd yields EBADF, not UB.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_port_zero_and_reports_real_port() {
+        let ls = bind_all(&[BindAddr::Tcp("127.0.0.1:0".parse().unwrap())], 16).unwrap();
+        let text = ls[0].to_string();
+        assert!(text.starts_with("http://127.0.0.1:"), "{text}");
+        assert_ne!(ls[0].local_tcp().unwrap().port(), 0);
+    }
+
+    #[test]
+    fn unix_socket_replaces_stale_and_refuses_regular_file() {
+        let dir = std::env::temp_dir().join(format!("forkhorn-listen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let first = UnixListener::bind(&path).unwrap();
+        drop(first); // leaves a stale socket file
+        let mut ls = bind_all(&[BindAddr::Unix(path.clone())], 16).unwrap();
+        assert_eq!(ls[0].to_string(), format!("unix:{}", path.display()));
+        ls[0].remove_file();
+        assert!(!path.exists());
+        std::fs::write(&path, b"not a socket").unwrap();
+        let err = bind_all(&[BindAddr::Unix(path.clone())], 16).unwrap_err();
+        assert!(matches!(err, ListenError::UnixPathTaken(_)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn failed_bind_releases_earlier_sockets() {
+        let dir = std::env::temp_dir().join(format!("forkhorn-listen2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.sock");
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let err = bind_all(
+            &[BindAddr::Unix(path.clone()), BindAddr::Tcp(taken.local_addr().unwrap())],
+            16,
+        );
+        assert!(err.is_err());
+        assert!(!path.exists(), "the unix socket bound first must be removed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

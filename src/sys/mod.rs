@@ -1,0 +1,8 @@
+//! Operating-system plumbing: listening sockets, the one `fork()`, pipes, descriptors and the
+//! process title. Nothing here knows about HTTP or applications.
+
+pub mod listen;
+pub mod process;
+pub mod proctitle;
+
+pub use listen::{bind_all, Listener, ListenerKind};

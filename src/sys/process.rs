@@ -1,0 +1,47 @@
+//! Process creation and hygiene: the crate's only `fork()`, closing inherited descriptors in a
+//! child, and the signal mask a child starts from.
+
+use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::unistd::{ForkResult, Pid};
+use std::os::fd::RawFd;
+
+/// Forks; the child runs `child` and exits with the status it returns, never returning here.
+/// The parent gets the child's pid.
+pub fn fork_child(child: impl FnOnce() -> i32) -> Result<Pid, nix::Error> {
+    // SAFETY: the master is single-threaded (it never starts threads and never runs
+    // application code), so the child cannot inherit a lock held by another thread. The child
+    // runs `child` and leaves through `exit`, never returning into the parent's frames.
+    match unsafe { nix::unistd::fork() }? {
+        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Child => {
+            let code = child();
+            std::process::exit(code)
+        }
+    }
+}
+
+/// Closes every descriptor above stderr except `keep`: a worker must not hold the master's
+/// signalfd, epoll, or other workers' pipes.
+pub fn close_fds_except(keep: &[RawFd]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
+        .collect();
+    // The directory's own descriptor is closed by now; closing it again just fails with EBADF.
+    for fd in fds {
+        let _ = nix::unistd::close(fd);
+    }
+}
+
+/// Blocks `signals` for this thread (and the children it forks, until they unblock them).
+pub fn block_signals(signals: &SigSet) -> Result<(), nix::Error> {
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(signals), None)
+}
+
+/// Unblocks every signal.
+pub fn unblock_all_signals() -> Result<(), nix::Error> {
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+}

@@ -1,0 +1,366 @@
+//! One client connection: the read/parse/dispatch/write state machine. I/O happens only in
+//! `fill` and `flush`; everything else moves bytes between buffers.
+
+use super::dispatch::{self, Shared};
+use super::stream::{Peer, RecvBuf, Stream};
+use crate::app::protocol::{Ending, Response, StartResponse};
+use crate::app::BodyIter;
+use crate::http::response::{self, Stamp};
+use crate::http::{parse_head, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
+use std::io::{self, Write};
+use std::time::Instant;
+
+/// Past this many unsent bytes the worker stops producing output for the connection until the
+/// client has read some: a slow reader costs memory only up to here.
+pub const HIGH_WATER: usize = 64 * 1024;
+
+/// Why a connection ends.
+#[derive(Debug)]
+pub enum Close {
+    /// The exchange is complete, or the client went away.
+    Done,
+    /// A socket error.
+    Io(io::Error),
+}
+
+impl From<io::Error> for Close {
+    fn from(e: io::Error) -> Self {
+        Close::Io(e)
+    }
+}
+
+/// Where a connection stands.
+pub enum Phase {
+    /// Waiting for (the rest of) a request head.
+    Head {
+        /// Bytes of this head have arrived.
+        started: bool,
+    },
+    /// Receiving the request body.
+    Body(BodyReader),
+    /// Pulling the application's body iterable as the client reads.
+    Streaming(Box<dyn BodyIter>),
+    /// The response is complete in the output buffer; what happens once it is flushed.
+    Done(Ending),
+}
+
+/// How the request body is being delimited.
+pub enum BodyReader {
+    /// Bytes still to come.
+    Length(u64),
+    /// Chunked, with the decoder's state.
+    Chunked(ChunkedDecoder),
+}
+
+/// A connection and its buffers, reused across its requests.
+pub struct Conn {
+    pub(super) stream: Stream,
+    pub(super) peer: Peer,
+    pub(super) listener: usize,
+    pub(super) rbuf: RecvBuf,
+    pub(super) wbuf: Vec<u8>,
+    wpos: usize,
+    can_read: bool,
+    can_write: bool,
+    pub(super) phase: Phase,
+    /// The current request head, copied out of `rbuf` so the spans stay valid while `rbuf`
+    /// is consumed and refilled.
+    pub(super) head_buf: Vec<u8>,
+    pub(super) head: Head,
+    pub(super) body: Vec<u8>,
+    pub(super) resp: Response,
+    /// Where the current response starts in `wbuf` (earlier pipelined responses precede it).
+    pub(super) resp_start: usize,
+    pub(super) deadline: Instant,
+}
+
+impl Conn {
+    /// A new connection; `rbuf` and `wbuf` may come from a pool.
+    pub fn new(stream: Stream, peer: Peer, listener: usize, rbuf: RecvBuf, wbuf: Vec<u8>, deadline: Instant) -> Conn {
+        Conn {
+            stream,
+            peer,
+            listener,
+            rbuf,
+            wbuf,
+            wpos: 0,
+            can_read: true,
+            can_write: true,
+            phase: Phase::Head { started: false },
+            head_buf: Vec::with_capacity(1024),
+            head: Head::default(),
+            body: Vec::new(),
+            resp: Response::default(),
+            resp_start: 0,
+            deadline,
+        }
+    }
+
+    /// Records readiness from a poll event.
+    pub fn ready(&mut self, readable: bool, writable: bool) {
+        self.can_read |= readable;
+        self.can_write |= writable;
+    }
+
+    /// True when the connection sits between requests with nothing buffered.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.phase, Phase::Head { started: false }) && self.rbuf.data().is_empty() && self.pending() == 0
+    }
+
+    fn pending(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// Gives back the buffers for reuse by a later connection.
+    pub fn into_buffers(mut self) -> (RecvBuf, Vec<u8>) {
+        self.close_body();
+        let mut rbuf = std::mem::replace(&mut self.rbuf, RecvBuf::new(0));
+        rbuf.clear();
+        let mut wbuf = std::mem::take(&mut self.wbuf);
+        wbuf.clear();
+        (rbuf, wbuf)
+    }
+
+    /// Advances the connection as far as the socket allows.
+    pub fn drive(&mut self, sh: &mut Shared<'_>) -> Result<(), Close> {
+        loop {
+            match &mut self.phase {
+                Phase::Head { started } => {
+                    if !self.rbuf.data().is_empty() {
+                        if !*started {
+                            *started = true;
+                            self.deadline = sh.now + sh.settings.header_timeout;
+                        }
+                        match parse_head(self.rbuf.data(), &sh.settings.limits, &mut self.head) {
+                            Ok(Some(len)) => {
+                                self.head_buf.clear();
+                                self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
+                                self.rbuf.consume(len);
+                                self.begin_body(sh);
+                                continue;
+                            }
+                            Ok(None) if self.rbuf.at_capacity(sh.settings.max_head) => {
+                                self.reject(ParseError::FieldTooLarge, sh);
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                self.reject(e, sh);
+                                continue;
+                            }
+                        }
+                    } else if sh.stopping && !*started {
+                        self.flush()?;
+                        return if self.pending() == 0 { Err(Close::Done) } else { Ok(()) };
+                    }
+                    self.flush()?;
+                    if !self.fill(sh.settings.max_head)? {
+                        return Ok(());
+                    }
+                }
+                Phase::Body(reader) => {
+                    let data = self.rbuf.data();
+                    let finished = match reader {
+                        BodyReader::Length(remaining) => {
+                            let take = (data.len() as u64).min(*remaining) as usize;
+                            self.body.extend_from_slice(&data[..take]);
+                            self.rbuf.consume(take);
+                            *remaining -= take as u64;
+                            *remaining == 0
+                        }
+                        BodyReader::Chunked(dec) => match dec.decode(data, &mut self.body) {
+                            Ok(p) => {
+                                self.rbuf.consume(p.consumed);
+                                let limit = sh.settings.limit_request_body;
+                                if limit > 0 && self.body.len() as u64 > limit {
+                                    self.reject(ParseError::BodyTooLarge, sh);
+                                    continue;
+                                }
+                                p.done
+                            }
+                            Err(e) => {
+                                self.reject(e, sh);
+                                continue;
+                            }
+                        },
+                    };
+                    if finished {
+                        self.phase = dispatch::call_app(self, sh);
+                        continue;
+                    }
+                    self.flush()?;
+                    if !self.fill(sh.settings.max_head)? {
+                        return Ok(());
+                    }
+                }
+                Phase::Streaming(_) => {
+                    if self.pending() >= HIGH_WATER {
+                        self.flush()?;
+                        if self.pending() >= HIGH_WATER {
+                            return Ok(());
+                        }
+                    }
+                    self.pull_body(sh);
+                }
+                Phase::Done(Ending::KeepAlive) => {
+                    self.phase = Phase::Head { started: false };
+                    self.deadline = sh.now + sh.settings.keepalive;
+                }
+                Phase::Done(Ending::Close) => {
+                    self.flush()?;
+                    return if self.pending() == 0 {
+                        self.stream.shutdown_write();
+                        Err(Close::Done)
+                    } else {
+                        Ok(())
+                    };
+                }
+            }
+        }
+    }
+
+    /// After a complete head: decide how the body arrives and answer `Expect: 100-continue`.
+    fn begin_body(&mut self, sh: &mut Shared<'_>) {
+        self.body.clear();
+        let limit = sh.settings.limit_request_body;
+        match self.head.framing {
+            BodyFraming::None => {
+                self.phase = dispatch::call_app(self, sh);
+                return;
+            }
+            BodyFraming::Length(n) if limit > 0 && n > limit => {
+                self.reject(ParseError::BodyTooLarge, sh);
+                return;
+            }
+            BodyFraming::Length(n) => self.phase = Phase::Body(BodyReader::Length(n)),
+            BodyFraming::Chunked => self.phase = Phase::Body(BodyReader::Chunked(ChunkedDecoder::new())),
+        }
+        self.deadline = sh.now + sh.settings.timeout;
+        if self.head.expect_continue && self.head.version == Version::Http11 {
+            self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+    }
+
+    /// Answers a request the server refuses, and closes after it.
+    fn reject(&mut self, err: ParseError, sh: &Shared<'_>) {
+        log::debug!("rejecting request: {err}");
+        self.answer_and_close(err.status(), &err.to_string(), sh);
+    }
+
+    /// Queues a response of the server's own and ends the connection after it.
+    fn answer_and_close(&mut self, status: u16, detail: &str, sh: &Shared<'_>) {
+        let stamp = Stamp {
+            date: sh.date.get(),
+            server: &sh.settings.server_header,
+        };
+        response::put_error(&mut self.wbuf, Version::Http11, status, detail, &stamp);
+        self.phase = Phase::Done(Ending::Close);
+    }
+
+    /// Pulls chunks from the application's body until the output is above the high-water mark
+    /// or the body ends.
+    fn pull_body(&mut self, sh: &mut Shared<'_>) {
+        let Phase::Streaming(iter) = &mut self.phase else {
+            return;
+        };
+        let stamp = Stamp {
+            date: sh.date.get(),
+            server: &sh.settings.server_header,
+        };
+        let mut sr = StartResponse::new(&mut self.resp, &mut self.wbuf, stamp);
+        let outcome = loop {
+            if sr.pending() >= HIGH_WATER + self.wpos {
+                return;
+            }
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iter.next_chunk(&mut sr)));
+            match next {
+                Ok(Some(Ok(chunk))) => {
+                    if let Err(e) = sr.send_chunk(&chunk, None) {
+                        break Err(e);
+                    }
+                }
+                Ok(None) => break sr.finish(),
+                Ok(Some(Err(e))) => break Err(e),
+                Err(panic) => break Err(dispatch::panic_message(panic).into()),
+            }
+        };
+        self.close_body();
+        self.phase = match outcome {
+            Ok(ending) => Phase::Done(ending),
+            Err(e) => dispatch::fail(self, sh, e),
+        };
+    }
+
+    /// Calls the body's close, once, if a body is being streamed.
+    fn close_body(&mut self) {
+        if let Phase::Streaming(iter) = &mut self.phase {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iter.close()));
+            self.phase = Phase::Done(Ending::Close);
+        }
+    }
+
+    /// Reads what the socket has. Ok(true): new bytes arrived; Ok(false): nothing to read now.
+    fn fill(&mut self, max: usize) -> Result<bool, Close> {
+        if !self.can_read || self.rbuf.at_capacity(max) {
+            return Ok(false);
+        }
+        loop {
+            match self.rbuf.read_from(&mut self.stream, max) {
+                Ok((0, _)) => return Err(Close::Done),
+                Ok((_, filled)) => {
+                    // A short read drained the socket; the next arrival raises a new edge.
+                    self.can_read = filled;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.can_read = false;
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Writes pending output until done or the socket is full.
+    fn flush(&mut self) -> Result<(), Close> {
+        while self.pending() > 0 && self.can_write {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return Err(Close::Done),
+                Ok(n) => {
+                    self.wpos += n;
+                    if self.pending() > 0 {
+                        self.can_write = false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.can_write = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if self.pending() == 0 && self.wpos > 0 {
+            self.wbuf.clear();
+            self.wpos = 0;
+        }
+        Ok(())
+    }
+
+    /// Whether the connection's deadline has passed; a client that stalled mid-head is told 408.
+    pub fn expire(&mut self, sh: &Shared<'_>) -> bool {
+        if sh.now < self.deadline {
+            return false;
+        }
+        if matches!(self.phase, Phase::Head { started: true }) {
+            // Best effort: the client is slow, not necessarily gone.
+            self.answer_and_close(408, "", sh);
+            let _ = self.flush();
+        }
+        true
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.close_body();
+    }
+}

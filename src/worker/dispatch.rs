@@ -1,0 +1,223 @@
+//! Handing a complete request to the application: building the environ, calling the app under
+//! the start_response/write protocol, and turning its errors into 500s or aborted connections.
+
+use super::conn::{Conn, Phase};
+use super::stream::Peer;
+use crate::app::protocol::{Ending, RequestInfo, StartResponse};
+use crate::app::{AppError, Application, Body, Environ};
+use crate::config::Config;
+use crate::http::date::DateCache;
+use crate::http::response::{self, Stamp};
+use crate::http::uri::percent_decoded;
+use crate::http::{Limits, Version};
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// The worker's settings in the form the hot path uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Head size limits.
+    pub limits: Limits,
+    /// Largest head the receive buffer grows to.
+    pub max_head: usize,
+    /// Largest body (0 = unlimited).
+    pub limit_request_body: u64,
+    /// Idle keep-alive time (zero: no keep-alive).
+    pub keepalive: Duration,
+    /// Time to send a complete head.
+    pub header_timeout: Duration,
+    /// Time allowed for a body upload or a stalled reader to make progress.
+    pub timeout: Duration,
+    /// `Server` header value.
+    pub server_header: String,
+    /// More than one worker: `wsgi.multiprocess`.
+    pub multiprocess: bool,
+}
+
+impl Settings {
+    /// Derives the hot-path settings from the configuration.
+    pub fn new(cfg: &Config) -> Settings {
+        let line = if cfg.limit_request_line == 0 {
+            8190
+        } else {
+            cfg.limit_request_line
+        };
+        let field = if cfg.limit_request_field_size == 0 {
+            8190
+        } else {
+            cfg.limit_request_field_size
+        };
+        // The largest head the limits admit, plus slack for CRLFs; hard-capped so that
+        // "unlimited" settings still cannot make one connection hold unbounded memory.
+        let max_head = (line + 2 + cfg.limit_request_fields.saturating_mul(field + 2) + 2).clamp(4096, 4 << 20);
+        Settings {
+            limits: Limits {
+                request_line: cfg.limit_request_line,
+                fields: cfg.limit_request_fields,
+                field_size: cfg.limit_request_field_size,
+            },
+            max_head,
+            limit_request_body: cfg.limit_request_body,
+            keepalive: cfg.keepalive,
+            header_timeout: cfg.header_timeout,
+            timeout: if cfg.timeout.is_zero() {
+                Duration::from_secs(3600)
+            } else {
+                cfg.timeout
+            },
+            server_header: cfg.server_header.clone(),
+            multiprocess: cfg.workers > 1,
+        }
+    }
+}
+
+/// SERVER_NAME and SERVER_PORT of one listener.
+#[derive(Debug, Clone)]
+pub struct ServerName {
+    /// SERVER_NAME.
+    pub name: String,
+    /// SERVER_PORT.
+    pub port: String,
+}
+
+/// What every connection of a worker shares while it is being driven.
+pub struct Shared<'a> {
+    /// The application.
+    pub app: &'a dyn Application,
+    /// The environ, rebuilt for each request.
+    pub environ: &'a mut Environ,
+    /// The cached Date header.
+    pub date: &'a DateCache,
+    /// Settings.
+    pub settings: &'a Settings,
+    /// One per listener.
+    pub servers: &'a [ServerName],
+    /// The worker is draining: no keep-alive, no idle connections.
+    pub stopping: bool,
+    /// The time of this loop iteration.
+    pub now: Instant,
+}
+
+/// Calls the application for the request in `conn` and returns the phase that follows.
+pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
+    build_environ(conn, sh);
+    let head = &conn.head;
+    let info = RequestInfo {
+        version: head.version,
+        head: head.method.of(&conn.head_buf) == b"HEAD",
+        keep_alive: head.keep_alive && !sh.stopping && !sh.settings.keepalive.is_zero(),
+    };
+    conn.resp.begin(info);
+    conn.resp_start = conn.wbuf.len();
+    let stamp = Stamp {
+        date: sh.date.get(),
+        server: &sh.settings.server_header,
+    };
+    std::mem::swap(&mut conn.body, sh.environ.input_mut().buffer_mut());
+    let mut sr = StartResponse::new(&mut conn.resp, &mut conn.wbuf, stamp);
+    let app = sh.app;
+    let environ = &mut *sh.environ;
+    let result = catch_unwind(AssertUnwindSafe(|| app.call(environ, &mut sr)));
+    let result = match result {
+        Ok(Ok(body)) => match body {
+            Body::Empty => sr.finish(),
+            Body::Static(b) => sr.send_chunk(b, Some(b.len() as u64)).and_then(|_| sr.finish()),
+            Body::Bytes(v) => sr.send_chunk(&v, Some(v.len() as u64)).and_then(|_| sr.finish()),
+            Body::Iter(iter) => {
+                std::mem::swap(&mut conn.body, sh.environ.input_mut().buffer_mut());
+                return Phase::Streaming(iter);
+            }
+        },
+        Ok(Err(e)) => Err(e),
+        Err(panic) => Err(panic_message(panic).into()),
+    };
+    std::mem::swap(&mut conn.body, sh.environ.input_mut().buffer_mut());
+    match result {
+        Ok(ending) => Phase::Done(ending),
+        Err(e) => fail(conn, sh, e),
+    }
+}
+
+/// An application error: a 500 if nothing was sent yet, otherwise the connection is aborted
+/// (a second status line is never sent).
+pub fn fail(conn: &mut Conn, sh: &Shared<'_>, err: AppError) -> Phase {
+    let method = String::from_utf8_lossy(conn.head.method.of(&conn.head_buf)).into_owned();
+    let target = String::from_utf8_lossy(conn.head.target.of(&conn.head_buf)).into_owned();
+    log::error!("Error handling request {method} {target}: {err}");
+    let sent = conn.resp.headers_sent();
+    conn.wbuf.truncate(conn.resp_start);
+    if !sent {
+        let stamp = Stamp {
+            date: sh.date.get(),
+            server: &sh.settings.server_header,
+        };
+        response::put_error(&mut conn.wbuf, conn.head.version, 500, "", &stamp);
+    }
+    Phase::Done(Ending::Close)
+}
+
+/// The text of a caught panic.
+pub fn panic_message(panic: Box<dyn Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    format!("application panicked: {text}")
+}
+
+fn build_environ(conn: &Conn, sh: &mut Shared<'_>) {
+    let env = &mut *sh.environ;
+    let buf = &conn.head_buf;
+    let head = &conn.head;
+    env.clear();
+    env.set_latin1("REQUEST_METHOD", head.method.of(buf));
+    env.set("SCRIPT_NAME", "");
+    // PATH_INFO is percent-decoded; the decoded bytes are read as latin-1 (PEP 3333).
+    env.set_latin1_iter("PATH_INFO", percent_decoded(head.path.of(buf)));
+    env.set_latin1("QUERY_STRING", head.query.of(buf));
+    env.set_latin1("RAW_URI", head.target.of(buf));
+    env.set(
+        "SERVER_PROTOCOL",
+        match head.version {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        },
+    );
+    let server = &sh.servers[conn.listener];
+    env.set("SERVER_NAME", &server.name);
+    env.set("SERVER_PORT", &server.port);
+    match conn.peer {
+        Peer::Tcp(addr) => {
+            env.set_fmt("REMOTE_ADDR", format_args!("{}", addr.ip()));
+            env.set_fmt("REMOTE_PORT", format_args!("{}", addr.port()));
+        }
+        Peer::Unix => {
+            env.set("REMOTE_ADDR", "");
+            env.set("REMOTE_PORT", "");
+        }
+    }
+    env.set("SERVER_SOFTWARE", concat!("forkhorn/", env!("CARGO_PKG_VERSION")));
+    env.set("wsgi.url_scheme", "http");
+    if let Some(authority) = head.authority {
+        env.set_latin1("HTTP_HOST", authority.of(buf));
+    }
+    for (name, value) in &head.headers {
+        let name = name.of(buf);
+        let value = value.of(buf);
+        // A name with `_` could pose as one with `-` once both become `HTTP_X_Y`: drop it.
+        if name.contains(&b'_') {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"content-type") {
+            env.set_latin1("CONTENT_TYPE", value);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            env.set_latin1("CONTENT_LENGTH", value);
+        } else if head.authority.is_some() && name.eq_ignore_ascii_case(b"host") {
+            // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
+        } else {
+            env.set_header(name, value);
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! A worker process, after fork: its own mio `Poll` over the inherited listeners; it accepts
+//! connections, drives each through [`conn`], and drains gracefully when told to stop.
+
+pub mod conn;
+pub mod dispatch;
+pub mod stream;
+
+use crate::app::{self, Application, Environ};
+use crate::config::Config;
+use crate::http::date::DateCache;
+use crate::sys::{Listener, ListenerKind};
+use conn::{Close, Conn};
+use dispatch::{ServerName, Settings, Shared};
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+use stream::{Listen, RecvBuf};
+
+/// Exit status of a worker whose application could not be loaded (gunicorn's value).
+pub const EXIT_BOOT_ERROR: i32 = 3;
+
+/// The message a worker writes on its pipe once it is ready to serve.
+pub const READY: u8 = b'R';
+
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Tokens below this are listeners; connections are offset above it.
+const CONN_BASE: usize = 1 << 16;
+const POOL_MAX: usize = 256;
+
+/// Why a worker could not set itself up.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The application failed to load.
+    #[error("cannot load app: {0}")]
+    LoadApp(#[from] app::LoadError),
+    /// The poll could not be created.
+    #[error("cannot create poll: {0}")]
+    CreatePoll(io::Error),
+    /// A listener could not be registered.
+    #[error("cannot register listener: {0}")]
+    RegisterListener(io::Error),
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    InstallSignals(io::Error),
+    /// The readiness message could not be sent.
+    #[error("cannot notify master: {0}")]
+    NotifyMaster(io::Error),
+}
+
+/// How a worker is started: the master's configuration, the listeners it bound, and the write
+/// end of this worker's pipe to the master.
+pub struct Spec<'a> {
+    /// The worker's number (1-based, stable for a slot).
+    pub id: usize,
+    /// Configuration.
+    pub cfg: &'a Config,
+    /// Listening sockets, inherited across fork.
+    pub listeners: &'a [Listener],
+    /// Pipe to the master.
+    pub to_master: OwnedFd,
+}
+
+/// Runs a worker until it is told to stop; returns the process exit status.
+pub fn run(spec: Spec<'_>) -> i32 {
+    crate::sys::proctitle::set("forkhorn: worker");
+    let app = match app::load(&spec.cfg.app) {
+        Ok(app) => app,
+        Err(e) => {
+            log::error!("Worker failed to boot: {e}");
+            return EXIT_BOOT_ERROR;
+        }
+    };
+    match serve(spec, &*app) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("Worker failed: {e}");
+            EXIT_BOOT_ERROR
+        }
+    }
+}
+
+struct Worker<'a> {
+    poll: Poll,
+    listeners: Vec<Listen>,
+    accepting: bool,
+    conns: Slab<Conn>,
+    pool: Vec<(RecvBuf, Vec<u8>)>,
+    settings: Settings,
+    servers: Vec<ServerName>,
+    max_conns: usize,
+    app: &'a dyn Application,
+    environ: Environ,
+    date: DateCache,
+    stopping: Option<Instant>,
+}
+
+fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
+    let poll = Poll::new().map_err(WorkerError::CreatePoll)?;
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGUSR1]).map_err(WorkerError::InstallSignals)?;
+    poll.registry()
+        .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)
+        .map_err(WorkerError::InstallSignals)?;
+    // The master forks with every signal blocked; ours are handled now, so let them in.
+    crate::sys::process::unblock_all_signals().map_err(|e| WorkerError::InstallSignals(e.into()))?;
+
+    let mut listeners = Vec::with_capacity(spec.listeners.len());
+    let mut servers = Vec::with_capacity(spec.listeners.len());
+    for (i, l) in spec.listeners.iter().enumerate() {
+        let mut listen = match &l.kind {
+            ListenerKind::Tcp(t) => Listen::Tcp(mio::net::TcpListener::from_std(
+                t.try_clone().map_err(WorkerError::RegisterListener)?,
+            )),
+            ListenerKind::Unix(u) => Listen::Unix(mio::net::UnixListener::from_std(
+                u.try_clone().map_err(WorkerError::RegisterListener)?,
+            )),
+        };
+        poll.registry()
+            .register(&mut listen, Token(i), Interest::READABLE)
+            .map_err(WorkerError::RegisterListener)?;
+        listeners.push(listen);
+        servers.push(match l.local_tcp() {
+            Some(a) => ServerName {
+                name: a.ip().to_string(),
+                port: a.port().to_string(),
+            },
+            None => ServerName {
+                name: l.to_string().trim_start_matches("unix:").to_owned(),
+                port: "80".to_owned(),
+            },
+        });
+    }
+
+    let mut w = Worker {
+        poll,
+        listeners,
+        accepting: true,
+        conns: Slab::with_capacity(spec.cfg.worker_connections.min(4096)),
+        pool: Vec::new(),
+        settings: Settings::new(spec.cfg),
+        servers,
+        max_conns: spec.cfg.worker_connections,
+        app,
+        environ: Environ::new(),
+        date: DateCache::default(),
+        stopping: None,
+    };
+    let graceful = spec.cfg.graceful_timeout;
+    let mut to_master = std::fs::File::from(spec.to_master);
+    to_master.write_all(&[READY]).map_err(WorkerError::NotifyMaster)?;
+    log::info!("Booting worker with pid: {}", std::process::id());
+
+    let mut events = Events::with_capacity(1024);
+    let mut last_sweep = Instant::now();
+    loop {
+        let timeout = if w.conns.is_empty() && w.stopping.is_none() {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(250)
+        };
+        if let Err(e) = w.poll.poll(&mut events, Some(timeout)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                log::error!("poll failed: {e}");
+                return Ok(());
+            }
+        }
+        w.date.refresh();
+        let now = Instant::now();
+        for ev in events.iter() {
+            match ev.token() {
+                SIGNAL_TOKEN => {
+                    for sig in signals.pending() {
+                        match sig {
+                            SIGTERM => w.begin_stop(now + graceful),
+                            SIGINT | SIGQUIT => return Ok(()),
+                            SIGUSR1 => log::debug!("USR1: nothing to reopen yet"),
+                            _ => {}
+                        }
+                    }
+                }
+                Token(i) if i < CONN_BASE => {
+                    if w.stopping.is_none() {
+                        w.accept(i, now);
+                    }
+                }
+                Token(t) => {
+                    let key = t - CONN_BASE;
+                    if let Some(c) = w.conns.get_mut(key) {
+                        c.ready(
+                            ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                            ev.is_writable() || ev.is_error(),
+                        );
+                        w.drive(key, now);
+                    }
+                }
+            }
+        }
+        if now.duration_since(last_sweep) >= Duration::from_secs(1) || w.stopping.is_some() {
+            last_sweep = now;
+            w.sweep(now);
+        }
+        if !w.accepting && w.stopping.is_none() && w.conns.len() < w.max_conns {
+            w.accepting = true;
+            for i in 0..w.listeners.len() {
+                w.accept(i, now);
+            }
+        }
+        if let Some(deadline) = w.stopping {
+            if w.conns.is_empty() || now >= deadline {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Worker<'_> {
+    fn shared(&mut self, now: Instant) -> (Shared<'_>, &mut Slab<Conn>) {
+        (
+            Shared {
+                app: self.app,
+                environ: &mut self.environ,
+                date: &self.date,
+                settings: &self.settings,
+                servers: &self.servers,
+                stopping: self.stopping.is_some(),
+                now,
+            },
+            &mut self.conns,
+        )
+    }
+
+    /// Accepts until the listener is drained or the worker is full.
+    fn accept(&mut self, listener: usize, now: Instant) {
+        loop {
+            if self.conns.len() >= self.max_conns {
+                // Stop taking connections; they wait in the backlog (or go to another worker)
+                // until a slot frees up.
+                self.accepting = false;
+                return;
+            }
+            match self.listeners[listener].accept() {
+                Ok((mut stream, peer)) => {
+                    let entry = self.conns.vacant_entry();
+                    let token = Token(CONN_BASE + entry.key());
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+                    {
+                        log::warn!("cannot register connection: {e}");
+                        continue;
+                    }
+                    let (rbuf, wbuf) = self
+                        .pool
+                        .pop()
+                        .unwrap_or_else(|| (RecvBuf::new(8192), Vec::with_capacity(8192)));
+                    let key = entry.key();
+                    entry.insert(Conn::new(
+                        stream,
+                        peer,
+                        listener,
+                        rbuf,
+                        wbuf,
+                        now + self.settings.header_timeout,
+                    ));
+                    self.drive(key, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ECONNABORTED and friends concern one client; EMFILE is logged and retried
+                    // on the next readiness event.
+                    log::debug!("accept failed: {e}");
+                    if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE) {
+                        log::warn!("accept failed: {e}");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn drive(&mut self, key: usize, now: Instant) {
+        let (mut sh, conns) = self.shared(now);
+        let Some(conn) = conns.get_mut(key) else {
+            return;
+        };
+        match conn.drive(&mut sh) {
+            Ok(()) => {}
+            Err(Close::Done) => self.close(key),
+            Err(Close::Io(e)) => {
+                log::debug!("connection error: {e}");
+                self.close(key);
+            }
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        let mut conn = self.conns.remove(key);
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let bufs = conn.into_buffers();
+        if self.pool.len() < POOL_MAX {
+            self.pool.push(bufs);
+        }
+    }
+
+    /// Closes connections whose deadline passed; while stopping, closes idle ones.
+    fn sweep(&mut self, now: Instant) {
+        let stopping = self.stopping.is_some();
+        let (sh, conns) = self.shared(now);
+        let expired: Vec<usize> = conns
+            .iter_mut()
+            .filter_map(|(k, c)| (c.expire(&sh) || (stopping && c.is_idle())).then_some(k))
+            .collect();
+        for k in expired {
+            self.close(k);
+        }
+    }
+
+    /// Graceful stop: take what is already queued, stop accepting, finish in-flight requests
+    /// without keep-alive, and close idle connections.
+    fn begin_stop(&mut self, deadline: Instant) {
+        if self.stopping.is_some() {
+            return;
+        }
+        log::info!("Worker exiting (pid: {})", std::process::id());
+        let now = Instant::now();
+        // Connections the kernel already completed are in flight from the client's view:
+        // take them (with keep-alive off) before letting go of the listeners.
+        self.stopping = Some(deadline);
+        for i in 0..self.listeners.len() {
+            self.accept(i, now);
+        }
+        for l in &mut self.listeners {
+            let _ = self.poll.registry().deregister(l);
+        }
+        self.listeners.clear();
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for k in keys {
+            self.drive(k, now);
+        }
+    }
+}

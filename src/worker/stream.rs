@@ -1,0 +1,192 @@
+//! A worker's sockets: listeners and accepted streams over TCP or Unix, as one type each.
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+
+/// A listening socket registered with the worker's poll.
+pub enum Listen {
+    /// TCP.
+    Tcp(TcpListener),
+    /// Unix.
+    Unix(UnixListener),
+}
+
+/// The peer of a connection, as REMOTE_ADDR/REMOTE_PORT report it.
+#[derive(Clone, Copy, Debug)]
+pub enum Peer {
+    /// A TCP client.
+    Tcp(SocketAddr),
+    /// A Unix-socket client (no address).
+    Unix,
+}
+
+impl Listen {
+    /// Accepts one connection.
+    pub fn accept(&self) -> io::Result<(Stream, Peer)> {
+        match self {
+            Listen::Tcp(l) => {
+                let (s, a) = l.accept()?;
+                // Responses are written whole; Nagle would only delay the last segment.
+                let _ = s.set_nodelay(true);
+                Ok((Stream::Tcp(s), Peer::Tcp(a)))
+            }
+            Listen::Unix(l) => {
+                let (s, _) = l.accept()?;
+                Ok((Stream::Unix(s), Peer::Unix))
+            }
+        }
+    }
+}
+
+impl Source for Listen {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listen::Tcp(l) => l.register(r, t, i),
+            Listen::Unix(l) => l.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listen::Tcp(l) => l.reregister(r, t, i),
+            Listen::Unix(l) => l.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Listen::Tcp(l) => l.deregister(r),
+            Listen::Unix(l) => l.deregister(r),
+        }
+    }
+}
+
+/// An accepted connection.
+pub enum Stream {
+    /// TCP.
+    Tcp(TcpStream),
+    /// Unix.
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Stream {
+    /// Shuts the write side, so the client sees the end of a close-delimited response.
+    pub fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+        };
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
+/// A receive buffer that is zeroed once and then reused: `data()` is what has arrived and not
+/// yet been consumed.
+pub struct RecvBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl RecvBuf {
+    /// A buffer of `size` bytes.
+    pub fn new(size: usize) -> Self {
+        RecvBuf {
+            buf: vec![0; size],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Unconsumed bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Marks `n` bytes at the front as consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.start += n;
+        debug_assert!(self.start <= self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Forgets everything (a fresh connection reusing the buffer).
+    pub fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+
+    /// Reads once from `src` into free space, growing up to `max` total bytes.
+    /// Returns the bytes read (0 at end of stream) and whether the read filled all free space
+    /// (if not, the socket is drained and edge-triggered polling will report new data).
+    pub fn read_from(&mut self, src: &mut impl Read, max: usize) -> io::Result<(usize, bool)> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < max {
+                let new = (self.buf.len() * 2).min(max);
+                self.buf.resize(new, 0);
+            }
+        }
+        let free = &mut self.buf[self.end..];
+        if free.is_empty() {
+            return Err(io::Error::other("receive buffer full"));
+        }
+        let want = free.len();
+        let n = src.read(free)?;
+        self.end += n;
+        Ok((n, n == want))
+    }
+
+    /// True when no byte more fits: the buffer is `max` long and holds no consumed bytes.
+    pub fn at_capacity(&self, max: usize) -> bool {
+        self.start == 0 && self.end == self.buf.len() && self.buf.len() >= max
+    }
+}

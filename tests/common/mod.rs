@@ -1,0 +1,330 @@
+//! The integration-test harness: starts the real `forkhorn` binary on a free port, collects its
+//! log, and speaks raw HTTP/1.1 to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A running forkhorn master, killed (with its workers) when dropped.
+pub struct Server {
+    child: Child,
+    /// The first TCP listener's address, read from the `Listening at:` log line.
+    pub addr: SocketAddr,
+    log: Arc<(Mutex<Vec<String>>, Condvar)>,
+    exited: Option<ExitStatus>,
+}
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_forkhorn")
+}
+
+impl Server {
+    /// Starts `forkhorn ARGS -b 127.0.0.1:0` and waits for its listening line and for
+    /// `workers` workers to report that they booted.
+    pub fn start(args: &[&str], workers: usize) -> Server {
+        let mut all: Vec<&str> = args.to_vec();
+        if !args.iter().any(|a| *a == "-b" || a.starts_with("--bind")) {
+            all.extend(["-b", "127.0.0.1:0"]);
+        }
+        Server::start_cmd(Command::new(bin()).args(&all), workers)
+    }
+
+    /// Starts a prepared command (its stderr is captured) and waits as [`Server::start`] does.
+    pub fn start_cmd(cmd: &mut Command, workers: usize) -> Server {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn forkhorn");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if std::env::var_os("FORKHORN_TEST_LOG").is_some() {
+                    eprintln!("{line}");
+                }
+                let (lines, cv) = &*sink;
+                lines.lock().unwrap().push(line);
+                cv.notify_all();
+            }
+        });
+        let mut server = Server {
+            child,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            log,
+            exited: None,
+        };
+        let line = server.wait_log("Listening at: http://", 1);
+        let url = line.split("Listening at: http://").nth(1).unwrap();
+        server.addr = url.split_whitespace().next().unwrap().parse().expect("listen address");
+        server.wait_log("Booting worker", workers);
+        server
+    }
+
+    /// The master's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Every log line so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.0.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` log lines contain `needle`; returns the last of them.
+    pub fn wait_log(&self, needle: &str, count: usize) -> String {
+        let (lines, cv) = &*self.log;
+        let deadline = Instant::now() + WAIT;
+        let mut guard = lines.lock().unwrap();
+        loop {
+            let hits: Vec<&String> = guard.iter().filter(|l| l.contains(needle)).collect();
+            if hits.len() >= count {
+                return hits[count - 1].clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {count} x {needle:?}; log:\n{}",
+                guard.join("\n")
+            );
+            guard = cv.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
+    /// Sends a signal to the master.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) with a pid this test owns.
+        assert_eq!(unsafe { libc_kill(self.pid(), sig) }, 0);
+    }
+
+    /// Waits for the master to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                self.exited = Some(s);
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "master did not exit; log:\n{}",
+                self.log().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The master's live children (its workers).
+    pub fn workers(&self) -> Vec<i32> {
+        children_of(self.pid())
+    }
+
+    /// Opens a connection.
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.set_nodelay(true).unwrap();
+        s
+    }
+
+    /// Sends one raw request on a new connection and reads the whole answer (until close).
+    pub fn exchange(&self, raw: &[u8]) -> Vec<u8> {
+        let mut s = self.connect();
+        s.write_all(raw).unwrap();
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    }
+
+    /// GET `path` on a new connection; the parsed response.
+    pub fn get(&self, path: &str) -> Response {
+        let mut s = self.connect();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+        read_response(&mut BufReader::new(s), false).expect("response")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let kids = self.workers();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            for k in kids {
+                // SAFETY: kill(2) on a worker of the master this test started.
+                unsafe { libc_kill(k, 9) };
+            }
+        }
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Signal numbers used by the tests (Linux).
+pub mod sig {
+    pub const HUP: i32 = 1;
+    pub const INT: i32 = 2;
+    pub const QUIT: i32 = 3;
+    pub const KILL: i32 = 9;
+    pub const USR1: i32 = 10;
+    pub const USR2: i32 = 12;
+    pub const TERM: i32 = 15;
+    pub const TTIN: i32 = 21;
+    pub const TTOU: i32 = 22;
+    pub const WINCH: i32 = 28;
+}
+
+/// Sends a signal to any process.
+pub fn kill(pid: i32, sig: i32) -> bool {
+    // SAFETY: kill(2) has no memory effects.
+    unsafe { libc_kill(pid, sig) == 0 }
+}
+
+/// Live (non-zombie) children of `pid`, from /proc.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 1 && fields[1] == pid.to_string() && fields[0] != "Z" {
+            out.push(child);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The command line of a process as `ps` shows it.
+pub fn cmdline(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&raw).replace('\0', " ").trim().to_string()
+}
+
+/// A parsed HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// The status line.
+    pub status_line: String,
+    /// Header fields in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The de-framed body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of a header (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads one response from `r`: head, then a body framed by Content-Length, chunked, or close.
+/// `head_request`: the response to a HEAD has no body. None at a clean end of stream.
+pub fn read_response(r: &mut impl BufRead, head_request: bool) -> Option<Response> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let status_line = line.trim_end().to_string();
+    let status: u16 = status_line.split(' ').nth(1)?.parse().ok()?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).ok()?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let (n, v) = l.split_once(':')?;
+        headers.push((n.to_string(), v.trim().to_string()));
+    }
+    let mut resp = Response {
+        status,
+        status_line,
+        headers,
+        body: Vec::new(),
+    };
+    if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
+        return Some(resp);
+    }
+    if let Some(n) = resp.header("Content-Length") {
+        let n: usize = n.parse().ok()?;
+        resp.body.resize(n, 0);
+        r.read_exact(&mut resp.body).ok()?;
+    } else if resp
+        .header("Transfer-Encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            line.clear();
+            r.read_line(&mut line).ok()?;
+            let size = usize::from_str_radix(line.trim_end().split(';').next()?, 16).ok()?;
+            if size == 0 {
+                // Trailer section up to the empty line.
+                loop {
+                    line.clear();
+                    r.read_line(&mut line).ok()?;
+                    if line.trim_end().is_empty() {
+                        break;
+                    }
+                }
+                break;
+            }
+            let start = resp.body.len();
+            resp.body.resize(start + size, 0);
+            r.read_exact(&mut resp.body[start..]).ok()?;
+            line.clear();
+            r.read_line(&mut line).ok()?;
+        }
+    } else {
+        r.read_to_end(&mut resp.body).ok()?;
+    }
+    Some(resp)
+}
+
+/// Parses every response in `bytes` (a whole connection's output).
+pub fn parse_all(bytes: &[u8]) -> Vec<Response> {
+    let mut r = BufReader::new(bytes);
+    std::iter::from_fn(|| read_response(&mut r, false)).collect()
+}
+
+/// Writes `contents` to a new temporary file and returns its path.
+pub fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("forkhorn-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
