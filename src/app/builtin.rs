@@ -1,18 +1,19 @@
-//! The built-in applications: `hello` (the default page) and `echo` (the environ and body as
-//! JSON, for testing and debugging).
+//! The built-in applications: `hello` (the default page), `echo` (the environ and body as
+//! JSON) and `sleep` (answers after a delay), the last two for testing and debugging.
 
 use super::{AppError, Application, Body, Environ, StartResponse};
 use base64::Engine as _;
 use std::io::Read;
 
 /// The names `builtin:NAME` accepts.
-pub const NAMES: &[&str] = &["hello", "echo"];
+pub const NAMES: &[&str] = &["hello", "echo", "sleep"];
 
 /// The built-in app called `name`.
 pub fn by_name(name: &str) -> Option<Box<dyn Application>> {
     match name {
         "hello" => Some(Box::new(Hello)),
         "echo" => Some(Box::new(Echo::default())),
+        "sleep" => Some(Box::new(Sleep)),
         _ => None,
     }
 }
@@ -51,5 +52,27 @@ impl Application for Echo {
         let out = serde_json::to_vec(&doc)?;
         sr.start_response("200 OK", &[("Content-Type", "application/json")], None)?;
         Ok(Body::Bytes(out))
+    }
+}
+
+/// Sleeps for the number of seconds in the query string's `s` parameter (default 1, at most
+/// 3600), then answers `slept S`: a stand-in for an application that is slow or stuck.
+#[derive(Debug, Clone, Copy)]
+pub struct Sleep;
+
+impl Application for Sleep {
+    fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
+        let secs = environ
+            .get("QUERY_STRING")
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("s="))
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(1.0)
+            .min(3600.0);
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+        sr.start_response("200 OK", &[("Content-Type", "text/plain; charset=utf-8")], None)?;
+        Ok(Body::Bytes(format!("slept {secs}").into_bytes()))
     }
 }

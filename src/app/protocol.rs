@@ -419,7 +419,8 @@ mod tests {
     fn framing_table() {
         let date = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
         // (version, HEAD, keep-alive, status, app headers, chunks, expected wire bytes, ending)
-        let cases: &[(Version, bool, bool, &str, &[(&str, &str)], &[&str], String, Ending)] = &[
+        type Case<'a> = (Version, bool, bool, &'a str, &'a [(&'a str, &'a str)], &'a [&'a str], String, Ending);
+        let cases: &[Case<'_>] = &[
             (Version::Http11, false, true, "200 OK", &[], &["ab", "", "cd"],
              format!("HTTP/1.1 200 OK\r\n{date}Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n"), Ending::KeepAlive),
             (Version::Http11, false, true, "200 OK", &[("Content-Length", "4")], &["ab", "cdef"],

@@ -102,6 +102,7 @@ pub fn run(cfg: Config) -> Result<i32, MasterError> {
     sys::process::block_signals(&mask).map_err(MasterError::SetupSignals)?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(MasterError::SetupSignals)?;
+    sys::process::raise_nofile_limit();
     let listeners = sys::bind_all(&cfg.bind, cfg.backlog)?;
     sys::proctitle::set("forkhorn: master");
     log::info!("Starting forkhorn {}", env!("CARGO_PKG_VERSION"));

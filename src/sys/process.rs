@@ -45,3 +45,14 @@ pub fn block_signals(signals: &SigSet) -> Result<(), nix::Error> {
 pub fn unblock_all_signals() -> Result<(), nix::Error> {
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
 }
+
+/// Raises the soft open-files limit to the hard limit: `worker_connections` sockets per worker
+/// should not fail with EMFILE just because a shell left the soft limit at 1024.
+pub fn raise_nofile_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}

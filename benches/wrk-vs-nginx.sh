@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Throughput and server CPU per request: forkhorn builtin:hello vs nginx `return 200`, both
+# with 2 workers, under the same wrk load, in one run.
+#
+#   bash benches/wrk-vs-nginx.sh [DURATION] [CONNECTIONS]
+#
+# Needs wrk and nginx (Debian packages `wrk`, `nginx-light`); installs them if apt-get can.
+# CPU time is utime+stime of the server's master and workers from /proc, over the wrk run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10s}
+CONNS=${2:-256}
+for tool in wrk nginx; do
+  if ! command -v "$tool" >/dev/null; then
+    apt-get install -y -qq wrk nginx-light >/dev/null
+  fi
+done
+cargo build --release -q
+BIN=target/release/forkhorn
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+TCK=$(getconf CLK_TCK)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Sum of utime+stime (clock ticks) of a process and its children.
+tree_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    if [ -r "/proc/$pid/stat" ]; then
+      total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+    fi
+  done
+  echo "$total"
+}
+
+wait_port() {
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$1/" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "server on port $1 did not start" >&2; return 1
+}
+
+# run NAME PID PORT: warm up, then measure.
+run() {
+  local name=$1 pid=$2 port=$3
+  wait_port "$port"
+  wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port/" >/dev/null
+  local t0 t1 out rps reqs
+  t0=$(tree_ticks "$pid")
+  out=$(wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/")
+  t1=$(tree_ticks "$pid")
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  local errors
+  errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+  local us_per_req
+  us_per_req=$(awk -v t=$((t1 - t0)) -v k="$TCK" -v n="$reqs" 'BEGIN { printf "%.2f", t / k * 1e6 / n }')
+  printf '%-10s %12s req/s %10s us CPU/req  %s\n' "$name" "$rps" "$us_per_req" "${errors:-no errors}"
+}
+
+PORT=$(free_port)
+"$BIN" -w 2 -b "127.0.0.1:$PORT" --log-level warning builtin:hello 2>"$TMP/forkhorn.log" &
+FH=$!
+run forkhorn "$FH" "$PORT"
+kill -TERM "$FH"; wait "$FH" || true
+
+NPORT=$(free_port)
+cat > "$TMP/nginx.conf" <<NGINX
+worker_processes 2;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NPORT;
+    location / { default_type "text/plain; charset=utf-8"; return 200 "Hello, World!"; }
+  }
+}
+NGINX
+nginx -c "$TMP/nginx.conf" -p "$TMP" &
+NG=$!
+run nginx "$NG" "$NPORT"
+kill -QUIT "$NG"; wait "$NG" || true

@@ -1,0 +1,225 @@
+//! The master's supervision with real processes and real signals: respawn, graceful and fast
+//! stop, boot failure, and the listener kinds.
+
+mod common;
+use common::*;
+use std::io::{BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The worker pid that holds the server side of the TCP connection whose client port is
+/// `client_port`, found through /proc/net/tcp and the workers' descriptor tables.
+fn worker_holding(s: &Server, client_port: u16) -> Option<i32> {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let want_local = format!(":{:04X}", s.addr.port());
+    let want_remote = format!(":{client_port:04X}");
+    let inode = tcp.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f[1].ends_with(&want_local) && f[2].ends_with(&want_remote)).then(|| f[9].to_string())
+    })?;
+    let target = format!("socket:[{inode}]");
+    s.workers().into_iter().find(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| {
+                d.flatten()
+                    .any(|e| std::fs::read_link(e.path()).map(|p| p.to_string_lossy() == target).unwrap_or(false))
+            })
+            .unwrap_or(false)
+    })
+}
+
+fn keepalive_get(conn: &mut std::net::TcpStream) -> Option<Response> {
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").ok()?;
+    read_response(&mut BufReader::new(conn.try_clone().ok()?), false)
+}
+
+#[test]
+fn killed_worker_is_replaced_and_others_are_unaffected() {
+    let s = Server::start(&["-w", "2", "builtin:hello"], 2);
+    // Open connections until both workers hold at least one.
+    let mut conns = Vec::new();
+    let mut owners = Vec::new();
+    for _ in 0..40 {
+        let mut c = s.connect();
+        assert_eq!(keepalive_get(&mut c).unwrap().status, 200);
+        let owner = worker_holding(&s, c.local_addr().unwrap().port()).expect("owner");
+        owners.push(owner);
+        conns.push(c);
+        if owners.iter().any(|o| *o != owners[0]) {
+            break;
+        }
+    }
+    let victim = owners[0];
+    let survivor = *owners.iter().find(|o| **o != victim).expect("connections spread over both workers");
+    let killed_at = Instant::now();
+    assert!(kill(victim, sig::KILL));
+    // A replacement appears and serves.
+    s.wait_log("Booting worker", 3);
+    let workers = s.workers();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    assert!(!workers.contains(&victim));
+    assert_eq!(s.get("/").status, 200);
+    let elapsed = killed_at.elapsed();
+    assert!(elapsed < Duration::from_secs(1), "replacement serving after {elapsed:?}");
+    // Connections held by the surviving worker keep working.
+    for (c, owner) in conns.iter_mut().zip(&owners) {
+        if *owner == survivor {
+            assert_eq!(keepalive_get(c).expect("survivor's connection still served").status, 200);
+        }
+    }
+    assert!(s.log().iter().any(|l| l.contains(&format!("Worker (pid:{victim}) was sent SIGKILL!"))));
+}
+
+#[test]
+fn term_lets_an_in_flight_request_finish() {
+    let mut s = Server::start(&["builtin:echo"], 1);
+    let conn = s.connect();
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    w.write_all(b"POST /slow HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\nhello")
+        .unwrap();
+    // The interim response proves the worker is inside this request.
+    assert_eq!(read_response(&mut r, false).unwrap().status, 100);
+    s.signal(sig::TERM);
+    s.wait_log("Handling signal: term", 1);
+    s.wait_log("Worker exiting", 1);
+    // The master waits for the worker, which waits for this request.
+    assert_eq!(children_of(s.pid()).len(), 1);
+    w.write_all(b"world").unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("Connection"), Some("close"), "no keep-alive while stopping");
+    assert!(resp.text().contains("\"body_b64\":\"aGVsbG93b3JsZA==\""), "{}", resp.text());
+    let status = s.wait_exit();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn term_waits_for_a_slow_application() {
+    let mut s = Server::start(&["builtin:sleep"], 1);
+    let mut conn = s.connect();
+    conn.write_all(b"GET /?s=1 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    s.signal(sig::TERM);
+    let resp = read_response(&mut BufReader::new(conn), false).unwrap();
+    assert_eq!((resp.status, resp.text().as_str()), (200, "slept 1"));
+    assert_eq!(s.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn int_stops_fast() {
+    let mut s = Server::start(&["builtin:sleep"], 1);
+    let mut conn = s.connect();
+    conn.write_all(b"GET /?s=30 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    let start = Instant::now();
+    s.signal(sig::INT);
+    assert_eq!(s.wait_exit().code(), Some(0));
+    assert!(start.elapsed() < Duration::from_secs(10), "did not wait for the 30 s request");
+}
+
+#[test]
+fn unknown_app_stops_the_master_instead_of_looping() {
+    let out = Command::new(bin())
+        .args(["-w", "3", "-b", "127.0.0.1:0", "builtin:nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no built-in app named \"nope\""), "{err}");
+    assert!(err.contains("Reason: Worker failed to boot."), "{err}");
+    // No respawn loop: at most the first generation tried to boot.
+    let attempts = err.matches("Worker failed to boot: ").count();
+    assert!((1..=3).contains(&attempts), "{attempts} boot attempts:\n{err}");
+}
+
+#[test]
+fn ttin_and_ttou_change_the_worker_count() {
+    let s = Server::start(&["-w", "2", "builtin:hello"], 2);
+    s.signal(sig::TTIN);
+    s.wait_log("Booting worker", 3);
+    assert_eq!(s.workers().len(), 3);
+    s.signal(sig::TTOU);
+    s.signal(sig::TTOU);
+    s.wait_log("Number of workers: 1", 1);
+    let deadline = Instant::now() + WAIT;
+    while s.workers().len() != 1 {
+        assert!(Instant::now() < deadline, "workers: {:?}", s.workers());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s.get("/").status, 200);
+    // Never fewer than one.
+    s.signal(sig::TTOU);
+    assert_eq!(s.get("/").status, 200);
+    assert_eq!(s.workers().len(), 1);
+}
+
+#[test]
+fn unix_socket_is_served_and_removed_at_exit() {
+    let dir = std::env::temp_dir().join(format!("forkhorn-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("app.sock");
+    // A stale socket file from a dead process is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let bind = format!("unix:{}", path.display());
+    let mut cmd = Command::new(bin());
+    cmd.args(["-b", &bind, "-b", "127.0.0.1:0", "builtin:echo"]);
+    let mut s = Server::start_cmd(&mut cmd, 1);
+    assert!(s.log().iter().any(|l| l.contains(&format!("Listening at: {bind}"))));
+    let mut c = UnixStream::connect(&path).unwrap();
+    c.write_all(b"GET /u HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    let r = &parse_all(&out)[0];
+    assert_eq!(r.status, 200);
+    let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(doc["environ"]["PATH_INFO"], "/u");
+    s.signal(sig::TERM);
+    assert_eq!(s.wait_exit().code(), Some(0));
+    assert!(!path.exists(), "socket file removed at exit");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ipv6_loopback() {
+    let mut cmd = Command::new(bin());
+    cmd.args(["-b", "[::1]:0", "builtin:hello"]);
+    let s = Server::start_cmd(&mut cmd, 1);
+    assert!(s.addr.is_ipv6());
+    assert_eq!(s.get("/").text(), "Hello, World!");
+}
+
+#[test]
+fn inherited_fd_listener() {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fd = listener.as_raw_fd();
+    // std sets close-on-exec; clear it so the child inherits the socket.
+    nix::fcntl::fcntl(&listener, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).unwrap();
+    let mut cmd = Command::new(bin());
+    let bind = format!("fd://{fd}");
+    cmd.args(["-b", &bind, "builtin:hello"]);
+    let s = Server::start_cmd(&mut cmd, 1);
+    assert_eq!(s.addr, addr);
+    assert_eq!(s.get("/").text(), "Hello, World!");
+    drop(listener);
+}
+
+#[test]
+fn idle_master_and_workers_use_no_cpu() {
+    let s = Server::start(&["-w", "2", "builtin:hello"], 2);
+    let cpu = |pid: i32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let pids: Vec<i32> = std::iter::once(s.pid()).chain(s.workers()).collect();
+    let before: Vec<u64> = pids.iter().map(|p| cpu(*p)).collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let after: Vec<u64> = pids.iter().map(|p| cpu(*p)).collect();
+    for ((p, b), a) in pids.iter().zip(before).zip(after) {
+        // Clock ticks are 10 ms: an idle process may be charged a tick, not a busy loop's 200.
+        assert!(a - b <= 2, "pid {p} used {} ticks while idle", a - b);
+    }
+}

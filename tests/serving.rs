@@ -1,0 +1,237 @@
+//! Serving over real sockets: the built-in apps, keep-alive, pipelining, framing, concurrency.
+
+mod common;
+use common::*;
+use std::io::{BufReader, Read, Write};
+use std::time::Duration;
+
+fn echo_json(r: &Response) -> serde_json::Value {
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    serde_json::from_slice(&r.body).expect("echo body is JSON")
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[test]
+fn hello_with_two_workers() {
+    let s = Server::start(&["-w", "2", "builtin:hello"], 2);
+    let r = s.get("/anything");
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(r.header("Content-Type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(r.header("Content-Length"), Some("13"));
+    assert_eq!(r.header("Server"), Some("forkhorn"));
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(r.header("Date").is_some_and(|d| d.ends_with(" GMT")));
+    assert_eq!(r.text(), "Hello, World!");
+    let workers = s.workers();
+    assert_eq!(workers.len(), 2, "exactly two workers: {workers:?}");
+    assert!(cmdline(s.pid()).starts_with("forkhorn: master"), "{}", cmdline(s.pid()));
+    for w in workers {
+        assert!(cmdline(w).starts_with("forkhorn: worker"), "{}", cmdline(w));
+        assert!(children_of(w).is_empty(), "workers fork nothing");
+    }
+}
+
+#[test]
+fn default_app_is_hello() {
+    let s = Server::start(&[], 1);
+    assert_eq!(s.get("/").text(), "Hello, World!");
+}
+
+#[test]
+fn echo_get_environ() {
+    let s = Server::start(&["builtin:echo"], 1);
+    let raw = b"GET /a%20b/c?x=1&y=%41 HTTP/1.1\r\nHost: example.test\r\nX-Multi: one\r\nAccept: */*\r\nx-multi: two\r\nX_Forwarded_For: 6.6.6.6\r\nConnection: close\r\n\r\n";
+    let out = s.exchange(raw);
+    let all = parse_all(&out);
+    assert_eq!(all.len(), 1);
+    let doc = echo_json(&all[0]);
+    let env = &doc["environ"];
+    let port = s.addr.port().to_string();
+    for (k, v) in [
+        ("REQUEST_METHOD", "GET"),
+        ("SCRIPT_NAME", ""),
+        ("PATH_INFO", "/a b/c"),
+        ("QUERY_STRING", "x=1&y=%41"),
+        ("RAW_URI", "/a%20b/c?x=1&y=%41"),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("SERVER_NAME", "127.0.0.1"),
+        ("SERVER_PORT", port.as_str()),
+        ("REMOTE_ADDR", "127.0.0.1"),
+        ("HTTP_HOST", "example.test"),
+        ("HTTP_X_MULTI", "one,two"),
+        ("HTTP_ACCEPT", "*/*"),
+        ("HTTP_CONNECTION", "close"),
+        ("wsgi.url_scheme", "http"),
+    ] {
+        assert_eq!(env[k], v, "{k} in {env}");
+    }
+    assert!(env["REMOTE_PORT"].as_str().unwrap().parse::<u16>().is_ok());
+    assert!(env.get("HTTP_X_FORWARDED_FOR").is_none(), "a name with '_' must not pose as one with '-'");
+    assert!(env.get("CONTENT_LENGTH").is_none());
+    assert_eq!(doc["body_b64"], "");
+}
+
+#[test]
+fn echo_post_content_length_and_chunked() {
+    let s = Server::start(&["builtin:echo"], 1);
+    let body = "name=forkhorn&kind=server";
+    let raw = format!(
+        "POST /form HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut conn = s.connect();
+    conn.write_all(raw.as_bytes()).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let doc = echo_json(&read_response(&mut reader, false).unwrap());
+    assert_eq!(doc["environ"]["CONTENT_TYPE"], "application/x-www-form-urlencoded");
+    assert_eq!(doc["environ"]["CONTENT_LENGTH"], body.len().to_string());
+    assert!(doc["environ"].get("HTTP_CONTENT_TYPE").is_none());
+    assert_eq!(doc["body_b64"], b64(body));
+
+    // Same connection: a chunked body in pieces, with an extension and a trailer.
+    conn.write_all(b"PUT /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n").unwrap();
+    conn.write_all(b"7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n").unwrap();
+    let doc = echo_json(&read_response(&mut reader, false).unwrap());
+    assert_eq!(doc["environ"]["REQUEST_METHOD"], "PUT");
+    assert!(doc["environ"].get("CONTENT_LENGTH").is_none());
+    assert_eq!(doc["body_b64"], b64("hello, world"));
+}
+
+#[test]
+fn ten_thousand_keepalive_requests_on_one_connection() {
+    let s = Server::start(&["builtin:hello"], 1);
+    let conn = s.connect();
+    let mut writer = conn.try_clone().unwrap();
+    let mut reader = BufReader::new(conn);
+    for i in 0..10_000 {
+        writer.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let r = read_response(&mut reader, false).unwrap_or_else(|| panic!("no response to request {i}"));
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"Hello, World!"[..]), "request {i}");
+        assert_eq!(r.header("Connection"), None, "keep-alive is the HTTP/1.1 default");
+    }
+}
+
+#[test]
+fn thousand_concurrent_connections() {
+    let s = Server::start(&["-w", "2", "builtin:hello"], 2);
+    let mut conns: Vec<_> = (0..1000).map(|_| s.connect()).collect();
+    for c in &mut conns {
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    }
+    for (i, c) in conns.into_iter().enumerate() {
+        let r = read_response(&mut BufReader::new(c), false).unwrap_or_else(|| panic!("connection {i} unanswered"));
+        assert_eq!(r.status, 200, "connection {i}");
+        assert_eq!(r.text(), "Hello, World!");
+    }
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let s = Server::start(&["builtin:echo"], 1);
+    let mut raw = Vec::new();
+    for i in 0..20 {
+        raw.extend_from_slice(format!("GET /r{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+    }
+    raw.extend_from_slice(b"POST /last HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: close\r\n\r\nend");
+    let all = parse_all(&s.exchange(&raw));
+    assert_eq!(all.len(), 21);
+    for (i, r) in all.iter().take(20).enumerate() {
+        assert_eq!(echo_json(r)["environ"]["PATH_INFO"], format!("/r{i}"));
+    }
+    let last = echo_json(&all[20]);
+    assert_eq!(last["environ"]["PATH_INFO"], "/last");
+    assert_eq!(last["body_b64"], b64("end"));
+}
+
+#[test]
+fn http10_framing_and_keepalive() {
+    let s = Server::start(&["builtin:hello"], 1);
+    // HTTP/1.0 without keep-alive: the server closes after the response.
+    let out = s.exchange(b"GET / HTTP/1.0\r\n\r\n");
+    let all = parse_all(&out);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status_line, "HTTP/1.0 200 OK");
+    assert_eq!(all[0].header("Connection"), Some("close"));
+    // HTTP/1.0 with keep-alive: two requests on one connection.
+    let conn = s.connect();
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    for _ in 0..2 {
+        w.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+        let resp = read_response(&mut r, false).unwrap();
+        assert_eq!(resp.header("Connection"), Some("keep-alive"));
+        assert_eq!(resp.text(), "Hello, World!");
+    }
+}
+
+#[test]
+fn head_request_has_length_but_no_body() {
+    let s = Server::start(&["builtin:hello"], 1);
+    let out = s.exchange(b"HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Content-Length: 13\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n"), "no body after the head: {text:?}");
+}
+
+#[test]
+fn malformed_head_gets_400_and_close() {
+    let s = Server::start(&["builtin:hello"], 1);
+    let out = s.exchange(b"GET / HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let all = parse_all(&out);
+    assert_eq!(all.len(), 1, "nothing is answered after a rejected request");
+    assert_eq!(all[0].status, 400);
+    assert_eq!(all[0].header("Connection"), Some("close"));
+    // The worker survived: a new connection is served.
+    assert_eq!(s.get("/").status, 200);
+}
+
+#[test]
+fn expect_100_continue() {
+    let s = Server::start(&["builtin:echo"], 1);
+    let conn = s.connect();
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    w.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n").unwrap();
+    let interim = read_response(&mut r, false).unwrap();
+    assert_eq!(interim.status_line, "HTTP/1.1 100 Continue");
+    w.write_all(b"data").unwrap();
+    let doc = echo_json(&read_response(&mut r, false).unwrap());
+    assert_eq!(doc["body_b64"], b64("data"));
+}
+
+#[test]
+fn slow_client_does_not_block_others() {
+    let s = Server::start(&["builtin:hello"], 1);
+    // Half a request head, then silence: the single worker must go on serving others.
+    let mut slow = s.connect();
+    slow.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+    let mut slow_body = s.connect();
+    slow_body.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc").unwrap();
+    for _ in 0..50 {
+        assert_eq!(s.get("/").text(), "Hello, World!");
+    }
+    // The slow one is still open and completes when it finishes its head.
+    slow.write_all(b"st: h\r\nConnection: close\r\n\r\n").unwrap();
+    let r = read_response(&mut BufReader::new(slow), false).unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn idle_keepalive_connection_is_closed_after_keepalive_timeout() {
+    let s = Server::start(&["builtin:hello"], 1);
+    let mut conn = s.connect();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+    // keepalive defaults to 2 s: the server closes the idle connection (EOF, no bytes).
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut rest = Vec::new();
+    let n = reader.read_to_end(&mut rest).expect("server closes, not the 10 s read timeout");
+    assert_eq!(n, 0);
+}
