@@ -235,3 +235,40 @@ fn idle_keepalive_connection_is_closed_after_keepalive_timeout() {
     let n = reader.read_to_end(&mut rest).expect("server closes, not the 10 s read timeout");
     assert_eq!(n, 0);
 }
+
+#[test]
+fn large_bodies_are_received_whole_by_length_and_chunked() {
+    // Above body_buffer_size (64 KiB) the body is spooled to a temporary file; the app must read
+    // the same bytes either way.
+    let s = Server::start(&["builtin:echo"], 1);
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let expected = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&body)
+    };
+    let conn = s.connect();
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    let sender = {
+        let body = body.clone();
+        let mut w = w.try_clone().unwrap();
+        std::thread::spawn(move || {
+            write!(w, "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+            w.write_all(&body).unwrap();
+        })
+    };
+    let doc = echo_json(&read_response(&mut r, false).unwrap());
+    sender.join().unwrap();
+    assert_eq!(doc["environ"]["CONTENT_LENGTH"], body.len().to_string());
+    assert!(doc["body_b64"] == expected.as_str(), "content-length body differs");
+
+    w.write_all(b"POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+    for piece in body.chunks(100_000) {
+        write!(w, "{:x}\r\n", piece.len()).unwrap();
+        w.write_all(piece).unwrap();
+        w.write_all(b"\r\n").unwrap();
+    }
+    w.write_all(b"0\r\n\r\n").unwrap();
+    let doc = echo_json(&read_response(&mut r, false).unwrap());
+    assert!(doc["body_b64"] == expected.as_str(), "chunked body differs");
+}

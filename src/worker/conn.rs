@@ -4,7 +4,7 @@
 use super::dispatch::{self, Shared};
 use super::stream::{Peer, RecvBuf, Stream};
 use crate::app::protocol::{Ending, Response, StartResponse};
-use crate::app::BodyIter;
+use crate::app::{BodyIter, Input};
 use crate::http::response::{self, Stamp};
 use crate::http::{parse_head, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
 use std::io::{self, Write};
@@ -67,7 +67,7 @@ pub struct Conn {
     /// is consumed and refilled.
     pub(super) head_buf: Vec<u8>,
     pub(super) head: Head,
-    pub(super) body: Vec<u8>,
+    pub(super) body: Input,
     pub(super) resp: Response,
     /// Where the current response starts in `wbuf` (earlier pipelined responses precede it).
     pub(super) resp_start: usize,
@@ -89,7 +89,7 @@ impl Conn {
             phase: Phase::Head { started: false },
             head_buf: Vec::with_capacity(1024),
             head: Head::default(),
-            body: Vec::new(),
+            body: Input::default(),
             resp: Response::default(),
             resp_start: 0,
             deadline,
@@ -150,11 +150,11 @@ impl Conn {
                             }
                         }
                     } else if sh.stopping && !*started {
-                        self.flush()?;
+                        self.flush(sh)?;
                         return if self.pending() == 0 { Err(Close::Done) } else { Ok(()) };
                     }
-                    self.flush()?;
-                    if !self.fill(sh.settings.max_head)? {
+                    self.flush(sh)?;
+                    if !self.fill(sh)? {
                         return Ok(());
                     }
                 }
@@ -163,16 +163,16 @@ impl Conn {
                     let finished = match reader {
                         BodyReader::Length(remaining) => {
                             let take = (data.len() as u64).min(*remaining) as usize;
-                            self.body.extend_from_slice(&data[..take]);
+                            self.body.staging().extend_from_slice(&data[..take]);
                             self.rbuf.consume(take);
                             *remaining -= take as u64;
                             *remaining == 0
                         }
-                        BodyReader::Chunked(dec) => match dec.decode(data, &mut self.body) {
+                        BodyReader::Chunked(dec) => match dec.decode(data, self.body.staging()) {
                             Ok(p) => {
                                 self.rbuf.consume(p.consumed);
                                 let limit = sh.settings.limit_request_body;
-                                if limit > 0 && self.body.len() as u64 > limit {
+                                if limit > 0 && self.body.len() > limit {
                                     self.reject(ParseError::BodyTooLarge, sh);
                                     continue;
                                 }
@@ -184,18 +184,28 @@ impl Conn {
                             }
                         },
                     };
+                    let stored = if finished {
+                        self.body.finish()
+                    } else {
+                        self.body.settle(sh.settings.body_buffer_size)
+                    };
+                    if let Err(e) = stored {
+                        log::error!("cannot store request body: {e}");
+                        self.answer_and_close(500, "", sh);
+                        continue;
+                    }
                     if finished {
                         self.phase = dispatch::call_app(self, sh);
                         continue;
                     }
-                    self.flush()?;
-                    if !self.fill(sh.settings.max_head)? {
+                    self.flush(sh)?;
+                    if !self.fill(sh)? {
                         return Ok(());
                     }
                 }
                 Phase::Streaming(_) => {
                     if self.pending() >= HIGH_WATER {
-                        self.flush()?;
+                        self.flush(sh)?;
                         if self.pending() >= HIGH_WATER {
                             return Ok(());
                         }
@@ -207,7 +217,7 @@ impl Conn {
                     self.deadline = sh.now + sh.settings.keepalive;
                 }
                 Phase::Done(Ending::Close) => {
-                    self.flush()?;
+                    self.flush(sh)?;
                     return if self.pending() == 0 {
                         self.stream.shutdown_write();
                         Err(Close::Done)
@@ -300,7 +310,8 @@ impl Conn {
     }
 
     /// Reads what the socket has. Ok(true): new bytes arrived; Ok(false): nothing to read now.
-    fn fill(&mut self, max: usize) -> Result<bool, Close> {
+    fn fill(&mut self, sh: &Shared<'_>) -> Result<bool, Close> {
+        let max = sh.settings.max_head;
         if !self.can_read || self.rbuf.at_capacity(max) {
             return Ok(false);
         }
@@ -310,6 +321,10 @@ impl Conn {
                 Ok((_, filled)) => {
                     // A short read drained the socket; the next arrival raises a new edge.
                     self.can_read = filled;
+                    if matches!(self.phase, Phase::Body(_)) {
+                        // An upload may be slow but must keep moving.
+                        self.deadline = sh.now + sh.settings.timeout;
+                    }
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -323,7 +338,7 @@ impl Conn {
     }
 
     /// Writes pending output until done or the socket is full.
-    fn flush(&mut self) -> Result<(), Close> {
+    fn flush(&mut self, sh: &Shared<'_>) -> Result<(), Close> {
         while self.pending() > 0 && self.can_write {
             match self.stream.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => return Err(Close::Done),
@@ -331,6 +346,10 @@ impl Conn {
                     self.wpos += n;
                     if self.pending() > 0 {
                         self.can_write = false;
+                        // A reader may be slow but must keep taking bytes, within `timeout`.
+                        self.deadline = sh.now + sh.settings.timeout;
+                    } else if matches!(self.phase, Phase::Head { started: false }) {
+                        self.deadline = sh.now + sh.settings.keepalive;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.can_write = false,
@@ -353,7 +372,7 @@ impl Conn {
         if matches!(self.phase, Phase::Head { started: true }) {
             // Best effort: the client is slow, not necessarily gone.
             self.answer_and_close(408, "", sh);
-            let _ = self.flush();
+            let _ = self.flush(sh);
         }
         true
     }

@@ -23,6 +23,8 @@ pub struct Settings {
     pub max_head: usize,
     /// Largest body (0 = unlimited).
     pub limit_request_body: u64,
+    /// Bodies above this size are spooled to a temporary file.
+    pub body_buffer_size: usize,
     /// Idle keep-alive time (zero: no keep-alive).
     pub keepalive: Duration,
     /// Time to send a complete head.
@@ -59,6 +61,7 @@ impl Settings {
             },
             max_head,
             limit_request_body: cfg.limit_request_body,
+            body_buffer_size: cfg.body_buffer_size,
             keepalive: cfg.keepalive,
             header_timeout: cfg.header_timeout,
             timeout: if cfg.timeout.is_zero() {
@@ -114,7 +117,7 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         date: sh.date.get(),
         server: &sh.settings.server_header,
     };
-    std::mem::swap(&mut conn.body, sh.environ.input_mut().buffer_mut());
+    std::mem::swap(&mut conn.body, sh.environ.input_mut());
     let mut sr = StartResponse::new(&mut conn.resp, &mut conn.wbuf, stamp);
     let app = sh.app;
     let environ = &mut *sh.environ;
@@ -125,14 +128,16 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
             Body::Static(b) => sr.send_chunk(b, Some(b.len() as u64)).and_then(|_| sr.finish()),
             Body::Bytes(v) => sr.send_chunk(&v, Some(v.len() as u64)).and_then(|_| sr.finish()),
             Body::Iter(iter) => {
-                std::mem::swap(&mut conn.body, sh.environ.input_mut().buffer_mut());
+                std::mem::swap(&mut conn.body, sh.environ.input_mut());
+                conn.body.clear();
                 return Phase::Streaming(iter);
             }
         },
         Ok(Err(e)) => Err(e),
         Err(panic) => Err(panic_message(panic).into()),
     };
-    std::mem::swap(&mut conn.body, sh.environ.input_mut().buffer_mut());
+    std::mem::swap(&mut conn.body, sh.environ.input_mut());
+    conn.body.clear();
     match result {
         Ok(ending) => Phase::Done(ending),
         Err(e) => fail(conn, sh, e),
