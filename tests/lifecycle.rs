@@ -22,8 +22,11 @@ fn worker_holding(s: &Server, client_port: u16) -> Option<i32> {
     s.workers().into_iter().find(|pid| {
         std::fs::read_dir(format!("/proc/{pid}/fd"))
             .map(|d| {
-                d.flatten()
-                    .any(|e| std::fs::read_link(e.path()).map(|p| p.to_string_lossy() == target).unwrap_or(false))
+                d.flatten().any(|e| {
+                    std::fs::read_link(e.path())
+                        .map(|p| p.to_string_lossy() == target)
+                        .unwrap_or(false)
+                })
             })
             .unwrap_or(false)
     })
@@ -51,7 +54,10 @@ fn killed_worker_is_replaced_and_others_are_unaffected() {
         }
     }
     let victim = owners[0];
-    let survivor = *owners.iter().find(|o| **o != victim).expect("connections spread over both workers");
+    let survivor = *owners
+        .iter()
+        .find(|o| **o != victim)
+        .expect("connections spread over both workers");
     let killed_at = Instant::now();
     assert!(kill(victim, sig::KILL));
     // A replacement appears and serves.
@@ -61,14 +67,23 @@ fn killed_worker_is_replaced_and_others_are_unaffected() {
     assert!(!workers.contains(&victim));
     assert_eq!(s.get("/").status, 200);
     let elapsed = killed_at.elapsed();
-    assert!(elapsed < Duration::from_secs(1), "replacement serving after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "replacement serving after {elapsed:?}"
+    );
     // Connections held by the surviving worker keep working.
     for (c, owner) in conns.iter_mut().zip(&owners) {
         if *owner == survivor {
-            assert_eq!(keepalive_get(c).expect("survivor's connection still served").status, 200);
+            assert_eq!(
+                keepalive_get(c).expect("survivor's connection still served").status,
+                200
+            );
         }
     }
-    assert!(s.log().iter().any(|l| l.contains(&format!("Worker (pid:{victim}) was sent SIGKILL!"))));
+    assert!(s
+        .log()
+        .iter()
+        .any(|l| l.contains(&format!("Worker (pid:{victim}) was sent SIGKILL!"))));
 }
 
 #[test]
@@ -90,7 +105,11 @@ fn term_lets_an_in_flight_request_finish() {
     let resp = read_response(&mut r, false).unwrap();
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("Connection"), Some("close"), "no keep-alive while stopping");
-    assert!(resp.text().contains("\"body_b64\":\"aGVsbG93b3JsZA==\""), "{}", resp.text());
+    assert!(
+        resp.text().contains("\"body_b64\":\"aGVsbG93b3JsZA==\""),
+        "{}",
+        resp.text()
+    );
     let status = s.wait_exit();
     assert_eq!(status.code(), Some(0));
 }
@@ -114,7 +133,10 @@ fn int_stops_fast() {
     let start = Instant::now();
     s.signal(sig::INT);
     assert_eq!(s.wait_exit().code(), Some(0));
-    assert!(start.elapsed() < Duration::from_secs(10), "did not wait for the 30 s request");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "did not wait for the 30 s request"
+    );
 }
 
 #[test]
@@ -166,7 +188,8 @@ fn unix_socket_is_served_and_removed_at_exit() {
     let mut s = Server::start_cmd(&mut cmd, 1);
     assert!(s.log().iter().any(|l| l.contains(&format!("Listening at: {bind}"))));
     let mut c = UnixStream::connect(&path).unwrap();
-    c.write_all(b"GET /u HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").unwrap();
+    c.write_all(b"GET /u HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut out = Vec::new();
     c.read_to_end(&mut out).unwrap();
     let r = &parse_all(&out)[0];

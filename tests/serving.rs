@@ -71,7 +71,10 @@ fn echo_get_environ() {
         assert_eq!(env[k], v, "{k} in {env}");
     }
     assert!(env["REMOTE_PORT"].as_str().unwrap().parse::<u16>().is_ok());
-    assert!(env.get("HTTP_X_FORWARDED_FOR").is_none(), "a name with '_' must not pose as one with '-'");
+    assert!(
+        env.get("HTTP_X_FORWARDED_FOR").is_none(),
+        "a name with '_' must not pose as one with '-'"
+    );
     assert!(env.get("CONTENT_LENGTH").is_none());
     assert_eq!(doc["body_b64"], "");
 }
@@ -94,7 +97,8 @@ fn echo_post_content_length_and_chunked() {
     assert_eq!(doc["body_b64"], b64(body));
 
     // Same connection: a chunked body in pieces, with an extension and a trailer.
-    conn.write_all(b"PUT /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n").unwrap();
+    conn.write_all(b"PUT /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n")
+        .unwrap();
     conn.write_all(b"7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n").unwrap();
     let doc = echo_json(&read_response(&mut reader, false).unwrap());
     assert_eq!(doc["environ"]["REQUEST_METHOD"], "PUT");
@@ -111,7 +115,11 @@ fn ten_thousand_keepalive_requests_on_one_connection() {
     for i in 0..10_000 {
         writer.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let r = read_response(&mut reader, false).unwrap_or_else(|| panic!("no response to request {i}"));
-        assert_eq!((r.status, r.body.as_slice()), (200, &b"Hello, World!"[..]), "request {i}");
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, &b"Hello, World!"[..]),
+            "request {i}"
+        );
         assert_eq!(r.header("Connection"), None, "keep-alive is the HTTP/1.1 default");
     }
 }
@@ -162,7 +170,8 @@ fn http10_framing_and_keepalive() {
     let mut w = conn.try_clone().unwrap();
     let mut r = BufReader::new(conn);
     for _ in 0..2 {
-        w.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+        w.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap();
         let resp = read_response(&mut r, false).unwrap();
         assert_eq!(resp.header("Connection"), Some("keep-alive"));
         assert_eq!(resp.text(), "Hello, World!");
@@ -197,7 +206,8 @@ fn expect_100_continue() {
     let conn = s.connect();
     let mut w = conn.try_clone().unwrap();
     let mut r = BufReader::new(conn);
-    w.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n").unwrap();
+    w.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        .unwrap();
     let interim = read_response(&mut r, false).unwrap();
     assert_eq!(interim.status_line, "HTTP/1.1 100 Continue");
     w.write_all(b"data").unwrap();
@@ -212,7 +222,9 @@ fn slow_client_does_not_block_others() {
     let mut slow = s.connect();
     slow.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
     let mut slow_body = s.connect();
-    slow_body.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc").unwrap();
+    slow_body
+        .write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc")
+        .unwrap();
     for _ in 0..50 {
         assert_eq!(s.get("/").text(), "Hello, World!");
     }
@@ -232,7 +244,9 @@ fn idle_keepalive_connection_is_closed_after_keepalive_timeout() {
     // keepalive defaults to 2 s: the server closes the idle connection (EOF, no bytes).
     conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut rest = Vec::new();
-    let n = reader.read_to_end(&mut rest).expect("server closes, not the 10 s read timeout");
+    let n = reader
+        .read_to_end(&mut rest)
+        .expect("server closes, not the 10 s read timeout");
     assert_eq!(n, 0);
 }
 
@@ -253,7 +267,12 @@ fn large_bodies_are_received_whole_by_length_and_chunked() {
         let body = body.clone();
         let mut w = w.try_clone().unwrap();
         std::thread::spawn(move || {
-            write!(w, "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+            write!(
+                w,
+                "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .unwrap();
             w.write_all(&body).unwrap();
         })
     };
@@ -262,7 +281,8 @@ fn large_bodies_are_received_whole_by_length_and_chunked() {
     assert_eq!(doc["environ"]["CONTENT_LENGTH"], body.len().to_string());
     assert!(doc["body_b64"] == expected.as_str(), "content-length body differs");
 
-    w.write_all(b"POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+    w.write_all(b"POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
     for piece in body.chunks(100_000) {
         write!(w, "{:x}\r\n", piece.len()).unwrap();
         w.write_all(piece).unwrap();

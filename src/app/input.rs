@@ -137,7 +137,11 @@ mod tests {
             assert_eq!(input.len(), 35);
             assert_eq!(input.is_spooled(), threshold < 35, "threshold {threshold}");
             let lines: Vec<String> = (&mut input).lines().map(|l| l.unwrap()).collect();
-            assert_eq!(lines, ["line one", "line two", "line three", "tail"], "threshold {threshold}");
+            assert_eq!(
+                lines,
+                ["line one", "line two", "line three", "tail"],
+                "threshold {threshold}"
+            );
             fill(&mut input, pieces, threshold);
             let mut all = Vec::new();
             input.read_to_end(&mut all).unwrap();

@@ -321,6 +321,13 @@ impl<'a> StartResponse<'a> {
     }
 }
 
+/// Sends a body the server holds whole (so it can set `Content-Length` itself when the
+/// application did not) and ends the response.
+pub fn send_whole(sr: &mut StartResponse<'_>, body: &[u8]) -> Result<Ending, AppError> {
+    sr.send_chunk(body, Some(body.len() as u64))?;
+    sr.finish()
+}
+
 /// The `write` callable returned by `start_response`.
 pub struct Write<'b, 'a> {
     sr: &'b mut StartResponse<'a>,
@@ -419,7 +426,16 @@ mod tests {
     fn framing_table() {
         let date = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
         // (version, HEAD, keep-alive, status, app headers, chunks, expected wire bytes, ending)
-        type Case<'a> = (Version, bool, bool, &'a str, &'a [(&'a str, &'a str)], &'a [&'a str], String, Ending);
+        type Case<'a> = (
+            Version,
+            bool,
+            bool,
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            &'a [&'a str],
+            String,
+            Ending,
+        );
         let cases: &[Case<'_>] = &[
             (Version::Http11, false, true, "200 OK", &[], &["ab", "", "cd"],
              format!("HTTP/1.1 200 OK\r\n{date}Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n"), Ending::KeepAlive),

@@ -3,13 +3,13 @@
 
 use super::conn::{Conn, Phase};
 use super::stream::Peer;
-use crate::app::protocol::{Ending, RequestInfo, StartResponse};
+use crate::app::protocol::{send_whole, Ending, RequestInfo, StartResponse};
 use crate::app::{AppError, Application, Body, Environ};
 use crate::config::Config;
 use crate::http::date::DateCache;
 use crate::http::response::{self, Stamp};
 use crate::http::uri::percent_decoded;
-use crate::http::{Limits, Version};
+use crate::http::{Head, Limits, Version};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -104,7 +104,13 @@ pub struct Shared<'a> {
 
 /// Calls the application for the request in `conn` and returns the phase that follows.
 pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
-    build_environ(conn, sh);
+    build_environ(
+        sh.environ,
+        &conn.head,
+        &conn.head_buf,
+        conn.peer,
+        &sh.servers[conn.listener],
+    );
     let head = &conn.head;
     let info = RequestInfo {
         version: head.version,
@@ -125,8 +131,8 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
     let result = match result {
         Ok(Ok(body)) => match body {
             Body::Empty => sr.finish(),
-            Body::Static(b) => sr.send_chunk(b, Some(b.len() as u64)).and_then(|_| sr.finish()),
-            Body::Bytes(v) => sr.send_chunk(&v, Some(v.len() as u64)).and_then(|_| sr.finish()),
+            Body::Static(b) => send_whole(&mut sr, b),
+            Body::Bytes(v) => send_whole(&mut sr, &v),
             Body::Iter(iter) => {
                 std::mem::swap(&mut conn.body, sh.environ.input_mut());
                 conn.body.clear();
@@ -172,10 +178,9 @@ pub fn panic_message(panic: Box<dyn Any + Send>) -> String {
     format!("application panicked: {text}")
 }
 
-fn build_environ(conn: &Conn, sh: &mut Shared<'_>) {
-    let env = &mut *sh.environ;
-    let buf = &conn.head_buf;
-    let head = &conn.head;
+/// Fills `env` with the CGI/WSGI variables of the request whose head is `head` (spans into
+/// `buf`), received from `peer` on the listener named `server`.
+pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, server: &ServerName) {
     env.clear();
     env.set_latin1("REQUEST_METHOD", head.method.of(buf));
     env.set("SCRIPT_NAME", "");
@@ -190,10 +195,9 @@ fn build_environ(conn: &Conn, sh: &mut Shared<'_>) {
             Version::Http11 => "HTTP/1.1",
         },
     );
-    let server = &sh.servers[conn.listener];
     env.set("SERVER_NAME", &server.name);
     env.set("SERVER_PORT", &server.port);
-    match conn.peer {
+    match peer {
         Peer::Tcp(addr) => {
             env.set_fmt("REMOTE_ADDR", format_args!("{}", addr.ip()));
             env.set_fmt("REMOTE_PORT", format_args!("{}", addr.port()));
