@@ -19,3 +19,31 @@ pub mod logging;
 pub mod master;
 pub mod sys;
 pub mod worker;
+
+pub use app::{AppError, Application, Body, Environ, StartResponse};
+pub use config::Config;
+
+/// Serves `make_app()` with forkhorn's master and workers, as configured by `cfg`: the call a
+/// Rust program makes from its own `main`. `make_app` runs in each worker after fork (open
+/// database connections there, not before). Returns the exit status for the process.
+///
+/// ```no_run
+/// use forkhorn::{AppError, Body, Config, Environ, StartResponse};
+///
+/// fn hello(_: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
+///     sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+///     Ok(Body::Static(b"hi\n"))
+/// }
+///
+/// let status = forkhorn::serve(Config::default(), || Ok(hello)).unwrap();
+/// std::process::exit(status);
+/// ```
+pub fn serve<A, F>(cfg: Config, make_app: F) -> Result<i32, master::MasterError>
+where
+    A: Application + 'static,
+    F: Fn() -> Result<A, AppError>,
+{
+    logging::init(cfg.loglevel);
+    let loader = move |_: &Config| -> Result<Box<dyn Application>, AppError> { Ok(Box::new(make_app()?)) };
+    master::run_with(cfg, &loader)
+}

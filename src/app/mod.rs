@@ -45,6 +45,14 @@ pub enum LoadError {
     PythonUnavailable(String),
 }
 
+/// Makes the application in each worker, after fork, from the worker's configuration.
+pub type Loader<'a> = &'a dyn Fn(&crate::config::Config) -> Result<Box<dyn Application>, AppError>;
+
+/// The loader the `forkhorn` command uses: the app the `app` setting names.
+pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Application>, AppError> {
+    load(&cfg.app).map_err(Into::into)
+}
+
 /// Resolves an app spec (`builtin:NAME`, or `module:callable` for Python) to an application.
 pub fn load(spec: &str) -> Result<Box<dyn Application>, LoadError> {
     match spec.strip_prefix("builtin:") {

@@ -63,8 +63,9 @@ enum State {
     Stopping { deadline: Instant, killed: bool },
 }
 
-struct Master {
+struct Master<'l> {
     cfg: Config,
+    loader: crate::app::Loader<'l>,
     listeners: Vec<Listener>,
     poll: Poll,
     signals: SignalFd,
@@ -94,8 +95,15 @@ fn master_signals() -> SigSet {
     set
 }
 
-/// Runs the master until it stops; returns the process exit status.
+/// Runs the master with the application the `app` setting names (what the `forkhorn` command
+/// does); returns the process exit status.
 pub fn run(cfg: Config) -> Result<i32, MasterError> {
+    run_with(cfg, &crate::app::load_configured)
+}
+
+/// Runs the master; each worker makes its application with `loader` after fork. Returns the
+/// process exit status.
+pub fn run_with(cfg: Config, loader: crate::app::Loader<'_>) -> Result<i32, MasterError> {
     // Block before binding: a signal that arrives during start-up waits in the signalfd
     // instead of killing a half-started server.
     let mask = master_signals();
@@ -115,6 +123,7 @@ pub fn run(cfg: Config) -> Result<i32, MasterError> {
         .map_err(MasterError::CreatePoll)?;
     let mut m = Master {
         cfg,
+        loader,
         listeners,
         poll,
         signals,
@@ -131,7 +140,7 @@ pub fn run(cfg: Config) -> Result<i32, MasterError> {
     result.map(|()| m.exit_code)
 }
 
-impl Master {
+impl Master<'_> {
     fn main_loop(&mut self) -> Result<(), MasterError> {
         self.spawn_missing()?;
         let mut events = Events::with_capacity(64);
@@ -276,6 +285,7 @@ impl Master {
         keep.push(write_end.as_raw_fd());
         let cfg = &self.cfg;
         let listeners = &self.listeners;
+        let loader = self.loader;
         let pid = sys::process::fork_child(move || {
             sys::process::close_fds_except(&keep);
             worker::run(worker::Spec {
@@ -283,6 +293,7 @@ impl Master {
                 cfg,
                 listeners,
                 to_master: write_end,
+                loader,
             })
         })
         .map_err(MasterError::Fork)?;

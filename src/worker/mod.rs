@@ -34,9 +34,6 @@ const POOL_MAX: usize = 256;
 /// Why a worker could not set itself up.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    /// The application failed to load.
-    #[error("cannot load app: {0}")]
-    LoadApp(#[from] app::LoadError),
     /// The poll could not be created.
     #[error("cannot create poll: {0}")]
     CreatePoll(io::Error),
@@ -62,12 +59,14 @@ pub struct Spec<'a> {
     pub listeners: &'a [Listener],
     /// Pipe to the master.
     pub to_master: OwnedFd,
+    /// Makes the application.
+    pub loader: app::Loader<'a>,
 }
 
 /// Runs a worker until it is told to stop; returns the process exit status.
 pub fn run(spec: Spec<'_>) -> i32 {
     crate::sys::proctitle::set("forkhorn: worker");
-    let app = match app::load(&spec.cfg.app) {
+    let app = match (spec.loader)(spec.cfg) {
         Ok(app) => app,
         Err(e) => {
             log::error!("Worker failed to boot: {e}");
