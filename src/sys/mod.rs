@@ -1,6 +1,7 @@
 //! Operating-system plumbing: listening sockets, the one `fork()`, pipes, descriptors and the
 //! process title. Nothing here knows about HTTP or applications.
 
+pub mod heartbeat;
 pub mod listen;
 pub mod process;
 pub mod proctitle;
