@@ -22,7 +22,7 @@ pub struct Cli {
     /// The TOML config file (see etc/forkhorn.toml); none is read by default.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on, repeatable: HOST:PORT, [V6]:PORT, unix:PATH, fd://N. [default: 127.0.0.1:8000]
+    /// Address to listen on, repeatable: HOST:PORT (IPv6 in brackets), unix:PATH, fd://N. [default: 127.0.0.1:8000]
     #[arg(short = 'b', long = "bind", value_name = "ADDR")]
     pub bind: Vec<String>,
     /// Number of worker processes. [default: 1, or $WEB_CONCURRENCY]

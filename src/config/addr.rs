@@ -102,7 +102,7 @@ fn is_host_name(host: &str) -> bool {
 }
 
 impl fmt::Display for BindAddr {
-    /// The form [`parse`] reads back.
+    /// The form the address parser reads back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BindAddr::Tcp(sa) => write!(f, "{sa}"),

@@ -291,6 +291,24 @@ loglevel = "DEBUG"
     }
 
     #[test]
+    fn example_file_sets_every_setting_to_its_default() {
+        let text = include_str!("../../etc/forkhorn.toml");
+        assert_eq!(parse_ok(text), parse_ok(""));
+        // Each setting once, uncommented, with a comment right above it saying what it does.
+        let lines: Vec<&str> = text.lines().collect();
+        for s in Setting::ALL {
+            let prefix = format!("{} = ", s.key());
+            let at: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with(&prefix)).collect();
+            assert_eq!(at.len(), 1, "{} is set {} times", s.key(), at.len());
+            assert!(
+                at[0] > 0 && lines[at[0] - 1].starts_with("# "),
+                "{} has no comment",
+                s.key()
+            );
+        }
+    }
+
+    #[test]
     fn bind_as_a_single_string() {
         let cfg = parse_ok("bind = \"[::1]:0\"\n");
         assert_eq!(cfg.bind, vec![BindAddr::Tcp("[::1]:0".parse().expect("addr"))]);

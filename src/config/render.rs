@@ -11,18 +11,20 @@ impl Config {
     /// this configuration (host names appear as the addresses they resolved to).
     pub fn to_toml(&self) -> String {
         let mut out = String::new();
-        let from = match &self.config_file {
-            Some(path) => format!("{} and the defaults", path.display()),
-            None => "the defaults".to_owned(),
+        let file = match &self.config_file {
+            Some(path) => format!("{}, ", one_line(&path.display().to_string())),
+            None => String::new(),
         };
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
-            "# Effective configuration of forkhorn {}, from {}, the",
-            env!("CARGO_PKG_VERSION"),
-            one_line(&from)
+            "# Effective configuration of forkhorn {}.",
+            env!("CARGO_PKG_VERSION")
         );
-        let _ = writeln!(out, "# WEB_CONCURRENCY environment variable and the command line.");
+        let _ = writeln!(
+            out,
+            "# Sources, later ones winning: defaults, {file}WEB_CONCURRENCY, command line."
+        );
         for setting in Setting::ALL {
             let _ = writeln!(out, "{} = {}", setting.key(), self.value_toml(setting));
         }
