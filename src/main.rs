@@ -2,7 +2,11 @@
 
 use clap::Parser;
 use forkhorn::{cli::Cli, config, logging, master};
+use std::io::Write;
 use std::process::ExitCode;
+
+/// Exit status for a configuration that cannot be used (clap uses it for usage errors too).
+const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -10,9 +14,20 @@ fn main() -> ExitCode {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("forkhorn: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
+    // Both modes end before logging starts or anything is bound.
+    if cli.print_config {
+        if let Err(e) = std::io::stdout().lock().write_all(cfg.to_toml().as_bytes()) {
+            eprintln!("forkhorn: cannot write the configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+        return ExitCode::SUCCESS;
+    }
+    if cli.check_config {
+        return ExitCode::SUCCESS;
+    }
     logging::init(cfg.loglevel);
     match master::run(cfg) {
         Ok(code) => ExitCode::from(code as u8),

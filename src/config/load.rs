@@ -1,44 +1,288 @@
-//! Reading and merging the configuration sources (skeleton).
+//! Reading the sources and merging them: defaults < config file < `WEB_CONCURRENCY` (workers
+//! only) < command line. The config module's I/O is here and only here: reading the file, the
+//! environment, and host-name lookups.
 
-use super::{BindAddr, Config};
+use super::addr::Resolve;
+use super::error::{ConfigError, Origin};
+use super::setting::{assign, Setting, Value};
+use super::{file, Config};
 use crate::cli::Cli;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
 
-/// A configuration that cannot be used; the message names the source, key and problem.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A value is invalid.
-    #[error("{source_name}: key `{key}`: {problem}")]
-    Invalid {
-        /// The file, `WEB_CONCURRENCY` or the flag the value came from.
-        source_name: String,
-        /// The setting.
-        key: String,
-        /// What is wrong.
-        problem: String,
-    },
+/// The environment variable that sets the number of workers (as on Heroku and in gunicorn).
+pub const WEB_CONCURRENCY: &str = "WEB_CONCURRENCY";
+
+/// Builds the effective configuration for `cli`: reads the `-c` file if given and
+/// `WEB_CONCURRENCY` from the environment. Has no other effects, so the master can call it again
+/// on HUP to re-read the file.
+pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+    // A non-UTF-8 value cannot be a number; lossy conversion keeps it for the error message.
+    let env = std::env::var_os(WEB_CONCURRENCY).map(|v| v.to_string_lossy().into_owned());
+    load_with_env(cli, env.as_deref())
 }
 
-/// Builds the effective configuration from defaults and the command line.
-pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
-    let mut cfg = Config::default();
-    if let Some(app) = &cli.app {
-        cfg.app = app.clone();
+/// [`load`] with the value of `WEB_CONCURRENCY` given rather than read from the environment, so
+/// tests need not change the process environment. Unset and empty both mean "not set".
+pub fn load_with_env(cli: &Cli, web_concurrency: Option<&str>) -> Result<Config, ConfigError> {
+    let text = match &cli.config {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    let file = cli.config.as_deref().zip(text.as_deref());
+    merge(file, web_concurrency, cli, &resolve_host)
+}
+
+/// Merges the sources over the defaults; pure given `resolve`. `file` is the path and text of
+/// the config file.
+pub(crate) fn merge(
+    file: Option<(&Path, &str)>,
+    web_concurrency: Option<&str>,
+    cli: &Cli,
+    resolve: Resolve<'_>,
+) -> Result<Config, ConfigError> {
+    let mut cfg = match file {
+        Some((path, text)) => file::parse(text, path, resolve)?,
+        None => Config::default(),
+    };
+    if let Some(n) = web_concurrency.filter(|v| !v.trim().is_empty()) {
+        assign(&mut cfg, Setting::Workers, &Value::Arg(n.to_owned()), resolve).map_err(|p| {
+            ConfigError::InvalidValue {
+                at: Origin::Env(WEB_CONCURRENCY),
+                problem: p.message,
+            }
+        })?;
     }
-    if let Some(w) = cli.workers {
-        cfg.workers = w;
-    }
-    if !cli.bind.is_empty() {
-        cfg.bind = cli
-            .bind
-            .iter()
-            .map(|b| {
-                b.parse().map(BindAddr::Tcp).map_err(|e| ConfigError::Invalid {
-                    source_name: "--bind".into(),
-                    key: "bind".into(),
-                    problem: format!("{b:?}: {e}"),
-                })
-            })
-            .collect::<Result<_, _>>()?;
+    for (setting, value) in cli_values(cli) {
+        assign(&mut cfg, setting, &value, resolve).map_err(|p| ConfigError::InvalidValue {
+            at: Origin::Flag(setting.flag()),
+            problem: p.message,
+        })?;
     }
     Ok(cfg)
+}
+
+/// The settings given on the command line, in the order of [`Setting::ALL`].
+fn cli_values(cli: &Cli) -> Vec<(Setting, Value)> {
+    let bind = (!cli.bind.is_empty()).then(|| Value::Args(cli.bind.clone()));
+    let one = |v: &Option<String>| v.clone().map(Value::Arg);
+    let all = [
+        (Setting::Bind, bind),
+        (Setting::Workers, one(&cli.workers)),
+        (Setting::Backlog, one(&cli.backlog)),
+        (Setting::WorkerConnections, one(&cli.worker_connections)),
+        (Setting::Timeout, one(&cli.timeout)),
+        (Setting::GracefulTimeout, one(&cli.graceful_timeout)),
+        (Setting::Keepalive, one(&cli.keep_alive)),
+        (Setting::LimitRequestLine, one(&cli.limit_request_line)),
+        (Setting::LimitRequestFields, one(&cli.limit_request_fields)),
+        (Setting::LimitRequestFieldSize, one(&cli.limit_request_field_size)),
+        (Setting::LimitRequestBody, one(&cli.limit_request_body)),
+        (Setting::BodyBufferSize, one(&cli.body_buffer_size)),
+        (Setting::HeaderTimeout, one(&cli.header_timeout)),
+        (Setting::ServerHeader, one(&cli.server_header)),
+        (Setting::App, one(&cli.app)),
+        (Setting::Loglevel, one(&cli.log_level)),
+    ];
+    all.into_iter().filter_map(|(s, v)| Some((s, v?))).collect()
+}
+
+/// Looks a host name up in the system resolver. Binding every address it returns could bind
+/// the same port twice (IPv4 and IPv6 `localhost`), so the first one is taken.
+fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, String> {
+    let mut addrs = (host, port).to_socket_addrs().map_err(|e| e.to_string())?;
+    addrs.next().ok_or_else(|| "no addresses found".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BindAddr, LogLevel};
+    use clap::Parser;
+    use std::time::Duration;
+
+    fn no_dns(host: &str, _port: u16) -> Result<SocketAddr, String> {
+        Err(format!("no DNS in tests ({host})"))
+    }
+
+    fn cli(args: &[&str]) -> Cli {
+        let argv = std::iter::once("forkhorn").chain(args.iter().copied());
+        Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    fn merged(file: Option<&str>, env: Option<&str>, args: &[&str]) -> Result<Config, String> {
+        let file = file.map(|text| (Path::new("f.toml"), text));
+        merge(file, env, &cli(args), &no_dns).map_err(|e| e.to_string())
+    }
+
+    fn workers(file: Option<&str>, env: Option<&str>, args: &[&str]) -> usize {
+        merged(file, env, args).map(|c| c.workers).expect("valid")
+    }
+
+    #[test]
+    fn precedence_of_workers() {
+        let file = Some("workers = 3\n");
+        let cases = [
+            (None, None, &[][..], 1),
+            (file, None, &[][..], 3),
+            (file, Some("5"), &[][..], 5),
+            (None, Some("5"), &[][..], 5),
+            (file, Some("5"), &["-w", "7"][..], 7),
+            (file, None, &["--workers", "7"][..], 7),
+            (None, Some("5"), &["-w7"][..], 7),
+            (file, Some(""), &[][..], 3),
+            (file, Some("  "), &[][..], 3),
+            (file, Some(" 4\n"), &[][..], 4),
+        ];
+        for (file, env, args, want) in cases {
+            assert_eq!(workers(file, env, args), want, "{file:?} {env:?} {args:?}");
+        }
+    }
+
+    #[test]
+    fn command_line_beats_file() {
+        let file = "bind = \"127.0.0.1:1\"\ntimeout = 5\napp = \"a:b\"\nloglevel = \"debug\"\n";
+        let cfg = merged(
+            Some(file),
+            None,
+            &["-b", "127.0.0.1:2", "-b", "unix:/tmp/x.sock", "-t", "9", "builtin:echo"],
+        )
+        .expect("valid");
+        assert_eq!(
+            cfg.bind,
+            vec![
+                BindAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 2))),
+                BindAddr::Unix("/tmp/x.sock".into())
+            ]
+        );
+        assert_eq!(cfg.timeout, Duration::from_secs(9));
+        assert_eq!(cfg.app, "builtin:echo");
+        assert_eq!(
+            cfg.loglevel,
+            LogLevel::Debug,
+            "the file's value stands where the command line is silent"
+        );
+        assert_eq!(cfg.config_file, Some("f.toml".into()));
+    }
+
+    #[test]
+    fn every_flag_reaches_its_setting() {
+        // Each setting's flag, with a value differing from the default, must change exactly
+        // that setting: this keeps Setting::flag, the clap attributes and cli_values in step.
+        let value = |s: Setting| match s {
+            Setting::Bind => "127.0.0.1:1",
+            Setting::ServerHeader => "other",
+            Setting::App => "builtin:echo",
+            Setting::Loglevel => "debug",
+            _ => "7",
+        };
+        for s in Setting::ALL {
+            let args: Vec<&str> = match s {
+                Setting::App => vec![value(s)],
+                _ => vec![s.flag(), value(s)],
+            };
+            let cfg = merged(None, None, &args).expect("valid");
+            assert_ne!(cfg, Config::default(), "{args:?} changed nothing");
+            let mut expect = Config::default();
+            assign(&mut expect, s, &Value::Arg(value(s).into()), &no_dns).expect("valid");
+            assert_eq!(cfg, expect, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn flag_aliases() {
+        let a = merged(None, None, &["--limit-request-field_size", "10"]).expect("valid");
+        let b = merged(None, None, &["--limit-request-field-size", "10"]).expect("valid");
+        assert_eq!(a.limit_request_field_size, 10);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn errors_name_their_source() {
+        /// File text, WEB_CONCURRENCY, arguments, the error line.
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a [&'a str], &'a str);
+        let cases: [Case<'_>; 7] = [
+            (
+                None,
+                None,
+                &["-w", "two"],
+                "--workers: expected a positive integer, got \"two\"",
+            ),
+            (
+                None,
+                None,
+                &["--workers=0"],
+                "--workers: expected a positive integer, got 0",
+            ),
+            (
+                None,
+                None,
+                &["-b", "127.0.0.1:1", "-b", "127.0.0.1:99999"],
+                "--bind: \"127.0.0.1:99999\" is not a valid address (port out of range)",
+            ),
+            (
+                None,
+                None,
+                &["--log-level", "loud"],
+                "--log-level: expected one of debug, info, warning, error, critical, got \"loud\"",
+            ),
+            (
+                None,
+                None,
+                &["not an app"],
+                "APP: expected builtin:NAME or module[.sub]:callable, :factory() or :factory(args), got \"not an app\"",
+            ),
+            (
+                None,
+                Some("many"),
+                &[],
+                "WEB_CONCURRENCY: expected a positive integer, got \"many\"",
+            ),
+            (
+                Some("workers = 2\nworkers_connections = 5\n"),
+                None,
+                &["-w", "3"],
+                "f.toml:2: key 'workers_connections': unknown setting (did you mean 'worker_connections'?)",
+            ),
+        ];
+        for (file, env, args, want) in cases {
+            assert_eq!(merged(file, env, args).map(|_| ()), Err(want.to_string()), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_environment_is_an_error_even_under_dash_w() {
+        // WEB_CONCURRENCY is checked even when -w overrides it: a broken environment is a
+        // mistake worth hearing about before it bites in a deployment without -w.
+        let err = merged(None, Some("0"), &["-w", "2"]).map(|_| ());
+        assert_eq!(
+            err,
+            Err("WEB_CONCURRENCY: expected a positive integer, got 0".to_string())
+        );
+    }
+
+    #[test]
+    fn load_reads_the_file_named_by_dash_c() {
+        let dir = std::env::temp_dir().join(format!("forkhorn-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("load.toml");
+        std::fs::write(&path, "workers = 3\n").expect("write");
+        let path_str = path.to_str().expect("utf-8 temp path");
+        let cfg = load_with_env(&cli(&["-c", path_str]), Some("4")).expect("valid");
+        assert_eq!((cfg.workers, cfg.config_file.as_deref()), (4, Some(path.as_path())));
+
+        let missing = dir.join("missing.toml");
+        let missing_str = missing.to_str().expect("utf-8 temp path");
+        let err = load_with_env(&cli(&["-c", missing_str]), None).expect_err("no such file");
+        assert!(matches!(err, ConfigError::ReadFile { .. }));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{missing_str}: cannot read config file: ")),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,8 +1,12 @@
 //! The validated configuration: defaults, the TOML file, `WEB_CONCURRENCY` and the command line,
 //! merged in that order of precedence.
 //!
-//! OWNER NOTE (skeleton): the loading code is being written; the field names and types of
-//! [`Config`] and [`BindAddr`] are the contract the rest of the crate compiles against.
+//! - `setting` names every setting and checks values the same way for every source;
+//! - `file` turns TOML text into a [`Config`] (pure: no file or environment access);
+//! - `load` reads the sources (the only I/O here) and merges them: [`load`], [`load_with_env`];
+//! - `addr` parses listening addresses, `render` prints a config back as TOML
+//!   ([`Config::to_toml`]), `suggest` finds the setting a misspelt key meant;
+//! - [`ConfigError`] is the one-line message for anything a user got wrong.
 
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
@@ -36,7 +40,7 @@ pub enum LogLevel {
 }
 
 /// The effective configuration. Every value has been validated.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// The config file this came from, if any (re-read on HUP).
     pub config_file: Option<PathBuf>,
@@ -98,5 +102,26 @@ impl Default for Config {
     }
 }
 
+impl LogLevel {
+    /// The name as written in `loglevel` (gunicorn's, lower case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+            LogLevel::Critical => "critical",
+        }
+    }
+}
+
+mod addr;
+mod error;
+mod file;
 mod load;
-pub use load::{load, ConfigError};
+mod render;
+mod setting;
+mod suggest;
+
+pub use error::{ConfigError, Origin};
+pub use load::{load, load_with_env, WEB_CONCURRENCY};

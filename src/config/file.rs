@@ -1,0 +1,421 @@
+//! The config file format: TOML text -> [`Config`] over the defaults, or the one error that
+//! names the line and key at fault. Pure: the caller reads the file and supplies the resolver.
+
+use super::addr::Resolve;
+use super::error::{ConfigError, Origin};
+use super::setting::{assign, Setting, Value};
+use super::{suggest, Config};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use toml::Spanned;
+
+/// The file's keys. Values stay untyped here so that [`assign`] judges them exactly as it judges
+/// the command line, and says "expected a positive integer, got "two"" rather than serde's
+/// wording; the spans give every error its line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<Spanned<Value>>,
+    workers: Option<Spanned<Value>>,
+    backlog: Option<Spanned<Value>>,
+    worker_connections: Option<Spanned<Value>>,
+    timeout: Option<Spanned<Value>>,
+    graceful_timeout: Option<Spanned<Value>>,
+    keepalive: Option<Spanned<Value>>,
+    limit_request_line: Option<Spanned<Value>>,
+    limit_request_fields: Option<Spanned<Value>>,
+    limit_request_field_size: Option<Spanned<Value>>,
+    limit_request_body: Option<Spanned<Value>>,
+    body_buffer_size: Option<Spanned<Value>>,
+    header_timeout: Option<Spanned<Value>>,
+    server_header: Option<Spanned<Value>>,
+    app: Option<Spanned<Value>>,
+    loglevel: Option<Spanned<Value>>,
+}
+
+impl FileSettings {
+    /// The settings the file sets, in the order they appear in it.
+    fn into_entries(self) -> Vec<(Setting, Spanned<Value>)> {
+        let all = [
+            (Setting::Bind, self.bind),
+            (Setting::Workers, self.workers),
+            (Setting::Backlog, self.backlog),
+            (Setting::WorkerConnections, self.worker_connections),
+            (Setting::Timeout, self.timeout),
+            (Setting::GracefulTimeout, self.graceful_timeout),
+            (Setting::Keepalive, self.keepalive),
+            (Setting::LimitRequestLine, self.limit_request_line),
+            (Setting::LimitRequestFields, self.limit_request_fields),
+            (Setting::LimitRequestFieldSize, self.limit_request_field_size),
+            (Setting::LimitRequestBody, self.limit_request_body),
+            (Setting::BodyBufferSize, self.body_buffer_size),
+            (Setting::HeaderTimeout, self.header_timeout),
+            (Setting::ServerHeader, self.server_header),
+            (Setting::App, self.app),
+            (Setting::Loglevel, self.loglevel),
+        ];
+        let mut set: Vec<_> = all.into_iter().filter_map(|(s, v)| Some((s, v?))).collect();
+        set.sort_by_key(|(_, v)| v.span().start);
+        set
+    }
+}
+
+/// Parses a config file's text into a [`Config`] (defaults for what the file leaves out, and
+/// `config_file` set to `path`). `path` only labels errors; nothing is read.
+pub(crate) fn parse(text: &str, path: &Path, resolve: Resolve<'_>) -> Result<Config, ConfigError> {
+    let settings: FileSettings = toml::from_str(text).map_err(|e| toml_error(&e, text, path))?;
+    let mut cfg = Config {
+        config_file: Some(path.to_owned()),
+        ..Config::default()
+    };
+    // In file order, so that of several mistakes the first one is reported.
+    for (setting, value) in settings.into_entries() {
+        assign(&mut cfg, setting, value.get_ref(), resolve).map_err(|problem| {
+            let span = match (problem.item, value.get_ref()) {
+                (Some(i), Value::List(items)) => items.get(i).map_or(value.span(), Spanned::span),
+                _ => value.span(),
+            };
+            ConfigError::InvalidValue {
+                at: Origin::File {
+                    path: path.to_owned(),
+                    line: line_of(text, span.start),
+                    key: setting.key().to_owned(),
+                },
+                problem: problem.message,
+            }
+        })?;
+    }
+    Ok(cfg)
+}
+
+/// Sorts a deserialization error into an unknown key (serde's `deny_unknown_fields`, whose span
+/// is the key's) or a syntax error.
+fn toml_error(e: &toml::de::Error, text: &str, path: &Path) -> ConfigError {
+    let span = e.span();
+    let line = span.as_ref().map(|s| line_of(text, s.start));
+    if let (Some(key), Some(line)) = (unknown_field(e.message(), span.as_ref(), text), line) {
+        let suggestion = suggest::nearest(&key, Setting::ALL.map(Setting::key));
+        return ConfigError::UnknownKey {
+            at: Origin::File {
+                path: path.to_owned(),
+                line,
+                key,
+            },
+            suggestion,
+        };
+    }
+    let mut message = e.message().to_owned();
+    if message == "duplicate key" {
+        // The parser's span covers the key; naming it saves a search through the file.
+        if let Some(key) = span.and_then(|s| text.get(s)) {
+            message = format!("duplicate key '{key}'");
+        }
+    }
+    ConfigError::Syntax {
+        path: path.to_owned(),
+        line,
+        message,
+    }
+}
+
+/// The key of serde's "unknown field `KEY`, expected one of ..." message; if the wording ever
+/// changes, the key's text in the file (its span) still names it.
+fn unknown_field(message: &str, span: Option<&Range<usize>>, text: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let end = rest
+        .rfind("`, expected")
+        .or_else(|| rest.rfind("`, there are no fields"));
+    match end {
+        Some(end) => Some(rest[..end].to_owned()),
+        None => span
+            .and_then(|s| text.get(s.clone()))
+            .map(|k| k.trim_matches(['"', '\'']).to_owned()),
+    }
+}
+
+/// The 1-based line holding byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+/// toml hands a date-time to serde as a one-entry map under this private key.
+const TOML_DATETIME_KEY: &str = "$__toml_private_datetime";
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any TOML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        // TOML integers are i64, so this is unreachable from a file; saturate rather than fail.
+        Ok(Value::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        // No setting takes a table or a date, so their contents are skipped, not kept.
+        let mut value = Value::Table;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == TOML_DATETIME_KEY {
+                value = Value::Datetime;
+            }
+            map.next_value::<de::IgnoredAny>()?;
+        }
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BindAddr, LogLevel};
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    fn no_dns(host: &str, _port: u16) -> Result<SocketAddr, String> {
+        Err(format!("no DNS in tests ({host})"))
+    }
+
+    fn parse_ok(text: &str) -> Config {
+        match parse(text, Path::new("f.toml"), &no_dns) {
+            Ok(cfg) => cfg,
+            Err(e) => panic!("{text:?}: {e}"),
+        }
+    }
+
+    fn message(text: &str) -> String {
+        match parse(text, Path::new("f.toml"), &no_dns) {
+            Ok(_) => panic!("{text:?} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let cfg = parse_ok("# nothing\n");
+        assert_eq!(
+            cfg,
+            Config {
+                config_file: Some("f.toml".into()),
+                ..Config::default()
+            }
+        );
+    }
+
+    #[test]
+    fn every_setting() {
+        let cfg = parse_ok(
+            r#"
+bind = ["127.0.0.1:9000", "unix:/tmp/f.sock"]
+workers = 4
+backlog = 64
+worker_connections = 10
+timeout = 0
+graceful_timeout = 2.5
+keepalive = 0
+limit_request_line = 0
+limit_request_fields = 32768
+limit_request_field_size = 0
+limit_request_body = 0
+body_buffer_size = 1024
+header_timeout = 3
+server_header = ""
+app = "pkg.mod:make()"
+loglevel = "DEBUG"
+"#,
+        );
+        let want = Config {
+            config_file: Some("f.toml".into()),
+            bind: vec![
+                BindAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 9000))),
+                BindAddr::Unix("/tmp/f.sock".into()),
+            ],
+            workers: 4,
+            backlog: 64,
+            worker_connections: 10,
+            timeout: Duration::ZERO,
+            graceful_timeout: Duration::from_millis(2500),
+            keepalive: Duration::ZERO,
+            limit_request_line: 0,
+            limit_request_fields: 32768,
+            limit_request_field_size: 0,
+            limit_request_body: 0,
+            body_buffer_size: 1024,
+            header_timeout: Duration::from_secs(3),
+            server_header: String::new(),
+            app: "pkg.mod:make()".into(),
+            loglevel: LogLevel::Debug,
+        };
+        assert_eq!(cfg, want);
+    }
+
+    #[test]
+    fn example_file_sets_every_setting_to_its_default() {
+        let text = include_str!("../../etc/forkhorn.toml");
+        assert_eq!(parse_ok(text), parse_ok(""));
+        // Each setting once, uncommented, with a comment right above it saying what it does.
+        let lines: Vec<&str> = text.lines().collect();
+        for s in Setting::ALL {
+            let prefix = format!("{} = ", s.key());
+            let at: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with(&prefix)).collect();
+            assert_eq!(at.len(), 1, "{} is set {} times", s.key(), at.len());
+            assert!(
+                at[0] > 0 && lines[at[0] - 1].starts_with("# "),
+                "{} has no comment",
+                s.key()
+            );
+        }
+    }
+
+    #[test]
+    fn bind_as_a_single_string() {
+        let cfg = parse_ok("bind = \"[::1]:0\"\n");
+        assert_eq!(cfg.bind, vec![BindAddr::Tcp("[::1]:0".parse().expect("addr"))]);
+    }
+
+    #[test]
+    fn every_key_is_known_to_serde() {
+        // FileSettings and Setting::key are two lists of the same names; keep them in step.
+        for s in Setting::ALL {
+            let err = parse(&format!("{} = {{}}\n", s.key()), Path::new("f.toml"), &no_dns)
+                .expect_err("a table is never a valid value");
+            assert!(matches!(err, ConfigError::InvalidValue { .. }), "{}: {err}", s.key());
+        }
+    }
+
+    #[test]
+    fn error_lines() {
+        let cases = [
+            (
+                "workers = 2\n\nworkres = 3\n",
+                "f.toml:3: key 'workres': unknown setting (did you mean 'workers'?)",
+            ),
+            ("# c\nthreads = 8\n", "f.toml:2: key 'threads': unknown setting"),
+            (
+                "keep_alive = 5",
+                "f.toml:1: key 'keep_alive': unknown setting (did you mean 'keepalive'?)",
+            ),
+            (
+                "\"graceful-timeout\" = 5",
+                "f.toml:1: key 'graceful-timeout': unknown setting (did you mean 'graceful_timeout'?)",
+            ),
+            ("\n[server]\nworkers = 2\n", "f.toml:2: key 'server': unknown setting"),
+            (
+                "app = \"x:y\"\nworkers = \"two\"\n",
+                "f.toml:2: key 'workers': expected a positive integer, got \"two\"",
+            ),
+            (
+                "bind = \"127.0.0.1:99999\"\n",
+                "f.toml:1: key 'bind': \"127.0.0.1:99999\" is not a valid address (port out of range)",
+            ),
+            (
+                "bind = [\n  \"unix:/tmp/a.sock\",\n  \"127.0.0.1:99999\",\n]\n",
+                "f.toml:3: key 'bind': \"127.0.0.1:99999\" is not a valid address (port out of range)",
+            ),
+            (
+                "workers = 0\nbacklog = 0\n",
+                "f.toml:1: key 'workers': expected a positive integer, got 0",
+            ),
+            (
+                "backlog = 0\nworkers = 0\n",
+                "f.toml:1: key 'backlog': expected a positive integer, got 0",
+            ),
+            (
+                "loglevel = 'loud'\n",
+                "f.toml:1: key 'loglevel': expected one of debug, info, warning, error, critical, got \"loud\"",
+            ),
+            (
+                "timeout = 1979-05-27\n",
+                "f.toml:1: key 'timeout': expected a non-negative number of seconds, got a date-time",
+            ),
+            (
+                "workers = 2\nworkers = 3\n",
+                "f.toml:2: invalid TOML: duplicate key 'workers'",
+            ),
+            (
+                "workers = \n",
+                "f.toml:1: invalid TOML: string values must be quoted, expected literal string",
+            ),
+            (
+                "a = 1\napp = \"x\n",
+                "f.toml:2: invalid TOML: invalid basic string, expected `\"`",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(message(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_field_key_extraction() {
+        let cases = [
+            (
+                "unknown field `workres`, expected one of `a`, `b`",
+                None,
+                "",
+                Some("workres"),
+            ),
+            ("unknown field `a`b`, expected `x`", None, "", Some("a`b")),
+            ("unknown field `k`, there are no fields", None, "", Some("k")),
+            ("unknown field `k` (new wording)", Some(2..5), "x=\"kk\"", Some("kk")),
+            ("duplicate key", Some(0..1), "a", None),
+        ];
+        for (message, span, text, want) in cases {
+            assert_eq!(
+                unknown_field(message, span.as_ref(), text).as_deref(),
+                want,
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines() {
+        let text = "a\nbb\n\nc";
+        let cases = [(0, 1), (1, 1), (2, 2), (5, 3), (6, 4), (99, 4)];
+        for (offset, want) in cases {
+            assert_eq!(line_of(text, offset), want, "{offset}");
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The configuration as the real binary sees it: one-line errors with exit status 2 and nothing
+//! bound, `--check-config`, `--print-config` and the precedence of the sources.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+/// Runs forkhorn to completion with `WEB_CONCURRENCY` as given (never inherited from the test's
+/// environment); kills it and fails if it is still running after [`WAIT`].
+fn run(args: &[&str], web_concurrency: Option<&str>) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env_remove("WEB_CONCURRENCY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(n) = web_concurrency {
+        cmd.env("WEB_CONCURRENCY", n);
+    }
+    let mut child = cmd.spawn().expect("spawn forkhorn");
+    let deadline = Instant::now() + WAIT;
+    // The outputs checked here are a few lines, far below a pipe's capacity, so the child
+    // cannot block on writing while this waits.
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "forkhorn {args:?} did not exit; it is serving instead. stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a config error: status 2, nothing on stdout, and exactly `line` on stderr.
+fn assert_config_error(out: &Output, line: &str) {
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(out));
+    assert_eq!(stdout(out), "");
+    assert_eq!(stderr(out), format!("{line}\n"));
+}
+
+/// A Unix socket path beside the test's config files (short enough for sun_path); the file
+/// itself is not created.
+fn socket_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("forkhorn-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(format!("{name}.sock"))
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+#[test]
+fn unknown_key_is_one_line_and_binds_nothing() {
+    let sock = socket_path("unknown");
+    let good = format!("bind = [\"unix:{}\", \"127.0.0.1:0\"]\nworkers = 2\n", sock.display());
+    let file = temp_file("unknown.toml", &format!("{good}workres = 3\n"));
+    let out = run(&["-c", path_str(&file)], None);
+    assert_config_error(
+        &out,
+        &format!(
+            "forkhorn: {}:3: key 'workres': unknown setting (did you mean 'workers'?)",
+            file.display()
+        ),
+    );
+    assert!(!sock.exists(), "{} was created", sock.display());
+
+    // The control: without the mistake, the same file does bind that socket.
+    let fixed = temp_file("unknown-fixed.toml", &good);
+    let mut server = Server::start_cmd(Command::new(bin()).args(["-c", path_str(&fixed)]), 2);
+    assert!(sock.exists(), "{} was not created by a valid config", sock.display());
+    server.signal(sig::TERM);
+    assert!(server.wait_exit().success());
+}
+
+#[test]
+fn wrong_type_is_one_line_and_binds_nothing() {
+    let sock = socket_path("wrongtype");
+    let file = temp_file(
+        "wrongtype.toml",
+        &format!("bind = \"unix:{}\"\nworkers = \"two\"\n", sock.display()),
+    );
+    let out = run(&["-c", path_str(&file)], None);
+    assert_config_error(
+        &out,
+        &format!(
+            "forkhorn: {}:2: key 'workers': expected a positive integer, got \"two\"",
+            file.display()
+        ),
+    );
+    assert!(!sock.exists(), "{} was created", sock.display());
+}
+
+#[test]
+fn bad_address_is_one_line_and_binds_nothing() {
+    // The good address comes first: it must not be bound before the bad one is seen.
+    let sock = socket_path("badaddr");
+    let file = temp_file(
+        "badaddr.toml",
+        &format!(
+            "workers = 1\nbind = [\n  \"unix:{}\",\n  \"127.0.0.1:99999\",\n]\n",
+            sock.display()
+        ),
+    );
+    let out = run(&["-c", path_str(&file)], None);
+    assert_config_error(
+        &out,
+        &format!(
+            "forkhorn: {}:4: key 'bind': \"127.0.0.1:99999\" is not a valid address (port out of range)",
+            file.display()
+        ),
+    );
+    assert!(!sock.exists(), "{} was created", sock.display());
+}
+
+#[test]
+fn toml_syntax_error_is_one_line() {
+    let file = temp_file("syntax.toml", "workers = 2\ntimeout = 30\nworkers = 3\n");
+    let out = run(&["-c", path_str(&file), "--check-config"], None);
+    assert_config_error(
+        &out,
+        &format!("forkhorn: {}:3: invalid TOML: duplicate key 'workers'", file.display()),
+    );
+}
+
+#[test]
+fn missing_file_is_one_line() {
+    let file = temp_file("exists.toml", "").with_file_name("does-not-exist.toml");
+    let out = run(&["-c", path_str(&file)], None);
+    assert_config_error(
+        &out,
+        &format!(
+            "forkhorn: {}: cannot read config file: No such file or directory (os error 2)",
+            file.display()
+        ),
+    );
+}
+
+#[test]
+fn flag_error_names_the_flag() {
+    let out = run(&["-w", "two"], None);
+    assert_config_error(&out, "forkhorn: --workers: expected a positive integer, got \"two\"");
+    // The alias is reported under gunicorn's spelling of the flag.
+    let out = run(&["--limit-request-field-size", "big"], None);
+    assert_config_error(
+        &out,
+        "forkhorn: --limit-request-field_size: expected a non-negative integer (0 = unlimited), got \"big\"",
+    );
+    let out = run(&["--limit-request-line=9000"], None);
+    assert_config_error(
+        &out,
+        "forkhorn: --limit-request-line: expected an integer from 0 to 8190 (0 = unlimited), got 9000",
+    );
+}
+
+#[test]
+fn environment_error_names_the_variable() {
+    let out = run(&["--check-config"], Some("lots"));
+    assert_config_error(
+        &out,
+        "forkhorn: WEB_CONCURRENCY: expected a positive integer, got \"lots\"",
+    );
+}
+
+#[test]
+fn example_config_checks_clean() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/forkhorn.toml");
+    let out = run(&["--check-config", "-c", path_str(&example)], None);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "");
+}
+
+/// `--print-config` for `args`: status 0, nothing on stderr; the TOML.
+fn print_config(args: &[&str], web_concurrency: Option<&str>) -> String {
+    let mut all = vec!["--print-config"];
+    all.extend_from_slice(args);
+    let out = run(&all, web_concurrency);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    stdout(&out)
+}
+
+/// The setting lines of a printed config, comments left out.
+fn settings(toml: &str) -> Vec<String> {
+    toml.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn print_config_reflects_precedence_and_reads_back() {
+    let file = temp_file("precedence.toml", "workers = 3\ntimeout = 45\n");
+    let file = path_str(&file);
+    let cases = [
+        (None, &[][..], "workers = 3"),
+        (Some("5"), &[][..], "workers = 5"),
+        (Some("5"), &["-w", "7"][..], "workers = 7"),
+    ];
+    for (i, (env, extra, want)) in cases.into_iter().enumerate() {
+        let mut args = vec!["-c", file];
+        args.extend_from_slice(extra);
+        let printed = print_config(&args, env);
+        let lines = settings(&printed);
+        assert!(lines.iter().any(|l| l == want), "{env:?} {extra:?}: {printed}");
+        assert!(lines.iter().any(|l| l == "timeout = 45"), "{printed}");
+        assert_eq!(lines.len(), 16, "every setting is printed: {printed}");
+
+        // What was printed is a config file forkhorn accepts and that means the same thing.
+        let again = temp_file(&format!("printed-{i}.toml"), &printed);
+        let out = run(&["--check-config", "-c", path_str(&again)], None);
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!((stdout(&out), stderr(&out)), (String::new(), String::new()));
+        assert_eq!(settings(&print_config(&["-c", path_str(&again)], None)), lines);
+    }
+}
+
+#[test]
+fn print_config_without_a_file_is_the_defaults() {
+    let printed = print_config(&[], None);
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/forkhorn.toml"))
+        .expect("etc/forkhorn.toml");
+    let example_settings: Vec<String> = example
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(settings(&printed), example_settings);
+}
+
+#[test]
+fn version() {
+    let out = run(&["-V"], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), format!("forkhorn {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn served_with_the_file_settings() {
+    // The harness adds -b 127.0.0.1:0, which overrides the file's bind as a flag should.
+    let file = temp_file(
+        "serve.toml",
+        "bind = \"127.0.0.1:1\"\nworkers = 2\nserver_header = \"from-file\"\napp = \"builtin:hello\"\n",
+    );
+    let s = Server::start(&["-c", path_str(&file)], 2);
+    assert_eq!(s.workers().len(), 2);
+    let r = s.get("/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Server"), Some("from-file"));
+}
