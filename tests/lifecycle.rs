@@ -160,7 +160,9 @@ fn ttin_and_ttou_change_the_worker_count() {
     s.signal(sig::TTIN);
     s.wait_log("Booting worker", 3);
     assert_eq!(s.workers().len(), 3);
+    // Standard signals do not queue: send the next only once the last took effect.
     s.signal(sig::TTOU);
+    s.wait_log("Number of workers: 2", 1);
     s.signal(sig::TTOU);
     s.wait_log("Number of workers: 1", 1);
     let deadline = Instant::now() + WAIT;

@@ -134,8 +134,8 @@ mod tests {
         for threshold in [1 << 20, 10, 0] {
             let mut input = Input::default();
             fill(&mut input, pieces, threshold);
-            assert_eq!(input.len(), 35);
-            assert_eq!(input.is_spooled(), threshold < 35, "threshold {threshold}");
+            assert_eq!(input.len(), 33);
+            assert_eq!(input.is_spooled(), threshold < 33, "threshold {threshold}");
             let lines: Vec<String> = (&mut input).lines().map(|l| l.unwrap()).collect();
             assert_eq!(
                 lines,

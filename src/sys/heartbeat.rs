@@ -43,7 +43,14 @@ impl Heartbeat {
         let len = NonZeroUsize::new(std::mem::size_of::<Page>()).ok_or(nix::Error::EINVAL)?;
         // SAFETY: a fresh anonymous shared mapping, zero-filled by the kernel; all-zero bytes
         // are a valid `Page` (atomics of 0).
-        let ptr = unsafe { mmap_anonymous(None, len, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED)? };
+        let ptr = unsafe {
+            mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )?
+        };
         Ok(Heartbeat { page: ptr.cast() })
     }
 
