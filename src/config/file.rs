@@ -286,6 +286,7 @@ loglevel = "DEBUG"
             server_header: String::new(),
             app: "pkg.mod:make()".into(),
             loglevel: LogLevel::Debug,
+            ..Config::default()
         };
         assert_eq!(cfg, want);
     }

@@ -76,6 +76,126 @@ pub struct Config {
     pub app: String,
     /// Log threshold.
     pub loglevel: LogLevel,
+
+    // --- HTTP and proxies (the HTTP issue) ---
+    /// Peers trusted to set the scheme headers (`X-Forwarded-Proto` ...).
+    pub forwarded_allow_ips: AllowIps,
+    /// Header (upper case) and value pairs that, from a trusted peer, mean `https`.
+    pub secure_scheme_headers: Vec<(String, String)>,
+    /// Expect the PROXY protocol (v1 or v2) at the start of each connection.
+    pub proxy_protocol: bool,
+    /// Peers allowed to send a PROXY protocol header.
+    pub proxy_allow_ips: AllowIps,
+
+    // --- Files (the protocol issue) ---
+    /// The directory `builtin:static` serves.
+    pub static_root: Option<PathBuf>,
+
+    // --- Supervision (the master issue) ---
+    /// How long a new worker may take to become ready (slow imports).
+    pub boot_timeout: Duration,
+    /// A worker is replaced after this many requests (0 = never).
+    pub max_requests: u64,
+    /// Up to this many requests are added to `max_requests` at random, per worker.
+    pub max_requests_jitter: u64,
+    /// One SO_REUSEPORT listening socket per worker instead of one shared socket.
+    pub reuse_port: bool,
+    /// Where the master writes its pid.
+    pub pidfile: Option<PathBuf>,
+
+    // --- Python (the Python issue) ---
+    /// Directory to change to before loading the app.
+    pub chdir: Option<PathBuf>,
+    /// Directories put at the front of `sys.path`.
+    pub pythonpath: Vec<PathBuf>,
+    /// The virtualenv the app runs in (else `$VIRTUAL_ENV`).
+    pub virtualenv: Option<PathBuf>,
+    /// Import the app in the master, before forking.
+    pub preload_app: bool,
+
+    // --- Operations (the operations issue) ---
+    /// The error log: `-` (stderr) or a file path.
+    pub errorlog: String,
+    /// The access log: `-` (stderr), a file path, or none.
+    pub accesslog: Option<String>,
+    /// The access log line, in gunicorn's `%(atom)s` format.
+    pub access_log_format: String,
+    /// Send logs to syslog.
+    pub syslog: bool,
+    /// `unix:///dev/log`, `unix:///path#dgram|stream`, `udp://host:port`, `tcp://host:port`.
+    pub syslog_addr: String,
+    /// The syslog facility name (`user`, `daemon`, `local0` ...).
+    pub syslog_facility: String,
+    /// The program name in syslog lines (default `forkhorn`).
+    pub syslog_prefix: Option<String>,
+    /// Keep access lines out of syslog.
+    pub disable_redirect_access_to_syslog: bool,
+    /// Send the application's stdout/stderr to the error log.
+    pub capture_output: bool,
+    /// Run workers as this user (name or number).
+    pub user: Option<String>,
+    /// Run workers as this group (name or number).
+    pub group: Option<String>,
+    /// The process umask.
+    pub umask: u32,
+    /// The name in process titles (`forkhorn: master [NAME]`).
+    pub proc_name: Option<String>,
+    /// `KEY=VALUE` pairs set in the workers' environment.
+    pub raw_env: Vec<(String, String)>,
+    /// Detach from the terminal (not for systemd).
+    pub daemon: bool,
+}
+
+/// A set of peer addresses: `*` for any, or IP addresses and CIDR networks.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AllowIps {
+    /// Any peer is allowed (`*`).
+    pub any: bool,
+    /// Networks as (address, prefix length); a plain address has the full length.
+    pub nets: Vec<(std::net::IpAddr, u8)>,
+}
+
+impl AllowIps {
+    /// The loopback addresses, gunicorn's default for `forwarded_allow_ips`.
+    pub fn loopback() -> AllowIps {
+        AllowIps {
+            any: false,
+            nets: vec![
+                (std::net::IpAddr::from([127, 0, 0, 1]), 32),
+                (std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST), 128),
+            ],
+        }
+    }
+
+    /// Whether `ip` is in the set (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        if self.any {
+            return true;
+        }
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        self.nets.iter().any(|&(net, len)| match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), len),
+            (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), len),
+            _ => false,
+        })
+    }
+}
+
+fn prefix_eq(a: &[u8], b: &[u8], len: u8) -> bool {
+    let full = (len / 8) as usize;
+    let rest = len % 8;
+    if a[..full.min(a.len())] != b[..full.min(b.len())] {
+        return false;
+    }
+    if rest == 0 || full >= a.len() {
+        return true;
+    }
+    let mask = 0xffu8 << (8 - rest);
+    a[full] & mask == b[full] & mask
 }
 
 impl Default for Config {
@@ -98,7 +218,75 @@ impl Default for Config {
             server_header: "forkhorn".to_string(),
             app: "builtin:hello".to_string(),
             loglevel: LogLevel::Info,
+            forwarded_allow_ips: AllowIps::loopback(),
+            secure_scheme_headers: vec![
+                ("X-FORWARDED-PROTOCOL".into(), "ssl".into()),
+                ("X-FORWARDED-PROTO".into(), "https".into()),
+                ("X-FORWARDED-SSL".into(), "on".into()),
+            ],
+            proxy_protocol: false,
+            proxy_allow_ips: AllowIps::loopback(),
+            static_root: None,
+            boot_timeout: Duration::from_secs(120),
+            max_requests: 0,
+            max_requests_jitter: 0,
+            reuse_port: false,
+            pidfile: None,
+            chdir: None,
+            pythonpath: Vec::new(),
+            virtualenv: None,
+            preload_app: false,
+            errorlog: "-".into(),
+            accesslog: None,
+            access_log_format: r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#.into(),
+            syslog: false,
+            syslog_addr: "unix:///dev/log".into(),
+            syslog_facility: "user".into(),
+            syslog_prefix: None,
+            disable_redirect_access_to_syslog: false,
+            capture_output: false,
+            user: None,
+            group: None,
+            umask: 0,
+            proc_name: None,
+            raw_env: Vec::new(),
+            daemon: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod allow_tests {
+    use super::AllowIps;
+
+    #[test]
+    fn allow_ips_table() {
+        let set = AllowIps {
+            any: false,
+            nets: vec![
+                ("10.1.0.0".parse().unwrap(), 16),
+                ("192.168.1.7".parse().unwrap(), 32),
+                ("fd00::".parse().unwrap(), 8),
+                ("172.16.0.0".parse().unwrap(), 12),
+            ],
+        };
+        for (ip, want) in [
+            ("10.1.200.3", true),
+            ("10.2.0.1", false),
+            ("192.168.1.7", true),
+            ("192.168.1.8", false),
+            ("fd12::1", true),
+            ("fe80::1", false),
+            ("::ffff:10.1.0.9", true),
+            ("172.31.255.255", true),
+            ("172.32.0.0", false),
+        ] {
+            assert_eq!(set.contains(ip.parse().unwrap()), want, "{ip}");
+        }
+        assert!(AllowIps::loopback().contains("::1".parse().unwrap()));
+        assert!(!AllowIps::loopback().contains("127.0.0.2".parse().unwrap()));
+        let any = AllowIps { any: true, nets: vec![] };
+        assert!(any.contains("8.8.8.8".parse().unwrap()));
     }
 }
 
