@@ -9,6 +9,10 @@ use std::process::ExitCode;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    // `forkhorn bench ...` is a command of its own with its own flags (forkhorn::bench).
+    if std::env::args_os().nth(1).is_some_and(|a| a == "bench") {
+        return forkhorn::bench::main(std::env::args_os().skip(1));
+    }
     let cli = Cli::parse();
     let cfg = match config::load(&cli) {
         Ok(cfg) => cfg,
