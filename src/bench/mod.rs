@@ -64,7 +64,7 @@ pub enum BenchError {
     },
     /// A server could not be started, checked or stopped.
     #[error("{0}")]
-    RunServer(#[from] server::ServerError),
+    RunServer(server::ServerError),
     /// The built-in load generator failed.
     #[error("{0}")]
     RunLoad(#[from] load::LoadError),
@@ -82,6 +82,15 @@ pub enum BenchError {
     /// Ctrl-C or TERM.
     #[error("interrupted")]
     Interrupt,
+}
+
+impl From<server::ServerError> for BenchError {
+    fn from(e: server::ServerError) -> Self {
+        match e {
+            server::ServerError::Interrupt => BenchError::Interrupt,
+            e => BenchError::RunServer(e),
+        }
+    }
 }
 
 /// `forkhorn bench ARGS...` (`args` starts with the word `bench`). Prints the table to stdout
@@ -342,7 +351,7 @@ impl<'a> Sweep<'a> {
                 self.steps
             ));
             let mut srv = ServerProcess::start(&t.argv(workers, port), port)?;
-            srv.wait_ready(&self.settings.path, t.forkhorn.then_some(workers))?;
+            srv.wait_ready(&self.settings.path, t.forkhorn.then_some(workers), &self.stop)?;
             let measured = self.points(t, workers, &srv);
             let stopped = srv.stop(STOP_GRACE);
             measured?;

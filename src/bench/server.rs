@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,9 @@ pub enum ServerError {
     /// Waiting for the server failed.
     #[error("cannot wait for the server: {0}")]
     Wait(std::io::Error),
+    /// The wait was given up (Ctrl-C).
+    #[error("interrupted")]
+    Interrupt,
 }
 
 /// `: last log line | ...` for error messages, on one line.
@@ -180,11 +184,15 @@ impl ServerProcess {
     }
 
     /// Waits until the server answers `GET path` with a 2xx status and, if `children` is given,
-    /// until the root has that many child processes (forkhorn's workers).
-    pub fn wait_ready(&mut self, path: &str, children: Option<usize>) -> Result<(), ServerError> {
+    /// until the root has that many child processes (forkhorn's workers). Setting `stop` ends
+    /// the wait.
+    pub fn wait_ready(&mut self, path: &str, children: Option<usize>, stop: &AtomicBool) -> Result<(), ServerError> {
         let deadline = Instant::now() + START_TIMEOUT;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(ServerError::Interrupt);
+            }
             if let Some(status) = self.child.try_wait().map_err(ServerError::Wait)? {
                 self.exited = true;
                 // Give the log reader a moment to collect the last words; they explain the exit.
@@ -293,7 +301,10 @@ mod tests {
         let port = free_port().unwrap();
         let argv = ["sh", "-c", "echo starting >&2; echo cannot bind >&2; exit 3"].map(String::from);
         let mut s = ServerProcess::start(&argv, port).unwrap();
-        let e = s.wait_ready("/", None).unwrap_err().to_string();
+        let e = s
+            .wait_ready("/", None, &AtomicBool::new(false))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("exited with exit status: 3 before answering"), "{e}");
         assert!(e.ends_with(": starting | cannot bind"), "{e}");
     }
