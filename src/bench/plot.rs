@@ -250,7 +250,9 @@ fn ticks(max: f64) -> (f64, f64) {
 
 /// `40k`, `2.5k`, `0.5`: short labels for the y axis.
 fn tick_label(v: f64, step: f64) -> String {
-    if step >= 1000.0 {
+    if v == 0.0 {
+        "0".into()
+    } else if step >= 1000.0 {
         trim(v / 1000.0) + "k"
     } else {
         trim(v)
@@ -359,5 +361,6 @@ mod tests {
         assert_eq!(tick_label(40_000.0, 20_000.0), "40k");
         assert_eq!(tick_label(2_500.0, 500.0), "2500");
         assert_eq!(tick_label(0.5, 0.1), "0.5");
+        assert_eq!(tick_label(0.0, 20_000.0), "0");
     }
 }
