@@ -3,6 +3,7 @@
 
 pub mod heartbeat;
 pub mod listen;
+pub mod pidfile;
 pub mod process;
 pub mod proctitle;
 
