@@ -122,6 +122,8 @@ struct Master<'h> {
     cfg: Config,
     /// The generation new workers are spawned in; workers of older ones are replaced.
     generation: u64,
+    /// The highest generation ever started (a rolled-back number is not reused).
+    newest: u64,
     listeners: Vec<Rc<Listener>>,
     /// Set while a reload is in progress.
     fallback: Option<Fallback>,
@@ -198,6 +200,7 @@ pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
         hooks,
         cfg,
         generation: 1,
+        newest: 1,
         listeners: listeners.into_iter().map(Rc::new).collect(),
         fallback: None,
         poll,
@@ -362,7 +365,8 @@ impl Master<'_> {
         if self.fallback.is_none() {
             self.fallback = Some(previous);
         }
-        self.generation += 1;
+        self.newest += 1;
+        self.generation = self.newest;
         self.backoff = None;
         if self.state == State::Paused {
             self.state = State::Running;
@@ -433,6 +437,26 @@ impl Master<'_> {
             }
         }
         self.signal_all(sig);
+        // The workers take what is queued and then close their copies; the master must not keep
+        // the sockets alive behind them, or connections would queue for nobody and be reset.
+        // (A master that handed its sockets to an upgraded one keeps nothing alive either: the
+        // new master holds its own copies.)
+        self.drop_listeners();
+    }
+
+    fn drop_listeners(&mut self) {
+        let handed_over = self.upgrade.handed_over();
+        for mut l in self
+            .listeners
+            .drain(..)
+            .chain(self.fallback.take().into_iter().flat_map(|f| f.listeners))
+        {
+            if handed_over {
+                if let Some(l) = Rc::get_mut(&mut l) {
+                    l.disown();
+                }
+            }
+        }
     }
 
     fn signal_all(&self, sig: Signal) {

@@ -106,6 +106,8 @@ struct Worker<'a> {
     requests_left: Cell<u64>,
     heartbeat: &'a Heartbeat,
     to_master: std::fs::File,
+    /// The listening descriptors inherited across fork (the originals of `listeners`).
+    inherited: Vec<std::os::fd::RawFd>,
 }
 
 /// `max_requests` plus up to `max_requests_jitter` more, so workers started together do not
@@ -178,6 +180,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
         requests_left: Cell::new(request_budget(spec.cfg)),
         heartbeat: spec.heartbeat,
         to_master: std::fs::File::from(spec.to_master),
+        inherited: spec.listeners.iter().map(|l| l.raw_fd()).collect(),
     };
     let graceful = spec.cfg.graceful_timeout;
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
@@ -386,10 +389,16 @@ impl Worker<'_> {
                 self.accept(i, now);
             }
         }
+        // Close every copy of the listening sockets this process holds: once the last holder
+        // has stopped accepting, the kernel refuses new connections instead of queueing them
+        // for nobody (and resetting them later).
         for l in &mut self.listeners {
             let _ = self.poll.registry().deregister(l);
         }
         self.listeners.clear();
+        for fd in self.inherited.drain(..) {
+            let _ = nix::unistd::close(fd);
+        }
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for k in keys {
             self.drive(k, now);
