@@ -173,6 +173,13 @@ pub fn run(cfg: Config, reload: &dyn Fn() -> Result<Config, ConfigError>) -> Res
     )
 }
 
+fn bind_options(cfg: &Config) -> sys::BindOptions {
+    sys::BindOptions {
+        backlog: cfg.backlog,
+        reuse_port: cfg.reuse_port,
+    }
+}
+
 /// Runs the master with the given hooks; returns the process exit status.
 pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
     // Block before binding: a signal that arrives during start-up waits in the signalfd
@@ -184,7 +191,7 @@ pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
     let upgrade = upgrade::Upgrade::capture();
     sys::process::raise_nofile_limit();
     let mut inherited = sys::listen::take_inherited();
-    let listeners = sys::bind_all(&cfg.bind, cfg.backlog, &mut inherited)?;
+    let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg), &mut inherited)?;
     drop(inherited);
     let pidfile = cfg.pidfile.as_deref().map(Pidfile::create).transpose()?;
     sys::proctitle::set("forkhorn: master");
@@ -338,11 +345,15 @@ impl Master<'_> {
         let mut reuse: Vec<Listener> = Vec::new();
         let mut listeners = Vec::with_capacity(cfg.bind.len());
         for addr in &cfg.bind {
-            if let Some(l) = self.listeners.iter().find(|l| l.addr == *addr) {
+            if let Some(l) = self
+                .listeners
+                .iter()
+                .find(|l| l.addr == *addr && l.per_worker == cfg.reuse_port)
+            {
                 listeners.push(Rc::clone(l));
                 continue;
             }
-            match sys::bind_all(std::slice::from_ref(addr), cfg.backlog, &mut reuse) {
+            match sys::bind_all(std::slice::from_ref(addr), bind_options(&cfg), &mut reuse) {
                 Ok(mut v) => {
                     if let Some(l) = v.pop() {
                         log::info!("Listening at: {} ({})", l, std::process::id());

@@ -51,6 +51,9 @@ pub struct Listener {
     pub addr: BindAddr,
     /// Set for a Unix socket this process created, so it removes the file at exit.
     owned_path: Option<PathBuf>,
+    /// `reuse_port`: this socket only reserves the address (bound, not listening); each worker
+    /// listens on a socket of its own bound to the same address ([`Listener::worker_socket`]).
+    pub per_worker: bool,
 }
 
 /// The two socket families forkhorn serves.
@@ -160,10 +163,23 @@ impl fmt::Display for Listener {
     }
 }
 
+/// How sockets are bound.
+#[derive(Clone, Copy, Debug)]
+pub struct BindOptions {
+    /// listen(2) backlog.
+    pub backlog: i32,
+    /// One SO_REUSEPORT socket per worker for TCP addresses.
+    pub reuse_port: bool,
+}
+
 /// Binds every address, using a matching socket from `inherited` instead of binding where one
 /// serves it; on any failure, nothing this call bound stays bound (sockets close and Unix
 /// socket files are removed as the listeners drop).
-pub fn bind_all(addrs: &[BindAddr], backlog: i32, inherited: &mut Vec<Listener>) -> Result<Vec<Listener>, ListenError> {
+pub fn bind_all(
+    addrs: &[BindAddr],
+    opts: BindOptions,
+    inherited: &mut Vec<Listener>,
+) -> Result<Vec<Listener>, ListenError> {
     let mut out: Vec<Listener> = Vec::with_capacity(addrs.len());
     for addr in addrs {
         if let Some(i) = inherited.iter().position(|l| l.serves(addr)) {
@@ -172,27 +188,56 @@ pub fn bind_all(addrs: &[BindAddr], backlog: i32, inherited: &mut Vec<Listener>)
             out.push(l);
             continue;
         }
-        out.push(bind_one(addr, backlog)?);
+        out.push(bind_one(addr, opts)?);
     }
     Ok(out)
 }
 
-fn bind_one(addr: &BindAddr, backlog: i32) -> Result<Listener, ListenError> {
+fn tcp_socket(sa: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
+    let sock = Socket::new(Domain::for_address(sa), Type::STREAM.cloexec(), None)?;
+    sock.set_reuse_address(true)?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
+    if sa.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.bind(&sa.into())?;
+    Ok(sock)
+}
+
+impl Listener {
+    /// For a `reuse_port` listener: a listening socket of the worker's own on the same address,
+    /// which the kernel balances connections across. Workers call it after fork.
+    pub fn worker_socket(&self, backlog: i32) -> io::Result<TcpListener> {
+        let local = match &self.kind {
+            ListenerKind::Tcp(l) => l.local_addr()?,
+            ListenerKind::Unix(_) => return Err(io::Error::other("reuse_port applies to TCP only")),
+        };
+        let sock = tcp_socket(local, true)?;
+        sock.listen(backlog)?;
+        sock.set_nonblocking(true)?;
+        Ok(sock.into())
+    }
+}
+
+fn bind_one(addr: &BindAddr, opts: BindOptions) -> Result<Listener, ListenError> {
+    let backlog = opts.backlog;
     match addr {
         BindAddr::Tcp(sa) => {
             let err = |source| ListenError::BindTcp { addr: *sa, source };
-            let sock = Socket::new(Domain::for_address(*sa), Type::STREAM.cloexec(), None).map_err(err)?;
-            sock.set_reuse_address(true).map_err(err)?;
-            if sa.is_ipv6() {
-                sock.set_only_v6(true).map_err(err)?;
+            let sock = tcp_socket(*sa, opts.reuse_port).map_err(err)?;
+            // With reuse_port the master's socket only holds the address: a listening socket of
+            // its own would get a share of the connections that no one accepts.
+            if !opts.reuse_port {
+                sock.listen(backlog).map_err(err)?;
             }
-            sock.bind(&(*sa).into()).map_err(err)?;
-            sock.listen(backlog).map_err(err)?;
             sock.set_nonblocking(true).map_err(err)?;
             Ok(Listener {
                 kind: ListenerKind::Tcp(sock.into()),
                 addr: addr.clone(),
                 owned_path: None,
+                per_worker: opts.reuse_port,
             })
         }
         BindAddr::Unix(path) => {
@@ -209,6 +254,7 @@ fn bind_one(addr: &BindAddr, backlog: i32) -> Result<Listener, ListenError> {
                 kind: ListenerKind::Unix(sock.into()),
                 addr: addr.clone(),
                 owned_path: Some(path.clone()),
+                per_worker: false,
             })
         }
         BindAddr::Fd(fd) => inherit(*fd),
@@ -244,6 +290,9 @@ pub fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
     }
     sock.set_nonblocking(true).map_err(err)?;
     sock.set_cloexec(true).map_err(err)?;
+    // An inherited socket may be bound without listening (an upgraded master in reuse_port
+    // mode); SO_ACCEPTCONN tells.
+    let per_worker = !sock.is_listener().unwrap_or(true);
     let kind = if local.is_unix() {
         ListenerKind::Unix(sock.into())
     } else {
@@ -253,6 +302,7 @@ pub fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
         kind,
         addr: BindAddr::Fd(fd),
         owned_path: None,
+        per_worker,
     })
 }
 
@@ -262,12 +312,18 @@ fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
 }
 
 #[cfg(test)]
+const OPTS: BindOptions = BindOptions {
+    backlog: 16,
+    reuse_port: false,
+};
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn binds_port_zero_and_reports_real_port() {
-        let ls = bind_all(&[BindAddr::Tcp("127.0.0.1:0".parse().unwrap())], 16, &mut Vec::new()).unwrap();
+        let ls = bind_all(&[BindAddr::Tcp("127.0.0.1:0".parse().unwrap())], OPTS, &mut Vec::new()).unwrap();
         let text = ls[0].to_string();
         assert!(text.starts_with("http://127.0.0.1:"), "{text}");
         assert_ne!(ls[0].local_tcp().unwrap().port(), 0);
@@ -280,12 +336,12 @@ mod tests {
         let path = dir.join("s.sock");
         let first = UnixListener::bind(&path).unwrap();
         drop(first); // leaves a stale socket file
-        let ls = bind_all(&[BindAddr::Unix(path.clone())], 16, &mut Vec::new()).unwrap();
+        let ls = bind_all(&[BindAddr::Unix(path.clone())], OPTS, &mut Vec::new()).unwrap();
         assert_eq!(ls[0].to_string(), format!("unix:{}", path.display()));
         drop(ls);
         assert!(!path.exists());
         std::fs::write(&path, b"not a socket").unwrap();
-        let err = bind_all(&[BindAddr::Unix(path.clone())], 16, &mut Vec::new()).unwrap_err();
+        let err = bind_all(&[BindAddr::Unix(path.clone())], OPTS, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, ListenError::UnixPathTaken(_)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -298,7 +354,7 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let err = bind_all(
             &[BindAddr::Unix(path.clone()), BindAddr::Tcp(taken.local_addr().unwrap())],
-            16,
+            OPTS,
             &mut Vec::new(),
         );
         assert!(err.is_err());
@@ -313,14 +369,14 @@ mod inherit_tests {
 
     #[test]
     fn inherited_sockets_serve_matching_addresses() {
-        let mut first = bind_all(&[BindAddr::Tcp("127.0.0.1:0".parse().unwrap())], 16, &mut Vec::new()).unwrap();
+        let mut first = bind_all(&[BindAddr::Tcp("127.0.0.1:0".parse().unwrap())], OPTS, &mut Vec::new()).unwrap();
         let port = first[0].local_tcp().unwrap().port();
         let fd = first[0].raw_fd();
         // As an upgraded master would see it: the same socket, adopted by descriptor.
         let dup = nix::unistd::dup(unsafe_borrow(fd)).unwrap();
         let mut inherited = vec![inherit(std::os::fd::IntoRawFd::into_raw_fd(dup)).unwrap()];
         let want = [BindAddr::Tcp(format!("127.0.0.1:{port}").parse().unwrap())];
-        let again = bind_all(&want, 16, &mut inherited).unwrap();
+        let again = bind_all(&want, OPTS, &mut inherited).unwrap();
         assert!(inherited.is_empty(), "the inherited socket was used, not a new bind");
         assert_eq!(again[0].local_tcp().unwrap().port(), port);
         assert_eq!(again[0].addr, want[0]);

@@ -7,4 +7,4 @@ pub mod pidfile;
 pub mod process;
 pub mod proctitle;
 
-pub use listen::{bind_all, Listener, ListenerKind};
+pub use listen::{bind_all, BindOptions, Listener, ListenerKind};

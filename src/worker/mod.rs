@@ -141,6 +141,10 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
     let mut servers = Vec::with_capacity(spec.listeners.len());
     for (i, l) in spec.listeners.iter().enumerate() {
         let mut listen = match &l.kind {
+            ListenerKind::Tcp(_) if l.per_worker => Listen::Tcp(mio::net::TcpListener::from_std(
+                l.worker_socket(spec.cfg.backlog)
+                    .map_err(WorkerError::RegisterListener)?,
+            )),
             ListenerKind::Tcp(t) => Listen::Tcp(mio::net::TcpListener::from_std(
                 t.try_clone().map_err(WorkerError::RegisterListener)?,
             )),
