@@ -6,7 +6,7 @@ use super::stream::{Peer, RecvBuf, Stream};
 use crate::app::protocol::{Ending, Response, StartResponse};
 use crate::app::{BodyIter, Input};
 use crate::http::response::{self, Stamp};
-use crate::http::{parse_head, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
+use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
 use std::io::{self, Write};
 use std::time::Instant;
 
@@ -56,6 +56,12 @@ pub enum BodyReader {
 pub struct Conn {
     pub(super) stream: Stream,
     pub(super) peer: Peer,
+    /// The client as the environ reports it: the peer, or the source a PROXY header named.
+    pub(super) client: Peer,
+    /// No request has been read yet (a PROXY header may only come first).
+    fresh: bool,
+    /// `wsgi.url_scheme` of the current request.
+    pub(super) scheme: &'static str,
     pub(super) listener: usize,
     pub(super) rbuf: RecvBuf,
     pub(super) wbuf: Vec<u8>,
@@ -80,6 +86,9 @@ impl Conn {
         Conn {
             stream,
             peer,
+            client: peer,
+            fresh: true,
+            scheme: "http",
             listener,
             rbuf,
             wbuf,
@@ -140,11 +149,42 @@ impl Conn {
                             *started = true;
                             self.deadline = sh.now + sh.settings.header_timeout;
                         }
+                        if self.fresh && sh.settings.proxy_protocol && proxy::looks_like_proxy(self.rbuf.data()) {
+                            match self.take_proxy_header(sh) {
+                                Some(true) => continue,
+                                Some(false) => {}
+                                None => {
+                                    self.flush(sh)?;
+                                    if !self.fill(sh)? {
+                                        return Ok(());
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
                         match parse_head(self.rbuf.data(), &sh.settings.limits, &mut self.head) {
                             Ok(Some(len)) => {
                                 self.head_buf.clear();
                                 self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
                                 self.rbuf.consume(len);
+                                self.fresh = false;
+                                let trusted = match self.peer {
+                                    Peer::Tcp(a) => sh.settings.forwarded_allow_ips.contains(a.ip()),
+                                    // Only local processes reach a Unix socket: a front proxy.
+                                    Peer::Unix => true,
+                                };
+                                match forwarded::url_scheme(
+                                    &self.head.headers,
+                                    &self.head_buf,
+                                    &sh.settings.secure_scheme_headers,
+                                    trusted,
+                                ) {
+                                    Ok(scheme) => self.scheme = scheme,
+                                    Err(e) => {
+                                        self.reject(e, sh);
+                                        continue;
+                                    }
+                                }
                                 self.begin_body(sh);
                                 continue;
                             }
@@ -231,6 +271,36 @@ impl Conn {
                         Ok(())
                     };
                 }
+            }
+        }
+    }
+
+    /// Reads a PROXY protocol header at the start of the connection. Some(true): consumed (or
+    /// rejected), go on; Some(false): not a PROXY header after all; None: need more bytes.
+    fn take_proxy_header(&mut self, sh: &Shared<'_>) -> Option<bool> {
+        match proxy::parse(self.rbuf.data()) {
+            Ok(None) => None,
+            Ok(Some((header, len))) => {
+                let allowed = match self.peer {
+                    Peer::Tcp(a) => sh.settings.proxy_allow_ips.contains(a.ip()),
+                    Peer::Unix => true,
+                };
+                if !allowed {
+                    log::debug!("PROXY header from a peer not in proxy_allow_ips");
+                    self.answer_and_close(403, "PROXY header from an untrusted peer", sh);
+                    return Some(true);
+                }
+                self.rbuf.consume(len);
+                self.fresh = false;
+                if let Some(src) = header.source {
+                    self.client = Peer::Tcp(src);
+                }
+                Some(true)
+            }
+            Err(e) => {
+                log::debug!("{e}");
+                self.answer_and_close(400, "invalid PROXY protocol header", sh);
+                Some(true)
             }
         }
     }

@@ -5,7 +5,7 @@ use super::conn::{Conn, Phase};
 use super::stream::Peer;
 use crate::app::protocol::{send_whole, Ending, RequestInfo, StartResponse};
 use crate::app::{AppError, Application, Body, Environ};
-use crate::config::Config;
+use crate::config::{AllowIps, Config};
 use crate::http::date::DateCache;
 use crate::http::response::{self, Stamp};
 use crate::http::uri::percent_decoded;
@@ -37,6 +37,14 @@ pub struct Settings {
     pub server_header: String,
     /// More than one worker: `wsgi.multiprocess`.
     pub multiprocess: bool,
+    /// Peers believed when they set the scheme headers.
+    pub forwarded_allow_ips: AllowIps,
+    /// Header/value pairs meaning `https`.
+    pub secure_scheme_headers: Vec<(String, String)>,
+    /// Accept a PROXY protocol header at the start of a connection.
+    pub proxy_protocol: bool,
+    /// Peers allowed to send one.
+    pub proxy_allow_ips: AllowIps,
 }
 
 impl Settings {
@@ -73,6 +81,10 @@ impl Settings {
             },
             server_header: cfg.server_header.clone(),
             multiprocess: cfg.workers > 1,
+            forwarded_allow_ips: cfg.forwarded_allow_ips.clone(),
+            secure_scheme_headers: cfg.secure_scheme_headers.clone(),
+            proxy_protocol: cfg.proxy_protocol,
+            proxy_allow_ips: cfg.proxy_allow_ips.clone(),
         }
     }
 }
@@ -114,7 +126,8 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         sh.environ,
         &conn.head,
         &conn.head_buf,
-        conn.peer,
+        conn.client,
+        conn.scheme,
         &sh.servers[conn.listener],
     );
     let head = &conn.head;
@@ -192,7 +205,7 @@ pub fn panic_message(panic: Box<dyn Any + Send>) -> String {
 
 /// Fills `env` with the CGI/WSGI variables of the request whose head is `head` (spans into
 /// `buf`), received from `peer` on the listener named `server`.
-pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, server: &ServerName) {
+pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, scheme: &str, server: &ServerName) {
     env.clear();
     env.set_latin1("REQUEST_METHOD", head.method.of(buf));
     env.set("SCRIPT_NAME", "");
@@ -220,7 +233,7 @@ pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, ser
         }
     }
     env.set("SERVER_SOFTWARE", concat!("forkhorn/", env!("CARGO_PKG_VERSION")));
-    env.set("wsgi.url_scheme", "http");
+    env.set("wsgi.url_scheme", scheme);
     if let Some(authority) = head.authority {
         env.set_latin1("HTTP_HOST", authority.of(buf));
     }
