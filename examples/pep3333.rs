@@ -163,6 +163,16 @@ impl Application for Probe {
                 sr.start_response("200 OK", &[("Content-Type", "application/octet-stream")], None)?;
                 Ok(self.chunks(mib * 16, 64 * 1024, false, None))
             }
+            "/write-big" => {
+                // Everything through write(): back-pressure, not buffering, bounds the memory.
+                let mib = query_u64(environ, "mib", 1);
+                let piece = vec![b'w'; 64 * 1024];
+                let mut write = sr.start_response("200 OK", &[("Content-Type", "application/octet-stream")], None)?;
+                for _ in 0..mib * 16 {
+                    write.write(&piece)?;
+                }
+                Ok(Body::Empty)
+            }
             "/length-short" => {
                 sr.start_response("200 OK", &[("Content-Length", "10")], None)?;
                 Ok(Body::Static(b"12345"))

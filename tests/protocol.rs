@@ -232,3 +232,49 @@ fn memory_stays_flat_over_a_hundred_thousand_failing_requests() {
     assert!(after < warm + 1024, "RSS grew from {warm} KiB to {after} KiB");
     assert_eq!(s.workers(), vec![worker]);
 }
+
+#[test]
+fn write_waits_for_the_client_instead_of_buffering() {
+    let s = probe();
+    let worker = s.workers()[0];
+    let before = rss_kib(worker);
+    let mut c = s.connect();
+    c.write_all(b"GET /write-big?mib=256 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Read slowly at first: the app's write() must wait, not pile 256 MiB up in the worker.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    let mut peak = before;
+    for _ in 0..50 {
+        total += c.read(&mut buf).unwrap() as u64;
+        std::thread::sleep(Duration::from_millis(2));
+        peak = peak.max(rss_kib(worker));
+    }
+    loop {
+        let n = c.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total % (16 << 20) < n as u64 {
+            peak = peak.max(rss_kib(worker));
+        }
+    }
+    assert!(total > 256 << 20, "{total}");
+    eprintln!("worker RSS: {before} KiB before, {peak} KiB peak during 256 MiB of write()");
+    assert!(peak < before + 8 * 1024, "RSS grew from {before} KiB to {peak} KiB");
+}
+
+#[test]
+fn write_fails_when_the_client_goes_away() {
+    let s = probe();
+    let mut c = s.connect();
+    c.write_all(b"GET /write-big?mib=1024 HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    c.read_exact(&mut buf).unwrap();
+    drop(c);
+    let line = s.wait_log("Error handling request GET /write-big?mib=1024", 1);
+    assert!(!line.is_empty());
+    assert_eq!(s.get("/lazy").status, 200, "the worker goes on");
+}

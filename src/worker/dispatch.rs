@@ -148,7 +148,8 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         server: &sh.settings.server_header,
     };
     std::mem::swap(&mut conn.body, sh.environ.input_mut());
-    let mut sr = StartResponse::new(&mut conn.resp, &mut conn.wbuf, stamp);
+    let (resp, wbuf, mut drain) = conn.app_parts(sh.settings.timeout);
+    let mut sr = StartResponse::new(resp, wbuf, stamp).with_drain(&mut drain);
     let app = sh.app;
     let environ = &mut *sh.environ;
     let result = catch_unwind(AssertUnwindSafe(|| app.call(environ, &mut sr)));
