@@ -157,9 +157,15 @@ pub fn run(settings: &Settings, cpus: usize, command: &str, stop: &Arc<AtomicBoo
         warmup_s: settings.warmup.as_secs_f64(),
         threads: settings.threads,
         path: settings.path.clone(),
+        // This machine's path to the binary says nothing to a reader of the file.
         servers: targets
             .iter()
-            .map(|t| (t.label.clone(), t.template.join(" ")))
+            .map(|t| {
+                (
+                    t.label.clone(),
+                    t.template.join(" ").replacen(&*exe.to_string_lossy(), "forkhorn", 1),
+                )
+            })
             .collect(),
     };
     let mut sweep = Sweep::new(settings, cpus, targets.len(), stop.clone());

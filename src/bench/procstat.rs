@@ -83,9 +83,11 @@ pub struct Stat {
     pub state: char,
     /// Parent pid.
     pub ppid: i32,
-    /// utime + stime + cutime + cstime, in clock ticks: the process's own CPU time plus that of
-    /// the children it has reaped, so a worker that dies mid-run is still counted once.
-    pub ticks: u64,
+    /// utime + stime, in clock ticks: the process's own CPU time, threads that ended included.
+    pub own_ticks: u64,
+    /// cutime + cstime, in clock ticks: the CPU time of the children it has reaped, so a worker
+    /// that dies mid-run is still counted, once.
+    pub reaped_ticks: u64,
 }
 
 /// Parses /proc/PID/stat. The command name (field 2) may hold spaces and parentheses, so the
@@ -98,7 +100,8 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     Some(Stat {
         state: f.first()?.chars().next()?,
         ppid: f.get(1)?.parse().ok()?,
-        ticks: num(11)? + num(12)? + num(13)? + num(14)?,
+        own_ticks: num(11)? + num(12)?,
+        reaped_ticks: num(13)? + num(14)?,
     })
 }
 
@@ -114,9 +117,33 @@ fn ticks_per_second() -> u64 {
 }
 
 /// CPU time used so far by `pids` (and the children they have reaped).
+///
+/// /proc/PID/stat counts in clock ticks (10 ms), which is too coarse for a few seconds of an
+/// app that mostly waits; the scheduler's own nanosecond count (/proc/PID/task/*/schedstat) is
+/// exact but forgets threads that have ended. Each process counts as the larger of the two.
 pub fn cpu_time(pids: &[i32]) -> Duration {
-    let ticks: u64 = pids.iter().filter_map(|&p| read_stat(p)).map(|s| s.ticks).sum();
-    Duration::from_secs_f64(ticks as f64 / ticks_per_second() as f64)
+    let hz = ticks_per_second() as f64;
+    let ticks = |t: u64| Duration::from_secs_f64(t as f64 / hz);
+    pids.iter()
+        .filter_map(|&pid| {
+            let stat = read_stat(pid)?;
+            let own = ticks(stat.own_ticks).max(scheduled(pid));
+            Some(own + ticks(stat.reaped_ticks))
+        })
+        .sum()
+}
+
+/// Time the live threads of `pid` have spent on a CPU, from schedstat (zero if unavailable).
+fn scheduled(pid: i32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
 }
 
 /// Busy and total CPU ticks of the whole machine since boot, from the `cpu` line of /proc/stat.
@@ -240,7 +267,8 @@ mod tests {
             Some(Stat {
                 state: 'S',
                 ppid: 17,
-                ticks: 250 + 50 + 7 + 3
+                own_ticks: 250 + 50,
+                reaped_ticks: 7 + 3
             })
         );
         assert_eq!(parse_stat("garbage"), None);
@@ -295,5 +323,14 @@ mod tests {
         assert_eq!(workers(&tree[..1]), [me]);
         assert!(memory(&[me]).rss_kib > 0);
         assert!(read_stat(me).is_some_and(|s| s.state != 'Z'));
+        // Burn some CPU: the count must see it, to better than a clock tick.
+        let before = cpu_time(&[me]);
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let used = cpu_time(&[me]).saturating_sub(before);
+        assert!(used >= Duration::from_millis(20), "{used:?}");
     }
 }
