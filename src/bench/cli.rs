@@ -8,6 +8,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Default, Parser)]
 #[command(
     name = "forkhorn bench",
+    bin_name = "forkhorn bench",
     about = "Sweep worker and connection counts: requests/s, latency, CPU and memory per setting",
     after_help = "Precedence: defaults < the [bench] table of the file given with -c < command line.\n\
                   Results: a table on stdout; with --out DIR also results.csv, results.json and plot.svg.\n\
