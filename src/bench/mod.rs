@@ -253,11 +253,7 @@ fn targets(s: &Settings, exe: &Path) -> Vec<Target> {
         forkhorn: true,
     }];
     for cmd in &s.against {
-        let base = cmd
-            .split_whitespace()
-            .find(|w| !w.contains('='))
-            .map(|w| w.rsplit('/').next().unwrap_or(w))
-            .unwrap_or("server");
+        let base = program_name(cmd);
         let mut label = base.to_owned();
         let mut n = 2;
         while out.iter().any(|t| t.label == label) {
@@ -271,6 +267,25 @@ fn targets(s: &Settings, exe: &Path) -> Vec<Target> {
         });
     }
     out
+}
+
+/// Programs that run another program: the label is that program's name, not theirs.
+const WRAPPERS: [&str; 12] = [
+    "env", "exec", "nice", "ionice", "chrt", "taskset", "numactl", "setsid", "stdbuf", "timeout", "sudo", "nohup",
+];
+
+/// A short name for a command: the program it runs, past assignments, wrappers like `taskset`
+/// and their options (`taskset -c 0 /usr/bin/gunicorn ...` is `gunicorn`).
+fn program_name(cmd: &str) -> &str {
+    cmd.split_whitespace()
+        .map(|w| w.rsplit('/').next().unwrap_or(w))
+        .find(|w| {
+            !w.contains('=')
+                && !w.starts_with('-')
+                && !w.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+                && !WRAPPERS.contains(w)
+        })
+        .unwrap_or("server")
 }
 
 /// `CMD` as `exec CMD`, after any leading `NAME=value` assignments (`FOO=1 exec cmd` passes FOO
@@ -343,6 +358,14 @@ mod tests {
             "exec gunicorn --workers=1 --bind=127.0.0.1:1 other:app"
         );
         assert!(t[0].forkhorn && !t[1].forkhorn);
+    }
+
+    #[test]
+    fn labels_name_the_server_not_its_wrapper() {
+        assert_eq!(program_name("taskset -c 0 /usr/bin/gunicorn -w {workers}"), "gunicorn");
+        assert_eq!(program_name("env A=1 nice -n 5 uwsgi --http :{port}"), "uwsgi");
+        assert_eq!(program_name("taskset -c 0,1 ./forkhorn"), "forkhorn");
+        assert_eq!(program_name("A=1"), "server");
     }
 
     #[test]
