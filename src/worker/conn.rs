@@ -154,8 +154,12 @@ impl Conn {
                         return if self.pending() == 0 { Err(Close::Done) } else { Ok(()) };
                     }
                     self.flush()?;
-                    if !self.fill(sh.settings.max_head)? {
-                        return Ok(());
+                    match self.fill(sh.settings.max_head) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(()),
+                        // EOF with part of a head buffered: answer it, as gunicorn does.
+                        Err(Close::Done) if !self.rbuf.data().is_empty() => self.reject(ParseError::Incomplete, sh),
+                        Err(e) => return Err(e),
                     }
                 }
                 Phase::Body(reader) => {
@@ -189,8 +193,12 @@ impl Conn {
                         continue;
                     }
                     self.flush()?;
-                    if !self.fill(sh.settings.max_head)? {
-                        return Ok(());
+                    match self.fill(sh.settings.max_head) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(()),
+                        // EOF before the body is complete.
+                        Err(Close::Done) => self.reject(ParseError::Incomplete, sh),
+                        Err(e) => return Err(e),
                     }
                 }
                 Phase::Streaming(_) => {
