@@ -36,7 +36,9 @@ fn binary_has_limit_flags() -> bool {
 }
 
 fn unlatin1(s: &str) -> Vec<u8> {
-    s.chars().map(|c| u8::try_from(u32::from(c)).expect("latin-1")).collect()
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).expect("latin-1"))
+        .collect()
 }
 
 fn latin1(b: &[u8]) -> String {
@@ -146,7 +148,11 @@ fn check_run(run: &corpus::Run, output: &[u8]) -> Result<(), String> {
             corpus::Outcome::Accept(req) => check_accepted(req, resp).map_err(|e| format!("request {i}: {e}"))?,
             corpus::Outcome::Reject(status) => {
                 if resp.status != *status {
-                    return Err(format!("request {i}: want {status}, got {} ({:?})", resp.status, resp.text()));
+                    return Err(format!(
+                        "request {i}: want {status}, got {} ({:?})",
+                        resp.status,
+                        resp.text()
+                    ));
                 }
                 if resp.header("Connection") != Some("close") {
                     return Err(format!("request {i}: a {status} must announce Connection: close"));
@@ -183,7 +189,10 @@ fn gunicorn_corpus_over_tcp() {
     for (flags, runs) in &groups {
         if !flags.is_empty() && !has_limit_flags {
             for run in runs {
-                skipped.push((format!("{} ({})", run.case, run.variant), corpus::NEEDS_LIMIT_FLAGS_REASON.into()));
+                skipped.push((
+                    format!("{} ({})", run.case, run.variant),
+                    corpus::NEEDS_LIMIT_FLAGS_REASON.into(),
+                ));
             }
             continue;
         }
@@ -204,21 +213,58 @@ fn gunicorn_corpus_over_tcp() {
         .iter()
         .filter_map(|(label, note)| note.map(|n| format!("  {label}: {n}")))
         .collect();
-    let skipped_cases: std::collections::BTreeSet<&str> =
-        skipped.iter().map(|(c, _)| c.split(' ').next().unwrap_or(c)).collect();
+    // Per case: failing beats skipped beats deviating beats as gunicorn.
+    let case_of = |label: &str| label.split(' ').next().unwrap_or(label).to_owned();
+    let mut cases: BTreeMap<String, &str> = BTreeMap::new();
+    let mut mark = |label: &str, verdict: &'static str| {
+        let rank = |v: &str| {
+            ["as gunicorn", "deliberately different", "skipped", "failing"]
+                .iter()
+                .position(|r| *r == v)
+        };
+        let entry = cases.entry(case_of(label)).or_insert(verdict);
+        if rank(verdict) > rank(entry) {
+            *entry = verdict;
+        }
+    };
+    for (label, note) in &passed {
+        mark(
+            label,
+            if note.is_some() {
+                "deliberately different"
+            } else {
+                "as gunicorn"
+            },
+        );
+    }
+    for (label, _) in &skipped {
+        mark(label, "skipped");
+    }
+    for label in &failed {
+        mark(label.split(':').next().unwrap_or(label), "failing");
+    }
+    let count = |v: &str| cases.values().filter(|c| **c == v).count();
     eprintln!(
-        "gunicorn corpus: {} cases; {} runs passed ({} with a deliberate difference), {} failed, {} skipped \
-         ({} cases)",
+        "gunicorn corpus: {} cases: {} as gunicorn, {} deliberately different, {} skipped, {} failing \
+         (runs: {} passed, {} failed, {} skipped)",
         plan.cases,
+        count("as gunicorn"),
+        count("deliberately different"),
+        count("skipped"),
+        count("failing"),
         passed.len(),
-        deviations.len(),
         failed.len(),
-        skipped.len(),
-        skipped_cases.len()
+        skipped.len() - plan.unsupported.len(),
     );
+    assert_eq!(cases.len(), plan.cases, "every case is accounted for");
     for (case, why) in &skipped {
         eprintln!("  skipped {case}: {why}");
     }
     eprintln!("deliberate differences from gunicorn:\n{}", deviations.join("\n"));
-    assert!(failed.is_empty(), "{} failing runs:\n{}", failed.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} failing runs:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
