@@ -330,6 +330,11 @@ fn field_table() {
             Status(400),
         ),
         (
+            "whitespace before the first field",
+            b"GET / HTTP/1.1\r\n Host: h\r\n\r\n",
+            Status(400),
+        ),
+        (
             "obs-fold with tab",
             b"GET / HTTP/1.1\r\nHost: h\r\nLong: one\r\n\ttwo\r\n\r\n",
             Status(400),
