@@ -315,11 +315,9 @@ impl Conn {
         loop {
             match self.rbuf.read_from(&mut self.stream, max) {
                 Ok((0, _)) => return Err(Close::Done),
-                Ok((_, filled)) => {
-                    // A short read drained the socket; the next arrival raises a new edge.
-                    self.can_read = filled;
-                    return Ok(true);
-                }
+                // Keep reading until WouldBlock: a short read does not prove the socket
+                // drained, because a FIN that arrived with the data raises no further edge.
+                Ok(_) => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.can_read = false;
                     return Ok(false);
