@@ -28,6 +28,13 @@ fn main() -> ExitCode {
     if cli.check_config {
         return ExitCode::SUCCESS;
     }
+    // service: detach before anything is opened or bound (never under systemd: see README).
+    if cfg.daemon {
+        if let Err(e) = forkhorn::sys::daemon::detach() {
+            eprintln!("forkhorn: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     logging::init(cfg.loglevel);
     match master::run(cfg) {
         Ok(code) => ExitCode::from(code as u8),

@@ -42,6 +42,9 @@ pub enum MasterError {
     /// A worker pipe could not be watched.
     #[error("cannot register worker pipe: {0}")]
     RegisterPipe(io::Error),
+    /// service: logs, pidfile, privileges, chdir or socket activation could not be set up.
+    #[error(transparent)]
+    Service(#[from] crate::service::ServiceError),
 }
 
 /// One live worker process.
@@ -73,6 +76,8 @@ struct Master<'l> {
     next_id: usize,
     state: State,
     exit_code: i32,
+    // service: pidfile, readiness and watchdog notifications.
+    service: crate::service::MasterService,
 }
 
 /// The signals the master handles; all are blocked and read from a signalfd.
@@ -111,8 +116,10 @@ pub fn run_with(cfg: Config, loader: crate::app::Loader<'_>) -> Result<i32, Mast
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(MasterError::SetupSignals)?;
     sys::process::raise_nofile_limit();
-    let listeners = sys::bind_all(&cfg.bind, cfg.backlog)?;
-    sys::proctitle::set("forkhorn: master");
+    // service: chdir, umask, logs, user/group, pidfile; then passed or bound sockets.
+    let service = crate::service::MasterService::start(&cfg)?;
+    let listeners = crate::service::listeners(&cfg)?;
+    sys::proctitle::set(&crate::service::title("master", &cfg));
     log::info!("Starting forkhorn {}", env!("CARGO_PKG_VERSION"));
     for l in &listeners {
         log::info!("Listening at: {} ({})", l, std::process::id());
@@ -131,6 +138,7 @@ pub fn run_with(cfg: Config, loader: crate::app::Loader<'_>) -> Result<i32, Mast
         next_id: 1,
         state: State::Running,
         exit_code: 0,
+        service,
     };
     let result = m.main_loop();
     for l in &mut m.listeners {
@@ -154,15 +162,22 @@ impl Master<'_> {
                     deadline.saturating_duration_since(Instant::now())
                 }),
             };
+            let timeout = self.service.poll_timeout(timeout); // service: watchdog
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return Err(MasterError::CreatePoll(e));
                 }
             }
+            self.service.tick(); // service: watchdog
             for ev in events.iter() {
                 match ev.token() {
                     SIGNAL_TOKEN => self.handle_signals()?,
-                    Token(t) => self.read_pipe(Pid::from_raw(t as i32)),
+                    Token(t) => {
+                        self.read_pipe(Pid::from_raw(t as i32));
+                        // service: READY=1 once the first generation is ready.
+                        let ready = self.workers.values().filter(|s| s.ready).count();
+                        self.service.worker_ready(ready, self.cfg.workers);
+                    }
                 }
             }
             self.reap()?;
@@ -214,7 +229,10 @@ impl Master<'_> {
                         self.retire_surplus();
                     }
                 }
-                Signal::SIGUSR1 => self.signal_all(Signal::SIGUSR1),
+                Signal::SIGUSR1 => {
+                    self.service.reopen_logs(); // service: reopen the error log
+                    self.signal_all(Signal::SIGUSR1)
+                }
                 _ => log::warn!("{} is not handled yet; ignored", sig.as_str()),
             }
         }
@@ -222,6 +240,7 @@ impl Master<'_> {
 
     /// Starts stopping: graceful (TERM to workers, SIGKILL after graceful_timeout) or fast.
     fn stop(&mut self, graceful: bool) {
+        self.service.stopping(); // service: STOPPING=1
         let (sig, wait) = if graceful {
             (Signal::SIGTERM, self.cfg.graceful_timeout)
         } else {
@@ -283,6 +302,7 @@ impl Master<'_> {
         self.next_id += 1;
         let mut keep: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
         keep.push(write_end.as_raw_fd());
+        keep.extend(crate::service::fds_for_workers()); // service: log file and syslog socket
         let cfg = &self.cfg;
         let listeners = &self.listeners;
         let loader = self.loader;

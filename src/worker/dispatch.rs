@@ -100,6 +100,8 @@ pub struct Shared<'a> {
     pub stopping: bool,
     /// The time of this loop iteration.
     pub now: Instant,
+    /// service: the worker's access log.
+    pub access: &'a mut crate::logging::AccessLog,
 }
 
 /// Calls the application for the request in `conn` and returns the phase that follows.
@@ -128,6 +130,7 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
     let app = sh.app;
     let environ = &mut *sh.environ;
     let result = catch_unwind(AssertUnwindSafe(|| app.call(environ, &mut sr)));
+    sh.access.capture_environ(&mut conn.access, sh.environ); // service: for %({key}e)s
     let result = match result {
         Ok(Ok(body)) => match body {
             Body::Empty => sr.finish(),
@@ -163,7 +166,10 @@ pub fn fail(conn: &mut Conn, sh: &Shared<'_>, err: AppError) -> Phase {
             date: sh.date.get(),
             server: &sh.settings.server_header,
         };
+        let start = conn.wbuf.len();
         response::put_error(&mut conn.wbuf, conn.head.version, 500, "", &stamp);
+        let body_len = crate::logging::access::body_len(&conn.wbuf[start..]);
+        conn.access.answered(500, body_len); // service: the access log shows the 500
     }
     Phase::Done(Ending::Close)
 }

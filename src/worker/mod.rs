@@ -8,6 +8,7 @@ pub mod stream;
 use crate::app::{self, Application, Environ};
 use crate::config::Config;
 use crate::http::date::DateCache;
+use crate::logging::AccessLog;
 use crate::sys::{Listener, ListenerKind};
 use conn::{Close, Conn};
 use dispatch::{ServerName, Settings, Shared};
@@ -65,7 +66,15 @@ pub struct Spec<'a> {
 
 /// Runs a worker until it is told to stop; returns the process exit status.
 pub fn run(spec: Spec<'_>) -> i32 {
-    crate::sys::proctitle::set("forkhorn: worker");
+    crate::sys::proctitle::set(&crate::service::title("worker", spec.cfg));
+    // service: syslog for this pid, raw_env, the access log, then user/group, before the app.
+    let access = match crate::service::worker_start(spec.cfg) {
+        Ok(access) => access,
+        Err(e) => {
+            log::error!("Worker failed to boot: {e}");
+            return EXIT_BOOT_ERROR;
+        }
+    };
     let app = match (spec.loader)(spec.cfg) {
         Ok(app) => app,
         Err(e) => {
@@ -73,7 +82,7 @@ pub fn run(spec: Spec<'_>) -> i32 {
             return EXIT_BOOT_ERROR;
         }
     };
-    match serve(spec, &*app) {
+    match serve(spec, &*app, access) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("Worker failed: {e}");
@@ -95,9 +104,11 @@ struct Worker<'a> {
     environ: Environ,
     date: DateCache,
     stopping: Option<Instant>,
+    // service: this worker's access log.
+    access: AccessLog,
 }
 
-fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
+fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(), WorkerError> {
     let poll = Poll::new().map_err(WorkerError::CreatePoll)?;
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGUSR1]).map_err(WorkerError::InstallSignals)?;
     poll.registry()
@@ -146,6 +157,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
         environ: Environ::new(),
         date: DateCache::default(),
         stopping: None,
+        access,
     };
     let graceful = spec.cfg.graceful_timeout;
     let mut to_master = std::fs::File::from(spec.to_master);
@@ -175,7 +187,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
                         match sig {
                             SIGTERM => w.begin_stop(now + graceful),
                             SIGINT | SIGQUIT => return Ok(()),
-                            SIGUSR1 => log::debug!("USR1: nothing to reopen yet"),
+                            SIGUSR1 => w.reopen_logs(), // service
                             _ => {}
                         }
                     }
@@ -212,6 +224,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
                 return Ok(());
             }
         }
+        w.access.tick(now); // service: lines are at most a second old
     }
 }
 
@@ -226,6 +239,7 @@ impl Worker<'_> {
                 servers: &self.servers,
                 stopping: self.stopping.is_some(),
                 now,
+                access: &mut self.access,
             },
             &mut self.conns,
         )
@@ -299,6 +313,7 @@ impl Worker<'_> {
 
     fn close(&mut self, key: usize) {
         let mut conn = self.conns.remove(key);
+        conn.log_access(&mut self.access); // service: a request cut short is logged too
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let bufs = conn.into_buffers();
         if self.pool.len() < POOL_MAX {
@@ -317,6 +332,17 @@ impl Worker<'_> {
         for k in expired {
             self.close(k);
         }
+    }
+
+    /// service: USR1 reopens the error log and the access log (flushed to the old file first).
+    fn reopen_logs(&mut self) {
+        if let Err(e) = crate::logging::reopen() {
+            log::error!("{e}");
+        }
+        if let Err(e) = self.access.reopen() {
+            log::error!("cannot reopen the access log: {e}");
+        }
+        log::debug!("Reopened the log files");
     }
 
     /// Graceful stop: take what is already queued, stop accepting, finish in-flight requests

@@ -1,0 +1,118 @@
+//! Socket activation (systemd's `sd_listen_fds(3)`): a service manager that bound the sockets
+//! itself passes them as descriptors 3, 4, ... with `LISTEN_FDS` (how many), `LISTEN_PID` (the
+//! process they are meant for) and optionally `LISTEN_FDNAMES` (colon-separated names). When
+//! they are present and meant for this process, the master serves on them instead of binding
+//! `bind`; TCP and Unix sockets may be mixed.
+//!
+//! The variables are left in the environment: `LISTEN_PID` names the master alone, so neither a
+//! worker nor a re-executed master (a different pid) takes them for its own.
+
+use super::listen::{self, ListenError, Listener};
+use std::os::fd::RawFd;
+
+/// The first inherited descriptor (`SD_LISTEN_FDS_START`).
+pub const LISTEN_FDS_START: RawFd = 3;
+
+/// Why the passed sockets cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivationError {
+    /// `LISTEN_FDS` is not a count.
+    #[error("LISTEN_FDS={0:?} is not a number of descriptors")]
+    ParseCount(String),
+    /// A passed descriptor is not a listening stream socket.
+    #[error("socket activation: {0}")]
+    Inherit(#[from] ListenError),
+}
+
+/// One socket the service manager passed.
+#[derive(Debug)]
+pub struct Activated {
+    /// The socket.
+    pub listener: Listener,
+    /// Its descriptor number.
+    pub fd: RawFd,
+    /// Its name from `LISTEN_FDNAMES` (the `.socket` unit's `FileDescriptorName=`), if given.
+    pub name: Option<String>,
+}
+
+/// The passed sockets, or `None` when this process was not socket-activated.
+pub fn listeners() -> Result<Option<Vec<Activated>>, ActivationError> {
+    let var = |k| std::env::var(k).ok();
+    let Some(fds) = passed(
+        var("LISTEN_PID").as_deref(),
+        var("LISTEN_FDS").as_deref(),
+        var("LISTEN_FDNAMES").as_deref(),
+        std::process::id(),
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(fds.len());
+    for (fd, name) in fds {
+        out.push(Activated {
+            listener: listen::inherit(fd)?,
+            fd,
+            name,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// The descriptors and names the variables describe for process `pid` (pure).
+pub fn passed(
+    listen_pid: Option<&str>,
+    listen_fds: Option<&str>,
+    names: Option<&str>,
+    pid: u32,
+) -> Result<Option<Vec<(RawFd, Option<String>)>>, ActivationError> {
+    // As sd_listen_fds: without a matching LISTEN_PID the sockets are someone else's.
+    if listen_pid.and_then(|p| p.trim().parse::<u32>().ok()) != Some(pid) {
+        return Ok(None);
+    }
+    let Some(count) = listen_fds else {
+        return Ok(None);
+    };
+    let n: RawFd = count
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| (0..=4096).contains(n))
+        .ok_or_else(|| ActivationError::ParseCount(count.into()))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut names = names.map(|s| s.split(':'));
+    Ok(Some(
+        (0..n)
+            .map(|i| {
+                let name = names.as_mut().and_then(Iterator::next).filter(|s| !s.is_empty());
+                (LISTEN_FDS_START + i, name.map(str::to_owned))
+            })
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables() {
+        assert!(passed(None, Some("2"), None, 9).unwrap().is_none());
+        assert!(passed(Some("8"), Some("2"), None, 9).unwrap().is_none());
+        assert!(passed(Some("9"), None, None, 9).unwrap().is_none());
+        assert!(passed(Some("9"), Some("0"), None, 9).unwrap().is_none());
+        assert_eq!(
+            passed(Some("9"), Some("2"), Some("web:admin"), 9).unwrap(),
+            Some(vec![(3, Some("web".into())), (4, Some("admin".into()))])
+        );
+        assert_eq!(
+            passed(Some("9"), Some("2"), Some("web"), 9).unwrap(),
+            Some(vec![(3, Some("web".into())), (4, None)])
+        );
+        assert!(matches!(
+            passed(Some("9"), Some("two"), None, 9),
+            Err(ActivationError::ParseCount(_))
+        ));
+    }
+}
