@@ -36,7 +36,8 @@ fn main() -> ExitCode {
         }
     }
     logging::init(cfg.loglevel);
-    match master::run(cfg) {
+    // HUP re-reads the same sources: the file named by -c, WEB_CONCURRENCY and these flags.
+    match master::run(cfg, &|| config::load(&cli)) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             log::error!("{e}");

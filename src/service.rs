@@ -3,29 +3,31 @@
 //! modules call in at a few points, each marked `// service:` there; the order of the steps is
 //! here, in one place.
 //!
-//! Master, at start-up ([`MasterService::start`], then [`listeners`]):
-//! 1. `chdir` (first, as gunicorn: relative paths in the configuration are taken from there);
-//! 2. `umask` (0, the default, keeps the umask forkhorn was started with);
-//! 3. resolve `user`/`group` (an unknown name stops start-up);
-//! 4. the logs ([`logging::configure`]); log files are given to the workers' user;
-//! 5. the pidfile (a live one refuses start-up before anything is bound);
-//! 6. the listening sockets: passed by systemd (socket activation), else bound from `bind`.
+//! Master, at start-up, before binding ([`MasterService::start`]):
+//! 1. `umask` (0, the default, keeps the umask forkhorn was started with);
+//! 2. resolve `user`/`group` (an unknown name stops start-up);
+//! 3. the logs ([`logging::configure`]); log files are given to the workers' user;
+//! 4. socket activation ([`apply_activation`]): sockets passed by systemd replace `bind`.
+//!
+//! The master never changes directory: relative paths (logs, pidfile, sockets, `-c`) stay
+//! relative to where forkhorn was started, for HUP and USR2 too. `chdir` is the application's.
 //!
 //! Master, running: `READY=1` once the first generation's workers are all ready
-//! ([`MasterService::worker_ready`]), `STOPPING=1` on TERM/INT/QUIT, the watchdog ping from the
-//! loop, the logs reopened on USR1. The pidfile is removed when the service value is dropped.
+//! ([`MasterService::booted`]); `RELOADING=1` and `READY=1` around a HUP; `STOPPING=1` on
+//! TERM/INT/QUIT; `MAINPID=` when a USR2 upgrade starts or ends ([`upgrade_started`],
+//! [`upgrade_ended`]); the watchdog ping from the loop; the logs reopened on USR1.
 //!
 //! Worker, after fork and before the application is loaded ([`worker_start`]): its own syslog
-//! connection, `raw_env`, its access log (opened while still privileged), then `user`/`group`.
+//! connection, its access log (opened while still privileged, before `chdir`), `chdir`,
+//! `raw_env`, then `user`/`group`.
 
+use crate::config::BindAddr;
 use crate::config::Config;
 use crate::logging::{self, AccessLog, LoggingError};
 use crate::sys::activation::{self, ActivationError};
-use crate::sys::listen::{ListenError, Listener};
+use crate::sys::daemon;
 use crate::sys::notify::{self, NotifyError, Watchdog};
-use crate::sys::pidfile::{Pidfile, PidfileError};
 use crate::sys::privileges::{self, Identity, PrivilegeError};
-use crate::sys::{self, daemon};
 use nix::errno::Errno;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
@@ -48,22 +50,15 @@ pub enum ServiceError {
     /// `user`/`group` could not be resolved or taken.
     #[error(transparent)]
     Privileges(#[from] PrivilegeError),
-    /// The pidfile could not be written.
-    #[error(transparent)]
-    Pidfile(#[from] PidfileError),
     /// The sockets passed by the service manager could not be used.
     #[error(transparent)]
     Activation(#[from] ActivationError),
-    /// A `bind` address could not be bound.
-    #[error(transparent)]
-    Listen(#[from] ListenError),
 }
 
 /// What the master holds for the life of the service.
 #[derive(Debug)]
 pub struct MasterService {
     identity: Option<Identity>,
-    pidfile: Option<Pidfile>,
     watchdog: Watchdog,
     /// `READY=1` has been sent for the first generation.
     announced: bool,
@@ -72,36 +67,20 @@ pub struct MasterService {
 }
 
 impl MasterService {
-    /// Start-up steps 1 to 5 (see the module docs).
+    /// Start-up steps 1 to 3 (see the module docs).
     pub fn start(cfg: &Config) -> Result<MasterService, ServiceError> {
-        if let Some(dir) = &cfg.chdir {
-            nix::unistd::chdir(dir).map_err(|source| ServiceError::Chdir {
-                path: dir.clone(),
-                source,
-            })?;
-        }
         if cfg.umask != 0 {
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(cfg.umask));
         }
         let identity = Identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())?;
         let owner = identity.as_ref().map(Identity::owner).unwrap_or_default();
         logging::configure(cfg, owner)?;
-        let pidfile = match &cfg.pidfile {
-            Some(path) => Some(Pidfile::create(path)?),
-            None => None,
-        };
         Ok(MasterService {
             identity,
-            pidfile,
             watchdog: Watchdog::from_env(),
             announced: false,
             notify_failing: false,
         })
-    }
-
-    /// The pidfile, for the binary upgrade (USR2: [`Pidfile::rename_to_oldbin`]).
-    pub fn pidfile_mut(&mut self) -> Option<&mut Pidfile> {
-        self.pidfile.as_mut()
     }
 
     /// The identity workers take, if any.
@@ -109,17 +88,38 @@ impl MasterService {
         self.identity.as_ref()
     }
 
-    /// A worker became ready; `ready` of the `wanted` workers are. The first time all are:
-    /// `READY=1` to systemd, and the started process of a daemon exits 0.
-    pub fn worker_ready(&mut self, ready: usize, wanted: usize) {
-        if self.announced || ready < wanted {
+    /// Every worker of the first generation is ready (`workers` of them): `READY=1` to systemd,
+    /// and the started process of a daemon exits 0. Later calls do nothing.
+    pub fn booted(&mut self, workers: usize) {
+        if self.announced {
             return;
         }
         self.announced = true;
-        log::info!("Ready: {ready} workers");
-        let result = notify::ready(&format!("{ready} workers, generation 1"));
+        log::info!("Ready: {workers} workers serving");
+        let result = notify::ready(&format!("{workers} workers, generation 1"));
         self.notified(result);
         daemon::report_ready();
+    }
+
+    /// HUP received: `RELOADING=1` (with `MONOTONIC_USEC`), as `Type=notify-reload` requires.
+    pub fn reload_started(&mut self) {
+        let result = notify::reloading();
+        self.notified(result);
+    }
+
+    /// The new configuration is accepted: the logs follow it (files, syslog, level).
+    pub fn reconfigure(&mut self, cfg: &Config) -> Result<(), ServiceError> {
+        let identity = Identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())?;
+        logging::configure(cfg, identity.as_ref().map(Identity::owner).unwrap_or_default())?;
+        self.identity = identity;
+        Ok(())
+    }
+
+    /// The reload is over (done, rolled back, or refused): `READY=1` with the generation now
+    /// serving.
+    pub fn reload_finished(&mut self, generation: u64, workers: usize) {
+        let result = notify::ready(&format!("{workers} workers, generation {generation}"));
+        self.notified(result);
     }
 
     /// Shutdown started.
@@ -158,23 +158,35 @@ impl MasterService {
     }
 }
 
-/// Start-up step 6: the sockets systemd passed, else `bind`'s addresses bound now.
-pub fn listeners(cfg: &Config) -> Result<Vec<Listener>, ServiceError> {
-    match activation::listeners()? {
-        Some(passed) => {
-            let mut out = Vec::with_capacity(passed.len());
-            for a in passed {
-                log::info!(
-                    "Using socket fd {} {} from the service manager{}",
-                    a.fd,
-                    a.listener,
-                    a.name.map(|n| format!(" ({n})")).unwrap_or_default()
-                );
-                out.push(a.listener);
-            }
-            Ok(out)
-        }
-        None => Ok(sys::bind_all(&cfg.bind, cfg.backlog)?),
+/// Start-up step 4, and again on every reload: when systemd passed sockets to this process,
+/// `bind` becomes `fd://3`, `fd://4`, ... so that the master serves them instead of binding, and
+/// a reloaded configuration keeps them. Returns whether it did.
+pub fn apply_activation(cfg: &mut Config) -> Result<bool, ActivationError> {
+    let Some(passed) = activation::passed_to_this_process()? else {
+        return Ok(false);
+    };
+    cfg.bind = passed.iter().map(|(fd, _)| BindAddr::Fd(*fd)).collect();
+    for (fd, name) in passed {
+        log::debug!(
+            "Socket activation: fd {fd}{}",
+            name.map(|n| format!(" ({n})")).unwrap_or_default()
+        );
+    }
+    Ok(true)
+}
+
+/// USR2: the new master `pid` is the service's main process from now on (`MAINPID=`), so that
+/// the old master's exit does not end the service.
+pub fn upgrade_started(pid: i32) {
+    if let Err(e) = notify::mainpid(pid) {
+        log::warn!("{e}");
+    }
+}
+
+/// The upgraded master exited: this master is the main process again.
+pub fn upgrade_ended() {
+    if let Err(e) = notify::mainpid(std::process::id() as i32) {
+        log::warn!("{e}");
     }
 }
 
@@ -190,12 +202,18 @@ pub fn worker_start(cfg: &Config) -> Result<AccessLog, ServiceError> {
         // go to the error log only.
         log::warn!("{e}; this worker logs without syslog");
     }
+    let access = AccessLog::open(cfg)?;
+    if let Some(dir) = &cfg.chdir {
+        nix::unistd::chdir(dir).map_err(|source| ServiceError::Chdir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
     for (key, value) in &cfg.raw_env {
         // A worker is single-threaded here (just forked, no application yet), so changing the
         // environment cannot race with a reader.
         std::env::set_var(key, value);
     }
-    let access = AccessLog::open(cfg)?;
     if let Some(id) = Identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())? {
         privileges::drop_to(&id)?;
     }

@@ -4,10 +4,11 @@
 //! they are present and meant for this process, the master serves on them instead of binding
 //! `bind`; TCP and Unix sockets may be mixed.
 //!
-//! The variables are left in the environment: `LISTEN_PID` names the master alone, so neither a
-//! worker nor a re-executed master (a different pid) takes them for its own.
+//! The sockets become `bind = fd://3, fd://4, ...`, which the master already knows how to adopt.
+//! The variables are left in the environment: `LISTEN_PID` names the master alone, so a worker
+//! never takes them for its own, and a reload finds them again. A USR2 upgrade hands them on
+//! with [`hand_to_exec`].
 
-use super::listen::{self, ListenError, Listener};
 use std::os::fd::RawFd;
 
 /// The first inherited descriptor (`SD_LISTEN_FDS_START`).
@@ -19,43 +20,28 @@ pub enum ActivationError {
     /// `LISTEN_FDS` is not a count.
     #[error("LISTEN_FDS={0:?} is not a number of descriptors")]
     ParseCount(String),
-    /// A passed descriptor is not a listening stream socket.
-    #[error("socket activation: {0}")]
-    Inherit(#[from] ListenError),
 }
 
-/// One socket the service manager passed.
-#[derive(Debug)]
-pub struct Activated {
-    /// The socket.
-    pub listener: Listener,
-    /// Its descriptor number.
-    pub fd: RawFd,
-    /// Its name from `LISTEN_FDNAMES` (the `.socket` unit's `FileDescriptorName=`), if given.
-    pub name: Option<String>,
-}
-
-/// The passed sockets, or `None` when this process was not socket-activated.
-pub fn listeners() -> Result<Option<Vec<Activated>>, ActivationError> {
+/// The descriptors (and names) passed to this process, or `None` when it was not
+/// socket-activated.
+pub fn passed_to_this_process() -> Result<Option<Vec<(RawFd, Option<String>)>>, ActivationError> {
     let var = |k| std::env::var(k).ok();
-    let Some(fds) = passed(
+    passed(
         var("LISTEN_PID").as_deref(),
         var("LISTEN_FDS").as_deref(),
         var("LISTEN_FDNAMES").as_deref(),
         std::process::id(),
-    )?
-    else {
-        return Ok(None);
-    };
-    let mut out = Vec::with_capacity(fds.len());
-    for (fd, name) in fds {
-        out.push(Activated {
-            listener: listen::inherit(fd)?,
-            fd,
-            name,
-        });
+    )
+}
+
+/// In the child that is about to exec an upgraded master: the passed sockets (still open at the
+/// same numbers, close-on-exec cleared by the caller) are meant for the new program too.
+pub fn hand_to_exec() {
+    let parent = nix::unistd::getppid().as_raw() as u32;
+    if std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+        // SAFETY: called in a freshly forked child of the single-threaded master, before exec.
+        unsafe { std::env::set_var("LISTEN_PID", std::process::id().to_string()) };
     }
-    Ok(Some(out))
 }
 
 /// The descriptors and names the variables describe for process `pid` (pure).

@@ -12,4 +12,4 @@ pub mod privileges;
 pub mod process;
 pub mod proctitle;
 
-pub use listen::{bind_all, Listener, ListenerKind};
+pub use listen::{bind_all, BindOptions, Listener, ListenerKind};

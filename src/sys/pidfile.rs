@@ -1,29 +1,23 @@
-//! The pidfile (`pidfile`): the master's pid in a file, for `kill -HUP $(cat …)` and init
-//! scripts. Written atomically (a temporary file renamed over the path), so a reader never sees
-//! it half-written; a file left by a process that is gone is replaced, one naming a live process
-//! is refused; removed at exit only if it still names this process, so an upgraded master's
-//! pidfile survives the old master's exit.
+//! The pidfile: written atomically at start, renamed to `.oldbin` by a master that hands over
+//! to an upgraded binary, removed at exit; a stale one (its process is gone) is replaced and a
+//! live one refused.
 
-use nix::errno::Errno;
-use nix::sys::signal::kill;
-use nix::unistd::Pid;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// Why the pidfile cannot be written.
+/// Why the pidfile could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum PidfileError {
-    /// Another live process is named in the file.
-    #[error("{} names pid {pid}, which is running: is forkhorn already running? (remove the file if not)", path.display())]
-    Running {
+    /// Another live process holds the pidfile.
+    #[error("pidfile {} names a running process ({pid}); is another forkhorn running?", path.display())]
+    Taken {
         /// The pidfile.
         path: PathBuf,
-        /// The live process.
+        /// The live pid in it.
         pid: i32,
     },
-    /// The file could not be written or renamed.
-    #[error("cannot write the pidfile {}: {source}", path.display())]
+    /// The file could not be written.
+    #[error("cannot write pidfile {}: {source}", path.display())]
     Write {
         /// The pidfile.
         path: PathBuf,
@@ -32,150 +26,124 @@ pub enum PidfileError {
     },
 }
 
-/// A pidfile this process wrote; removed when dropped.
+/// A pidfile this process wrote; removed when dropped (unless handed over).
 #[derive(Debug)]
 pub struct Pidfile {
     path: PathBuf,
-    pid: i32,
+    /// Where the file is now: `path`, or `path.oldbin` after a hand-over.
+    current: PathBuf,
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn alive(pid: i32) -> bool {
+    pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 impl Pidfile {
-    /// Writes this process's pid to `path`.
+    /// Writes this process's pid to `path` (through a temporary file and a rename, so a reader
+    /// never sees it half-written).
     pub fn create(path: &Path) -> Result<Pidfile, PidfileError> {
-        let pid = std::process::id() as i32;
-        let path = std::path::absolute(path).map_err(|source| PidfileError::Write {
+        let me = std::process::id() as i32;
+        if let Some(pid) = read_pid(path) {
+            if pid != me && alive(pid) {
+                return Err(PidfileError::Taken {
+                    path: path.to_owned(),
+                    pid,
+                });
+            }
+        }
+        let err = |source| PidfileError::Write {
             path: path.to_owned(),
             source,
+        };
+        let tmp = path.with_extension(format!("tmp{me}"));
+        let write = || -> io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            writeln!(f, "{me}")?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            err(e)
         })?;
-        if let Some(other) = read_pid(&path).filter(|&p| p != pid && is_alive(p)) {
-            return Err(PidfileError::Running { path, pid: other });
-        }
-        write_atomically(&path, pid).map_err(|source| PidfileError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(Pidfile { path, pid })
+        Ok(Pidfile {
+            path: path.to_owned(),
+            current: path.to_owned(),
+        })
     }
 
-    /// Where the file is now.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// `PATH.oldbin`: where an upgrading master moves its pidfile.
+    pub fn oldbin_path(&self) -> PathBuf {
+        let mut s = self.path.clone().into_os_string();
+        s.push(".oldbin");
+        PathBuf::from(s)
     }
 
-    /// USR2: moves the file to `PATH.oldbin` so the new master can write `PATH` (nginx's and
-    /// gunicorn's convention); the old master removes `PATH.oldbin` when it exits.
+    /// Moves the file to `PATH.oldbin`, freeing `PATH` for the new master.
     pub fn rename_to_oldbin(&mut self) -> io::Result<()> {
-        let mut old = self.path.clone().into_os_string();
-        old.push(".oldbin");
-        let old = PathBuf::from(old);
-        std::fs::rename(&self.path, &old)?;
-        self.path = old;
+        let old = self.oldbin_path();
+        std::fs::rename(&self.current, &old)?;
+        self.current = old;
+        Ok(())
+    }
+
+    /// Moves the file back to `PATH` (the upgrade was rolled back), if `PATH` is free or stale.
+    pub fn restore(&mut self) -> io::Result<()> {
+        if self.current == self.path {
+            return Ok(());
+        }
+        if let Some(pid) = read_pid(&self.path) {
+            if alive(pid) && pid != std::process::id() as i32 {
+                return Ok(());
+            }
+        }
+        std::fs::rename(&self.current, &self.path)?;
+        self.current = self.path.clone();
         Ok(())
     }
 }
 
 impl Drop for Pidfile {
     fn drop(&mut self) {
-        // Only our own: after an upgrade the path may already be the new master's.
-        if read_pid(&self.path) == Some(self.pid) {
-            let _ = std::fs::remove_file(&self.path);
+        // Only remove a file that still names this process.
+        if read_pid(&self.current) == Some(std::process::id() as i32) {
+            let _ = std::fs::remove_file(&self.current);
         }
     }
-}
-
-/// The pid in the file at `path`, if it holds one.
-pub fn read_pid(path: &Path) -> Option<i32> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-        .filter(|&p| p > 0)
-}
-
-fn is_alive(pid: i32) -> bool {
-    // EPERM: it exists but belongs to someone else; still alive.
-    matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM))
-}
-
-fn write_atomically(path: &Path, pid: i32) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{pid}.tmp"));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)?;
-        writeln!(f, "{pid}")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("forkhorn-pidfile-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
-    fn written_removed_and_stale_replaced() {
-        let d = dir("a");
-        let path = d.join("f.pid");
-        // A pid that cannot be running: above the kernel's pid_max.
+    fn create_refuse_live_replace_stale_and_hand_over() {
+        let dir = std::env::temp_dir().join(format!("forkhorn-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.pid");
+        // A stale pidfile (no such process) is replaced.
         std::fs::write(&path, "999999999\n").unwrap();
-        let pf = Pidfile::create(&path).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            format!("{}\n", std::process::id())
-        );
-        drop(pf);
-        assert!(!path.exists());
-        std::fs::write(&path, "garbage").unwrap();
-        drop(Pidfile::create(&path).unwrap());
-        std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn a_live_process_is_refused() {
-        let d = dir("b");
-        let path = d.join("f.pid");
-        // pid 1 is always alive.
-        std::fs::write(&path, "1\n").unwrap();
-        let err = Pidfile::create(&path).unwrap_err();
-        assert!(matches!(err, PidfileError::Running { pid: 1, .. }), "{err}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1\n");
-        std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn oldbin_and_a_successors_file_is_left_alone() {
-        let d = dir("c");
-        let path = d.join("f.pid");
         let mut pf = Pidfile::create(&path).unwrap();
+        assert_eq!(read_pid(&path), Some(std::process::id() as i32));
+        // A live one (pid 1 exists) is refused.
+        let other = dir.join("g.pid");
+        std::fs::write(&other, "1\n").unwrap();
+        assert!(matches!(
+            Pidfile::create(&other),
+            Err(PidfileError::Taken { pid: 1, .. })
+        ));
+        // Hand-over and back.
         pf.rename_to_oldbin().unwrap();
         assert!(!path.exists());
-        assert_eq!(pf.path(), d.join("f.pid.oldbin"));
-        // A new master writes the path; the old one's exit removes only .oldbin.
-        std::fs::write(&path, "1\n").unwrap();
+        assert_eq!(read_pid(&pf.oldbin_path()), Some(std::process::id() as i32));
+        pf.restore().unwrap();
+        assert!(path.exists());
         drop(pf);
-        assert!(!d.join("f.pid.oldbin").exists());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1\n");
-        std::fs::remove_dir_all(&d).unwrap();
+        assert!(!path.exists(), "removed at exit");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -111,6 +111,15 @@ impl Conn {
         matches!(self.phase, Phase::Head { started: false }) && self.rbuf.data().is_empty() && self.pending() == 0
     }
 
+    /// While the worker drains: an idle connection lingers only until `by`, so a client that
+    /// was about to send its next request still gets it answered (with `Connection: close`)
+    /// instead of a reset.
+    pub fn linger_until(&mut self, by: Instant) {
+        if self.is_idle() && self.deadline > by {
+            self.deadline = by;
+        }
+    }
+
     fn pending(&self) -> usize {
         self.wbuf.len() - self.wpos
     }
@@ -154,9 +163,6 @@ impl Conn {
                                 continue;
                             }
                         }
-                    } else if sh.stopping && !*started {
-                        self.flush(sh)?;
-                        return if self.pending() == 0 { Err(Close::Done) } else { Ok(()) };
                     }
                     self.flush(sh)?;
                     if !self.fill(sh)? {
@@ -320,6 +326,7 @@ impl Conn {
             }
         };
         self.close_body();
+        sh.heartbeat.end_request();
         self.phase = match outcome {
             Ok(ending) => Phase::Done(ending),
             Err(e) => dispatch::fail(self, sh, e),

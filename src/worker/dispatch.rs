@@ -10,7 +10,9 @@ use crate::http::date::DateCache;
 use crate::http::response::{self, Stamp};
 use crate::http::uri::percent_decoded;
 use crate::http::{Head, Limits, Version};
+use crate::sys::heartbeat::Heartbeat;
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -96,8 +98,12 @@ pub struct Shared<'a> {
     pub settings: &'a Settings,
     /// One per listener.
     pub servers: &'a [ServerName],
-    /// The worker is draining: no keep-alive, no idle connections.
+    /// The worker is draining: no keep-alive.
     pub stopping: bool,
+    /// Requests this worker may still take (`max_requests`); at zero it retires.
+    pub requests_left: &'a Cell<u64>,
+    /// Where the master sees that this worker is alive and what it serves.
+    pub heartbeat: &'a Heartbeat,
     /// The time of this loop iteration.
     pub now: Instant,
     /// service: the worker's access log.
@@ -114,11 +120,16 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         &sh.servers[conn.listener],
     );
     let head = &conn.head;
+    let left = sh.requests_left.get().saturating_sub(1);
+    sh.requests_left.set(left);
     let info = RequestInfo {
         version: head.version,
         head: head.method.of(&conn.head_buf) == b"HEAD",
-        keep_alive: head.keep_alive && !sh.stopping && !sh.settings.keepalive.is_zero(),
+        // The request that uses up `max_requests` already says the connection will close.
+        keep_alive: head.keep_alive && !sh.stopping && left > 0 && !sh.settings.keepalive.is_zero(),
     };
+    sh.heartbeat
+        .begin_request(head.method.of(&conn.head_buf), head.target.of(&conn.head_buf));
     conn.resp.begin(info);
     conn.resp_start = conn.wbuf.len();
     let stamp = Stamp {
@@ -147,6 +158,7 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
     };
     std::mem::swap(&mut conn.body, sh.environ.input_mut());
     conn.body.clear();
+    sh.heartbeat.end_request();
     match result {
         Ok(ending) => Phase::Done(ending),
         Err(e) => fail(conn, sh, e),

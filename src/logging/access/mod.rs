@@ -32,8 +32,8 @@ const FLUSH_SIZE: usize = 64 * 1024;
 enum Output {
     /// `accesslog` is not set.
     Nowhere,
-    /// `accesslog = "-"`: stdout, as in gunicorn.
-    Stdout,
+    /// `accesslog = "-"`: stderr, next to the error log (gunicorn uses stdout).
+    Stderr,
     /// A file, reopened on USR1.
     File {
         /// Absolute, so that reopening does not depend on the working directory.
@@ -135,7 +135,7 @@ impl AccessLog {
         let syslog = cfg.syslog && !cfg.disable_redirect_access_to_syslog;
         let output = match cfg.accesslog.as_deref() {
             None => Output::Nowhere,
-            Some("-") => Output::Stdout,
+            Some("-") => Output::Stderr,
             Some(path) => {
                 let err = |source| LoggingError::OpenAccessLog {
                     path: path.into(),
@@ -246,7 +246,7 @@ impl AccessLog {
         }
         let result = match &mut self.output {
             Output::Nowhere => Ok(()),
-            Output::Stdout => write_fd(1, &self.buf),
+            Output::Stderr => write_fd(2, &self.buf),
             Output::File { file, .. } => file.write_all(&self.buf),
         };
         // On failure the lines are dropped: holding them would grow without bound while a disk
