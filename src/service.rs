@@ -141,8 +141,9 @@ impl MasterService {
 
     /// USR1 in the master: reopen the error log (the workers get the signal too).
     pub fn reopen_logs(&self) {
-        if let Err(e) = logging::reopen() {
-            log::error!("{e}");
+        match logging::reopen() {
+            Ok(()) => log::debug!("Reopened the log files"),
+            Err(e) => log::error!("{e}"),
         }
     }
 

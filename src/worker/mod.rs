@@ -394,13 +394,19 @@ impl Worker<'_> {
 
     /// service: USR1 reopens the error log and the access log (flushed to the old file first).
     fn reopen_logs(&mut self) {
-        if let Err(e) = crate::logging::reopen() {
-            log::error!("{e}");
+        let errors = crate::logging::reopen().map_err(|e| e.to_string());
+        let access = self
+            .access
+            .reopen()
+            .map_err(|e| format!("cannot reopen the access log: {e}"));
+        match (errors, access) {
+            (Ok(()), Ok(())) => log::debug!("Reopened the log files"),
+            (e, a) => {
+                for msg in [e.err(), a.err()].into_iter().flatten() {
+                    log::error!("{msg}");
+                }
+            }
         }
-        if let Err(e) = self.access.reopen() {
-            log::error!("cannot reopen the access log: {e}");
-        }
-        log::debug!("Reopened the log files");
     }
 
     /// Graceful stop: take what is already queued, stop accepting, finish in-flight requests
