@@ -176,6 +176,13 @@ pub fn apply_activation(cfg: &mut Config) -> Result<bool, ActivationError> {
     Ok(true)
 }
 
+/// In the child about to exec an upgraded master: what systemd passed to this master (its
+/// sockets, its watchdog) is handed to the new one.
+pub fn prepare_exec() {
+    activation::hand_to_exec();
+    notify::hand_watchdog_to_exec();
+}
+
 /// USR2: the new master `pid` is the service's main process from now on (`MAINPID=`), so that
 /// the old master's exit does not end the service.
 pub fn upgrade_started(pid: i32) {

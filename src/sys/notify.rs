@@ -153,6 +153,16 @@ impl Watchdog {
     }
 }
 
+/// In the child that is about to exec an upgraded master: a watchdog meant for this process is
+/// meant for the new program, which will be the main process.
+pub fn hand_watchdog_to_exec() {
+    let parent = nix::unistd::getppid().as_raw() as u32;
+    if std::env::var("WATCHDOG_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+        // SAFETY: called in a freshly forked child of the single-threaded master, before exec.
+        unsafe { std::env::set_var("WATCHDOG_PID", std::process::id().to_string()) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
