@@ -166,11 +166,12 @@ pub fn apply_activation(cfg: &mut Config) -> Result<bool, ActivationError> {
     let Some(passed) = activation::passed_to_this_process()? else {
         return Ok(false);
     };
-    cfg.bind = passed.iter().map(|(fd, _)| BindAddr::Fd(*fd)).collect();
-    for (fd, name) in passed {
+    cfg.bind = passed.iter().map(|p| BindAddr::Fd(p.fd)).collect();
+    for p in passed {
         log::debug!(
-            "Socket activation: fd {fd}{}",
-            name.map(|n| format!(" ({n})")).unwrap_or_default()
+            "Socket activation: fd {}{}",
+            p.fd,
+            p.name.map(|n| format!(" ({n})")).unwrap_or_default()
         );
     }
     Ok(true)

@@ -22,9 +22,17 @@ pub enum ActivationError {
     ParseCount(String),
 }
 
-/// The descriptors (and names) passed to this process, or `None` when it was not
-/// socket-activated.
-pub fn passed_to_this_process() -> Result<Option<Vec<(RawFd, Option<String>)>>, ActivationError> {
+/// One socket the service manager passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passed {
+    /// Its descriptor number.
+    pub fd: RawFd,
+    /// Its name from `LISTEN_FDNAMES` (the socket unit's `FileDescriptorName=`), if given.
+    pub name: Option<String>,
+}
+
+/// The sockets passed to this process, or `None` when it was not socket-activated.
+pub fn passed_to_this_process() -> Result<Option<Vec<Passed>>, ActivationError> {
     let var = |k| std::env::var(k).ok();
     passed(
         var("LISTEN_PID").as_deref(),
@@ -50,7 +58,7 @@ pub fn passed(
     listen_fds: Option<&str>,
     names: Option<&str>,
     pid: u32,
-) -> Result<Option<Vec<(RawFd, Option<String>)>>, ActivationError> {
+) -> Result<Option<Vec<Passed>>, ActivationError> {
     // As sd_listen_fds: without a matching LISTEN_PID the sockets are someone else's.
     if listen_pid.and_then(|p| p.trim().parse::<u32>().ok()) != Some(pid) {
         return Ok(None);
@@ -72,7 +80,10 @@ pub fn passed(
         (0..n)
             .map(|i| {
                 let name = names.as_mut().and_then(Iterator::next).filter(|s| !s.is_empty());
-                (LISTEN_FDS_START + i, name.map(str::to_owned))
+                Passed {
+                    fd: LISTEN_FDS_START + i,
+                    name: name.map(str::to_owned),
+                }
             })
             .collect(),
     ))
@@ -88,13 +99,17 @@ mod tests {
         assert!(passed(Some("8"), Some("2"), None, 9).unwrap().is_none());
         assert!(passed(Some("9"), None, None, 9).unwrap().is_none());
         assert!(passed(Some("9"), Some("0"), None, 9).unwrap().is_none());
+        let p = |fd, name: Option<&str>| Passed {
+            fd,
+            name: name.map(str::to_owned),
+        };
         assert_eq!(
             passed(Some("9"), Some("2"), Some("web:admin"), 9).unwrap(),
-            Some(vec![(3, Some("web".into())), (4, Some("admin".into()))])
+            Some(vec![p(3, Some("web")), p(4, Some("admin"))])
         );
         assert_eq!(
             passed(Some("9"), Some("2"), Some("web"), 9).unwrap(),
-            Some(vec![(3, Some("web".into())), (4, None)])
+            Some(vec![p(3, Some("web")), p(4, None)])
         );
         assert!(matches!(
             passed(Some("9"), Some("two"), None, 9),
