@@ -225,6 +225,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         w.heartbeat.beat();
         w.date.refresh();
         let now = Instant::now();
+        w.access.tick(now); // service: the access log's clock; lines are at most a second old
         for ev in events.iter() {
             match ev.token() {
                 SIGNAL_TOKEN => {
@@ -275,7 +276,6 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
                 return Ok(());
             }
         }
-        w.access.tick(now); // service: lines are at most a second old
     }
 }
 

@@ -76,6 +76,8 @@ pub struct AccessFormat {
     text: String,
     pieces: Vec<Piece>,
     environ_keys: Vec<String>,
+    /// The format shows a duration (`T`, `M`, `D`, `L`): requests must be timed.
+    timed: bool,
 }
 
 /// What one line is made of: the request as parsed, and what the server answered.
@@ -174,11 +176,23 @@ impl AccessFormat {
         if lit_start < bytes.len() {
             pieces.push(Piece::Literal(lit_start, bytes.len()));
         }
+        let timed = pieces.iter().any(|p| {
+            matches!(
+                p,
+                Piece::Atom(Atom::Seconds | Atom::Millis | Atom::Micros | Atom::SecondsDecimal)
+            )
+        });
         Ok(AccessFormat {
             text: format.to_owned(),
             pieces,
             environ_keys,
+            timed,
         })
+    }
+
+    /// Whether lines show how long the request took (so each request's start must be noted).
+    pub fn timed(&self) -> bool {
+        self.timed
     }
 
     /// The environ keys the format uses, lower case; their values go in [`Record::environ`].
@@ -200,6 +214,14 @@ impl AccessFormat {
             };
             match atom {
                 Atom::RemoteAddr => match rec.peer {
+                    Some(SocketAddr::V4(a)) => {
+                        for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                            if i > 0 {
+                                out.push(b'.');
+                            }
+                            put_u64(out, u64::from(octet));
+                        }
+                    }
                     Some(a) => put_display(out, a.ip()),
                     None => out.push(b'-'),
                 },
@@ -221,9 +243,9 @@ impl AccessFormat {
                 }
                 Atom::Query => put_escaped(out, head.query.of(buf)),
                 Atom::Protocol => out.extend_from_slice(protocol(head.version)),
-                Atom::Status => put_display(out, rec.status),
+                Atom::Status => put_u64(out, u64::from(rec.status)),
                 Atom::BytesClf if rec.body_bytes == 0 => out.push(b'-'),
-                Atom::BytesClf | Atom::Bytes => put_display(out, rec.body_bytes),
+                Atom::BytesClf | Atom::Bytes => put_u64(out, rec.body_bytes),
                 Atom::Referer => put_or_dash(out, request_header(head, buf, b"referer")),
                 Atom::UserAgent => put_or_dash(out, request_header(head, buf, b"user-agent")),
                 Atom::Seconds => put_display(out, rec.elapsed.as_secs()),
@@ -298,6 +320,21 @@ fn protocol(v: Version) -> &'static [u8] {
     v.as_str().as_bytes()
 }
 
+/// Appends `n` in decimal, without the formatting machinery (this runs for every request).
+fn put_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 /// Appends a number or an address; writing into a Vec cannot fail.
 fn put_display(out: &mut Vec<u8>, value: impl std::fmt::Display) {
     let _ = write!(out, "{value}");
@@ -313,14 +350,22 @@ fn put_or_dash(out: &mut Vec<u8>, value: Option<&[u8]>) {
 
 /// Appends `bytes` so that the line stays one parseable line whatever the client sent: `"` and
 /// `\` are backslash-escaped and bytes outside printable ASCII become `\xHH` (as Apache does).
-fn put_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+fn put_escaped(out: &mut Vec<u8>, mut bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        match b {
-            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
-            0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
+    let plain = |b: u8| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\';
+    // Runs of plain bytes (nearly everything) are copied whole.
+    while !bytes.is_empty() {
+        let run = bytes.iter().position(|&b| !plain(b)).unwrap_or(bytes.len());
+        out.extend_from_slice(&bytes[..run]);
+        let Some(&b) = bytes.get(run) else {
+            return;
+        };
+        if b == b'"' || b == b'\\' {
+            out.extend_from_slice(&[b'\\', b]);
+        } else {
+            out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
         }
+        bytes = &bytes[run + 1..];
     }
 }
 
@@ -471,6 +516,19 @@ mod tests {
         }
         assert!(AccessFormat::parse(DEFAULT).is_ok());
         assert!(AccessFormat::parse("no atoms at all").is_ok());
+    }
+
+    #[test]
+    fn numbers_addresses_and_timing() {
+        for n in [0u64, 7, 10, 65535, u64::MAX] {
+            let mut out = Vec::new();
+            put_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+        let req = b"GET / HTTP/1.1\r\n\r\n";
+        assert!(line("%(h)s", req, 200, 0, b"").starts_with("10.1.2.3\n"));
+        assert!(!AccessFormat::parse(DEFAULT).unwrap().timed());
+        assert!(AccessFormat::parse("%(D)s").unwrap().timed());
     }
 
     #[test]

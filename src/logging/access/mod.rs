@@ -52,7 +52,8 @@ pub struct AccessLog {
     syslog: bool,
     buf: Vec<u8>,
     last_flush: Instant,
-    /// The `t` atom of `time_sec`.
+    /// The `t` atom of `time_sec`, refreshed by [`AccessLog::tick`] once per loop iteration
+    /// rather than once per line.
     time: Vec<u8>,
     time_sec: i64,
     pid: u32,
@@ -88,9 +89,9 @@ enum Phase {
     /// No request to log (access log off, or already logged).
     #[default]
     Idle,
-    /// A request head was parsed at `start`.
+    /// A request head was parsed (at `start`, if the format shows durations).
     InFlight {
-        start: Instant,
+        start: Option<Instant>,
         /// Set when the server answered itself (an error) instead of the application.
         answered: Option<Answered>,
     },
@@ -154,6 +155,7 @@ impl AccessLog {
         log.output = output;
         log.syslog = syslog;
         log.buf.reserve(FLUSH_SIZE + 4096);
+        log.refresh_time();
         Ok(log)
     }
 
@@ -162,11 +164,11 @@ impl AccessLog {
         self.format.is_some()
     }
 
-    /// A request head is complete: start timing it.
+    /// A request head is complete: note it (and the time, if the format shows durations).
     pub fn begin(&self, req: &mut RequestLog) {
-        if self.enabled() {
+        if let Some(format) = &self.format {
             req.phase = Phase::InFlight {
-                start: Instant::now(),
+                start: format.timed().then(Instant::now),
                 answered: None,
             };
         }
@@ -191,15 +193,6 @@ impl AccessLog {
         let Some(format) = &self.format else {
             return;
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        if now != self.time_sec {
-            self.time_sec = now;
-            self.time.clear();
-            format::clf_time(now, &mut self.time);
-        }
         let (status, body_bytes, resp_head) = match answered {
             Some(a) => (a.status, a.body_bytes, &b""[..]),
             None => (ex.status, ex.body_bytes, ex.resp_head),
@@ -211,7 +204,7 @@ impl AccessLog {
             status,
             body_bytes,
             resp_head,
-            elapsed: start.elapsed(),
+            elapsed: start.map(|s| s.elapsed()).unwrap_or_default(),
             environ: &req.environ,
             time: &self.time,
             pid: self.pid,
@@ -230,11 +223,24 @@ impl AccessLog {
         }
     }
 
-    /// Called on every iteration of the worker's loop: writes the buffer if its oldest line may
-    /// be a second old.
+    /// Called at the start of every iteration of the worker's loop: brings the `t` atom up to
+    /// date and writes the buffer if its oldest line may be a second old.
     pub fn tick(&mut self, now: Instant) {
+        if self.format.is_none() {
+            return;
+        }
+        self.refresh_time();
         if !self.buf.is_empty() && now.saturating_duration_since(self.last_flush) >= FLUSH_INTERVAL {
             self.flush();
+        }
+    }
+
+    fn refresh_time(&mut self) {
+        let now = crate::clock::unix_now();
+        if now != self.time_sec {
+            self.time_sec = now;
+            self.time.clear();
+            format::clf_time(now, &mut self.time);
         }
     }
 
