@@ -3,10 +3,10 @@
 
 use super::dispatch::{self, Shared};
 use super::stream::{Peer, RecvBuf, Stream};
-use crate::app::protocol::{Ending, Response, StartResponse};
+use crate::app::protocol::{Drain, Ending, Response, StartResponse, WRITE_HIGH_WATER};
 use crate::app::{BodyIter, Input};
 use crate::http::response::{self, Stamp};
-use crate::http::{parse_head, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
+use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
 use crate::logging::access::{self, AccessLog, Exchange, RequestLog};
 use std::io::{self, Write};
 use std::time::Instant;
@@ -57,6 +57,12 @@ pub enum BodyReader {
 pub struct Conn {
     pub(super) stream: Stream,
     pub(super) peer: Peer,
+    /// The client as the environ reports it: the peer, or the source a PROXY header named.
+    pub(super) client: Peer,
+    /// No request has been read yet (a PROXY header may only come first).
+    fresh: bool,
+    /// `wsgi.url_scheme` of the current request.
+    pub(super) scheme: &'static str,
     pub(super) listener: usize,
     pub(super) rbuf: RecvBuf,
     pub(super) wbuf: Vec<u8>,
@@ -83,6 +89,9 @@ impl Conn {
         Conn {
             stream,
             peer,
+            client: peer,
+            fresh: true,
+            scheme: "http",
             listener,
             rbuf,
             wbuf,
@@ -144,12 +153,43 @@ impl Conn {
                             *started = true;
                             self.deadline = sh.now + sh.settings.header_timeout;
                         }
+                        if self.fresh && sh.settings.proxy_protocol && proxy::looks_like_proxy(self.rbuf.data()) {
+                            match self.take_proxy_header(sh) {
+                                Some(true) => continue,
+                                Some(false) => {}
+                                None => {
+                                    self.flush(sh)?;
+                                    if !self.fill(sh)? {
+                                        return Ok(());
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
                         match parse_head(self.rbuf.data(), &sh.settings.limits, &mut self.head) {
                             Ok(Some(len)) => {
                                 self.head_buf.clear();
                                 self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
                                 self.rbuf.consume(len);
-                                sh.access.begin(&mut self.access); // service: access log timing
+                                sh.access.begin(&mut self.access); // service: access log
+                                self.fresh = false;
+                                let trusted = match self.peer {
+                                    Peer::Tcp(a) => sh.settings.forwarded_allow_ips.contains(a.ip()),
+                                    // Only local processes reach a Unix socket: a front proxy.
+                                    Peer::Unix => true,
+                                };
+                                match forwarded::url_scheme(
+                                    &self.head.headers,
+                                    &self.head_buf,
+                                    &sh.settings.secure_scheme_headers,
+                                    trusted,
+                                ) {
+                                    Ok(scheme) => self.scheme = scheme,
+                                    Err(e) => {
+                                        self.reject(e, sh);
+                                        continue;
+                                    }
+                                }
                                 self.begin_body(sh);
                                 continue;
                             }
@@ -237,6 +277,36 @@ impl Conn {
                         Ok(())
                     };
                 }
+            }
+        }
+    }
+
+    /// Reads a PROXY protocol header at the start of the connection. Some(true): consumed (or
+    /// rejected), go on; Some(false): not a PROXY header after all; None: need more bytes.
+    fn take_proxy_header(&mut self, sh: &Shared<'_>) -> Option<bool> {
+        match proxy::parse(self.rbuf.data()) {
+            Ok(None) => None,
+            Ok(Some((header, len))) => {
+                let allowed = match self.peer {
+                    Peer::Tcp(a) => sh.settings.proxy_allow_ips.contains(a.ip()),
+                    Peer::Unix => true,
+                };
+                if !allowed {
+                    log::debug!("PROXY header from a peer not in proxy_allow_ips");
+                    self.answer_and_close(403, "PROXY header from an untrusted peer", sh);
+                    return Some(true);
+                }
+                self.rbuf.consume(len);
+                self.fresh = false;
+                if let Some(src) = header.source {
+                    self.client = Peer::Tcp(src);
+                }
+                Some(true)
+            }
+            Err(e) => {
+                log::debug!("{e}");
+                self.answer_and_close(400, "invalid PROXY protocol header", sh);
+                Some(true)
             }
         }
     }
@@ -407,6 +477,67 @@ impl Conn {
             let _ = self.flush(sh);
         }
         true
+    }
+}
+
+/// `write` back-pressure for one connection: flushes the output to the socket, waiting for the
+/// client with poll(2) when its socket is full.
+///
+/// While it waits, the worker's other connections wait too: the application is inside its call
+/// on this worker's only thread. It bounds memory and notices a client that went away; a
+/// stalled client is given up after `timeout`.
+pub struct SocketDrain<'c> {
+    stream: &'c mut Stream,
+    wpos: &'c mut usize,
+    timeout: std::time::Duration,
+}
+
+impl Drain for SocketDrain<'_> {
+    fn drain(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let low = WRITE_HIGH_WATER / 2;
+        while out.len() - *self.wpos > low {
+            match self.stream.write(&out[*self.wpos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => *self.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let ms = PollTimeout::try_from(self.timeout.as_millis().min(i32::MAX as u128) as i32)
+                        .unwrap_or(PollTimeout::MAX);
+                    let fd = self.stream.as_fd();
+                    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+                    match poll(&mut fds, ms) {
+                        Ok(0) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")),
+                        Ok(_) => {}
+                        Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Keep the buffer small: drop what was sent.
+        out.drain(..*self.wpos);
+        *self.wpos = 0;
+        Ok(())
+    }
+}
+
+impl Conn {
+    /// The parts an application call needs: the response state, the output buffer, and the
+    /// drain that gives `write` its back-pressure.
+    pub(super) fn app_parts(&mut self, timeout: std::time::Duration) -> (&mut Response, &mut Vec<u8>, SocketDrain<'_>) {
+        self.can_write = true;
+        (
+            &mut self.resp,
+            &mut self.wbuf,
+            SocketDrain {
+                stream: &mut self.stream,
+                wpos: &mut self.wpos,
+                timeout,
+            },
+        )
     }
 }
 

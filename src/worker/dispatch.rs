@@ -5,7 +5,7 @@ use super::conn::{Conn, Phase};
 use super::stream::Peer;
 use crate::app::protocol::{send_whole, Ending, RequestInfo, StartResponse};
 use crate::app::{AppError, Application, Body, Environ};
-use crate::config::Config;
+use crate::config::{AllowIps, Config};
 use crate::http::date::DateCache;
 use crate::http::response::{self, Stamp};
 use crate::http::uri::percent_decoded;
@@ -37,6 +37,14 @@ pub struct Settings {
     pub server_header: String,
     /// More than one worker: `wsgi.multiprocess`.
     pub multiprocess: bool,
+    /// Peers believed when they set the scheme headers.
+    pub forwarded_allow_ips: AllowIps,
+    /// Header/value pairs meaning `https`.
+    pub secure_scheme_headers: Vec<(String, String)>,
+    /// Accept a PROXY protocol header at the start of a connection.
+    pub proxy_protocol: bool,
+    /// Peers allowed to send one.
+    pub proxy_allow_ips: AllowIps,
 }
 
 impl Settings {
@@ -73,6 +81,10 @@ impl Settings {
             },
             server_header: cfg.server_header.clone(),
             multiprocess: cfg.workers > 1,
+            forwarded_allow_ips: cfg.forwarded_allow_ips.clone(),
+            secure_scheme_headers: cfg.secure_scheme_headers.clone(),
+            proxy_protocol: cfg.proxy_protocol,
+            proxy_allow_ips: cfg.proxy_allow_ips.clone(),
         }
     }
 }
@@ -116,7 +128,8 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         sh.environ,
         &conn.head,
         &conn.head_buf,
-        conn.peer,
+        conn.client,
+        conn.scheme,
         &sh.servers[conn.listener],
     );
     let head = &conn.head;
@@ -137,17 +150,18 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         server: &sh.settings.server_header,
     };
     std::mem::swap(&mut conn.body, sh.environ.input_mut());
-    let mut sr = StartResponse::new(&mut conn.resp, &mut conn.wbuf, stamp);
+    let (resp, wbuf, mut drain) = conn.app_parts(sh.settings.timeout);
+    let mut sr = StartResponse::new(resp, wbuf, stamp).with_drain(&mut drain);
     let app = sh.app;
     let environ = &mut *sh.environ;
     let result = catch_unwind(AssertUnwindSafe(|| app.call(environ, &mut sr)));
-    sh.access.capture_environ(&mut conn.access, sh.environ); // service: for %({key}e)s
     let result = match result {
         Ok(Ok(body)) => match body {
             Body::Empty => sr.finish(),
             Body::Static(b) => send_whole(&mut sr, b),
             Body::Bytes(v) => send_whole(&mut sr, &v),
             Body::Iter(iter) => {
+                sh.access.capture_environ(&mut conn.access, sh.environ); // service: %({key}e)s
                 std::mem::swap(&mut conn.body, sh.environ.input_mut());
                 conn.body.clear();
                 return Phase::Streaming(iter);
@@ -156,6 +170,7 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         Ok(Err(e)) => Err(e),
         Err(panic) => Err(panic_message(panic).into()),
     };
+    sh.access.capture_environ(&mut conn.access, sh.environ); // service: %({key}e)s
     std::mem::swap(&mut conn.body, sh.environ.input_mut());
     conn.body.clear();
     sh.heartbeat.end_request();
@@ -171,9 +186,8 @@ pub fn fail(conn: &mut Conn, sh: &Shared<'_>, err: AppError) -> Phase {
     let method = String::from_utf8_lossy(conn.head.method.of(&conn.head_buf)).into_owned();
     let target = String::from_utf8_lossy(conn.head.target.of(&conn.head_buf)).into_owned();
     log::error!("Error handling request {method} {target}: {err}");
-    let sent = conn.resp.headers_sent();
-    conn.wbuf.truncate(conn.resp_start);
-    if !sent {
+    if !conn.resp.headers_sent() {
+        conn.wbuf.truncate(conn.resp_start);
         let stamp = Stamp {
             date: sh.date.get(),
             server: &sh.settings.server_header,
@@ -183,6 +197,8 @@ pub fn fail(conn: &mut Conn, sh: &Shared<'_>, err: AppError) -> Phase {
         let body_len = crate::logging::access::body_len(&conn.wbuf[start..]);
         conn.access.answered(500, body_len); // service: the access log shows the 500
     }
+    // Headers already went out: what was sent stays (the client sees a body that ends early,
+    // without its last chunk or short of its length) and the connection closes after it.
     Phase::Done(Ending::Close)
 }
 
@@ -198,7 +214,7 @@ pub fn panic_message(panic: Box<dyn Any + Send>) -> String {
 
 /// Fills `env` with the CGI/WSGI variables of the request whose head is `head` (spans into
 /// `buf`), received from `peer` on the listener named `server`.
-pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, server: &ServerName) {
+pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, scheme: &str, server: &ServerName) {
     env.clear();
     env.set_latin1("REQUEST_METHOD", head.method.of(buf));
     env.set("SCRIPT_NAME", "");
@@ -226,7 +242,7 @@ pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, ser
         }
     }
     env.set("SERVER_SOFTWARE", concat!("forkhorn/", env!("CARGO_PKG_VERSION")));
-    env.set("wsgi.url_scheme", "http");
+    env.set("wsgi.url_scheme", scheme);
     if let Some(authority) = head.authority {
         env.set_latin1("HTTP_HOST", authority.of(buf));
     }

@@ -91,6 +91,15 @@ impl Write for Stream {
     }
 }
 
+impl std::os::fd::AsFd for Stream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
 impl Stream {
     /// Shuts the write side, so the client sees the end of a close-delimited response.
     pub fn shutdown_write(&self) {
