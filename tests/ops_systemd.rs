@@ -286,3 +286,63 @@ fn systemd_socket_activate_serves_requests() {
     assert!(first.starts_with("HTTP/1.1 200 OK"), "{first}");
     assert_eq!(s.get("/second").text(), "Hello, World!");
 }
+
+#[test]
+fn a_usr2_upgrade_keeps_serving_the_sockets_systemd_passed() {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let tcp_fd = tcp.as_raw_fd();
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "LISTEN_PID=$$ exec \"$0\" \"$@\"",
+        bin(),
+        "-w",
+        "1",
+        "builtin:hello",
+    ])
+    .env("LISTEN_FDS", "1");
+    // SAFETY: only dup/dup2, which are async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let a = libc::fcntl(tcp_fd, libc::F_DUPFD, 100);
+            if a < 0 || libc::dup2(a, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut old = Server::start_cmd(&mut cmd, 1);
+    drop(tcp);
+    old.signal(sig::USR2);
+    let line = old.wait_log("Upgrading: started a new master (pid ", 1);
+    let new_pid: i32 = line
+        .split("(pid ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    old.wait_log("Booting worker", 2);
+    // The old master steps down; only the new one serves the passed socket from now on.
+    old.signal(sig::WINCH);
+    wait_until("the old master's worker is gone", || {
+        children_of(old.pid()) == vec![new_pid]
+    });
+    old.signal(sig::TERM);
+    assert!(old.wait_exit().success());
+    for _ in 0..3 {
+        assert_eq!(
+            get(([127, 0, 0, 1], port).into(), "/", ""),
+            (200, "Hello, World!".to_owned())
+        );
+    }
+    assert!(kill(new_pid, sig::TERM));
+    wait_until("the new master exits", || {
+        std::fs::read_to_string(format!("/proc/{new_pid}/stat"))
+            .map(|st| st[st.rfind(')').unwrap() + 2..].starts_with('Z'))
+            .unwrap_or(true)
+    });
+}
