@@ -195,7 +195,7 @@ pub fn run_with(mut cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
         .map_err(MasterError::SetupSignals)?;
     let upgrade = upgrade::Upgrade::capture();
     sys::process::raise_nofile_limit();
-    // service: chdir, umask, logs, user/group; sockets passed by systemd replace `bind`.
+    // service: umask, logs, user/group; sockets passed by systemd replace `bind`.
     let service = crate::service::MasterService::start(&cfg)?;
     crate::service::apply_activation(&mut cfg).map_err(crate::service::ServiceError::from)?;
     let mut inherited = sys::listen::take_inherited();

@@ -77,8 +77,9 @@ impl Upgrade {
             }
             // SAFETY: this is the freshly forked child of a single-threaded master.
             unsafe { std::env::set_var(sys::listen::INHERIT_ENV, fds.join(",")) };
-            crate::service::prepare_exec(); // service: systemd's sockets and watchdog go along
-                                            // The new master blocks what it needs itself; a blocked mask would survive exec.
+            // service: systemd's sockets and watchdog go along.
+            crate::service::prepare_exec();
+            // The new master blocks what it needs itself; a blocked mask would survive exec.
             let _ = sys::process::unblock_all_signals();
             let err = nix::unistd::execv(&path, &args).unwrap_err();
             log::error!("USR2: cannot exec {}: {err}", path.to_string_lossy());
