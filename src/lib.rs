@@ -17,6 +17,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod master;
+pub mod service;
 pub mod sys;
 pub mod worker;
 

@@ -125,6 +125,12 @@ impl Response {
         self.sent
     }
 
+    /// The status line and the application's headers as encoded (`Name: value\r\n` lines),
+    /// for the access log's `%({name}o)s`.
+    pub fn head_bytes(&self) -> &[u8] {
+        &self.head
+    }
+
     fn start(&mut self, status: &str, headers: &[(&str, &str)], exc_info: Option<AppError>) -> Result<(), AppError> {
         match (self.phase, exc_info) {
             (Phase::Idle, _) => {}

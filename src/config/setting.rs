@@ -345,10 +345,13 @@ pub(crate) fn assign(cfg: &mut Config, setting: Setting, value: &Value, sys: &dy
         Setting::PreloadApp => cfg.preload_app = boolean(value)?,
         Setting::Errorlog => cfg.errorlog = file_path(value, sys, FilePath::OrStderr)?,
         Setting::Accesslog => cfg.accesslog = Some(file_path(value, sys, FilePath::OrStderr)?),
-        // Only emptiness is judged here. The logging code owns the `%(atom)s` syntax: when its
-        // checker lands (a `pub fn` in crate::logging taking the format and returning why it is
-        // wrong), call it here and turn its error into a Problem, so a bad atom is a config error.
-        Setting::AccessLogFormat => cfg.access_log_format = non_empty(value, "a non-empty access log format")?,
+        // The logging code owns the `%(atom)s` syntax; a bad atom is a configuration error.
+        Setting::AccessLogFormat => {
+            let format = non_empty(value, "a non-empty access log format")?;
+            crate::logging::check_access_format(&format)
+                .map_err(|why| Problem::new(format!("{value} is not a valid access log format: {why}")))?;
+            cfg.access_log_format = format;
+        }
         Setting::Syslog => cfg.syslog = boolean(value)?,
         Setting::SyslogAddr => cfg.syslog_addr = syslog_addr(value)?,
         Setting::SyslogFacility => cfg.syslog_facility = facility(value)?,

@@ -40,6 +40,9 @@ pub enum MasterError {
     /// A listening socket could not be set up.
     #[error(transparent)]
     Listen(#[from] sys::listen::ListenError),
+    /// service: logs, privileges, chdir or socket activation could not be set up.
+    #[error(transparent)]
+    Service(#[from] crate::service::ServiceError),
     /// The pidfile could not be written.
     #[error(transparent)]
     WritePidfile(#[from] PidfileError),
@@ -139,6 +142,8 @@ struct Master<'h> {
     backoff: Option<(Duration, Instant)>,
     pidfile: Option<Pidfile>,
     upgrade: upgrade::Upgrade,
+    // service: readiness, reload and watchdog notifications; the workers' identity.
+    service: crate::service::MasterService,
 }
 
 /// The signals the master handles; all are blocked and read from a signalfd.
@@ -181,7 +186,7 @@ fn bind_options(cfg: &Config) -> sys::BindOptions {
 }
 
 /// Runs the master with the given hooks; returns the process exit status.
-pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
+pub fn run_with(mut cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
     // Block before binding: a signal that arrives during start-up waits in the signalfd
     // instead of killing a half-started server.
     let mask = master_signals();
@@ -190,11 +195,14 @@ pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
         .map_err(MasterError::SetupSignals)?;
     let upgrade = upgrade::Upgrade::capture();
     sys::process::raise_nofile_limit();
+    // service: umask, logs, user/group; sockets passed by systemd replace `bind`.
+    let service = crate::service::MasterService::start(&cfg)?;
+    crate::service::apply_activation(&mut cfg).map_err(crate::service::ServiceError::from)?;
     let mut inherited = sys::listen::take_inherited();
     let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg), &mut inherited)?;
     drop(inherited);
     let pidfile = cfg.pidfile.as_deref().map(Pidfile::create).transpose()?;
-    sys::proctitle::set("forkhorn: master");
+    sys::proctitle::set(&crate::service::title("master", &cfg));
     log::info!("Starting forkhorn {}", env!("CARGO_PKG_VERSION"));
     for l in &listeners {
         log::info!("Listening at: {} ({})", l, std::process::id());
@@ -220,6 +228,7 @@ pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
         backoff: None,
         pidfile,
         upgrade,
+        service,
     };
     let result = m.main_loop();
     if m.upgrade.handed_over() {
@@ -248,12 +257,14 @@ impl Master<'_> {
                     return Ok(());
                 }
             }
-            if let Err(e) = self.poll.poll(&mut events, self.next_wakeup()) {
+            let timeout = self.service.poll_timeout(self.next_wakeup()); // service: watchdog
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return Err(MasterError::Poll(e));
                 }
             }
-            // Workers' messages first: a HUP must see the READY that came before it.
+            self.service.tick(); // service: watchdog
+                                 // Workers' messages first: a HUP must see the READY that came before it.
             let mut signalled = false;
             for ev in events.iter() {
                 match ev.token() {
@@ -325,7 +336,10 @@ impl Master<'_> {
                     self.cfg.workers -= 1;
                     log::info!("Number of workers: {}", self.cfg.workers);
                 }
-                Signal::SIGUSR1 => self.signal_all(Signal::SIGUSR1),
+                Signal::SIGUSR1 => {
+                    self.service.reopen_logs(); // service: reopen the error log
+                    self.signal_all(Signal::SIGUSR1)
+                }
                 Signal::SIGUSR2 => self.start_upgrade(),
                 Signal::SIGWINCH => self.pause(),
                 _ => {}
@@ -339,13 +353,21 @@ impl Master<'_> {
         if matches!(self.state, State::Stopping { .. }) {
             return;
         }
-        let cfg = match (self.hooks.reload)() {
+        self.service.reload_started(); // service: RELOADING=1
+        let mut cfg = match (self.hooks.reload)() {
             Ok(cfg) => cfg,
             Err(e) => {
                 log::error!("Reload failed, keeping the current configuration: {e}");
+                self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
                 return;
             }
         };
+        // service: sockets passed by systemd stay.
+        if let Err(e) = crate::service::apply_activation(&mut cfg) {
+            log::error!("Reload failed, keeping the current configuration: {e}");
+            self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
+            return;
+        }
         // Sockets for addresses that stay are kept (queued connections survive); new ones are
         // bound now; removed ones close once the old workers are gone.
         let mut reuse: Vec<Listener> = Vec::new();
@@ -368,9 +390,16 @@ impl Master<'_> {
                 }
                 Err(e) => {
                     log::error!("Reload failed, keeping the current configuration: {e}");
+                    self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
                     return;
                 }
             }
+        }
+        // service: the logs follow the new configuration.
+        if let Err(e) = self.service.reconfigure(&cfg) {
+            log::error!("Reload failed, keeping the current configuration: {e}");
+            self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
+            return;
         }
         crate::logging::set_level(cfg.loglevel);
         let previous = Fallback {
@@ -409,6 +438,11 @@ impl Master<'_> {
         self.generation = fb.generation;
         self.listeners = fb.listeners;
         crate::logging::set_level(self.cfg.loglevel);
+        // service: the logs as they were; READY=1 ends the reload.
+        if let Err(e) = self.service.reconfigure(&self.cfg) {
+            log::error!("{e}");
+        }
+        self.service.reload_finished(self.generation, self.cfg.workers);
         for (pid, slot) in self.workers.iter_mut() {
             if slot.generation == failed && slot.life != Life::Retiring {
                 slot.life = Life::Retiring;
@@ -428,6 +462,7 @@ impl Master<'_> {
 
     /// Starts stopping: graceful (TERM to workers, SIGKILL after graceful_timeout) or fast.
     fn stop(&mut self, graceful: bool) {
+        self.service.stopping(); // service: STOPPING=1
         let (sig, wait) = if graceful {
             (Signal::SIGTERM, self.cfg.graceful_timeout)
         } else {
@@ -547,6 +582,7 @@ impl Master<'_> {
         }
         if !self.booted && ready_new >= target {
             self.booted = true;
+            self.service.booted(target); // service: READY=1
         }
         let others = self
             .workers
@@ -555,6 +591,7 @@ impl Master<'_> {
         if self.fallback.is_some() && ready_new >= target && !others {
             self.fallback = None;
             log::info!("Reload complete: generation {} is serving", gen);
+            self.service.reload_finished(gen, target); // service: READY=1
         }
         Ok(())
     }
@@ -567,6 +604,7 @@ impl Master<'_> {
         self.next_id += 1;
         let mut keep: Vec<RawFd> = self.listeners.iter().map(|l| l.raw_fd()).collect();
         keep.push(write_end.as_raw_fd());
+        keep.extend(crate::service::fds_for_workers()); // service: log file and syslog socket
         let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
         let cfg = &self.cfg;
         let loader = self.hooks.loader;

@@ -7,6 +7,7 @@ use crate::app::protocol::{Drain, Ending, Response, StartResponse, WRITE_HIGH_WA
 use crate::app::{BodyIter, Input};
 use crate::http::response::{self, Stamp};
 use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
+use crate::logging::access::{self, AccessLog, Exchange, RequestLog};
 use std::io::{self, Write};
 use std::time::Instant;
 
@@ -80,6 +81,8 @@ pub struct Conn {
     /// Where the current response starts in `wbuf` (earlier pipelined responses precede it).
     pub(super) resp_start: usize,
     pub(super) deadline: Instant,
+    /// service: the current request's access-log state.
+    pub(super) access: RequestLog,
 }
 
 impl Conn {
@@ -105,6 +108,7 @@ impl Conn {
             resp: Response::default(),
             resp_start: 0,
             deadline,
+            access: RequestLog::default(),
         }
     }
 
@@ -171,6 +175,7 @@ impl Conn {
                                 self.head_buf.clear();
                                 self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
                                 self.rbuf.consume(len);
+                                sh.access.begin(&mut self.access); // service: access log
                                 self.fresh = false;
                                 let trusted = match self.peer {
                                     Peer::Tcp(a) => sh.settings.forwarded_allow_ips.contains(a.ip()),
@@ -271,6 +276,7 @@ impl Conn {
                     self.pull_body(sh);
                 }
                 Phase::Done(Ending::KeepAlive) => {
+                    self.log_access(sh.access); // service
                     self.phase = Phase::Head { started: false };
                     self.deadline = sh.now + sh.settings.keepalive;
                 }
@@ -351,8 +357,27 @@ impl Conn {
             date: sh.date.get(),
             server: &sh.settings.server_header,
         };
+        let start = self.wbuf.len();
         response::put_error(&mut self.wbuf, Version::Http11, status, detail, &stamp);
+        // service: the access log shows the server's own answer.
+        self.access.answered(status, access::body_len(&self.wbuf[start..]));
         self.phase = Phase::Done(Ending::Close);
+    }
+
+    /// service: writes the access line of the current request, once (nothing if none is open).
+    pub(super) fn log_access(&mut self, log: &mut AccessLog) {
+        let exchange = Exchange {
+            head: &self.head,
+            buf: &self.head_buf,
+            peer: match self.peer {
+                Peer::Tcp(a) => Some(a),
+                Peer::Unix => None,
+            },
+            status: self.resp.status(),
+            body_bytes: self.resp.body_bytes(),
+            resp_head: self.resp.head_bytes(),
+        };
+        log.finish(&mut self.access, &exchange);
     }
 
     /// Pulls chunks from the application's body until the output is above the high-water mark

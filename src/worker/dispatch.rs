@@ -118,6 +118,8 @@ pub struct Shared<'a> {
     pub heartbeat: &'a Heartbeat,
     /// The time of this loop iteration.
     pub now: Instant,
+    /// service: the worker's access log.
+    pub access: &'a mut crate::logging::AccessLog,
 }
 
 /// Calls the application for the request in `conn` and returns the phase that follows.
@@ -159,6 +161,7 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
             Body::Static(b) => send_whole(&mut sr, b),
             Body::Bytes(v) => send_whole(&mut sr, &v),
             Body::Iter(iter) => {
+                sh.access.capture_environ(&mut conn.access, sh.environ); // service: %({key}e)s
                 std::mem::swap(&mut conn.body, sh.environ.input_mut());
                 conn.body.clear();
                 return Phase::Streaming(iter);
@@ -167,6 +170,7 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         Ok(Err(e)) => Err(e),
         Err(panic) => Err(panic_message(panic).into()),
     };
+    sh.access.capture_environ(&mut conn.access, sh.environ); // service: %({key}e)s
     std::mem::swap(&mut conn.body, sh.environ.input_mut());
     conn.body.clear();
     sh.heartbeat.end_request();
@@ -188,7 +192,10 @@ pub fn fail(conn: &mut Conn, sh: &Shared<'_>, err: AppError) -> Phase {
             date: sh.date.get(),
             server: &sh.settings.server_header,
         };
+        let start = conn.wbuf.len();
         response::put_error(&mut conn.wbuf, conn.head.version, 500, "", &stamp);
+        let body_len = crate::logging::access::body_len(&conn.wbuf[start..]);
+        conn.access.answered(500, body_len); // service: the access log shows the 500
     }
     // Headers already went out: what was sent stays (the client sees a body that ends early,
     // without its last chunk or short of its length) and the connection closes after it.
