@@ -285,7 +285,10 @@ mod allow_tests {
         }
         assert!(AllowIps::loopback().contains("::1".parse().unwrap()));
         assert!(!AllowIps::loopback().contains("127.0.0.2".parse().unwrap()));
-        let any = AllowIps { any: true, nets: vec![] };
+        let any = AllowIps {
+            any: true,
+            nets: vec![],
+        };
         assert!(any.contains("8.8.8.8".parse().unwrap()));
     }
 }

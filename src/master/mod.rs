@@ -66,6 +66,8 @@ enum State {
 struct Master<'l> {
     cfg: Config,
     loader: crate::app::Loader<'l>,
+    /// Run around each fork when the app was preloaded into the master.
+    fork_hooks: Option<Box<dyn crate::app::ForkHooks>>,
     listeners: Vec<Listener>,
     poll: Poll,
     signals: SignalFd,
@@ -98,12 +100,17 @@ fn master_signals() -> SigSet {
 /// Runs the master with the application the `app` setting names (what the `forkhorn` command
 /// does); returns the process exit status.
 pub fn run(cfg: Config) -> Result<i32, MasterError> {
-    run_with(cfg, &crate::app::load_configured)
+    start(cfg, &crate::app::load_configured, true)
 }
 
 /// Runs the master; each worker makes its application with `loader` after fork. Returns the
 /// process exit status.
 pub fn run_with(cfg: Config, loader: crate::app::Loader<'_>) -> Result<i32, MasterError> {
+    start(cfg, loader, false)
+}
+
+/// Runs the master; `preload`: honour `preload_app` by loading the configured app here.
+fn start(cfg: Config, loader: crate::app::Loader<'_>, preload: bool) -> Result<i32, MasterError> {
     // Block before binding: a signal that arrives during start-up waits in the signalfd
     // instead of killing a half-started server.
     let mask = master_signals();
@@ -111,12 +118,27 @@ pub fn run_with(cfg: Config, loader: crate::app::Loader<'_>) -> Result<i32, Mast
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(MasterError::SetupSignals)?;
     sys::process::raise_nofile_limit();
-    let listeners = sys::bind_all(&cfg.bind, cfg.backlog)?;
+    let mut listeners = sys::bind_all(&cfg.bind, cfg.backlog)?;
     sys::proctitle::set("forkhorn: master");
     log::info!("Starting forkhorn {}", env!("CARGO_PKG_VERSION"));
     for l in &listeners {
         log::info!("Listening at: {} ({})", l, std::process::id());
     }
+    // After blocking signals: threads the app starts at import inherit the mask, so every
+    // signal still reaches the signalfd.
+    let fork_hooks = match preload && cfg.preload_app {
+        true => match crate::app::preload_configured(&cfg) {
+            Ok(hooks) => hooks,
+            Err(e) => {
+                log::error!("Failed to preload the app: {e}");
+                for l in &mut listeners {
+                    l.remove_file();
+                }
+                return Ok(EXIT_WORKER_BOOT);
+            }
+        },
+        false => None,
+    };
     let poll = Poll::new().map_err(MasterError::CreatePoll)?;
     poll.registry()
         .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
@@ -124,6 +146,7 @@ pub fn run_with(cfg: Config, loader: crate::app::Loader<'_>) -> Result<i32, Mast
     let mut m = Master {
         cfg,
         loader,
+        fork_hooks,
         listeners,
         poll,
         signals,
@@ -286,7 +309,14 @@ impl Master<'_> {
         let cfg = &self.cfg;
         let listeners = &self.listeners;
         let loader = self.loader;
+        let hooks = self.fork_hooks.as_deref();
+        if let Some(h) = hooks {
+            h.before_fork();
+        }
         let pid = sys::process::fork_child(move || {
+            if let Some(h) = hooks {
+                h.after_fork_child();
+            }
             sys::process::close_fds_except(&keep);
             worker::run(worker::Spec {
                 id,
@@ -295,8 +325,11 @@ impl Master<'_> {
                 to_master: write_end,
                 loader,
             })
-        })
-        .map_err(MasterError::Fork)?;
+        });
+        if let Some(h) = hooks {
+            h.after_fork_parent();
+        }
+        let pid = pid.map_err(MasterError::Fork)?;
         let pipe = std::fs::File::from(read_end);
         self.poll
             .registry()
