@@ -119,6 +119,9 @@ fn start(cfg: Config, loader: crate::app::Loader<'_>, preload: bool) -> Result<i
         .map_err(MasterError::SetupSignals)?;
     sys::process::raise_nofile_limit();
     let mut listeners = sys::bind_all(&cfg.bind, cfg.backlog)?;
+    // A Python app's sys.argv is the command line, which the process title overwrites.
+    #[cfg(feature = "python")]
+    crate::python::keep_argv();
     sys::proctitle::set("forkhorn: master");
     log::info!("Starting forkhorn {}", env!("CARGO_PKG_VERSION"));
     for l in &listeners {

@@ -67,9 +67,15 @@ impl std::error::Error for PythonError {}
 /// traceback. `SystemExit` and `KeyboardInterrupt` also tell the worker to stop once the
 /// response is out, so that the master replaces it.
 pub(super) fn app_error(py: Python<'_>, err: PyErr) -> AppError {
-    let summary = match err.get_type(py).name() {
-        Ok(kind) => format!("{kind}: {}", err.value(py)),
-        Err(_) => err.to_string(),
+    let kind = err
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".to_owned());
+    let message = err.value(py).to_string();
+    let summary = match message.is_empty() {
+        true => kind,
+        false => format!("{kind}: {message}"),
     };
     if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
         crate::worker::request_stop();

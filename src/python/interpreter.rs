@@ -36,6 +36,9 @@ pub enum InitError {
     /// CPython refused to start.
     #[error("cannot initialise Python: {0}")]
     Initialize(String),
+    /// Python's SIGINT handler could not be taken out again.
+    #[error("cannot reset Python's SIGINT handler: {0}")]
+    ResetSignals(PyErr),
     /// `sys.path` could not be extended.
     #[error("cannot set up sys.path: {0}")]
     SetPath(PyErr),
@@ -82,7 +85,19 @@ pub fn ensure_started(setup: &Setup) -> Result<(), InitError> {
     }
     let program = program_name(setup.virtualenv.as_deref())?;
     start(&program)?;
-    Python::attach(|py| extend_sys_path(py, &setup.pythonpath)).map_err(InitError::SetPath)
+    Python::attach(|py| {
+        keep_default_sigint(py).map_err(InitError::ResetSignals)?;
+        extend_sys_path(py, &setup.pythonpath).map_err(InitError::SetPath)
+    })
+}
+
+/// Importing `signal` makes CPython catch SIGINT (to raise KeyboardInterrupt) even with its
+/// signal handlers off. Importing it now and putting SIGINT back to its default means a later
+/// import by the app changes nothing: SIGINT stays forkhorn's (fast stop).
+fn keep_default_sigint(py: Python<'_>) -> PyResult<()> {
+    let signal = py.import("signal")?;
+    signal.call_method1("signal", (signal.getattr("SIGINT")?, signal.getattr("SIG_DFL")?))?;
+    Ok(())
 }
 
 /// The interpreter CPython should take itself to be: it finds its prefix, standard library and
@@ -105,9 +120,10 @@ fn program_name(virtualenv: Option<&Path>) -> Result<PathBuf, InitError> {
 /// Initialises CPython through PyConfig and releases the GIL.
 fn start(program: &Path) -> Result<(), InitError> {
     let program = c_string(program.as_os_str().as_bytes())?;
-    let argv: Vec<CString> = std::env::args_os()
-        .map(|a| c_string(a.as_bytes()))
-        .collect::<Result<_, _>>()?;
+    let argv: Vec<CString> = match super::ARGV.get() {
+        Some(args) => args.iter().map(|a| c_string(a.as_bytes())).collect::<Result<_, _>>()?,
+        None => vec![c_string(b"forkhorn")?],
+    };
     let mut argv_ptrs: Vec<*const std::ffi::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
     let config = config.as_mut_ptr();

@@ -90,6 +90,14 @@ pub enum LoadError {
     Prepare(PyErr),
 }
 
+/// The command line as the process started, for `sys.argv`: the process title overwrites it.
+static ARGV: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+
+/// Keeps the command line for `sys.argv`; call before the process title is set.
+pub fn keep_argv() {
+    let _ = ARGV.set(std::env::args_os().collect());
+}
+
 /// Loads the configured Python app in a worker: the one the master preloaded, or else starts
 /// the interpreter and imports `cfg.app`.
 pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
@@ -115,9 +123,10 @@ pub fn preload(cfg: &Config) -> Result<Box<dyn crate::app::ForkHooks>, LoadError
 
 /// The formatted traceback of `err`, without the trailing newline.
 pub(crate) fn traceback(py: Python<'_>, err: &PyErr) -> String {
+    // The traceback goes explicitly: before Python 3.12 it is not attached to the value yet.
     let formatted = py
         .import("traceback")
-        .and_then(|tb| tb.call_method1("format_exception", (err.value(py),)))
+        .and_then(|tb| tb.call_method1("format_exception", (err.get_type(py), err.value(py), err.traceback(py))))
         .and_then(|lines| lines.extract::<Vec<String>>());
     match formatted {
         Ok(lines) => lines.concat().trim_end().to_owned(),
