@@ -92,6 +92,7 @@ impl Path {
             &self.head,
             &REQUEST[..len],
             Peer::Tcp("127.0.0.1:40000".parse().unwrap()),
+            "http",
             &self.server,
         );
         self.resp.begin(RequestInfo {

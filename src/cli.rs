@@ -72,6 +72,90 @@ pub struct Cli {
     /// Log threshold: debug, info, warning, error, critical. [default: info]
     #[arg(long = "log-level", value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Peers trusted to set X-Forwarded-Proto and the like: comma-separated IPs, CIDR networks, or *. [default: 127.0.0.1,::1]
+    #[arg(long = "forwarded-allow-ips", value_name = "LIST")]
+    pub forwarded_allow_ips: Option<String>,
+    /// Expect a PROXY protocol (v1 or v2) header at the start of each connection.
+    #[arg(long = "proxy-protocol")]
+    pub proxy_protocol: bool,
+    /// Peers allowed to send a PROXY protocol header: comma-separated IPs, CIDR networks, or *. [default: 127.0.0.1,::1]
+    #[arg(long = "proxy-allow-from", visible_alias = "proxy-allow-ips", value_name = "LIST")]
+    pub proxy_allow_from: Option<String>,
+    /// The directory builtin:static serves (must exist).
+    #[arg(long = "static-root", value_name = "DIR")]
+    pub static_root: Option<String>,
+    /// Seconds a new worker may take to boot (more than 0). [default: 120]
+    #[arg(long = "boot-timeout", value_name = "SECONDS")]
+    pub boot_timeout: Option<String>,
+    /// Replace a worker after this many requests (0: never). [default: 0]
+    #[arg(long = "max-requests", value_name = "INT")]
+    pub max_requests: Option<String>,
+    /// Add up to this many requests to --max-requests at random, per worker. [default: 0]
+    #[arg(long = "max-requests-jitter", value_name = "INT")]
+    pub max_requests_jitter: Option<String>,
+    /// One SO_REUSEPORT listening socket per worker instead of one shared socket.
+    #[arg(long = "reuse-port")]
+    pub reuse_port: bool,
+    /// Write the master's pid to this file (its directory must exist).
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid: Option<String>,
+    /// Change to this directory before loading the app (must exist).
+    #[arg(long = "chdir", value_name = "DIR")]
+    pub chdir: Option<String>,
+    /// Comma-separated directories to put at the front of Python's sys.path.
+    #[arg(long = "pythonpath", value_name = "DIRS")]
+    pub pythonpath: Option<String>,
+    /// The virtualenv the app runs in (must exist). [default: $VIRTUAL_ENV]
+    #[arg(long = "virtualenv", value_name = "DIR")]
+    pub virtualenv: Option<String>,
+    /// Import the app in the master, before forking the workers.
+    #[arg(long = "preload")]
+    pub preload: bool,
+    /// The error log: - (stderr) or a file. [default: -]
+    #[arg(long = "error-logfile", visible_alias = "log-file", value_name = "FILE")]
+    pub error_logfile: Option<String>,
+    /// The access log: - (stderr) or a file. [default: none]
+    #[arg(long = "access-logfile", value_name = "FILE")]
+    pub access_logfile: Option<String>,
+    /// The access log line, in gunicorn's %(atom)s format.
+    #[arg(long = "access-logformat", value_name = "FORMAT")]
+    pub access_logformat: Option<String>,
+    /// Send logs to syslog.
+    #[arg(long = "log-syslog")]
+    pub log_syslog: bool,
+    /// Syslog address: unix://PATH[#dgram|#stream], udp://HOST:PORT, tcp://HOST:PORT. [default: unix:///dev/log]
+    #[arg(long = "log-syslog-to", value_name = "ADDR")]
+    pub log_syslog_to: Option<String>,
+    /// Syslog facility: kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0..local7. [default: user]
+    #[arg(long = "log-syslog-facility", value_name = "NAME")]
+    pub log_syslog_facility: Option<String>,
+    /// The program name in syslog lines. [default: forkhorn]
+    #[arg(long = "log-syslog-prefix", value_name = "NAME")]
+    pub log_syslog_prefix: Option<String>,
+    /// Keep access log lines out of syslog.
+    #[arg(long = "disable-redirect-access-to-syslog")]
+    pub disable_redirect_access_to_syslog: bool,
+    /// Send the application's stdout and stderr to the error log.
+    #[arg(long = "capture-output")]
+    pub capture_output: bool,
+    /// Run the workers as this user (name or number).
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    /// Run the workers as this group (name or number).
+    #[arg(short = 'g', long = "group", value_name = "GROUP")]
+    pub group: Option<String>,
+    /// The process umask, up to 0o777 (0022 and 0o22 are octal). [default: 0]
+    #[arg(short = 'm', long = "umask", value_name = "INT")]
+    pub umask: Option<String>,
+    /// The name in process titles.
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    pub name: Option<String>,
+    /// Set KEY=VALUE in the workers' environment, repeatable.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Detach from the terminal and run in the background (not under systemd).
+    #[arg(short = 'D', long = "daemon")]
+    pub daemon: bool,
     /// Check the configuration and exit: status 0 if valid, 2 (with the error) if not.
     #[arg(long = "check-config")]
     pub check_config: bool,
@@ -123,6 +207,60 @@ mod tests {
         assert_eq!(cli.log_level.as_deref(), Some("debug"));
         assert!(cli.check_config && cli.print_config);
         assert_eq!(cli.app.as_deref(), Some("pkg:app"));
+    }
+
+    #[test]
+    fn switches_and_short_flags() {
+        let cli = Cli::try_parse_from([
+            "forkhorn",
+            "-D",
+            "--preload",
+            "--reuse-port",
+            "--proxy-protocol",
+            "--log-syslog",
+            "--capture-output",
+            "--disable-redirect-access-to-syslog",
+            "-p",
+            "/run/f.pid",
+            "-u",
+            "www-data",
+            "-g",
+            "33",
+            "-m",
+            "0022",
+            "-n",
+            "shop",
+            "-e",
+            "A=1",
+            "--env=B=2=3",
+            "--log-file",
+            "/var/log/f.log",
+            "--proxy-allow-ips",
+            "*",
+        ])
+        .expect("valid command line");
+        assert!(cli.daemon && cli.preload && cli.reuse_port && cli.proxy_protocol);
+        assert!(cli.log_syslog && cli.capture_output && cli.disable_redirect_access_to_syslog);
+        assert_eq!(cli.pid.as_deref(), Some("/run/f.pid"));
+        assert_eq!(
+            (cli.user.as_deref(), cli.group.as_deref()),
+            (Some("www-data"), Some("33"))
+        );
+        assert_eq!(
+            (cli.umask.as_deref(), cli.name.as_deref()),
+            (Some("0022"), Some("shop"))
+        );
+        assert_eq!(cli.env, ["A=1", "B=2=3"]);
+        assert_eq!(cli.error_logfile.as_deref(), Some("/var/log/f.log"));
+        assert_eq!(cli.proxy_allow_from.as_deref(), Some("*"));
+    }
+
+    #[test]
+    fn switches_take_no_value() {
+        assert!(Cli::try_parse_from(["forkhorn", "--daemon=true"]).is_err());
+        let cli = Cli::try_parse_from(["forkhorn", "--preload", "false"]).expect("valid command line");
+        assert!(cli.preload);
+        assert_eq!(cli.app.as_deref(), Some("false"), "the word after a switch is the APP");
     }
 
     #[test]

@@ -47,6 +47,14 @@ where
     F: Fn() -> Result<A, AppError>,
 {
     logging::init(cfg.loglevel);
-    let loader = move |_: &Config| -> Result<Box<dyn Application>, AppError> { Ok(Box::new(make_app()?)) };
-    master::run_with(cfg, &loader)
+    let loader = master::loader_from(make_app);
+    let first = cfg.clone();
+    let reload = master::library_hooks_reload(&first);
+    master::run_with(
+        cfg,
+        master::Hooks {
+            loader: &loader,
+            reload: &reload,
+        },
+    )
 }

@@ -29,7 +29,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     logging::init(cfg.loglevel);
-    match master::run(cfg) {
+    // HUP re-reads the same sources: the file named by -c, WEB_CONCURRENCY and these flags.
+    match master::run(cfg, &|| config::load(&cli)) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             log::error!("{e}");

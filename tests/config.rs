@@ -219,7 +219,7 @@ fn print_config_reflects_precedence_and_reads_back() {
         let lines = settings(&printed);
         assert!(lines.iter().any(|l| l == want), "{env:?} {extra:?}: {printed}");
         assert!(lines.iter().any(|l| l == "timeout = 45"), "{printed}");
-        assert_eq!(lines.len(), 16, "every setting is printed: {printed}");
+        assert_every_key_once(&printed);
 
         // What was printed is a config file forkhorn accepts and that means the same thing.
         let again = temp_file(&format!("printed-{i}.toml"), &printed);
@@ -227,6 +227,33 @@ fn print_config_reflects_precedence_and_reads_back() {
         assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
         assert_eq!((stdout(&out), stderr(&out)), (String::new(), String::new()));
         assert_eq!(settings(&print_config(&["-c", path_str(&again)], None)), lines);
+    }
+}
+
+/// The keys `etc/forkhorn.toml` documents: `key = ...` lines, and `# key = ...` examples of
+/// settings that are unset by default.
+fn example_keys() -> Vec<String> {
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/forkhorn.toml"))
+        .expect("etc/forkhorn.toml");
+    example
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(key, _)| key)
+        .filter(|key| !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every documented setting is printed exactly once: set, or as `# KEY is not set`.
+fn assert_every_key_once(printed: &str) {
+    let keys = example_keys();
+    assert_eq!(keys.len(), 45, "{keys:?}");
+    for key in &keys {
+        let set = format!("{key} = ");
+        let unset = format!("# {key} is not set");
+        let n = printed.lines().filter(|l| l.starts_with(&set) || *l == unset).count();
+        assert_eq!(n, 1, "{key} printed {n} times: {printed}");
     }
 }
 
@@ -263,4 +290,143 @@ fn served_with_the_file_settings() {
     let r = s.get("/");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Server"), Some("from-file"));
+}
+
+#[test]
+fn a_user_that_does_not_exist_is_a_config_error() {
+    let file = temp_file("nouser.toml", "workers = 2\n\nuser = \"no-such-user-xyz\"\n");
+    let out = run(&["--check-config", "-c", path_str(&file)], None);
+    assert_config_error(
+        &out,
+        &format!(
+            "forkhorn: {}:3: key 'user': expected an existing user name or a number, got \"no-such-user-xyz\"",
+            file.display()
+        ),
+    );
+    // The control: a user that exists on every Linux machine, and a bare number, are accepted.
+    for user in ["root", "65534"] {
+        let file = temp_file("user.toml", &format!("user = \"{user}\"\ngroup = \"{user}\"\n"));
+        let out = run(&["--check-config", "-c", path_str(&file)], None);
+        assert_eq!(out.status.code(), Some(0), "{user}: {}", stderr(&out));
+    }
+    let out = run(&["--check-config", "-g", "no-such-group-xyz"], None);
+    assert_config_error(
+        &out,
+        "forkhorn: --group: expected an existing group name or a number, got \"no-such-group-xyz\"",
+    );
+}
+
+#[test]
+fn paths_are_checked_against_the_file_system() {
+    let dir = temp_file("marker", "").with_file_name("static");
+    std::fs::create_dir_all(&dir).expect("static dir");
+    let not_a_dir = temp_file("not-a-dir", "");
+    let dir_s = path_str(&dir);
+    let missing = dir.join("missing");
+    let missing_s = path_str(&missing);
+    let access = format!("{missing_s}/access.log");
+
+    let pid = dir.join("forkhorn.pid");
+    let out = run(
+        &[
+            "--check-config",
+            "--static-root",
+            dir_s,
+            "--chdir",
+            dir_s,
+            "-p",
+            path_str(&pid),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(!pid.exists(), "--check-config must not write the pid file");
+
+    let cases = [
+        (
+            vec!["--static-root", path_str(&not_a_dir)],
+            format!(
+                "--static-root: expected an existing directory, got \"{}\"",
+                not_a_dir.display()
+            ),
+        ),
+        (
+            vec!["--virtualenv", missing_s],
+            format!("--virtualenv: expected an existing directory, got \"{missing_s}\""),
+        ),
+        (
+            vec!["--pid", dir_s],
+            format!("--pid: expected a file path in an existing directory, got \"{dir_s}\", which is a directory"),
+        ),
+        (
+            vec!["--access-logfile", access.as_str()],
+            format!(
+                "--access-logfile: expected \"-\" (stderr) or a file path in an existing directory, got \
+                 \"{missing_s}/access.log\", whose directory does not exist"
+            ),
+        ),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["--check-config"];
+        all.extend_from_slice(&args);
+        assert_config_error(&run(&all, None), &format!("forkhorn: {want}"));
+    }
+}
+
+#[test]
+fn new_settings_print_and_read_back() {
+    let dir = temp_file("marker", "").with_file_name("root");
+    std::fs::create_dir_all(&dir).expect("static dir");
+    let file = temp_file(
+        "later.toml",
+        &format!(
+            "forwarded_allow_ips = \"10.0.0.0/8, ::1\"\n\
+             secure_scheme_headers = {{ \"X-Scheme\" = \"https\" }}\n\
+             static_root = \"{}\"\n\
+             max_requests = 500\n\
+             umask = \"0027\"\n\
+             raw_env = [\"A=1\"]\n",
+            dir.display()
+        ),
+    );
+    let printed = print_config(
+        &[
+            "-c",
+            path_str(&file),
+            "-D",
+            "--proxy-protocol",
+            "--proxy-allow-ips",
+            "*",
+            "-e",
+            "B=x=y",
+            "--log-syslog-facility",
+            "LOCAL1",
+            "-n",
+            "shop",
+        ],
+        None,
+    );
+    let lines = settings(&printed);
+    for want in [
+        "forwarded_allow_ips = [\"10.0.0.0/8\", \"::1\"]".to_owned(),
+        "secure_scheme_headers = { \"X-SCHEME\" = \"https\" }".to_owned(),
+        format!("static_root = \"{}\"", dir.display()),
+        "max_requests = 500".to_owned(),
+        "umask = 0o027".to_owned(),
+        "raw_env = [\"B=x=y\"]".to_owned(),
+        "daemon = true".to_owned(),
+        "proxy_protocol = true".to_owned(),
+        "proxy_allow_ips = [\"*\"]".to_owned(),
+        "syslog_facility = \"local1\"".to_owned(),
+        "proc_name = \"shop\"".to_owned(),
+    ] {
+        assert!(lines.contains(&want), "{want} not in:\n{printed}");
+    }
+    assert!(printed.lines().any(|l| l == "# pidfile is not set"), "{printed}");
+    assert_every_key_once(&printed);
+
+    let again = temp_file("later-printed.toml", &printed);
+    let out = run(&["--check-config", "-c", path_str(&again)], None);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(settings(&print_config(&["-c", path_str(&again)], None)), lines);
 }

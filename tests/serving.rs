@@ -292,3 +292,89 @@ fn large_bodies_are_received_whole_by_length_and_chunked() {
     let doc = echo_json(&read_response(&mut r, false).unwrap());
     assert!(doc["body_b64"] == expected.as_str(), "chunked body differs");
 }
+
+fn first_response(s: &Server, raw: &[u8]) -> Response {
+    parse_all(&s.exchange(raw)).into_iter().next().expect("a response")
+}
+
+#[test]
+fn proxy_protocol_v1_and_v2_set_the_client_address() {
+    let s = Server::start(&["--proxy-protocol", "builtin:echo"], 1);
+    let r = first_response(
+        &s,
+        b"PROXY TCP4 203.0.113.7 198.51.100.1 40001 443\r\nGET /p HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    let env = &echo_json(&r)["environ"];
+    assert_eq!(
+        (env["REMOTE_ADDR"].as_str(), env["REMOTE_PORT"].as_str()),
+        (Some("203.0.113.7"), Some("40001"))
+    );
+
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24".to_vec();
+    let mut src = [0u8; 16];
+    src[..2].copy_from_slice(&[0x20, 0x01]);
+    src[15] = 9;
+    v2.extend_from_slice(&src);
+    v2.extend_from_slice(&[0u8; 16]);
+    v2.extend_from_slice(&5555u16.to_be_bytes());
+    v2.extend_from_slice(&443u16.to_be_bytes());
+    v2.extend_from_slice(b"GET /p HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    let env = &echo_json(&first_response(&s, &v2))["environ"];
+    assert_eq!(
+        (env["REMOTE_ADDR"].as_str(), env["REMOTE_PORT"].as_str()),
+        (Some("2001::9"), Some("5555"))
+    );
+
+    // Without a PROXY header the connection is plain HTTP from the real peer.
+    let env = &echo_json(&s.get("/"))["environ"];
+    assert_eq!(env["REMOTE_ADDR"], "127.0.0.1");
+    // A malformed header is a 400.
+    assert_eq!(
+        first_response(&s, b"PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\nGET / HTTP/1.1\r\n\r\n").status,
+        400
+    );
+}
+
+#[test]
+fn proxy_header_from_an_untrusted_peer_is_refused() {
+    let s = Server::start(
+        &["--proxy-protocol", "--proxy-allow-from", "10.9.9.9", "builtin:echo"],
+        1,
+    );
+    let r = first_response(
+        &s,
+        b"PROXY TCP4 203.0.113.7 198.51.100.1 40001 443\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
+    assert_eq!(r.status, 403);
+    // Without --proxy-protocol a PROXY line is just a malformed request line.
+    let plain = Server::start(&["builtin:echo"], 1);
+    assert_eq!(
+        first_response(&plain, b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n\r\n").status,
+        400
+    );
+}
+
+#[test]
+fn scheme_headers_count_only_from_trusted_peers() {
+    let req = |extra: &str| format!("GET / HTTP/1.1\r\nHost: h\r\n{extra}Connection: close\r\n\r\n");
+    let s = Server::start(&["builtin:echo"], 1);
+    let scheme = |s: &Server, extra: &str| {
+        echo_json(&first_response(s, req(extra).as_bytes()))["environ"]["wsgi.url_scheme"].clone()
+    };
+    // 127.0.0.1 is in the default forwarded_allow_ips.
+    assert_eq!(scheme(&s, ""), "http");
+    assert_eq!(scheme(&s, "X-Forwarded-Proto: https\r\n"), "https");
+    assert_eq!(scheme(&s, "X-Forwarded-Ssl: on\r\n"), "https");
+    let contradiction = first_response(
+        &s,
+        req("X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n").as_bytes(),
+    );
+    assert_eq!(contradiction.status, 400);
+    // The peer keeps its address.
+    assert_eq!(
+        echo_json(&first_response(&s, req("X-Forwarded-For: 6.6.6.6\r\n").as_bytes()))["environ"]["REMOTE_ADDR"],
+        "127.0.0.1"
+    );
+    let untrusting = Server::start(&["--forwarded-allow-ips", "10.0.0.0/8", "builtin:echo"], 1);
+    assert_eq!(scheme(&untrusting, "X-Forwarded-Proto: https\r\n"), "http");
+}

@@ -1,9 +1,9 @@
 //! The config file format: TOML text -> [`Config`] over the defaults, or the one error that
 //! names the line and key at fault. Pure: the caller reads the file and supplies the resolver.
 
-use super::addr::Resolve;
 use super::error::{ConfigError, Origin};
 use super::setting::{assign, Setting, Value};
+use super::system::System;
 use super::{suggest, Config};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -34,6 +34,35 @@ struct FileSettings {
     server_header: Option<Spanned<Value>>,
     app: Option<Spanned<Value>>,
     loglevel: Option<Spanned<Value>>,
+    forwarded_allow_ips: Option<Spanned<Value>>,
+    secure_scheme_headers: Option<Spanned<Value>>,
+    proxy_protocol: Option<Spanned<Value>>,
+    proxy_allow_ips: Option<Spanned<Value>>,
+    static_root: Option<Spanned<Value>>,
+    boot_timeout: Option<Spanned<Value>>,
+    max_requests: Option<Spanned<Value>>,
+    max_requests_jitter: Option<Spanned<Value>>,
+    reuse_port: Option<Spanned<Value>>,
+    pidfile: Option<Spanned<Value>>,
+    chdir: Option<Spanned<Value>>,
+    pythonpath: Option<Spanned<Value>>,
+    virtualenv: Option<Spanned<Value>>,
+    preload_app: Option<Spanned<Value>>,
+    errorlog: Option<Spanned<Value>>,
+    accesslog: Option<Spanned<Value>>,
+    access_log_format: Option<Spanned<Value>>,
+    syslog: Option<Spanned<Value>>,
+    syslog_addr: Option<Spanned<Value>>,
+    syslog_facility: Option<Spanned<Value>>,
+    syslog_prefix: Option<Spanned<Value>>,
+    disable_redirect_access_to_syslog: Option<Spanned<Value>>,
+    capture_output: Option<Spanned<Value>>,
+    user: Option<Spanned<Value>>,
+    group: Option<Spanned<Value>>,
+    umask: Option<Spanned<Value>>,
+    proc_name: Option<Spanned<Value>>,
+    raw_env: Option<Spanned<Value>>,
+    daemon: Option<Spanned<Value>>,
 }
 
 impl FileSettings {
@@ -56,6 +85,38 @@ impl FileSettings {
             (Setting::ServerHeader, self.server_header),
             (Setting::App, self.app),
             (Setting::Loglevel, self.loglevel),
+            (Setting::ForwardedAllowIps, self.forwarded_allow_ips),
+            (Setting::SecureSchemeHeaders, self.secure_scheme_headers),
+            (Setting::ProxyProtocol, self.proxy_protocol),
+            (Setting::ProxyAllowIps, self.proxy_allow_ips),
+            (Setting::StaticRoot, self.static_root),
+            (Setting::BootTimeout, self.boot_timeout),
+            (Setting::MaxRequests, self.max_requests),
+            (Setting::MaxRequestsJitter, self.max_requests_jitter),
+            (Setting::ReusePort, self.reuse_port),
+            (Setting::Pidfile, self.pidfile),
+            (Setting::Chdir, self.chdir),
+            (Setting::Pythonpath, self.pythonpath),
+            (Setting::Virtualenv, self.virtualenv),
+            (Setting::PreloadApp, self.preload_app),
+            (Setting::Errorlog, self.errorlog),
+            (Setting::Accesslog, self.accesslog),
+            (Setting::AccessLogFormat, self.access_log_format),
+            (Setting::Syslog, self.syslog),
+            (Setting::SyslogAddr, self.syslog_addr),
+            (Setting::SyslogFacility, self.syslog_facility),
+            (Setting::SyslogPrefix, self.syslog_prefix),
+            (
+                Setting::DisableRedirectAccessToSyslog,
+                self.disable_redirect_access_to_syslog,
+            ),
+            (Setting::CaptureOutput, self.capture_output),
+            (Setting::User, self.user),
+            (Setting::Group, self.group),
+            (Setting::Umask, self.umask),
+            (Setting::ProcName, self.proc_name),
+            (Setting::RawEnv, self.raw_env),
+            (Setting::Daemon, self.daemon),
         ];
         let mut set: Vec<_> = all.into_iter().filter_map(|(s, v)| Some((s, v?))).collect();
         set.sort_by_key(|(_, v)| v.span().start);
@@ -64,8 +125,9 @@ impl FileSettings {
 }
 
 /// Parses a config file's text into a [`Config`] (defaults for what the file leaves out, and
-/// `config_file` set to `path`). `path` only labels errors; nothing is read.
-pub(crate) fn parse(text: &str, path: &Path, resolve: Resolve<'_>) -> Result<Config, ConfigError> {
+/// `config_file` set to `path`). `path` only labels errors; nothing is read, and what the checks
+/// must know about the machine comes from `sys`.
+pub(crate) fn parse(text: &str, path: &Path, sys: &dyn System) -> Result<Config, ConfigError> {
     let settings: FileSettings = toml::from_str(text).map_err(|e| toml_error(&e, text, path))?;
     let mut cfg = Config {
         config_file: Some(path.to_owned()),
@@ -73,9 +135,10 @@ pub(crate) fn parse(text: &str, path: &Path, resolve: Resolve<'_>) -> Result<Con
     };
     // In file order, so that of several mistakes the first one is reported.
     for (setting, value) in settings.into_entries() {
-        assign(&mut cfg, setting, value.get_ref(), resolve).map_err(|problem| {
+        assign(&mut cfg, setting, value.get_ref(), sys).map_err(|problem| {
             let span = match (problem.item, value.get_ref()) {
                 (Some(i), Value::List(items)) => items.get(i).map_or(value.span(), Spanned::span),
+                (Some(i), Value::Table(entries)) => entries.get(i).map_or(value.span(), |(_, v)| v.span()),
                 _ => value.span(),
             };
             ConfigError::InvalidValue {
@@ -194,38 +257,44 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        // No setting takes a table or a date, so their contents are skipped, not kept.
-        let mut value = Value::Table;
+        let mut entries: Vec<(String, Spanned<Value>)> = Vec::new();
+        let mut datetime = false;
         while let Some(key) = map.next_key::<String>()? {
             if key == TOML_DATETIME_KEY {
-                value = Value::Datetime;
+                // No setting takes a date, so its text is skipped, not kept.
+                datetime = true;
+                map.next_value::<de::IgnoredAny>()?;
+            } else {
+                entries.push((key, map.next_value()?));
             }
-            map.next_value::<de::IgnoredAny>()?;
         }
-        Ok(value)
+        if datetime {
+            return Ok(Value::Datetime);
+        }
+        // File order, whatever order the parser hands entries over in: the order of
+        // secure_scheme_headers is the order they are tried in.
+        entries.sort_by_key(|(_, v)| v.span().start);
+        Ok(Value::Table(entries))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::system::Fake;
     use super::*;
-    use crate::config::{BindAddr, LogLevel};
+    use crate::config::{AllowIps, BindAddr, LogLevel};
     use std::net::SocketAddr;
     use std::time::Duration;
 
-    fn no_dns(host: &str, _port: u16) -> Result<SocketAddr, String> {
-        Err(format!("no DNS in tests ({host})"))
-    }
-
     fn parse_ok(text: &str) -> Config {
-        match parse(text, Path::new("f.toml"), &no_dns) {
+        match parse(text, Path::new("f.toml"), &Fake::MACHINE) {
             Ok(cfg) => cfg,
             Err(e) => panic!("{text:?}: {e}"),
         }
     }
 
     fn message(text: &str) -> String {
-        match parse(text, Path::new("f.toml"), &no_dns) {
+        match parse(text, Path::new("f.toml"), &Fake::MACHINE) {
             Ok(_) => panic!("{text:?} was accepted"),
             Err(e) => e.to_string(),
         }
@@ -295,10 +364,16 @@ loglevel = "DEBUG"
     fn example_file_sets_every_setting_to_its_default() {
         let text = include_str!("../../etc/forkhorn.toml");
         assert_eq!(parse_ok(text), parse_ok(""));
-        // Each setting once, uncommented, with a comment right above it saying what it does.
+        // Each setting once, with a comment right above it saying what it does: uncommented,
+        // or, for a setting that is unset by default, commented out with an example value that
+        // is valid (on the fake machine, which has the example's directories and users).
         let lines: Vec<&str> = text.lines().collect();
         for s in Setting::ALL {
-            let prefix = format!("{} = ", s.key());
+            let unset = Config::default().value_toml(s).is_none();
+            let prefix = match unset {
+                false => format!("{} = ", s.key()),
+                true => format!("# {} = ", s.key()),
+            };
             let at: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with(&prefix)).collect();
             assert_eq!(at.len(), 1, "{} is set {} times", s.key(), at.len());
             assert!(
@@ -306,7 +381,106 @@ loglevel = "DEBUG"
                 "{} has no comment",
                 s.key()
             );
+            if unset {
+                let example = &lines[at[0]][2..];
+                let cfg = parse(example, Path::new("f.toml"), &Fake::MACHINE).unwrap_or_else(|e| panic!("{e}"));
+                assert!(cfg.value_toml(s).is_some(), "{example}");
+            }
         }
+    }
+
+    #[test]
+    fn the_settings_of_later_issues() {
+        let cfg = parse_ok(
+            r#"
+forwarded_allow_ips = "10.0.0.0/8, 192.168.0.1"
+secure_scheme_headers = { "X-Scheme" = "https", "Front-End-Https" = "on" }
+proxy_protocol = true
+proxy_allow_ips = ["*"]
+static_root = "/srv/www"
+boot_timeout = 30
+max_requests = 1000
+max_requests_jitter = 50
+reuse_port = true
+pidfile = "/tmp/forkhorn.pid"
+chdir = "/srv"
+pythonpath = ["/srv/app", "/srv/lib"]
+virtualenv = "/srv/www"
+preload_app = true
+errorlog = "/tmp/error.log"
+accesslog = "-"
+access_log_format = "%(h)s %(r)s"
+syslog = true
+syslog_addr = "udp://127.0.0.1:514"
+syslog_facility = "local0"
+syslog_prefix = "shop"
+disable_redirect_access_to_syslog = true
+capture_output = true
+user = "www-data"
+group = "33"
+umask = 0o027
+proc_name = "shop"
+raw_env = ["DJANGO_SETTINGS_MODULE=shop.settings", "EMPTY="]
+daemon = true
+"#,
+        );
+        let net = |s: &str, len| (s.parse().expect("test address"), len);
+        let want = Config {
+            config_file: Some("f.toml".into()),
+            forwarded_allow_ips: AllowIps {
+                any: false,
+                nets: vec![net("10.0.0.0", 8), net("192.168.0.1", 32)],
+            },
+            secure_scheme_headers: vec![
+                ("X-SCHEME".into(), "https".into()),
+                ("FRONT-END-HTTPS".into(), "on".into()),
+            ],
+            proxy_protocol: true,
+            proxy_allow_ips: AllowIps {
+                any: true,
+                nets: vec![],
+            },
+            static_root: Some("/srv/www".into()),
+            boot_timeout: Duration::from_secs(30),
+            max_requests: 1000,
+            max_requests_jitter: 50,
+            reuse_port: true,
+            pidfile: Some("/tmp/forkhorn.pid".into()),
+            chdir: Some("/srv".into()),
+            pythonpath: vec!["/srv/app".into(), "/srv/lib".into()],
+            virtualenv: Some("/srv/www".into()),
+            preload_app: true,
+            errorlog: "/tmp/error.log".into(),
+            accesslog: Some("-".into()),
+            access_log_format: "%(h)s %(r)s".into(),
+            syslog: true,
+            syslog_addr: "udp://127.0.0.1:514".into(),
+            syslog_facility: "local0".into(),
+            syslog_prefix: Some("shop".into()),
+            disable_redirect_access_to_syslog: true,
+            capture_output: true,
+            user: Some("www-data".into()),
+            group: Some("33".into()),
+            umask: 0o027,
+            proc_name: Some("shop".into()),
+            raw_env: vec![
+                ("DJANGO_SETTINGS_MODULE".into(), "shop.settings".into()),
+                ("EMPTY".into(), String::new()),
+            ],
+            daemon: true,
+            ..Config::default()
+        };
+        assert_eq!(cfg, want);
+    }
+
+    #[test]
+    fn scheme_headers_keep_file_order() {
+        // Enough entries that a parser keeping them in a hash map would shuffle some.
+        let names: Vec<String> = (0..12).map(|i| format!("X-H{}", (i * 7) % 12)).collect();
+        let entries: Vec<String> = names.iter().map(|n| format!("\"{n}\" = \"on\"")).collect();
+        let cfg = parse_ok(&format!("secure_scheme_headers = {{ {} }}\n", entries.join(", ")));
+        let got: Vec<&str> = cfg.secure_scheme_headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(got, names);
     }
 
     #[test]
@@ -319,8 +493,12 @@ loglevel = "DEBUG"
     fn every_key_is_known_to_serde() {
         // FileSettings and Setting::key are two lists of the same names; keep them in step.
         for s in Setting::ALL {
-            let err = parse(&format!("{} = {{}}\n", s.key()), Path::new("f.toml"), &no_dns)
-                .expect_err("a table is never a valid value");
+            let err = parse(
+                &format!("{} = 1979-05-27\n", s.key()),
+                Path::new("f.toml"),
+                &Fake::MACHINE,
+            )
+            .expect_err("a date is never a valid value");
             assert!(matches!(err, ConfigError::InvalidValue { .. }), "{}: {err}", s.key());
         }
     }
@@ -373,6 +551,38 @@ loglevel = "DEBUG"
             (
                 "workers = 2\nworkers = 3\n",
                 "f.toml:2: invalid TOML: duplicate key 'workers'",
+            ),
+            (
+                "secure_scheme_headers = {\n  \"X-Proto\" = \"https\",\n  \"X Bad\" = \"on\",\n}\n",
+                "f.toml:3: key 'secure_scheme_headers': header name \"X Bad\" is not a valid HTTP token",
+            ),
+            (
+                "forwarded_allow_ips = [\n  \"10.0.0.0/8\",\n  \"10.0.0.1/8\",\n]\n",
+                "f.toml:3: key 'forwarded_allow_ips': \"10.0.0.1/8\" is not a valid entry (host bits are set (the network is 10.0.0.0/8))",
+            ),
+            (
+                "raw_env = [\"A=1\",\n\"B\"]\n",
+                "f.toml:2: key 'raw_env': expected KEY=VALUE with a non-empty KEY, got \"B\"",
+            ),
+            (
+                "\n\nuser = \"no-such-user-xyz\"\n",
+                "f.toml:3: key 'user': expected an existing user name or a number, got \"no-such-user-xyz\"",
+            ),
+            (
+                "static_root = \"/nope\"\n",
+                "f.toml:1: key 'static_root': expected an existing directory, got \"/nope\"",
+            ),
+            (
+                "daemon = \"yes\"\n",
+                "f.toml:1: key 'daemon': expected true or false, got \"yes\"",
+            ),
+            (
+                "umask = 0o1000\n",
+                "f.toml:1: key 'umask': expected a umask from 0 to 0o777 (octal as 0o22 or 0022), got 0o1000",
+            ),
+            (
+                "suplog = true\n",
+                "f.toml:1: key 'suplog': unknown setting (did you mean 'syslog'?)",
             ),
             (
                 "workers = \n",

@@ -1,12 +1,13 @@
 //! Reading the sources and merging them: defaults < config file < `WEB_CONCURRENCY` (workers
 //! only) < command line. The config module's I/O is here and only here: reading the file, the
-//! environment, and host-name lookups.
+//! environment, and (through [`Machine`]) host-name lookups, directories, users and groups.
 
-use super::addr::Resolve;
 use super::error::{ConfigError, Origin};
 use super::setting::{assign, Setting, Value};
+use super::system::System;
 use super::{file, Config};
 use crate::cli::Cli;
+use nix::unistd::{Group, User};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 
@@ -33,32 +34,31 @@ pub fn load_with_env(cli: &Cli, web_concurrency: Option<&str>) -> Result<Config,
         None => None,
     };
     let file = cli.config.as_deref().zip(text.as_deref());
-    merge(file, web_concurrency, cli, &resolve_host)
+    merge(file, web_concurrency, cli, &Machine)
 }
 
-/// Merges the sources over the defaults; pure given `resolve`. `file` is the path and text of
-/// the config file.
+/// Merges the sources over the defaults; pure given `sys`. `file` is the path and text of the
+/// config file.
 pub(crate) fn merge(
     file: Option<(&Path, &str)>,
     web_concurrency: Option<&str>,
     cli: &Cli,
-    resolve: Resolve<'_>,
+    sys: &dyn System,
 ) -> Result<Config, ConfigError> {
     let mut cfg = match file {
-        Some((path, text)) => file::parse(text, path, resolve)?,
+        Some((path, text)) => file::parse(text, path, sys)?,
         None => Config::default(),
     };
     if let Some(n) = web_concurrency.filter(|v| !v.trim().is_empty()) {
-        assign(&mut cfg, Setting::Workers, &Value::Arg(n.to_owned()), resolve).map_err(|p| {
-            ConfigError::InvalidValue {
-                at: Origin::Env(WEB_CONCURRENCY),
-                problem: p.message,
-            }
+        assign(&mut cfg, Setting::Workers, &Value::Arg(n.to_owned()), sys).map_err(|p| ConfigError::InvalidValue {
+            at: Origin::Env(WEB_CONCURRENCY),
+            problem: p.message,
         })?;
     }
     for (setting, value) in cli_values(cli) {
-        assign(&mut cfg, setting, &value, resolve).map_err(|p| ConfigError::InvalidValue {
-            at: Origin::Flag(setting.flag()),
+        assign(&mut cfg, setting, &value, sys).map_err(|p| ConfigError::InvalidValue {
+            // Every setting the command line can carry has a flag; the key is only a fallback.
+            at: Origin::Flag(setting.flag().unwrap_or(setting.key())),
             problem: p.message,
         })?;
     }
@@ -69,6 +69,9 @@ pub(crate) fn merge(
 fn cli_values(cli: &Cli) -> Vec<(Setting, Value)> {
     let bind = (!cli.bind.is_empty()).then(|| Value::Args(cli.bind.clone()));
     let one = |v: &Option<String>| v.clone().map(Value::Arg);
+    let many = |v: &Vec<String>| (!v.is_empty()).then(|| Value::Args(v.clone()));
+    // A switch can only turn a setting on, as in gunicorn: absent leaves the file's value.
+    let switch = |on: bool| on.then_some(Value::Bool(true));
     let all = [
         (Setting::Bind, bind),
         (Setting::Workers, one(&cli.workers)),
@@ -86,27 +89,73 @@ fn cli_values(cli: &Cli) -> Vec<(Setting, Value)> {
         (Setting::ServerHeader, one(&cli.server_header)),
         (Setting::App, one(&cli.app)),
         (Setting::Loglevel, one(&cli.log_level)),
+        (Setting::ForwardedAllowIps, one(&cli.forwarded_allow_ips)),
+        (Setting::ProxyProtocol, switch(cli.proxy_protocol)),
+        (Setting::ProxyAllowIps, one(&cli.proxy_allow_from)),
+        (Setting::StaticRoot, one(&cli.static_root)),
+        (Setting::BootTimeout, one(&cli.boot_timeout)),
+        (Setting::MaxRequests, one(&cli.max_requests)),
+        (Setting::MaxRequestsJitter, one(&cli.max_requests_jitter)),
+        (Setting::ReusePort, switch(cli.reuse_port)),
+        (Setting::Pidfile, one(&cli.pid)),
+        (Setting::Chdir, one(&cli.chdir)),
+        (Setting::Pythonpath, one(&cli.pythonpath)),
+        (Setting::Virtualenv, one(&cli.virtualenv)),
+        (Setting::PreloadApp, switch(cli.preload)),
+        (Setting::Errorlog, one(&cli.error_logfile)),
+        (Setting::Accesslog, one(&cli.access_logfile)),
+        (Setting::AccessLogFormat, one(&cli.access_logformat)),
+        (Setting::Syslog, switch(cli.log_syslog)),
+        (Setting::SyslogAddr, one(&cli.log_syslog_to)),
+        (Setting::SyslogFacility, one(&cli.log_syslog_facility)),
+        (Setting::SyslogPrefix, one(&cli.log_syslog_prefix)),
+        (
+            Setting::DisableRedirectAccessToSyslog,
+            switch(cli.disable_redirect_access_to_syslog),
+        ),
+        (Setting::CaptureOutput, switch(cli.capture_output)),
+        (Setting::User, one(&cli.user)),
+        (Setting::Group, one(&cli.group)),
+        (Setting::Umask, one(&cli.umask)),
+        (Setting::ProcName, one(&cli.name)),
+        (Setting::RawEnv, many(&cli.env)),
+        (Setting::Daemon, switch(cli.daemon)),
     ];
     all.into_iter().filter_map(|(s, v)| Some((s, v?))).collect()
 }
 
-/// Looks a host name up in the system resolver. Binding every address it returns could bind
-/// the same port twice (IPv4 and IPv6 `localhost`), so the first one is taken.
-fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, String> {
-    let mut addrs = (host, port).to_socket_addrs().map_err(|e| e.to_string())?;
-    addrs.next().ok_or_else(|| "no addresses found".to_owned())
+/// The machine forkhorn runs on: the system resolver, the file system, the user and group
+/// databases.
+struct Machine;
+
+impl System for Machine {
+    /// Binding every address the resolver returns could bind the same port twice (IPv4 and IPv6
+    /// `localhost`), so the first one is taken.
+    fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
+        let mut addrs = (host, port).to_socket_addrs().map_err(|e| e.to_string())?;
+        addrs.next().ok_or_else(|| "no addresses found".to_owned())
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+
+    fn user_exists(&self, name: &str) -> Result<bool, String> {
+        User::from_name(name).map(|u| u.is_some()).map_err(|e| e.to_string())
+    }
+
+    fn group_exists(&self, name: &str) -> Result<bool, String> {
+        Group::from_name(name).map(|g| g.is_some()).map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::system::Fake;
     use super::*;
     use crate::config::{BindAddr, LogLevel};
     use clap::Parser;
     use std::time::Duration;
-
-    fn no_dns(host: &str, _port: u16) -> Result<SocketAddr, String> {
-        Err(format!("no DNS in tests ({host})"))
-    }
 
     fn cli(args: &[&str]) -> Cli {
         let argv = std::iter::once("forkhorn").chain(args.iter().copied());
@@ -115,7 +164,7 @@ mod tests {
 
     fn merged(file: Option<&str>, env: Option<&str>, args: &[&str]) -> Result<Config, String> {
         let file = file.map(|text| (Path::new("f.toml"), text));
-        merge(file, env, &cli(args), &no_dns).map_err(|e| e.to_string())
+        merge(file, env, &cli(args), &Fake::MACHINE).map_err(|e| e.to_string())
     }
 
     fn workers(file: Option<&str>, env: Option<&str>, args: &[&str]) -> usize {
@@ -172,39 +221,98 @@ mod tests {
     fn every_flag_reaches_its_setting() {
         // Each setting's flag, with a value differing from the default, must change exactly
         // that setting: this keeps Setting::flag, the clap attributes and cli_values in step.
+        // `None`: a switch, which takes no value and means true.
         let value = |s: Setting| match s {
-            Setting::Bind => "127.0.0.1:1",
-            Setting::ServerHeader => "other",
-            Setting::App => "builtin:echo",
-            Setting::Loglevel => "debug",
-            _ => "7",
+            Setting::Bind => Some("127.0.0.1:1"),
+            Setting::ServerHeader | Setting::ProcName | Setting::SyslogPrefix => Some("other"),
+            Setting::App => Some("builtin:echo"),
+            Setting::Loglevel => Some("debug"),
+            Setting::ForwardedAllowIps | Setting::ProxyAllowIps => Some("10.0.0.0/8,*"),
+            Setting::StaticRoot | Setting::Chdir | Setting::Virtualenv => Some("/srv/www"),
+            Setting::Pidfile | Setting::Errorlog | Setting::Accesslog => Some("/tmp/f.log"),
+            Setting::Pythonpath => Some("/srv,lib"),
+            Setting::AccessLogFormat => Some("%(h)s"),
+            Setting::SyslogAddr => Some("udp://localhost:514"),
+            Setting::SyslogFacility => Some("local0"),
+            Setting::User | Setting::Group => Some("www-data"),
+            Setting::Umask => Some("0022"),
+            Setting::RawEnv => Some("A=1"),
+            Setting::ProxyProtocol
+            | Setting::ReusePort
+            | Setting::PreloadApp
+            | Setting::Syslog
+            | Setting::DisableRedirectAccessToSyslog
+            | Setting::CaptureOutput
+            | Setting::Daemon => None,
+            _ => Some("7"),
         };
+        let mut with_flags = 0;
         for s in Setting::ALL {
-            let args: Vec<&str> = match s {
-                Setting::App => vec![value(s)],
-                _ => vec![s.flag(), value(s)],
+            let Some(flag) = s.flag() else { continue };
+            with_flags += 1;
+            let (args, as_value) = match (s, value(s)) {
+                (Setting::App, Some(v)) => (vec![v], Value::Arg(v.into())),
+                (Setting::RawEnv, Some(v)) => (vec![flag, v], Value::Args(vec![v.into()])),
+                (_, Some(v)) => (vec![flag, v], Value::Arg(v.into())),
+                (_, None) => (vec![flag], Value::Bool(true)),
             };
             let cfg = merged(None, None, &args).expect("valid");
             assert_ne!(cfg, Config::default(), "{args:?} changed nothing");
             let mut expect = Config::default();
-            assign(&mut expect, s, &Value::Arg(value(s).into()), &no_dns).expect("valid");
+            assign(&mut expect, s, &as_value, &Fake::MACHINE).expect("valid");
             assert_eq!(cfg, expect, "{args:?}");
         }
+        assert_eq!(
+            with_flags,
+            Setting::ALL.len() - 1,
+            "only secure_scheme_headers has no flag"
+        );
+    }
+
+    #[test]
+    fn switches_turn_on_what_the_file_left_off() {
+        let file = Some("daemon = false\npreload_app = true\n");
+        let cfg = merged(file, None, &["-D"]).expect("valid");
+        assert!(cfg.daemon && cfg.preload_app);
+        let cfg = merged(file, None, &[]).expect("valid");
+        assert!(
+            !cfg.daemon && cfg.preload_app,
+            "an absent switch leaves the file's value"
+        );
+    }
+
+    #[test]
+    fn repeated_env_flags_replace_the_file_list() {
+        let file = Some("raw_env = [\"A=file\", \"B=file\"]\n");
+        let cfg = merged(file, None, &["-e", "A=1", "--env", "C=x=y"]).expect("valid");
+        assert_eq!(cfg.raw_env, [("A".into(), "1".into()), ("C".into(), "x=y".into())]);
     }
 
     #[test]
     fn flag_aliases() {
-        let a = merged(None, None, &["--limit-request-field_size", "10"]).expect("valid");
-        let b = merged(None, None, &["--limit-request-field-size", "10"]).expect("valid");
-        assert_eq!(a.limit_request_field_size, 10);
-        assert_eq!(a, b);
+        let pairs: [(&[&str], &[&str]); 3] = [
+            (
+                &["--limit-request-field_size", "10"],
+                &["--limit-request-field-size", "10"],
+            ),
+            (&["--proxy-allow-from", "10.0.0.1"], &["--proxy-allow-ips", "10.0.0.1"]),
+            (&["--error-logfile", "/tmp/e.log"], &["--log-file", "/tmp/e.log"]),
+        ];
+        for (a, b) in pairs {
+            let (a, b) = (
+                merged(None, None, a).expect("valid"),
+                merged(None, None, b).expect("valid"),
+            );
+            assert_ne!(a, Config::default());
+            assert_eq!(a, b);
+        }
     }
 
     #[test]
     fn errors_name_their_source() {
         /// File text, WEB_CONCURRENCY, arguments, the error line.
         type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a [&'a str], &'a str);
-        let cases: [Case<'_>; 7] = [
+        let cases: [Case<'_>; 12] = [
             (
                 None,
                 None,
@@ -240,6 +348,36 @@ mod tests {
                 Some("many"),
                 &[],
                 "WEB_CONCURRENCY: expected a positive integer, got \"many\"",
+            ),
+            (
+                None,
+                None,
+                &["-u", "no-such-user-xyz"],
+                "--user: expected an existing user name or a number, got \"no-such-user-xyz\"",
+            ),
+            (
+                None,
+                None,
+                &["--umask", "0999"],
+                "--umask: expected a umask from 0 to 0o777 (octal as 0o22 or 0022), got \"0999\"",
+            ),
+            (
+                None,
+                None,
+                &["-e", "A=1", "-e", "=2"],
+                "--env: expected KEY=VALUE with a non-empty KEY, got \"=2\"",
+            ),
+            (
+                None,
+                None,
+                &["--proxy-allow-ips", "10.0.0.1,nope"],
+                "--proxy-allow-from: \"nope\" is not a valid entry (not an IP address, CIDR network or *)",
+            ),
+            (
+                Some("static_root = \"/srv/www\"\n"),
+                None,
+                &["--static-root", "/nope"],
+                "--static-root: expected an existing directory, got \"/nope\"",
             ),
             (
                 Some("workers = 2\nworkers_connections = 5\n"),

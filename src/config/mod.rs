@@ -4,8 +4,11 @@
 //! - `setting` names every setting and checks values the same way for every source;
 //! - `file` turns TOML text into a [`Config`] (pure: no file or environment access);
 //! - `load` reads the sources (the only I/O here) and merges them: [`load`], [`load_with_env`];
-//! - `addr` parses listening addresses, `render` prints a config back as TOML
-//!   ([`Config::to_toml`]), `suggest` finds the setting a misspelt key meant;
+//! - `addr` parses listening addresses, `allow` the entries of [`AllowIps`] lists, `syslog` the
+//!   syslog address and facility; `render` prints a config back as TOML ([`Config::to_toml`]),
+//!   `suggest` finds the setting a misspelt key meant;
+//! - `system` is what checks ask the machine (host names, directories, users), injected so that
+//!   only `load` touches it;
 //! - [`ConfigError`] is the one-line message for anything a user got wrong.
 
 use std::net::SocketAddr;
@@ -307,12 +310,15 @@ impl LogLevel {
 }
 
 mod addr;
+mod allow;
 mod error;
 mod file;
 mod load;
 mod render;
 mod setting;
 mod suggest;
+mod syslog;
+mod system;
 
 pub use error::{ConfigError, Origin};
 pub use load::{load, load_with_env, WEB_CONCURRENCY};

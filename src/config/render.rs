@@ -2,13 +2,14 @@
 //! (`--print-config`).
 
 use super::setting::Setting;
-use super::Config;
+use super::{allow, Config};
 use std::fmt::Write;
 use std::time::Duration;
 
 impl Config {
     /// Every setting as TOML, in the order of `etc/forkhorn.toml`. Parsing the result gives back
-    /// this configuration (host names appear as the addresses they resolved to).
+    /// this configuration (host names appear as the addresses they resolved to). TOML has no
+    /// null, so a setting that is not set is a comment: `# pidfile is not set`.
     pub fn to_toml(&self) -> String {
         let mut out = String::new();
         let file = match &self.config_file {
@@ -26,17 +27,19 @@ impl Config {
             "# Sources, later ones winning: defaults, {file}WEB_CONCURRENCY, command line."
         );
         for setting in Setting::ALL {
-            let _ = writeln!(out, "{} = {}", setting.key(), self.value_toml(setting));
+            let _ = match self.value_toml(setting) {
+                Some(value) => writeln!(out, "{} = {value}", setting.key()),
+                None => writeln!(out, "# {} is not set", setting.key()),
+            };
         }
         out
     }
 
-    fn value_toml(&self, setting: Setting) -> String {
-        match setting {
-            Setting::Bind => {
-                let items: Vec<String> = self.bind.iter().map(|a| quote(&a.to_string())).collect();
-                format!("[{}]", items.join(", "))
-            }
+    /// The value as TOML, or `None` for an optional setting that is not set.
+    pub(crate) fn value_toml(&self, setting: Setting) -> Option<String> {
+        let path = |p: &std::path::Path| quote(&p.display().to_string());
+        Some(match setting {
+            Setting::Bind => list(self.bind.iter().map(|a| a.to_string())),
             Setting::Workers => self.workers.to_string(),
             Setting::Backlog => self.backlog.to_string(),
             Setting::WorkerConnections => self.worker_connections.to_string(),
@@ -52,8 +55,55 @@ impl Config {
             Setting::ServerHeader => quote(&self.server_header),
             Setting::App => quote(&self.app),
             Setting::Loglevel => quote(self.loglevel.as_str()),
-        }
+            Setting::ForwardedAllowIps => list(allow::show(&self.forwarded_allow_ips).iter()),
+            Setting::SecureSchemeHeaders => {
+                let entries: Vec<String> = self
+                    .secure_scheme_headers
+                    .iter()
+                    .map(|(name, value)| format!("{} = {}", quote(name), quote(value)))
+                    .collect();
+                if entries.is_empty() {
+                    "{}".to_owned()
+                } else {
+                    format!("{{ {} }}", entries.join(", "))
+                }
+            }
+            Setting::ProxyProtocol => self.proxy_protocol.to_string(),
+            Setting::ProxyAllowIps => list(allow::show(&self.proxy_allow_ips).iter()),
+            Setting::StaticRoot => path(self.static_root.as_deref()?),
+            Setting::BootTimeout => seconds(self.boot_timeout),
+            Setting::MaxRequests => self.max_requests.to_string(),
+            Setting::MaxRequestsJitter => self.max_requests_jitter.to_string(),
+            Setting::ReusePort => self.reuse_port.to_string(),
+            Setting::Pidfile => path(self.pidfile.as_deref()?),
+            Setting::Chdir => path(self.chdir.as_deref()?),
+            Setting::Pythonpath => list(self.pythonpath.iter().map(|p| p.display().to_string())),
+            Setting::Virtualenv => path(self.virtualenv.as_deref()?),
+            Setting::PreloadApp => self.preload_app.to_string(),
+            Setting::Errorlog => quote(&self.errorlog),
+            Setting::Accesslog => quote(self.accesslog.as_deref()?),
+            Setting::AccessLogFormat => quote(&self.access_log_format),
+            Setting::Syslog => self.syslog.to_string(),
+            Setting::SyslogAddr => quote(&self.syslog_addr),
+            Setting::SyslogFacility => quote(&self.syslog_facility),
+            Setting::SyslogPrefix => quote(self.syslog_prefix.as_deref()?),
+            Setting::DisableRedirectAccessToSyslog => self.disable_redirect_access_to_syslog.to_string(),
+            Setting::CaptureOutput => self.capture_output.to_string(),
+            Setting::User => quote(self.user.as_deref()?),
+            Setting::Group => quote(self.group.as_deref()?),
+            // A TOML octal integer: a mode reads best in octal, and the file reads it back.
+            Setting::Umask => format!("0o{:03o}", self.umask),
+            Setting::ProcName => quote(self.proc_name.as_deref()?),
+            Setting::RawEnv => list(self.raw_env.iter().map(|(k, v)| format!("{k}={v}"))),
+            Setting::Daemon => self.daemon.to_string(),
+        })
     }
+}
+
+/// A TOML array of strings, on one line.
+fn list<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
+    let items: Vec<String> = items.map(|s| quote(s.as_ref())).collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// Whole seconds as an integer, like the defaults are written; fractions as a float, which
@@ -96,14 +146,11 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::file;
+    use super::super::system::Fake;
     use super::*;
-    use crate::config::{BindAddr, LogLevel};
+    use crate::config::{AllowIps, BindAddr, LogLevel};
     use std::net::SocketAddr;
     use std::path::Path;
-
-    fn no_dns(host: &str, _port: u16) -> Result<SocketAddr, String> {
-        Err(format!("no DNS in tests ({host})"))
-    }
 
     #[test]
     fn defaults() {
@@ -128,6 +175,41 @@ mod tests {
                 "server_header = \"forkhorn\"",
                 "app = \"builtin:hello\"",
                 "loglevel = \"info\"",
+                "forwarded_allow_ips = [\"127.0.0.1\", \"::1\"]",
+                "secure_scheme_headers = { \"X-FORWARDED-PROTOCOL\" = \"ssl\", \"X-FORWARDED-PROTO\" = \"https\", \"X-FORWARDED-SSL\" = \"on\" }",
+                "proxy_protocol = false",
+                "proxy_allow_ips = [\"127.0.0.1\", \"::1\"]",
+                "boot_timeout = 120",
+                "max_requests = 0",
+                "max_requests_jitter = 0",
+                "reuse_port = false",
+                "pythonpath = []",
+                "preload_app = false",
+                "errorlog = \"-\"",
+                "access_log_format = \"%(h)s %(l)s %(u)s %(t)s \\\"%(r)s\\\" %(s)s %(b)s \\\"%(f)s\\\" \\\"%(a)s\\\"\"",
+                "syslog = false",
+                "syslog_addr = \"unix:///dev/log\"",
+                "syslog_facility = \"user\"",
+                "disable_redirect_access_to_syslog = false",
+                "capture_output = false",
+                "umask = 0o000",
+                "raw_env = []",
+                "daemon = false",
+            ]
+        );
+        let unset: Vec<&str> = text.lines().filter(|l| l.ends_with(" is not set")).collect();
+        assert_eq!(
+            unset,
+            [
+                "# static_root is not set",
+                "# pidfile is not set",
+                "# chdir is not set",
+                "# virtualenv is not set",
+                "# accesslog is not set",
+                "# syslog_prefix is not set",
+                "# user is not set",
+                "# group is not set",
+                "# proc_name is not set",
             ]
         );
     }
@@ -151,11 +233,46 @@ mod tests {
             server_header: String::new(),
             app: "pkg:make(\"a\", 'b')".into(),
             loglevel: LogLevel::Critical,
+            forwarded_allow_ips: AllowIps {
+                any: true,
+                nets: vec![],
+            },
+            secure_scheme_headers: vec![],
+            proxy_protocol: true,
+            proxy_allow_ips: AllowIps {
+                any: false,
+                nets: vec![("10.0.0.0".parse().expect("ip"), 8), ("fd00::".parse().expect("ip"), 8)],
+            },
+            static_root: Some("/srv/www".into()),
+            boot_timeout: Duration::from_millis(500),
+            max_requests: 10,
+            max_requests_jitter: 3,
+            reuse_port: true,
+            pidfile: Some("/tmp/a \"pid\"".into()),
+            chdir: Some("/srv".into()),
+            pythonpath: vec!["a,b".into(), "/c".into()],
+            virtualenv: Some("/tmp".into()),
+            preload_app: true,
+            errorlog: "/tmp/e.log".into(),
+            accesslog: Some("-".into()),
+            access_log_format: "%(h)s \"%(r)s\"".into(),
+            syslog: true,
+            syslog_addr: "tcp://[::1]:601".into(),
+            syslog_facility: "local7".into(),
+            syslog_prefix: Some("p".into()),
+            disable_redirect_access_to_syslog: true,
+            capture_output: true,
+            user: Some("www-data".into()),
+            group: Some("0".into()),
+            umask: 0o777,
+            proc_name: Some("shop [eu]".into()),
+            raw_env: vec![("A".into(), "x=\"y\"".into()), ("B".into(), String::new())],
+            daemon: true,
             ..Config::default()
         };
         let text = cfg.to_toml();
         let path = Path::new("again.toml");
-        let back = file::parse(&text, path, &no_dns).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let back = file::parse(&text, path, &Fake::MACHINE).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(
             back,
             Config {

@@ -1,7 +1,14 @@
 //! The master (gunicorn's arbiter): binds, forks and supervises the workers, and turns signals
-//! into lifecycle changes. It never parses HTTP and never runs application code.
+//! into lifecycle changes: reload by rolling replacement, binary upgrade, graceful and fast
+//! stop. It never parses HTTP and never runs application code. `docs/LIFECYCLE.md` draws the
+//! states.
 
-use crate::config::Config;
+mod upgrade;
+
+use crate::app::{AppError, Application, Loader};
+use crate::config::{Config, ConfigError};
+use crate::sys::heartbeat::{monotonic_ms, Heartbeat};
+use crate::sys::pidfile::{Pidfile, PidfileError};
 use crate::sys::{self, Listener};
 use crate::worker;
 use mio::unix::SourceFd;
@@ -14,12 +21,18 @@ use nix::unistd::Pid;
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Exit status when a worker could not boot.
 pub const EXIT_WORKER_BOOT: i32 = 3;
 
 const SIGNAL_TOKEN: Token = Token(0);
+/// The first respawn delay after a boot failure; it doubles up to [`BACKOFF_MAX`].
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How long a worker told to abort (SIGABRT) has before SIGKILL.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
 
 /// Why the master could not run.
 #[derive(Debug, thiserror::Error)]
@@ -27,54 +40,107 @@ pub enum MasterError {
     /// A listening socket could not be set up.
     #[error(transparent)]
     Listen(#[from] sys::listen::ListenError),
+    /// The pidfile could not be written.
+    #[error(transparent)]
+    WritePidfile(#[from] PidfileError),
     /// Signal handling could not be set up.
     #[error("cannot set up signal handling: {0}")]
     SetupSignals(Errno),
-    /// The event loop could not be set up.
-    #[error("cannot create poll: {0}")]
-    CreatePoll(io::Error),
+    /// The event loop failed.
+    #[error("cannot poll: {0}")]
+    Poll(io::Error),
     /// A pipe to a new worker could not be made.
     #[error("cannot create worker pipe: {0}")]
     CreatePipe(Errno),
+    /// The heartbeat page of a new worker could not be mapped.
+    #[error("cannot map heartbeat page: {0}")]
+    MapHeartbeat(Errno),
     /// fork() failed.
-    #[error("cannot fork a worker: {0}")]
+    #[error("cannot fork: {0}")]
     Fork(Errno),
     /// A worker pipe could not be watched.
     #[error("cannot register worker pipe: {0}")]
     RegisterPipe(io::Error),
+    /// waitpid() failed.
+    #[error("cannot reap children: {0}")]
+    Reap(Errno),
+}
+
+/// What the master needs from its caller: how workers make the application, and how a HUP
+/// re-reads the configuration.
+pub struct Hooks<'a> {
+    /// Makes the application in each worker, after fork.
+    pub loader: Loader<'a>,
+    /// Re-reads the configuration (the file and the command line) on HUP.
+    pub reload: &'a dyn Fn() -> Result<Config, ConfigError>,
+}
+
+/// Where one worker stands in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    /// Forked; loading the application.
+    Booting,
+    /// Serving.
+    Ready,
+    /// Told to stop gracefully (TERM), or retiring by itself after `max_requests`.
+    Retiring,
+    /// Silent past `timeout`: sent SIGABRT at `since`, SIGKILL follows.
+    Aborting { since: Instant },
 }
 
 /// One live worker process.
 #[derive(Debug)]
 struct Slot {
     id: usize,
+    generation: u64,
     pipe: std::fs::File,
-    ready: bool,
-    /// TERM has been sent.
-    retiring: bool,
+    heartbeat: Heartbeat,
+    life: Life,
+    spawned: Instant,
+}
+
+/// The configuration a reload can fall back to until its new workers are all ready.
+struct Fallback {
+    cfg: Config,
+    generation: u64,
+    listeners: Vec<Rc<Listener>>,
 }
 
 /// What the master is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Keeping `workers` workers alive.
+    /// Keeping `workers` workers of the current generation alive.
     Running,
+    /// WINCH: no workers; sockets kept; HUP brings workers back.
+    Paused,
     /// Waiting for workers to exit; SIGKILL at `deadline`.
     Stopping { deadline: Instant, killed: bool },
 }
 
-struct Master<'l> {
+struct Master<'h> {
+    hooks: Hooks<'h>,
     cfg: Config,
-    loader: crate::app::Loader<'l>,
     /// Run around each fork when the app was preloaded into the master.
     fork_hooks: Option<Box<dyn crate::app::ForkHooks>>,
-    listeners: Vec<Listener>,
+    /// The generation new workers are spawned in; workers of older ones are replaced.
+    generation: u64,
+    /// The highest generation ever started (a rolled-back number is not reused).
+    newest: u64,
+    listeners: Vec<Rc<Listener>>,
+    /// Set while a reload is in progress.
+    fallback: Option<Fallback>,
     poll: Poll,
     signals: SignalFd,
     workers: HashMap<Pid, Slot>,
     next_id: usize,
     state: State,
     exit_code: i32,
+    /// Every worker of the first generation has been ready once.
+    booted: bool,
+    /// Respawn delay after boot failures, and when the next spawn may happen.
+    backoff: Option<(Duration, Instant)>,
+    pidfile: Option<Pidfile>,
+    upgrade: upgrade::Upgrade,
 }
 
 /// The signals the master handles; all are blocked and read from a signalfd.
@@ -97,28 +163,46 @@ fn master_signals() -> SigSet {
     set
 }
 
-/// Runs the master with the application the `app` setting names (what the `forkhorn` command
-/// does); returns the process exit status.
-pub fn run(cfg: Config) -> Result<i32, MasterError> {
-    start(cfg, &crate::app::load_configured, true)
+/// Runs the master with the application the `app` setting names, re-reading the configuration
+/// with `reload` on HUP (what the `forkhorn` command does); returns the process exit status.
+/// With `preload_app` the app is loaded here, once, before the workers are forked.
+pub fn run(cfg: Config, reload: &dyn Fn() -> Result<Config, ConfigError>) -> Result<i32, MasterError> {
+    start(
+        cfg,
+        Hooks {
+            loader: &crate::app::load_configured,
+            reload,
+        },
+        true,
+    )
 }
 
-/// Runs the master; each worker makes its application with `loader` after fork. Returns the
-/// process exit status.
-pub fn run_with(cfg: Config, loader: crate::app::Loader<'_>) -> Result<i32, MasterError> {
-    start(cfg, loader, false)
+fn bind_options(cfg: &Config) -> sys::BindOptions {
+    sys::BindOptions {
+        backlog: cfg.backlog,
+        reuse_port: cfg.reuse_port,
+    }
+}
+
+/// Runs the master with the given hooks; returns the process exit status.
+pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
+    start(cfg, hooks, false)
 }
 
 /// Runs the master; `preload`: honour `preload_app` by loading the configured app here.
-fn start(cfg: Config, loader: crate::app::Loader<'_>, preload: bool) -> Result<i32, MasterError> {
+fn start(cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, MasterError> {
     // Block before binding: a signal that arrives during start-up waits in the signalfd
     // instead of killing a half-started server.
     let mask = master_signals();
     sys::process::block_signals(&mask).map_err(MasterError::SetupSignals)?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(MasterError::SetupSignals)?;
+    let upgrade = upgrade::Upgrade::capture();
     sys::process::raise_nofile_limit();
-    let mut listeners = sys::bind_all(&cfg.bind, cfg.backlog)?;
+    let mut inherited = sys::listen::take_inherited();
+    let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg), &mut inherited)?;
+    drop(inherited);
+    let pidfile = cfg.pidfile.as_deref().map(Pidfile::create).transpose()?;
     // A Python app's sys.argv is the command line, which the process title overwrites.
     #[cfg(feature = "python")]
     crate::python::keep_argv();
@@ -134,33 +218,46 @@ fn start(cfg: Config, loader: crate::app::Loader<'_>, preload: bool) -> Result<i
             Ok(hooks) => hooks,
             Err(e) => {
                 log::error!("Failed to preload the app: {e}");
-                for l in &mut listeners {
-                    l.remove_file();
-                }
                 return Ok(EXIT_WORKER_BOOT);
             }
         },
         false => None,
     };
-    let poll = Poll::new().map_err(MasterError::CreatePoll)?;
+    let poll = Poll::new().map_err(MasterError::Poll)?;
     poll.registry()
         .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
-        .map_err(MasterError::CreatePoll)?;
+        .map_err(MasterError::Poll)?;
     let mut m = Master {
+        hooks,
         cfg,
-        loader,
         fork_hooks,
-        listeners,
+        generation: 1,
+        newest: 1,
+        listeners: listeners.into_iter().map(Rc::new).collect(),
+        fallback: None,
         poll,
         signals,
         workers: HashMap::new(),
         next_id: 1,
         state: State::Running,
         exit_code: 0,
+        booted: false,
+        backoff: None,
+        pidfile,
+        upgrade,
     };
     let result = m.main_loop();
-    for l in &mut m.listeners {
-        l.remove_file();
+    if m.upgrade.handed_over() {
+        // The new master serves these sockets now; their files must stay.
+        for l in m
+            .listeners
+            .iter_mut()
+            .chain(m.fallback.iter_mut().flat_map(|f| f.listeners.iter_mut()))
+        {
+            if let Some(l) = Rc::get_mut(l) {
+                l.disown();
+            }
+        }
     }
     log::info!("Shutting down: Master");
     result.map(|()| m.exit_code)
@@ -168,21 +265,17 @@ fn start(cfg: Config, loader: crate::app::Loader<'_>, preload: bool) -> Result<i
 
 impl Master<'_> {
     fn main_loop(&mut self) -> Result<(), MasterError> {
-        self.spawn_missing()?;
         let mut events = Events::with_capacity(64);
         loop {
-            // No timers while running: an idle master sleeps until a signal or a worker speaks.
-            let timeout = match self.state {
-                State::Running => None,
-                State::Stopping { deadline, killed } => Some(if killed {
-                    Duration::from_millis(100)
-                } else {
-                    deadline.saturating_duration_since(Instant::now())
-                }),
-            };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            self.converge()?;
+            if let State::Stopping { .. } = self.state {
+                if self.workers.is_empty() {
+                    return Ok(());
+                }
+            }
+            if let Err(e) = self.poll.poll(&mut events, self.next_wakeup()) {
                 if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(MasterError::CreatePoll(e));
+                    return Err(MasterError::Poll(e));
                 }
             }
             for ev in events.iter() {
@@ -192,20 +285,32 @@ impl Master<'_> {
                 }
             }
             self.reap()?;
-            match self.state {
-                State::Running => self.spawn_missing()?,
-                State::Stopping { deadline, killed } => {
-                    if self.workers.is_empty() {
-                        return Ok(());
-                    }
-                    if !killed && Instant::now() >= deadline {
-                        log::warn!("graceful timeout: killing {} worker(s)", self.workers.len());
-                        self.signal_all(Signal::SIGKILL);
-                        self.state = State::Stopping { deadline, killed: true };
-                    }
-                }
-            }
+            self.check_timers();
         }
+    }
+
+    /// How long the master may sleep: forever with nothing timed; else until the next check.
+    fn next_wakeup(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let mut wake: Option<Duration> = None;
+        let mut at = |d: Duration| wake = Some(wake.map_or(d, |w| w.min(d)));
+        match self.state {
+            State::Stopping { deadline, killed } => at(if killed {
+                Duration::from_millis(100)
+            } else {
+                deadline.saturating_duration_since(now)
+            }),
+            State::Running | State::Paused => {}
+        }
+        if let Some((_, when)) = self.backoff {
+            at(when.saturating_duration_since(now));
+        }
+        // Heartbeats, boot timeouts and aborts are checked once a second while workers exist:
+        // one wake-up a second is the whole cost of supervision.
+        if !self.workers.is_empty() {
+            at(Duration::from_secs(1));
+        }
+        wake
     }
 
     fn handle_signals(&mut self) -> Result<(), MasterError> {
@@ -229,21 +334,115 @@ impl Master<'_> {
                 Signal::SIGCHLD => {} // reaped after every wake-up
                 Signal::SIGTERM => self.stop(true),
                 Signal::SIGINT | Signal::SIGQUIT => self.stop(false),
+                Signal::SIGHUP => self.reload(),
                 Signal::SIGTTIN => {
                     self.cfg.workers += 1;
                     log::info!("Number of workers: {}", self.cfg.workers);
                 }
-                Signal::SIGTTOU => {
-                    if self.cfg.workers > 1 {
-                        self.cfg.workers -= 1;
-                        log::info!("Number of workers: {}", self.cfg.workers);
-                        self.retire_surplus();
-                    }
+                // Never fewer than one worker.
+                Signal::SIGTTOU if self.cfg.workers > 1 => {
+                    self.cfg.workers -= 1;
+                    log::info!("Number of workers: {}", self.cfg.workers);
                 }
                 Signal::SIGUSR1 => self.signal_all(Signal::SIGUSR1),
-                _ => log::warn!("{} is not handled yet; ignored", sig.as_str()),
+                Signal::SIGUSR2 => self.start_upgrade(),
+                Signal::SIGWINCH => self.pause(),
+                _ => {}
             }
         }
+    }
+
+    /// HUP: re-read the configuration and replace the workers, one new ready worker for one old
+    /// one. A bad configuration changes nothing.
+    fn reload(&mut self) {
+        if matches!(self.state, State::Stopping { .. }) {
+            return;
+        }
+        let cfg = match (self.hooks.reload)() {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                log::error!("Reload failed, keeping the current configuration: {e}");
+                return;
+            }
+        };
+        // Sockets for addresses that stay are kept (queued connections survive); new ones are
+        // bound now; removed ones close once the old workers are gone.
+        let mut reuse: Vec<Listener> = Vec::new();
+        let mut listeners = Vec::with_capacity(cfg.bind.len());
+        for addr in &cfg.bind {
+            if let Some(l) = self
+                .listeners
+                .iter()
+                .find(|l| l.addr == *addr && l.per_worker == cfg.reuse_port)
+            {
+                listeners.push(Rc::clone(l));
+                continue;
+            }
+            match sys::bind_all(std::slice::from_ref(addr), bind_options(&cfg), &mut reuse) {
+                Ok(mut v) => {
+                    if let Some(l) = v.pop() {
+                        log::info!("Listening at: {} ({})", l, std::process::id());
+                        listeners.push(Rc::new(l));
+                    }
+                }
+                Err(e) => {
+                    log::error!("Reload failed, keeping the current configuration: {e}");
+                    return;
+                }
+            }
+        }
+        crate::logging::set_level(cfg.loglevel);
+        let previous = Fallback {
+            cfg: std::mem::replace(&mut self.cfg, cfg),
+            generation: self.generation,
+            listeners: std::mem::replace(&mut self.listeners, listeners),
+        };
+        // A HUP during a reload falls back to the last configuration that fully booted.
+        if self.fallback.is_none() {
+            self.fallback = Some(previous);
+        }
+        self.newest += 1;
+        self.generation = self.newest;
+        self.backoff = None;
+        if self.state == State::Paused {
+            self.state = State::Running;
+        }
+        log::info!(
+            "Reloading: generation {} with {} worker(s)",
+            self.generation,
+            self.cfg.workers
+        );
+    }
+
+    /// New workers of a reload could not boot: go back to the configuration that served.
+    fn roll_back(&mut self) {
+        let Some(fb) = self.fallback.take() else {
+            return;
+        };
+        log::error!(
+            "Reload failed: the new workers could not boot; keeping generation {}",
+            fb.generation
+        );
+        let failed = self.generation;
+        self.cfg = fb.cfg;
+        self.generation = fb.generation;
+        self.listeners = fb.listeners;
+        crate::logging::set_level(self.cfg.loglevel);
+        for (pid, slot) in self.workers.iter_mut() {
+            if slot.generation == failed && slot.life != Life::Retiring {
+                slot.life = Life::Retiring;
+                let _ = kill(*pid, Signal::SIGTERM);
+            }
+        }
+    }
+
+    /// WINCH: stop every worker gracefully but keep the master and its sockets.
+    fn pause(&mut self) {
+        if self.state != State::Running {
+            return;
+        }
+        self.state = State::Paused;
+        self.retire_where(|_| true);
     }
 
     /// Starts stopping: graceful (TERM to workers, SIGKILL after graceful_timeout) or fast.
@@ -268,7 +467,32 @@ impl Master<'_> {
                 killed: false,
             };
         }
+        for slot in self.workers.values_mut() {
+            if !matches!(slot.life, Life::Aborting { .. }) {
+                slot.life = Life::Retiring;
+            }
+        }
         self.signal_all(sig);
+        // The workers take what is queued and then close their copies; the master must not keep
+        // the sockets alive behind them, or connections would queue for nobody and be reset.
+        // (A master that handed its sockets to an upgraded one keeps nothing alive either: the
+        // new master holds its own copies.)
+        self.drop_listeners();
+    }
+
+    fn drop_listeners(&mut self) {
+        let handed_over = self.upgrade.handed_over();
+        for mut l in self
+            .listeners
+            .drain(..)
+            .chain(self.fallback.take().into_iter().flat_map(|f| f.listeners))
+        {
+            if handed_over {
+                if let Some(l) = Rc::get_mut(&mut l) {
+                    l.disown();
+                }
+            }
+        }
     }
 
     fn signal_all(&self, sig: Signal) {
@@ -277,27 +501,79 @@ impl Master<'_> {
         }
     }
 
-    /// With more workers than configured (after TTOU), gracefully stops the oldest surplus.
-    fn retire_surplus(&mut self) {
-        let mut live: Vec<(usize, Pid)> = self
-            .workers
-            .iter()
-            .filter(|(_, s)| !s.retiring)
-            .map(|(p, s)| (s.id, *p))
-            .collect();
-        live.sort();
-        let surplus = live.len().saturating_sub(self.cfg.workers);
-        for (_, pid) in live.into_iter().take(surplus) {
-            if let Some(slot) = self.workers.get_mut(&pid) {
-                slot.retiring = true;
-                let _ = kill(pid, Signal::SIGTERM);
+    fn retire_where(&mut self, pick: impl Fn(&Slot) -> bool) {
+        for (pid, slot) in self.workers.iter_mut() {
+            if matches!(slot.life, Life::Booting | Life::Ready) && pick(slot) {
+                slot.life = Life::Retiring;
+                let _ = kill(*pid, Signal::SIGTERM);
             }
         }
     }
 
-    fn spawn_missing(&mut self) -> Result<(), MasterError> {
-        while self.workers.values().filter(|s| !s.retiring).count() < self.cfg.workers {
+    /// Brings the worker set towards `workers` ready workers of the current generation:
+    /// spawns what is missing, retires old workers as new ones become ready, and finishes a
+    /// reload once only new workers remain.
+    fn converge(&mut self) -> Result<(), MasterError> {
+        if self.state != State::Running {
+            return Ok(());
+        }
+        let gen = self.generation;
+        let target = self.cfg.workers;
+        // Old workers that are not serving yet never will: stop them now.
+        self.retire_where(|s| s.generation != gen && s.life == Life::Booting);
+
+        let current = |s: &Slot| s.generation == gen && matches!(s.life, Life::Booting | Life::Ready);
+        let mut have = self.workers.values().filter(|s| current(s)).count();
+        while have < target {
+            if let Some((_, when)) = self.backoff {
+                if Instant::now() < when {
+                    break;
+                }
+            }
             self.spawn()?;
+            have += 1;
+        }
+        // Too many of the current generation (TTOU): retire the oldest surplus.
+        if have > target {
+            let mut ids: Vec<usize> = self.workers.values().filter(|s| current(s)).map(|s| s.id).collect();
+            ids.sort_unstable();
+            let surplus: Vec<usize> = ids.into_iter().take(have - target).collect();
+            self.retire_where(|s| surplus.contains(&s.id));
+        }
+        // Rolling replacement: an old worker goes only when a new one can take its share.
+        let ready_new = self
+            .workers
+            .values()
+            .filter(|s| s.generation == gen && s.life == Life::Ready)
+            .count();
+        let mut old: Vec<(usize, Pid)> = self
+            .workers
+            .iter()
+            .filter(|(_, s)| s.generation != gen && s.life == Life::Ready)
+            .map(|(p, s)| (s.id, *p))
+            .collect();
+        old.sort_unstable();
+        let mut serving = ready_new + old.len();
+        for (_, pid) in old {
+            if serving <= target {
+                break;
+            }
+            if let Some(slot) = self.workers.get_mut(&pid) {
+                slot.life = Life::Retiring;
+                let _ = kill(pid, Signal::SIGTERM);
+                serving -= 1;
+            }
+        }
+        if !self.booted && ready_new >= target {
+            self.booted = true;
+        }
+        let others = self
+            .workers
+            .values()
+            .any(|s| s.generation != gen && s.life != Life::Retiring);
+        if self.fallback.is_some() && ready_new >= target && !others {
+            self.fallback = None;
+            log::info!("Reload complete: generation {} is serving", gen);
         }
         Ok(())
     }
@@ -305,13 +581,15 @@ impl Master<'_> {
     fn spawn(&mut self) -> Result<(), MasterError> {
         let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
             .map_err(MasterError::CreatePipe)?;
+        let heartbeat = Heartbeat::new().map_err(MasterError::MapHeartbeat)?;
         let id = self.next_id;
         self.next_id += 1;
-        let mut keep: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
+        let mut keep: Vec<RawFd> = self.listeners.iter().map(|l| l.raw_fd()).collect();
         keep.push(write_end.as_raw_fd());
+        let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
         let cfg = &self.cfg;
-        let listeners = &self.listeners;
-        let loader = self.loader;
+        let loader = self.hooks.loader;
+        let beat = &heartbeat;
         let hooks = self.fork_hooks.as_deref();
         if let Some(h) = hooks {
             h.before_fork();
@@ -324,9 +602,10 @@ impl Master<'_> {
             worker::run(worker::Spec {
                 id,
                 cfg,
-                listeners,
+                listeners: &listeners,
                 to_master: write_end,
                 loader,
+                heartbeat: beat,
             })
         });
         if let Some(h) = hooks {
@@ -346,9 +625,11 @@ impl Master<'_> {
             pid,
             Slot {
                 id,
+                generation: self.generation,
                 pipe,
-                ready: false,
-                retiring: false,
+                heartbeat,
+                life: Life::Booting,
+                spawned: Instant::now(),
             },
         );
         Ok(())
@@ -363,9 +644,16 @@ impl Master<'_> {
             match slot.pipe.read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
-                    if buf[..n].contains(&worker::READY) && !slot.ready {
-                        slot.ready = true;
-                        log::debug!("worker {} (pid: {}) is ready", slot.id, pid);
+                    for &msg in &buf[..n] {
+                        match msg {
+                            worker::READY if slot.life == Life::Booting => {
+                                slot.life = Life::Ready;
+                                self.backoff = None;
+                                log::debug!("worker {} (pid: {}) is ready", slot.id, pid);
+                            }
+                            worker::RETIRING if slot.life == Life::Ready => slot.life = Life::Retiring,
+                            _ => {}
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -374,38 +662,129 @@ impl Master<'_> {
         }
     }
 
-    /// Collects every exited child; a worker that failed to boot stops the server.
+    /// Heartbeat, boot and abort deadlines.
+    fn check_timers(&mut self) {
+        let now = Instant::now();
+        let now_ms = monotonic_ms();
+        let timeout = self.cfg.timeout;
+        let boot_timeout = self.cfg.boot_timeout;
+        for (pid, slot) in self.workers.iter_mut() {
+            match slot.life {
+                Life::Booting if now.duration_since(slot.spawned) > boot_timeout => {
+                    log::error!(
+                        "Worker (pid:{pid}) did not boot within {}s; killing it",
+                        boot_timeout.as_secs()
+                    );
+                    let _ = kill(*pid, Signal::SIGKILL);
+                    slot.life = Life::Aborting { since: now };
+                }
+                Life::Ready | Life::Retiring if !timeout.is_zero() => {
+                    let silent = now_ms.saturating_sub(slot.heartbeat.last_beat());
+                    if silent > timeout.as_millis() as u64 {
+                        match slot.heartbeat.current_request() {
+                            Some(req) => log::error!("WORKER TIMEOUT (pid {pid}) serving {req}"),
+                            None => log::error!("WORKER TIMEOUT (pid {pid})"),
+                        }
+                        let _ = kill(*pid, Signal::SIGABRT);
+                        slot.life = Life::Aborting { since: now };
+                    }
+                }
+                Life::Aborting { since } if now.duration_since(since) > ABORT_GRACE => {
+                    let _ = kill(*pid, Signal::SIGKILL);
+                }
+                _ => {}
+            }
+        }
+        if let State::Stopping {
+            deadline,
+            killed: false,
+        } = self.state
+        {
+            if now >= deadline && !self.workers.is_empty() {
+                log::warn!("graceful timeout: killing {} worker(s)", self.workers.len());
+                self.signal_all(Signal::SIGKILL);
+                self.state = State::Stopping { deadline, killed: true };
+            }
+        }
+    }
+
+    /// Collects every exited child: workers (respawned by `converge`), or an upgraded master.
     fn reap(&mut self) -> Result<(), MasterError> {
         loop {
             let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return Ok(()),
                 Err(Errno::EINTR) => continue,
-                Err(e) => return Err(MasterError::SetupSignals(e)),
+                Err(e) => return Err(MasterError::Reap(e)),
                 Ok(s) => s,
             };
             let Some(pid) = status.pid() else { continue };
             let Some(slot) = self.workers.remove(&pid) else {
+                self.upgrade.reaped(pid, &status, &mut self.pidfile);
                 continue;
             };
             let _ = self.poll.registry().deregister(&mut SourceFd(&slot.pipe.as_raw_fd()));
-            let stopping = slot.retiring || matches!(self.state, State::Stopping { .. });
-            match status {
-                WaitStatus::Exited(_, 0) => log::info!("Worker exiting (pid: {pid})"),
-                WaitStatus::Exited(_, worker::EXIT_BOOT_ERROR) => {
-                    log::error!("Worker (pid:{pid}) failed to boot.");
-                    if !stopping {
-                        self.exit_code = EXIT_WORKER_BOOT;
-                        log::error!("Reason: Worker failed to boot.");
-                        self.stop(false);
-                    }
-                }
-                WaitStatus::Exited(_, code) => log::error!("Worker (pid:{pid}) exited with code {code}"),
-                WaitStatus::Signaled(_, sig, _) if stopping && sig == Signal::SIGKILL => {
-                    log::warn!("Worker (pid:{pid}) was sent SIGKILL")
-                }
-                WaitStatus::Signaled(_, sig, _) => log::error!("Worker (pid:{pid}) was sent {}!", sig.as_str()),
-                _ => {}
-            }
+            self.worker_exited(pid, slot, status);
         }
     }
+
+    fn worker_exited(&mut self, pid: Pid, slot: Slot, status: WaitStatus) {
+        let expected = slot.life == Life::Retiring || matches!(self.state, State::Stopping { .. });
+        match status {
+            WaitStatus::Exited(_, 0) => log::info!("Worker exiting (pid: {pid})"),
+            WaitStatus::Exited(_, code) => log::error!("Worker (pid:{pid}) exited with code {code}"),
+            WaitStatus::Signaled(_, sig, _) if expected && sig == Signal::SIGKILL => {
+                log::warn!("Worker (pid:{pid}) was sent SIGKILL")
+            }
+            WaitStatus::Signaled(_, sig, _) => log::error!("Worker (pid:{pid}) was sent {}!", sig.as_str()),
+            _ => {}
+        }
+        let failed_boot = slot.life == Life::Booting
+            || matches!(slot.life, Life::Aborting { .. }) && slot.heartbeat.last_beat() == 0
+            || matches!(status, WaitStatus::Exited(_, worker::EXIT_BOOT_ERROR));
+        if !failed_boot || expected {
+            return;
+        }
+        if !self.booted {
+            // At start-up a boot failure is a configuration problem, not bad luck: stop.
+            log::error!("Reason: Worker failed to boot.");
+            self.exit_code = EXIT_WORKER_BOOT;
+            self.stop(false);
+        } else if self.fallback.is_some() && slot.generation == self.generation {
+            self.roll_back();
+        } else {
+            let delay = self.backoff.map_or(BACKOFF_START, |(d, _)| (d * 2).min(BACKOFF_MAX));
+            log::warn!("Worker failed to boot; next attempt in {} ms", delay.as_millis());
+            self.backoff = Some((delay, Instant::now() + delay));
+        }
+    }
+
+    /// USR2: start the (possibly new) binary as a new master that inherits the sockets.
+    fn start_upgrade(&mut self) {
+        if self.state != State::Running && self.state != State::Paused {
+            return;
+        }
+        let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
+        self.upgrade.start(&listeners, &mut self.pidfile);
+    }
+}
+
+/// Builds the master hooks for a library user: `make_app` makes the application in each worker;
+/// a HUP re-reads `cfg.config_file` if there is one (else keeps `cfg`) and restarts the workers.
+pub fn library_hooks_reload(cfg: &Config) -> impl Fn() -> Result<Config, ConfigError> + '_ {
+    move || match &cfg.config_file {
+        Some(path) => crate::config::load(&crate::cli::Cli {
+            config: Some(path.clone()),
+            ..Default::default()
+        }),
+        None => Ok(cfg.clone()),
+    }
+}
+
+/// Boxes an application maker as a [`Loader`]-compatible closure.
+pub fn loader_from<A, F>(make_app: F) -> impl Fn(&Config) -> Result<Box<dyn Application>, AppError>
+where
+    A: Application + 'static,
+    F: Fn() -> Result<A, AppError>,
+{
+    move |_| Ok(Box::new(make_app()?))
 }

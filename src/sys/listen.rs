@@ -41,13 +41,19 @@ pub enum ListenError {
     },
 }
 
-/// A bound, listening, non-blocking socket.
+/// A bound, listening, non-blocking socket. A Unix socket file this process created is removed
+/// when the listener is dropped (unless [`Listener::disown`] handed it to another process).
 #[derive(Debug)]
 pub struct Listener {
     /// The socket.
     pub kind: ListenerKind,
+    /// The configured address this socket serves.
+    pub addr: BindAddr,
     /// Set for a Unix socket this process created, so it removes the file at exit.
     owned_path: Option<PathBuf>,
+    /// `reuse_port`: this socket only reserves the address (bound, not listening); each worker
+    /// listens on a socket of its own bound to the same address ([`Listener::worker_socket`]).
+    pub per_worker: bool,
 }
 
 /// The two socket families forkhorn serves.
@@ -76,12 +82,69 @@ impl Listener {
         }
     }
 
-    /// Removes the socket file of a Unix listener this process created.
-    pub fn remove_file(&mut self) {
+    /// Leaves the socket file in place at drop: another process (an upgraded master) serves it.
+    pub fn disown(&mut self) {
+        self.owned_path = None;
+    }
+
+    /// Clears close-on-exec, so an exec'd process inherits the socket.
+    pub fn inherit_across_exec(&self) -> io::Result<()> {
+        let fd = unsafe_borrow(self.raw_fd());
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
+            .map(|_| ())
+            .map_err(io::Error::from)
+    }
+
+    /// Whether this (inherited) socket can serve the configured `want`: same family and
+    /// address, and the same port unless `want` asks for any port.
+    fn serves(&self, want: &BindAddr) -> bool {
+        match (&self.kind, want) {
+            (ListenerKind::Tcp(l), BindAddr::Tcp(sa)) => l
+                .local_addr()
+                .map(|a| a.ip() == sa.ip() && (sa.port() == 0 || a.port() == sa.port()))
+                .unwrap_or(false),
+            (ListenerKind::Unix(l), BindAddr::Unix(path)) => l
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p == path))
+                .unwrap_or(false),
+            _ => false,
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
         if let Some(path) = self.owned_path.take() {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// The environment variable through which an upgrading master passes its listening sockets to
+/// the new binary: a comma-separated list of descriptor numbers.
+pub const INHERIT_ENV: &str = "FORKHORN_LISTEN_FDS";
+
+/// Adopts the sockets an upgrading master passed in [`INHERIT_ENV`] (and removes the variable,
+/// so workers and application subprocesses do not see it).
+pub fn take_inherited() -> Vec<Listener> {
+    let Some(list) = std::env::var_os(INHERIT_ENV) else {
+        return Vec::new();
+    };
+    // SAFETY: the master is single-threaded at start-up; nothing reads the environment
+    // concurrently.
+    unsafe { std::env::remove_var(INHERIT_ENV) };
+    list.to_string_lossy()
+        .split(',')
+        .filter_map(|n| n.trim().parse::<RawFd>().ok())
+        .filter_map(|fd| match inherit(fd) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::warn!("ignoring inherited descriptor: {e}");
+                None
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for Listener {
@@ -100,39 +163,81 @@ impl fmt::Display for Listener {
     }
 }
 
-/// Binds every address; on any failure, nothing stays bound (sockets created so far close and
-/// Unix socket files created so far are removed).
-pub fn bind_all(addrs: &[BindAddr], backlog: i32) -> Result<Vec<Listener>, ListenError> {
+/// How sockets are bound.
+#[derive(Clone, Copy, Debug)]
+pub struct BindOptions {
+    /// listen(2) backlog.
+    pub backlog: i32,
+    /// One SO_REUSEPORT socket per worker for TCP addresses.
+    pub reuse_port: bool,
+}
+
+/// Binds every address, using a matching socket from `inherited` instead of binding where one
+/// serves it; on any failure, nothing this call bound stays bound (sockets close and Unix
+/// socket files are removed as the listeners drop).
+pub fn bind_all(
+    addrs: &[BindAddr],
+    opts: BindOptions,
+    inherited: &mut Vec<Listener>,
+) -> Result<Vec<Listener>, ListenError> {
     let mut out: Vec<Listener> = Vec::with_capacity(addrs.len());
     for addr in addrs {
-        match bind_one(addr, backlog) {
-            Ok(l) => out.push(l),
-            Err(e) => {
-                for l in &mut out {
-                    l.remove_file();
-                }
-                return Err(e);
-            }
+        if let Some(i) = inherited.iter().position(|l| l.serves(addr)) {
+            let mut l = inherited.swap_remove(i);
+            l.addr = addr.clone();
+            out.push(l);
+            continue;
         }
+        out.push(bind_one(addr, opts)?);
     }
     Ok(out)
 }
 
-fn bind_one(addr: &BindAddr, backlog: i32) -> Result<Listener, ListenError> {
+fn tcp_socket(sa: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
+    let sock = Socket::new(Domain::for_address(sa), Type::STREAM.cloexec(), None)?;
+    sock.set_reuse_address(true)?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
+    if sa.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.bind(&sa.into())?;
+    Ok(sock)
+}
+
+impl Listener {
+    /// For a `reuse_port` listener: a listening socket of the worker's own on the same address,
+    /// which the kernel balances connections across. Workers call it after fork.
+    pub fn worker_socket(&self, backlog: i32) -> io::Result<TcpListener> {
+        let local = match &self.kind {
+            ListenerKind::Tcp(l) => l.local_addr()?,
+            ListenerKind::Unix(_) => return Err(io::Error::other("reuse_port applies to TCP only")),
+        };
+        let sock = tcp_socket(local, true)?;
+        sock.listen(backlog)?;
+        sock.set_nonblocking(true)?;
+        Ok(sock.into())
+    }
+}
+
+fn bind_one(addr: &BindAddr, opts: BindOptions) -> Result<Listener, ListenError> {
+    let backlog = opts.backlog;
     match addr {
         BindAddr::Tcp(sa) => {
             let err = |source| ListenError::BindTcp { addr: *sa, source };
-            let sock = Socket::new(Domain::for_address(*sa), Type::STREAM.cloexec(), None).map_err(err)?;
-            sock.set_reuse_address(true).map_err(err)?;
-            if sa.is_ipv6() {
-                sock.set_only_v6(true).map_err(err)?;
+            let sock = tcp_socket(*sa, opts.reuse_port).map_err(err)?;
+            // With reuse_port the master's socket only holds the address: a listening socket of
+            // its own would get a share of the connections that no one accepts.
+            if !opts.reuse_port {
+                sock.listen(backlog).map_err(err)?;
             }
-            sock.bind(&(*sa).into()).map_err(err)?;
-            sock.listen(backlog).map_err(err)?;
             sock.set_nonblocking(true).map_err(err)?;
             Ok(Listener {
                 kind: ListenerKind::Tcp(sock.into()),
+                addr: addr.clone(),
                 owned_path: None,
+                per_worker: opts.reuse_port,
             })
         }
         BindAddr::Unix(path) => {
@@ -147,7 +252,9 @@ fn bind_one(addr: &BindAddr, backlog: i32) -> Result<Listener, ListenError> {
             sock.set_nonblocking(true).map_err(err)?;
             Ok(Listener {
                 kind: ListenerKind::Unix(sock.into()),
+                addr: addr.clone(),
                 owned_path: Some(path.clone()),
+                per_worker: false,
             })
         }
         BindAddr::Fd(fd) => inherit(*fd),
@@ -183,12 +290,20 @@ pub fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
     }
     sock.set_nonblocking(true).map_err(err)?;
     sock.set_cloexec(true).map_err(err)?;
+    // An inherited socket may be bound without listening (an upgraded master in reuse_port
+    // mode); SO_ACCEPTCONN tells.
+    let per_worker = !sock.is_listener().unwrap_or(true);
     let kind = if local.is_unix() {
         ListenerKind::Unix(sock.into())
     } else {
         ListenerKind::Tcp(sock.into())
     };
-    Ok(Listener { kind, owned_path: None })
+    Ok(Listener {
+        kind,
+        addr: BindAddr::Fd(fd),
+        owned_path: None,
+        per_worker,
+    })
 }
 
 fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
@@ -197,12 +312,18 @@ fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
 }
 
 #[cfg(test)]
+const OPTS: BindOptions = BindOptions {
+    backlog: 16,
+    reuse_port: false,
+};
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn binds_port_zero_and_reports_real_port() {
-        let ls = bind_all(&[BindAddr::Tcp("127.0.0.1:0".parse().unwrap())], 16).unwrap();
+        let ls = bind_all(&[BindAddr::Tcp("127.0.0.1:0".parse().unwrap())], OPTS, &mut Vec::new()).unwrap();
         let text = ls[0].to_string();
         assert!(text.starts_with("http://127.0.0.1:"), "{text}");
         assert_ne!(ls[0].local_tcp().unwrap().port(), 0);
@@ -215,12 +336,12 @@ mod tests {
         let path = dir.join("s.sock");
         let first = UnixListener::bind(&path).unwrap();
         drop(first); // leaves a stale socket file
-        let mut ls = bind_all(&[BindAddr::Unix(path.clone())], 16).unwrap();
+        let ls = bind_all(&[BindAddr::Unix(path.clone())], OPTS, &mut Vec::new()).unwrap();
         assert_eq!(ls[0].to_string(), format!("unix:{}", path.display()));
-        ls[0].remove_file();
+        drop(ls);
         assert!(!path.exists());
         std::fs::write(&path, b"not a socket").unwrap();
-        let err = bind_all(&[BindAddr::Unix(path.clone())], 16).unwrap_err();
+        let err = bind_all(&[BindAddr::Unix(path.clone())], OPTS, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, ListenError::UnixPathTaken(_)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -233,10 +354,32 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let err = bind_all(
             &[BindAddr::Unix(path.clone()), BindAddr::Tcp(taken.local_addr().unwrap())],
-            16,
+            OPTS,
+            &mut Vec::new(),
         );
         assert!(err.is_err());
         assert!(!path.exists(), "the unix socket bound first must be removed");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod inherit_tests {
+    use super::*;
+
+    #[test]
+    fn inherited_sockets_serve_matching_addresses() {
+        let mut first = bind_all(&[BindAddr::Tcp("127.0.0.1:0".parse().unwrap())], OPTS, &mut Vec::new()).unwrap();
+        let port = first[0].local_tcp().unwrap().port();
+        let fd = first[0].raw_fd();
+        // As an upgraded master would see it: the same socket, adopted by descriptor.
+        let dup = nix::unistd::dup(unsafe_borrow(fd)).unwrap();
+        let mut inherited = vec![inherit(std::os::fd::IntoRawFd::into_raw_fd(dup)).unwrap()];
+        let want = [BindAddr::Tcp(format!("127.0.0.1:{port}").parse().unwrap())];
+        let again = bind_all(&want, OPTS, &mut inherited).unwrap();
+        assert!(inherited.is_empty(), "the inherited socket was used, not a new bind");
+        assert_eq!(again[0].local_tcp().unwrap().port(), port);
+        assert_eq!(again[0].addr, want[0]);
+        first.clear();
     }
 }

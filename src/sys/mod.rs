@@ -3,7 +3,8 @@
 
 pub mod heartbeat;
 pub mod listen;
+pub mod pidfile;
 pub mod process;
 pub mod proctitle;
 
-pub use listen::{bind_all, Listener, ListenerKind};
+pub use listen::{bind_all, BindOptions, Listener, ListenerKind};

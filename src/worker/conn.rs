@@ -6,7 +6,7 @@ use super::stream::{Peer, RecvBuf, Stream};
 use crate::app::protocol::{Ending, Response, StartResponse};
 use crate::app::{BodyIter, FileRegion, Input};
 use crate::http::response::{self, Stamp};
-use crate::http::{parse_head, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
+use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
 use std::io::{self, Write};
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Instant;
@@ -79,6 +79,12 @@ pub enum BodyReader {
 pub struct Conn {
     pub(super) stream: Stream,
     pub(super) peer: Peer,
+    /// The client as the environ reports it: the peer, or the source a PROXY header named.
+    pub(super) client: Peer,
+    /// No request has been read yet (a PROXY header may only come first).
+    fresh: bool,
+    /// `wsgi.url_scheme` of the current request.
+    pub(super) scheme: &'static str,
     pub(super) listener: usize,
     pub(super) rbuf: RecvBuf,
     pub(super) wbuf: Vec<u8>,
@@ -103,6 +109,9 @@ impl Conn {
         Conn {
             stream,
             peer,
+            client: peer,
+            fresh: true,
+            scheme: "http",
             listener,
             rbuf,
             wbuf,
@@ -130,6 +139,15 @@ impl Conn {
         matches!(self.phase, Phase::Head { started: false }) && self.rbuf.data().is_empty() && self.pending() == 0
     }
 
+    /// While the worker drains: an idle connection lingers only until `by`, so a client that
+    /// was about to send its next request still gets it answered (with `Connection: close`)
+    /// instead of a reset.
+    pub fn linger_until(&mut self, by: Instant) {
+        if self.is_idle() && self.deadline > by {
+            self.deadline = by;
+        }
+    }
+
     fn pending(&self) -> usize {
         self.wbuf.len() - self.wpos
     }
@@ -154,11 +172,42 @@ impl Conn {
                             *started = true;
                             self.deadline = sh.now + sh.settings.header_timeout;
                         }
+                        if self.fresh && sh.settings.proxy_protocol && proxy::looks_like_proxy(self.rbuf.data()) {
+                            match self.take_proxy_header(sh) {
+                                Some(true) => continue,
+                                Some(false) => {}
+                                None => {
+                                    self.flush(sh)?;
+                                    if !self.fill(sh)? {
+                                        return Ok(());
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
                         match parse_head(self.rbuf.data(), &sh.settings.limits, &mut self.head) {
                             Ok(Some(len)) => {
                                 self.head_buf.clear();
                                 self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
                                 self.rbuf.consume(len);
+                                self.fresh = false;
+                                let trusted = match self.peer {
+                                    Peer::Tcp(a) => sh.settings.forwarded_allow_ips.contains(a.ip()),
+                                    // Only local processes reach a Unix socket: a front proxy.
+                                    Peer::Unix => true,
+                                };
+                                match forwarded::url_scheme(
+                                    &self.head.headers,
+                                    &self.head_buf,
+                                    &sh.settings.secure_scheme_headers,
+                                    trusted,
+                                ) {
+                                    Ok(scheme) => self.scheme = scheme,
+                                    Err(e) => {
+                                        self.reject(e, sh);
+                                        continue;
+                                    }
+                                }
                                 self.begin_body(sh);
                                 continue;
                             }
@@ -172,9 +221,6 @@ impl Conn {
                                 continue;
                             }
                         }
-                    } else if sh.stopping && !*started {
-                        self.flush(sh)?;
-                        return if self.pending() == 0 { Err(Close::Done) } else { Ok(()) };
                     }
                     self.flush(sh)?;
                     if !self.fill(sh)? {
@@ -258,6 +304,36 @@ impl Conn {
         }
     }
 
+    /// Reads a PROXY protocol header at the start of the connection. Some(true): consumed (or
+    /// rejected), go on; Some(false): not a PROXY header after all; None: need more bytes.
+    fn take_proxy_header(&mut self, sh: &Shared<'_>) -> Option<bool> {
+        match proxy::parse(self.rbuf.data()) {
+            Ok(None) => None,
+            Ok(Some((header, len))) => {
+                let allowed = match self.peer {
+                    Peer::Tcp(a) => sh.settings.proxy_allow_ips.contains(a.ip()),
+                    Peer::Unix => true,
+                };
+                if !allowed {
+                    log::debug!("PROXY header from a peer not in proxy_allow_ips");
+                    self.answer_and_close(403, "PROXY header from an untrusted peer", sh);
+                    return Some(true);
+                }
+                self.rbuf.consume(len);
+                self.fresh = false;
+                if let Some(src) = header.source {
+                    self.client = Peer::Tcp(src);
+                }
+                Some(true)
+            }
+            Err(e) => {
+                log::debug!("{e}");
+                self.answer_and_close(400, "invalid PROXY protocol header", sh);
+                Some(true)
+            }
+        }
+    }
+
     /// After a complete head: decide how the body arrives and answer `Expect: 100-continue`.
     fn begin_body(&mut self, sh: &mut Shared<'_>) {
         self.body.clear();
@@ -324,6 +400,7 @@ impl Conn {
             }
         };
         self.close_body();
+        sh.heartbeat.end_request();
         self.phase = match outcome {
             Ok(ending) => Phase::Done(ending),
             Err(e) => dispatch::fail(self, sh, e),

@@ -5,12 +5,14 @@ use super::conn::{Conn, FileSend, Phase};
 use super::stream::Peer;
 use crate::app::protocol::{send_whole, Ending, RequestInfo, StartResponse};
 use crate::app::{AppError, Application, Body, Environ};
-use crate::config::Config;
+use crate::config::{AllowIps, Config};
 use crate::http::date::DateCache;
 use crate::http::response::{self, Stamp};
 use crate::http::uri::percent_decoded;
 use crate::http::{Head, Limits, Version};
+use crate::sys::heartbeat::Heartbeat;
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,14 @@ pub struct Settings {
     pub server_header: String,
     /// More than one worker: `wsgi.multiprocess`.
     pub multiprocess: bool,
+    /// Peers believed when they set the scheme headers.
+    pub forwarded_allow_ips: AllowIps,
+    /// Header/value pairs meaning `https`.
+    pub secure_scheme_headers: Vec<(String, String)>,
+    /// Accept a PROXY protocol header at the start of a connection.
+    pub proxy_protocol: bool,
+    /// Peers allowed to send one.
+    pub proxy_allow_ips: AllowIps,
 }
 
 impl Settings {
@@ -71,6 +81,10 @@ impl Settings {
             },
             server_header: cfg.server_header.clone(),
             multiprocess: cfg.workers > 1,
+            forwarded_allow_ips: cfg.forwarded_allow_ips.clone(),
+            secure_scheme_headers: cfg.secure_scheme_headers.clone(),
+            proxy_protocol: cfg.proxy_protocol,
+            proxy_allow_ips: cfg.proxy_allow_ips.clone(),
         }
     }
 }
@@ -96,8 +110,12 @@ pub struct Shared<'a> {
     pub settings: &'a Settings,
     /// One per listener.
     pub servers: &'a [ServerName],
-    /// The worker is draining: no keep-alive, no idle connections.
+    /// The worker is draining: no keep-alive.
     pub stopping: bool,
+    /// Requests this worker may still take (`max_requests`); at zero it retires.
+    pub requests_left: &'a Cell<u64>,
+    /// Where the master sees that this worker is alive and what it serves.
+    pub heartbeat: &'a Heartbeat,
     /// The time of this loop iteration.
     pub now: Instant,
 }
@@ -108,15 +126,21 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         sh.environ,
         &conn.head,
         &conn.head_buf,
-        conn.peer,
+        conn.client,
+        conn.scheme,
         &sh.servers[conn.listener],
     );
     let head = &conn.head;
+    let left = sh.requests_left.get().saturating_sub(1);
+    sh.requests_left.set(left);
     let info = RequestInfo {
         version: head.version,
         head: head.method.of(&conn.head_buf) == b"HEAD",
-        keep_alive: head.keep_alive && !sh.stopping && !sh.settings.keepalive.is_zero(),
+        // The request that uses up `max_requests` already says the connection will close.
+        keep_alive: head.keep_alive && !sh.stopping && left > 0 && !sh.settings.keepalive.is_zero(),
     };
+    sh.heartbeat
+        .begin_request(head.method.of(&conn.head_buf), head.target.of(&conn.head_buf));
     conn.resp.begin(info);
     conn.resp_start = conn.wbuf.len();
     let stamp = Stamp {
@@ -153,6 +177,7 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
     };
     std::mem::swap(&mut conn.body, sh.environ.input_mut());
     conn.body.clear();
+    sh.heartbeat.end_request();
     match result {
         Ok(ending) => Phase::Done(ending),
         Err(e) => fail(conn, sh, e),
@@ -189,7 +214,7 @@ pub fn panic_message(panic: Box<dyn Any + Send>) -> String {
 
 /// Fills `env` with the CGI/WSGI variables of the request whose head is `head` (spans into
 /// `buf`), received from `peer` on the listener named `server`.
-pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, server: &ServerName) {
+pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, scheme: &str, server: &ServerName) {
     env.clear();
     env.set_latin1("REQUEST_METHOD", head.method.of(buf));
     env.set("SCRIPT_NAME", "");
@@ -217,7 +242,7 @@ pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, ser
         }
     }
     env.set("SERVER_SOFTWARE", concat!("forkhorn/", env!("CARGO_PKG_VERSION")));
-    env.set("wsgi.url_scheme", "http");
+    env.set("wsgi.url_scheme", scheme);
     if let Some(authority) = head.authority {
         env.set_latin1("HTTP_HOST", authority.of(buf));
     }

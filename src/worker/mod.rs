@@ -8,6 +8,7 @@ pub mod stream;
 use crate::app::{self, Application, Environ};
 use crate::config::Config;
 use crate::http::date::DateCache;
+use crate::sys::heartbeat::Heartbeat;
 use crate::sys::{Listener, ListenerKind};
 use conn::{Close, Conn};
 use dispatch::{ServerName, Settings, Shared};
@@ -15,6 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
+use std::cell::Cell;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
@@ -66,12 +68,18 @@ pub struct Spec<'a> {
     /// Configuration.
     pub cfg: &'a Config,
     /// Listening sockets, inherited across fork.
-    pub listeners: &'a [Listener],
+    pub listeners: &'a [&'a Listener],
     /// Pipe to the master.
     pub to_master: OwnedFd,
     /// Makes the application.
     pub loader: app::Loader<'a>,
+    /// This worker's heartbeat page, shared with the master.
+    pub heartbeat: &'a Heartbeat,
 }
+
+/// The message a worker writes on its pipe when it has served `max_requests` and is draining:
+/// the master starts its replacement at once.
+pub const RETIRING: u8 = b'M';
 
 /// Runs a worker until it is told to stop; returns the process exit status.
 pub fn run(spec: Spec<'_>) -> i32 {
@@ -105,6 +113,29 @@ struct Worker<'a> {
     environ: Environ,
     date: DateCache,
     stopping: Option<Instant>,
+    requests_left: Cell<u64>,
+    heartbeat: &'a Heartbeat,
+    to_master: std::fs::File,
+    /// The listening descriptors inherited across fork (the originals of `listeners`).
+    inherited: Vec<std::os::fd::RawFd>,
+}
+
+/// `max_requests` plus up to `max_requests_jitter` more, so workers started together do not
+/// all retire together (0 = unlimited).
+fn request_budget(cfg: &Config) -> u64 {
+    if cfg.max_requests == 0 {
+        return u64::MAX;
+    }
+    let jitter = if cfg.max_requests_jitter == 0 {
+        0
+    } else {
+        // Randomness without a crate: std's per-process random hash keys.
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish() % (cfg.max_requests_jitter + 1)
+    };
+    cfg.max_requests + jitter
 }
 
 fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
@@ -120,6 +151,10 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
     let mut servers = Vec::with_capacity(spec.listeners.len());
     for (i, l) in spec.listeners.iter().enumerate() {
         let mut listen = match &l.kind {
+            ListenerKind::Tcp(_) if l.per_worker => Listen::Tcp(mio::net::TcpListener::from_std(
+                l.worker_socket(spec.cfg.backlog)
+                    .map_err(WorkerError::RegisterListener)?,
+            )),
             ListenerKind::Tcp(t) => Listen::Tcp(mio::net::TcpListener::from_std(
                 t.try_clone().map_err(WorkerError::RegisterListener)?,
             )),
@@ -156,19 +191,28 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
         environ: Environ::new(),
         date: DateCache::default(),
         stopping: None,
+        requests_left: Cell::new(request_budget(spec.cfg)),
+        heartbeat: spec.heartbeat,
+        to_master: std::fs::File::from(spec.to_master),
+        inherited: spec.listeners.iter().map(|l| l.raw_fd()).collect(),
     };
     let graceful = spec.cfg.graceful_timeout;
-    let mut to_master = std::fs::File::from(spec.to_master);
-    to_master.write_all(&[READY]).map_err(WorkerError::NotifyMaster)?;
+    // Beat at least twice per `timeout`, and at least once a second for the master's clock.
+    let tick = match spec.cfg.timeout / 2 {
+        t if t.is_zero() => Duration::from_secs(1),
+        t => t.min(Duration::from_secs(1)),
+    };
+    w.heartbeat.beat();
+    w.to_master.write_all(&[READY]).map_err(WorkerError::NotifyMaster)?;
     log::info!("Booting worker with pid: {}", std::process::id());
 
     let mut events = Events::with_capacity(1024);
     let mut last_sweep = Instant::now();
     loop {
         let timeout = if w.conns.is_empty() && w.stopping.is_none() {
-            Duration::from_secs(1)
+            tick
         } else {
-            Duration::from_millis(250)
+            tick.min(Duration::from_millis(250))
         };
         if let Err(e) = w.poll.poll(&mut events, Some(timeout)) {
             if e.kind() != io::ErrorKind::Interrupted {
@@ -176,6 +220,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
                 return Ok(());
             }
         }
+        w.heartbeat.beat();
         w.date.refresh();
         let now = Instant::now();
         for ev in events.iter() {
@@ -208,6 +253,13 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
             }
         }
         if STOP_REQUESTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // The app asked to go: retire as after the last of max_requests.
+            w.requests_left.set(0);
+        }
+        if w.requests_left.get() == 0 && w.stopping.is_none() {
+            log::info!("Autorestarting worker after current request.");
+            // Tell the master first, so the replacement boots while this one drains.
+            let _ = w.to_master.write_all(&[RETIRING]);
             w.begin_stop(now + graceful);
         }
         if now.duration_since(last_sweep) >= Duration::from_secs(1) || w.stopping.is_some() {
@@ -238,6 +290,8 @@ impl Worker<'_> {
                 settings: &self.settings,
                 servers: &self.servers,
                 stopping: self.stopping.is_some(),
+                requests_left: &self.requests_left,
+                heartbeat: self.heartbeat,
                 now,
             },
             &mut self.conns,
@@ -247,7 +301,7 @@ impl Worker<'_> {
     /// Accepts until the listener is drained or the worker is full.
     fn accept(&mut self, listener: usize, now: Instant) {
         loop {
-            if self.conns.len() >= self.max_conns {
+            if self.conns.len() >= self.max_conns || self.requests_left.get() == 0 {
                 // Stop taking connections; they wait in the backlog (or go to another worker)
                 // until a slot frees up.
                 self.accepting = false;
@@ -270,14 +324,13 @@ impl Worker<'_> {
                         .pop()
                         .unwrap_or_else(|| (RecvBuf::new(8192), Vec::with_capacity(8192)));
                     let key = entry.key();
-                    entry.insert(Conn::new(
-                        stream,
-                        peer,
-                        listener,
-                        rbuf,
-                        wbuf,
-                        now + self.settings.header_timeout,
-                    ));
+                    let deadline = now + self.settings.header_timeout;
+                    entry.insert(Conn::new(stream, peer, listener, rbuf, wbuf, deadline));
+                    if let Some(stop) = self.stopping {
+                        if let Some(c) = self.conns.get_mut(key) {
+                            c.linger_until(stop.min(now + self.settings.keepalive));
+                        }
+                    }
                     self.drive(key, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -319,13 +372,19 @@ impl Worker<'_> {
         }
     }
 
-    /// Closes connections whose deadline passed; while stopping, closes idle ones.
+    /// Closes connections whose deadline passed; while stopping, idle ones linger at most
+    /// `keepalive`.
     fn sweep(&mut self, now: Instant) {
-        let stopping = self.stopping.is_some();
+        let linger = self.stopping.map(|stop| stop.min(now + self.settings.keepalive));
         let (sh, conns) = self.shared(now);
         let expired: Vec<usize> = conns
             .iter_mut()
-            .filter_map(|(k, c)| (c.expire(&sh) || (stopping && c.is_idle())).then_some(k))
+            .filter_map(|(k, c)| {
+                if let Some(by) = linger {
+                    c.linger_until(by);
+                }
+                c.expire(&sh).then_some(k)
+            })
             .collect();
         for k in expired {
             self.close(k);
@@ -333,7 +392,7 @@ impl Worker<'_> {
     }
 
     /// Graceful stop: take what is already queued, stop accepting, finish in-flight requests
-    /// without keep-alive, and close idle connections.
+    /// without keep-alive; idle connections linger briefly, then close.
     fn begin_stop(&mut self, deadline: Instant) {
         if self.stopping.is_some() {
             return;
@@ -343,16 +402,25 @@ impl Worker<'_> {
         // Connections the kernel already completed are in flight from the client's view:
         // take them (with keep-alive off) before letting go of the listeners.
         self.stopping = Some(deadline);
-        for i in 0..self.listeners.len() {
-            self.accept(i, now);
+        if self.requests_left.get() > 0 {
+            for i in 0..self.listeners.len() {
+                self.accept(i, now);
+            }
         }
+        // Close every copy of the listening sockets this process holds: once the last holder
+        // has stopped accepting, the kernel refuses new connections instead of queueing them
+        // for nobody (and resetting them later).
         for l in &mut self.listeners {
             let _ = self.poll.registry().deregister(l);
         }
         self.listeners.clear();
+        for fd in self.inherited.drain(..) {
+            let _ = nix::unistd::close(fd);
+        }
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for k in keys {
             self.drive(k, now);
         }
+        self.sweep(now);
     }
 }

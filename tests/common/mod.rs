@@ -33,7 +33,8 @@ impl Server {
     /// `workers` workers to report that they booted.
     pub fn start(args: &[&str], workers: usize) -> Server {
         let mut all: Vec<&str> = args.to_vec();
-        if !args.iter().any(|a| *a == "-b" || a.starts_with("--bind")) {
+        // A config file used in a test names its own `bind` (the command line would override it).
+        if !args.iter().any(|a| *a == "-b" || *a == "-c" || a.starts_with("--bind")) {
             all.extend(["-b", "127.0.0.1:0"]);
         }
         Server::start_cmd(Command::new(bin()).args(&all), workers)
@@ -330,4 +331,111 @@ pub fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
     path
+}
+
+/// A background client that sends GET requests in a loop until stopped, counting answers and
+/// failures: keep-alive (one connection, reopened only after the server said
+/// `Connection: close`) or a new connection per request.
+pub struct Load {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<LoadStats>>,
+}
+
+/// What a [`Load`] client saw.
+#[derive(Debug, Default, Clone)]
+pub struct LoadStats {
+    /// Requests answered with a complete 200.
+    pub ok: u64,
+    /// Requests that failed: connect error, reset, EOF or a non-200, with what happened.
+    pub failures: Vec<String>,
+}
+
+impl Load {
+    /// Starts `clients` clients of each kind against `addr`.
+    pub fn start(addr: SocketAddr, clients: usize) -> Load {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for i in 0..clients * 2 {
+            let stop = stop.clone();
+            let keepalive = i % 2 == 0;
+            threads.push(std::thread::spawn(move || client_loop(addr, keepalive, &stop)));
+        }
+        Load { stop, threads }
+    }
+
+    /// Stops the clients and sums what they saw.
+    pub fn finish(self) -> LoadStats {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut total = LoadStats::default();
+        for t in self.threads {
+            let s = t.join().unwrap();
+            total.ok += s.ok;
+            total.failures.extend(s.failures);
+        }
+        total
+    }
+}
+
+fn client_loop(addr: SocketAddr, keepalive: bool, stop: &std::sync::atomic::AtomicBool) -> LoadStats {
+    let mut stats = LoadStats::default();
+    let mut conn: Option<(TcpStream, BufReader<TcpStream>)> = None;
+    // Requests answered on the current connection (0: the server may never have accepted it).
+    let mut answered = 0u32;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if conn.is_none() {
+            match TcpStream::connect(addr) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(WAIT)).unwrap();
+                    let r = BufReader::new(s.try_clone().unwrap());
+                    conn = Some((s, r));
+                    answered = 0;
+                }
+                Err(e) => {
+                    stats.failures.push(format!("connect: {e}"));
+                    continue;
+                }
+            }
+        }
+        let Some((w, r)) = conn.as_mut() else { continue };
+        let req: &[u8] = if keepalive {
+            b"GET /load HTTP/1.1\r\nHost: h\r\n\r\n"
+        } else {
+            b"GET /load HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        };
+        if let Err(e) = w.write_all(req) {
+            stats.failures.push(format!("write: {e}"));
+            conn = None;
+            continue;
+        }
+        match read_response(r, false) {
+            Some(resp) if resp.status == 200 => {
+                stats.ok += 1;
+                answered += 1;
+                if !keepalive
+                    || resp
+                        .header("Connection")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+                {
+                    conn = None;
+                }
+            }
+            Some(resp) => {
+                stats.failures.push(format!("status {}", resp.status));
+                conn = None;
+            }
+            None if answered == 0 => {
+                stats
+                    .failures
+                    .push(format!("no response on a new connection (keepalive={keepalive})"));
+                conn = None;
+            }
+            None => {
+                stats
+                    .failures
+                    .push(format!("no response after {answered} on one connection"));
+                conn = None;
+            }
+        }
+    }
+    stats
 }
