@@ -110,7 +110,10 @@ fn python_echo_matches_builtin_echo() {
     }
     assert_eq!(a, b);
     let env = &a["environ"];
-    assert_eq!(env["PATH_INFO"], "/caf\u{c3}\u{a9}/\u{e9}", "latin-1 decoding of the raw bytes");
+    assert_eq!(
+        env["PATH_INFO"], "/caf\u{c3}\u{a9}/\u{e9}",
+        "latin-1 decoding of the raw bytes"
+    );
     assert_eq!(env["HTTP_X_LATIN"], "\u{e9}t\u{e9}");
     assert_eq!(env["QUERY_STRING"], "q=%41&x=%E9");
     assert_eq!(env["CONTENT_LENGTH"], "7");
@@ -247,7 +250,10 @@ fn exceptions_become_500_with_the_traceback_logged() {
         ("/error", "ValueError: boom before start_response"),
         ("/error-after-start", "ValueError: boom after start_response"),
         ("/bad-status", "ValueError: invalid status \"OK\""),
-        ("/second-start", "AssertionError: start_response called a second time without exc_info"),
+        (
+            "/second-start",
+            "AssertionError: start_response called a second time without exc_info",
+        ),
         ("/not-bytes", "TypeError: the response body must yield bytes, not str"),
     ] {
         let r = s.get(path);
@@ -258,7 +264,10 @@ fn exceptions_become_500_with_the_traceback_logged() {
         s.wait_log("Traceback (most recent call last):", 1);
     }
     let log = s.log().join("\n");
-    assert!(log.contains(", in error\n    raise ValueError(\"boom before start_response\")"), "{log}");
+    assert!(
+        log.contains(", in error\n    raise ValueError(\"boom before start_response\")"),
+        "{log}"
+    );
     // The worker survives all of them.
     assert_eq!(s.get("/hello").status, 200);
     assert_eq!(s.workers().len(), 1);
@@ -412,7 +421,10 @@ fn boot_failure(args: &[&str]) -> String {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("Reason: Worker failed to boot."), "{err}");
     let attempts = err.matches("Worker failed to boot: ").count();
-    assert!((1..=3).contains(&attempts), "no respawn loop: {attempts} attempts:\n{err}");
+    assert!(
+        (1..=3).contains(&attempts),
+        "no respawn loop: {attempts} attempts:\n{err}"
+    );
     err
 }
 
@@ -422,11 +434,20 @@ fn bad_app_specs_stop_the_master_with_one_line() {
         ("nosuch:app", "cannot import module 'nosuch': No module named 'nosuch'"),
         ("nosuch", "cannot import module 'nosuch': No module named 'nosuch'"),
         ("wsgi_apps:nope", "cannot find attribute 'nope' in module 'wsgi_apps'"),
-        ("wsgi_apps:IMPORT_PID", "cannot call the application: IMPORT_PID is not callable"),
-        ("wsgi_apps:create_app(os.getcwd())", "factory arguments must be literals"),
+        (
+            "wsgi_apps:IMPORT_PID",
+            "cannot call the application: IMPORT_PID is not callable",
+        ),
+        (
+            "wsgi_apps:create_app(os.getcwd())",
+            "factory arguments must be literals",
+        ),
         ("wsgi_apps:create_app(*[])", "factory arguments must be literals"),
         ("wsgi_apps.py:app", "did you mean 'wsgi_apps:app'?"),
-        ("wsgi_apps:create_app(1, 2, 3)", "cannot call the app factory create_app(1, 2, 3): TypeError:"),
+        (
+            "wsgi_apps:create_app(1, 2, 3)",
+            "cannot call the app factory create_app(1, 2, 3): TypeError:",
+        ),
     ] {
         let err = boot_failure(&["-w", "2", spec]);
         assert!(err.contains(line), "{spec}: {err}");
@@ -440,13 +461,30 @@ fn validator_finds_nothing_wrong() {
     let path = std::env::temp_dir().join(format!("forkhorn-validator-{}.bin", std::process::id()));
     std::fs::write(&path, &data).unwrap();
     for path in [
-        "/hello", "/echo", "/types", "/stream", "/lazy", "/write", "/write-only", "/big", "/closing", "/errors",
+        "/hello",
+        "/echo",
+        "/types",
+        "/stream",
+        "/lazy",
+        "/write",
+        "/write-only",
+        "/big",
+        "/closing",
+        "/errors",
     ] {
         assert_eq!(s.get(path).status, 200, "{path}");
     }
     assert_eq!(s.get(&format!("/file?path={}", path.display())).body, data);
     assert_eq!(s.get("/exc-info").status, 503);
-    for how in ["read", "read-sized", "readline", "readline-sized", "readlines", "readlines-hint", "iter"] {
+    for how in [
+        "read",
+        "read-sized",
+        "readline",
+        "readline-sized",
+        "readlines",
+        "readlines-hint",
+        "iter",
+    ] {
         let pieces = read_as(&s, how, b"a\nbb\nccc");
         let joined: Vec<u8> = pieces.concat().into_iter().filter(|&b| b != b'|').collect();
         assert_eq!(joined, b"a\nbb\nccc", "{how}");
@@ -473,5 +511,150 @@ fn validator_finds_nothing_wrong() {
     let log = s.log().join("\n");
     assert!(!log.contains("VALIDATOR-PROBLEM"), "{log}");
     assert!(!log.contains("AssertionError"), "{log}");
-    assert!(log.contains("ValueError: boom in the body"), "the error apps ran: {log}");
+    assert!(
+        log.contains("ValueError: boom in the body"),
+        "the error apps ran: {log}"
+    );
+}
+
+/// A fresh directory for one test's Python modules.
+fn module_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("forkhorn-py-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const VERSIONED: &str = "def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [VERSION]\n";
+
+#[test]
+fn chdir_and_pythonpath() {
+    let lib = module_dir("lib");
+    std::fs::write(lib.join("from_lib.py"), format!("VERSION = b'from lib'\n{VERSIONED}")).unwrap();
+    let elsewhere = module_dir("elsewhere");
+    let apps = apps_dir().canonicalize().unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(&elsewhere).env_remove("VIRTUAL_ENV").args([
+        "--chdir",
+        apps.to_str().unwrap(),
+        "--pythonpath",
+        &format!("{},relative", lib.display()),
+        "-b",
+        "127.0.0.1:0",
+        "wsgi_apps:app",
+    ]);
+    let s = Server::start_cmd(&mut cmd, 1);
+    let info = json(&s.get("/sys"));
+    assert_eq!(info["cwd"], apps.to_str().unwrap());
+    let path: Vec<&str> = info["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let relative = apps.join("relative");
+    assert_eq!(
+        path[..3],
+        [
+            lib.to_str().unwrap(),
+            relative.to_str().unwrap(),
+            apps.to_str().unwrap()
+        ]
+    );
+    drop(s);
+    // A module found only through pythonpath.
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(&elsewhere).env_remove("VIRTUAL_ENV").args([
+        "--pythonpath",
+        lib.to_str().unwrap(),
+        "-b",
+        "127.0.0.1:0",
+        "from_lib:app",
+    ]);
+    assert_eq!(Server::start_cmd(&mut cmd, 1).get("/").text(), "from lib");
+}
+
+#[test]
+fn preload_imports_once_in_the_master() {
+    let s = start(&["--preload", "-w", "2", "wsgi_apps:app"], 2);
+    let mut pids = std::collections::HashSet::new();
+    let deadline = Instant::now() + WAIT;
+    while pids.len() < 2 {
+        let doc = json(&s.get("/pid"));
+        assert_eq!(doc["import_pid"], s.pid(), "imported in the master");
+        pids.insert(doc["pid"].as_i64().unwrap());
+        assert!(Instant::now() < deadline, "both workers answer");
+    }
+    assert!(!pids.contains(&(s.pid() as i64)));
+    // Without preload each worker imports the app itself.
+    let s = start(&["wsgi_apps:app"], 1);
+    let doc = json(&s.get("/pid"));
+    assert_eq!(doc["import_pid"], doc["pid"]);
+}
+
+#[test]
+fn preload_with_app_threads_forks_working_workers() {
+    let s = start(&["--preload", "-w", "2", "threaded_app:app"], 2);
+    assert!(s.get("/").text().starts_with("worker "));
+    // More forks while the app's thread keeps taking the GIL in the master.
+    for n in 3..=6 {
+        s.signal(sig::TTIN);
+        s.wait_log("Booting worker", n);
+    }
+    // Every worker answers: each accepts in turn on the shared socket.
+    let mut seen = std::collections::HashSet::new();
+    let deadline = Instant::now() + WAIT;
+    while seen.len() < 6 {
+        seen.insert(s.get("/").text());
+        assert!(Instant::now() < deadline, "answers from {} of 6 workers", seen.len());
+    }
+    assert_eq!(s.workers().len(), 6);
+}
+
+#[test]
+fn preload_failure_stops_the_master() {
+    let out = command(&["--preload", "nosuch:app"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("Failed to preload the app: cannot import module 'nosuch': No module named 'nosuch'"),
+        "{err}"
+    );
+    assert!(!err.contains("Booting worker"), "{err}");
+}
+
+/// Serves `reloadme:app` from a fresh directory; rewrites it and sends HUP under load.
+fn reload_under_load(preload: bool) -> (String, LoadStats) {
+    let dir = module_dir(if preload { "reload-preload" } else { "reload" });
+    let module = dir.join("reloadme.py");
+    std::fs::write(&module, format!("VERSION = b'version one'\n{VERSIONED}")).unwrap();
+    let mut args = vec!["--chdir", dir.to_str().unwrap(), "-w", "2", "reloadme:app"];
+    if preload {
+        args.insert(0, "--preload");
+    }
+    let s = start(&args, 2);
+    assert_eq!(s.get("/").text(), "version one");
+    let load = Load::start(s.addr, 2);
+    // A different size, so that no cached bytecode can pass for the new source.
+    std::fs::write(&module, format!("VERSION = b'version two!'\n{VERSIONED}")).unwrap();
+    s.signal(sig::HUP);
+    s.wait_log("Reload complete: generation 2 is serving", 1);
+    let text = s.get("/").text();
+    let stats = load.finish();
+    (text, stats)
+}
+
+#[test]
+fn hup_reloads_changed_code_under_load() {
+    let (text, stats) = reload_under_load(false);
+    assert_eq!(text, "version two!");
+    assert!(stats.failures.is_empty(), "{:?}", stats.failures);
+    assert!(stats.ok > 0);
+}
+
+#[test]
+fn hup_with_preload_keeps_the_code() {
+    let (text, stats) = reload_under_load(true);
+    assert_eq!(text, "version one", "preloaded code stays, as in gunicorn");
+    assert!(stats.failures.is_empty(), "{:?}", stats.failures);
 }
