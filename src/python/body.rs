@@ -92,9 +92,9 @@ fn bytes_of<'a>(item: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
 /// An iterable the worker pulls chunk by chunk.
 pub(super) struct PyBody {
     request: u64,
-    iterable: Py<PyAny>,
+    /// Taken (and dropped with the GIL held) when closed.
+    iterable: Option<Py<PyAny>>,
     iterator: Option<Py<PyIterator>>,
-    closed: bool,
 }
 
 impl PyBody {
@@ -102,9 +102,8 @@ impl PyBody {
     fn new(py: Python<'_>, request: u64, iterable: Bound<'_, PyAny>) -> Result<PyBody, AppError> {
         let mut body = PyBody {
             request,
-            iterable: iterable.clone().unbind(),
+            iterable: Some(iterable.clone().unbind()),
             iterator: None,
-            closed: false,
         };
         match iterable.try_iter() {
             Ok(it) => {
@@ -131,12 +130,11 @@ impl PyBody {
 
     /// Calls the iterable's `close()`, once; its errors are logged.
     fn close_in(&mut self, py: Python<'_>) {
-        if std::mem::replace(&mut self.closed, true) {
-            return;
-        }
         self.iterator = None;
-        let iterable = self.iterable.bind(py);
-        let closed = match iterable.getattr("close") {
+        let Some(iterable) = self.iterable.take() else {
+            return;
+        };
+        let closed = match iterable.bind(py).getattr("close") {
             Ok(close) => close.call0().map(|_| ()),
             Err(_) => Ok(()),
         };
@@ -152,7 +150,7 @@ impl BodyIter for PyBody {
     }
 
     fn close(&mut self) {
-        if !self.closed {
+        if self.iterable.is_some() {
             Python::attach(|py| self.close_in(py));
         }
     }

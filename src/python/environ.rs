@@ -72,7 +72,7 @@ impl EnvironBuilder {
 
     /// The environ dict for `environ`; its input moves into `wsgi.input`.
     pub(super) fn build<'py>(&mut self, py: Python<'py>, environ: &mut Environ) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
+        let dict = presized_dict(py, self.constants.len() + environ.iter().count() + 1)?;
         for (k, v) in &self.constants {
             dict.set_item(k.bind(py), v.bind(py))?;
         }
@@ -94,7 +94,7 @@ impl EnvironBuilder {
         value: &str,
     ) -> (Bound<'py, PyString>, Bound<'py, PyString>) {
         if let Some(slot) = self.slots.get_mut(i) {
-            if &*slot.key != key {
+            if !same(&slot.key, key) {
                 let key_obj = key_object(py, &mut self.keys, key);
                 slot.key = key.into();
                 slot.key_obj = key_obj.clone().unbind();
@@ -104,7 +104,7 @@ impl EnvironBuilder {
                 slot.value_obj = value_obj.clone().unbind();
                 return (key_obj, value_obj);
             }
-            if slot.value != value {
+            if !same(&slot.value, value) {
                 slot.value.clear();
                 slot.value.push_str(value);
                 slot.value_obj = PyString::new(py, value).unbind();
@@ -125,6 +125,33 @@ impl EnvironBuilder {
     }
 }
 
+/// An empty dict with room for `n` items: no resizing while the environ is filled.
+fn presized_dict(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyDict>> {
+    // SAFETY: _PyDict_NewPresized returns a new reference or NULL with an exception set.
+    let dict = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::_PyDict_NewPresized(n as pyo3::ffi::Py_ssize_t))? };
+    Ok(dict.cast_into::<PyDict>()?)
+}
+
+/// String equality without a call into memcmp: environ keys and values are short, and a
+/// request compares dozens of them.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    // Eight bytes at a time as one word; the compiler turns the fold into a load.
+    let word = |c: &[u8]| c.iter().fold(0u64, |w, &byte| (w << 8) | u64::from(byte));
+    let mut words_a = a.chunks_exact(8);
+    let mut words_b = b.chunks_exact(8);
+    for (x, y) in (&mut words_a).zip(&mut words_b) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    word(words_a.remainder()) == word(words_b.remainder())
+}
+
 /// The key object for `key`: remembered and interned while the cache has room.
 fn key_object<'py>(py: Python<'py>, keys: &mut HashMap<Box<str>, Py<PyString>>, key: &str) -> Bound<'py, PyString> {
     if let Some(k) = keys.get(key) {
@@ -136,4 +163,26 @@ fn key_object<'py>(py: Python<'py>, keys: &mut HashMap<Box<str>, Py<PyString>>, 
     let k = PyString::intern(py, key);
     keys.insert(key.into(), k.clone().unbind());
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn same_compares_every_byte() {
+        for (a, b, want) in [
+            ("", "", true),
+            ("HTTP_HOST", "HTTP_HOST", true),
+            ("HTTP_HOST", "HTTP_HOSS", false),
+            ("SERVER_PROTOCOL", "SERVER_PROTOCOL", true),
+            ("SERVER_PROTOCOX", "SERVER_PROTOCOL", false),
+            ("XERVER_PROTOCOL", "SERVER_PROTOCOL", false),
+            ("a", "ab", false),
+            ("12345678", "12345678", true),
+            ("12345678", "12345679", false),
+        ] {
+            assert_eq!(same(a, b), want, "{a:?} {b:?}");
+        }
+    }
 }
