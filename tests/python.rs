@@ -255,6 +255,10 @@ fn exceptions_become_500_with_the_traceback_logged() {
             "AssertionError: start_response called a second time without exc_info",
         ),
         ("/not-bytes", "TypeError: the response body must yield bytes, not str"),
+        (
+            "/non-latin1-header",
+            "ValueError: header value \"\u{20ac}\" is not latin-1",
+        ),
     ] {
         let r = s.get(path);
         assert_eq!(r.status, 500, "{path}: {}", r.text());
@@ -271,6 +275,19 @@ fn exceptions_become_500_with_the_traceback_logged() {
     // The worker survives all of them.
     assert_eq!(s.get("/hello").status, 200);
     assert_eq!(s.workers().len(), 1);
+}
+
+#[test]
+fn callables_kept_past_their_request_refuse_to_act() {
+    let s = start(&["wsgi_apps:app"], 1);
+    assert_eq!(s.get("/stash-write").text(), "stashed");
+    let r = s.get("/use-stashed");
+    assert_eq!(r.status, 500);
+    s.wait_log(
+        "RuntimeError: start_response/write called outside the request they belong to",
+        1,
+    );
+    assert_eq!(s.get("/hello").text(), "Hello, World!");
 }
 
 #[test]

@@ -215,6 +215,25 @@ def not_bytes(environ, start_response):
     return ["text, not bytes"]
 
 
+def non_latin1_header(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Name", "\u20ac")])
+    return [b"x"]
+
+
+STASH = {}
+
+
+def stash_write(environ, start_response):
+    """Keeps this request's write() for a later request to misuse."""
+    STASH["write"] = start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"stashed"]
+
+
+def use_stashed(environ, start_response):
+    STASH["write"](b"into another request")
+    return text(start_response, b"unreachable")
+
+
 def system_exit(environ, start_response):
     raise SystemExit(4)
 
@@ -334,6 +353,9 @@ ROUTES = {
     "/bad-status": bad_status,
     "/second-start": second_start,
     "/not-bytes": not_bytes,
+    "/non-latin1-header": non_latin1_header,
+    "/stash-write": stash_write,
+    "/use-stashed": use_stashed,
     "/exit": system_exit,
     "/interrupt": keyboard_interrupt,
     "/pid": pid,
