@@ -151,6 +151,15 @@ fn write_callable() {
     let r = s.get("/write-only");
     assert_eq!(r.header("Content-Length"), Some("8"));
     assert_eq!(r.text(), "written!");
+    // More than the socket buffers: write() waits for this slow reader, then goes on.
+    let mut c = s.connect();
+    c.write_all(b"GET /write-big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let r = read_response(&mut BufReader::new(c), false).expect("response");
+    let block: Vec<u8> = (0..=255u8).cycle().take(65536).collect();
+    assert_eq!(r.body.len(), 128 * 65536);
+    assert!(r.body.chunks(65536).all(|c| c == block.as_slice()));
 }
 
 #[test]
@@ -394,6 +403,22 @@ fn app_threads_run_while_the_worker_waits() {
         assert!(Instant::now() < deadline, "the app's thread never ran");
         std::thread::sleep(Duration::from_millis(10));
     }
+    let _ = std::fs::remove_file(&marker);
+    // Nor while write() waits for a client that does not read.
+    let mut c = s.connect();
+    write!(
+        c,
+        "GET /write-big?{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        marker.display()
+    )
+    .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the app's thread never ran during write()");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let r = read_response(&mut BufReader::new(c), false).expect("response");
+    assert_eq!(r.body.len(), 128 * 65536);
     let _ = std::fs::remove_file(&marker);
 }
 

@@ -296,12 +296,36 @@ pub struct StartResponse<'a> {
     resp: &'a mut Response,
     out: &'a mut Vec<u8>,
     stamp: Stamp<'a>,
+    drain: Option<&'a mut dyn Drain>,
 }
+
+/// Moves output to the client while the application is still running (its `write` calls): the
+/// server's side of `write`'s back-pressure.
+pub trait Drain {
+    /// Sends from `out` until less than the high-water mark is left unsent, waiting for the
+    /// client if it must; an error means the client is gone (or stalled past `timeout`).
+    fn drain(&mut self, out: &mut Vec<u8>) -> std::io::Result<()>;
+}
+
+/// Unsent output above which `write` waits for the client.
+pub const WRITE_HIGH_WATER: usize = 256 * 1024;
 
 impl<'a> StartResponse<'a> {
     /// A handle writing `resp`'s bytes into `out`.
     pub fn new(resp: &'a mut Response, out: &'a mut Vec<u8>, stamp: Stamp<'a>) -> Self {
-        StartResponse { resp, out, stamp }
+        StartResponse {
+            resp,
+            out,
+            stamp,
+            drain: None,
+        }
+    }
+
+    /// Lets `write` hand output to `drain` past [`WRITE_HIGH_WATER`] instead of buffering
+    /// without bound.
+    pub fn with_drain(mut self, drain: &'a mut dyn Drain) -> Self {
+        self.drain = Some(drain);
+        self
     }
 
     /// Sets the status ("200 OK") and headers. A second call is an error unless `exc_info`
@@ -319,7 +343,13 @@ impl<'a> StartResponse<'a> {
 
     /// PEP 3333's `write(data)`: sends body bytes ahead of the returned body.
     pub fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
-        self.resp.send(data, self.out, &self.stamp, None)
+        self.resp.send(data, self.out, &self.stamp, None)?;
+        if self.out.len() > WRITE_HIGH_WATER {
+            if let Some(d) = self.drain.as_mut() {
+                d.drain(self.out)?;
+            }
+        }
+        Ok(())
     }
 
     /// True once the status line has gone out; after that a status cannot change.

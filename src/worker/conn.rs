@@ -3,7 +3,7 @@
 
 use super::dispatch::{self, Shared};
 use super::stream::{Peer, RecvBuf, Stream};
-use crate::app::protocol::{Ending, Response, StartResponse};
+use crate::app::protocol::{Drain, Ending, Response, StartResponse, WRITE_HIGH_WATER};
 use crate::app::{BodyIter, FileRegion, Input};
 use crate::http::response::{self, Stamp};
 use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
@@ -520,6 +520,67 @@ impl Conn {
             let _ = self.flush(sh);
         }
         true
+    }
+}
+
+/// `write` back-pressure for one connection: flushes the output to the socket, waiting for the
+/// client with poll(2) when its socket is full.
+///
+/// While it waits, the worker's other connections wait too: the application is inside its call
+/// on this worker's only thread. It bounds memory and notices a client that went away; a
+/// stalled client is given up after `timeout`.
+pub struct SocketDrain<'c> {
+    stream: &'c mut Stream,
+    wpos: &'c mut usize,
+    timeout: std::time::Duration,
+}
+
+impl Drain for SocketDrain<'_> {
+    fn drain(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let low = WRITE_HIGH_WATER / 2;
+        while out.len() - *self.wpos > low {
+            match self.stream.write(&out[*self.wpos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => *self.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let ms = PollTimeout::try_from(self.timeout.as_millis().min(i32::MAX as u128) as i32)
+                        .unwrap_or(PollTimeout::MAX);
+                    let fd = self.stream.as_fd();
+                    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+                    match poll(&mut fds, ms) {
+                        Ok(0) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")),
+                        Ok(_) => {}
+                        Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Keep the buffer small: drop what was sent.
+        out.drain(..*self.wpos);
+        *self.wpos = 0;
+        Ok(())
+    }
+}
+
+impl Conn {
+    /// The parts an application call needs: the response state, the output buffer, and the
+    /// drain that gives `write` its back-pressure.
+    pub(super) fn app_parts(&mut self, timeout: std::time::Duration) -> (&mut Response, &mut Vec<u8>, SocketDrain<'_>) {
+        self.can_write = true;
+        (
+            &mut self.resp,
+            &mut self.wbuf,
+            SocketDrain {
+                stream: &mut self.stream,
+                wpos: &mut self.wpos,
+                timeout,
+            },
+        )
     }
 }
 

@@ -148,7 +148,8 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         server: &sh.settings.server_header,
     };
     std::mem::swap(&mut conn.body, sh.environ.input_mut());
-    let mut sr = StartResponse::new(&mut conn.resp, &mut conn.wbuf, stamp);
+    let (resp, wbuf, mut drain) = conn.app_parts(sh.settings.timeout);
+    let mut sr = StartResponse::new(resp, wbuf, stamp).with_drain(&mut drain);
     let app = sh.app;
     let environ = &mut *sh.environ;
     let result = catch_unwind(AssertUnwindSafe(|| app.call(environ, &mut sr)));
@@ -190,15 +191,16 @@ pub fn fail(conn: &mut Conn, sh: &Shared<'_>, err: AppError) -> Phase {
     let method = String::from_utf8_lossy(conn.head.method.of(&conn.head_buf)).into_owned();
     let target = String::from_utf8_lossy(conn.head.target.of(&conn.head_buf)).into_owned();
     log::error!("Error handling request {method} {target}: {err}");
-    let sent = conn.resp.headers_sent();
-    conn.wbuf.truncate(conn.resp_start);
-    if !sent {
+    if !conn.resp.headers_sent() {
+        conn.wbuf.truncate(conn.resp_start);
         let stamp = Stamp {
             date: sh.date.get(),
             server: &sh.settings.server_header,
         };
         response::put_error(&mut conn.wbuf, conn.head.version, 500, "", &stamp);
     }
+    // Headers already went out: what was sent stays (the client sees a body that ends early,
+    // without its last chunk or short of its length) and the connection closes after it.
     Phase::Done(Ending::Close)
 }
 

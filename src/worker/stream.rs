@@ -91,6 +91,15 @@ impl Write for Stream {
     }
 }
 
+impl std::os::fd::AsFd for Stream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
 impl Stream {
     /// Sends up to `count` bytes of the file `file` from `*offset` (advanced past what was sent)
     /// with sendfile(2). Ok(0): the file ended early.

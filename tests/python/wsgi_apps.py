@@ -77,6 +77,18 @@ def write(environ, start_response):
     return [b"three"]
 
 
+def write_big(environ, start_response):
+    """8 MiB through write(): more than the socket holds, so write() waits for the client.
+    With ?PATH, a thread first starts that writes PATH while write() waits."""
+    if environ["QUERY_STRING"]:
+        thread_marker(environ, lambda *a: None)
+    w = start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    block = bytes(range(256)) * 256
+    for _ in range(128):
+        w(block)
+    return []
+
+
 def write_only(environ, start_response):
     w = start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "8")])
     w(b"written!")
@@ -340,6 +352,7 @@ ROUTES = {
     "/lazy": lazy,
     "/write": write,
     "/write-only": write_only,
+    "/write-big": write_big,
     "/big": big,
     "/closing": closing,
     "/counts": counts,
