@@ -140,6 +140,7 @@ fn generator_bodies_are_chunked_or_close_delimited() {
     assert!(text.ends_with("\r\n\r\nchunk 0\nchunk 1\n"), "{text}");
     // start_response from inside the iterable, after an empty first item.
     assert_eq!(s.get("/lazy").text(), "lazy");
+    assert_eq!(s.get("/iter-start").text(), "from __iter__");
 }
 
 #[test]
@@ -676,11 +677,18 @@ fn reload_under_load(preload: bool) -> (String, LoadStats) {
     }
     let s = start(&args, 2);
     assert_eq!(s.get("/").text(), "version one");
+    let old = s.workers();
     let load = Load::start(s.addr, 2);
     // A different size, so that no cached bytecode can pass for the new source.
     std::fs::write(&module, format!("VERSION = b'version two!'\n{VERSIONED}")).unwrap();
     s.signal(sig::HUP);
     s.wait_log("Reload complete: generation 2 is serving", 1);
+    // Retiring workers still answer what they had accepted; then only new ones are left.
+    let deadline = Instant::now() + WAIT;
+    while s.workers().iter().any(|w| old.contains(w)) {
+        assert!(Instant::now() < deadline, "old workers {old:?} did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let text = s.get("/").text();
     let stats = load.finish();
     (text, stats)

@@ -36,12 +36,12 @@ pub(super) fn respond(
     if let Ok(wrapper) = result.cast::<FileWrapper>() {
         if let Some(file) = wrapper.get().regular_file(py) {
             return Ok(Body::Iter(Box::new(FileBody {
-                body: PyBody::new(py, request, result.clone())?,
+                body: PyBody::new(py, request, result.clone(), sr)?,
                 file,
             })));
         }
     }
-    let mut body = PyBody::new(py, request, result)?;
+    let mut body = PyBody::new(py, request, result, sr)?;
     // Pull what fits now: one GIL hold for the typical response instead of one per chunk.
     while sr.pending() < HIGH_WATER {
         match body.pull(py, sr) {
@@ -99,13 +99,19 @@ pub(super) struct PyBody {
 
 impl PyBody {
     /// Starts iterating `iterable`; if `iter()` fails, the iterable is closed already.
-    fn new(py: Python<'_>, request: u64, iterable: Bound<'_, PyAny>) -> Result<PyBody, AppError> {
+    fn new(
+        py: Python<'_>,
+        request: u64,
+        iterable: Bound<'_, PyAny>,
+        sr: &mut StartResponse<'_>,
+    ) -> Result<PyBody, AppError> {
         let mut body = PyBody {
             request,
             iterable: Some(iterable.clone().unbind()),
             iterator: None,
         };
-        match iterable.try_iter() {
+        // An __iter__ may call start_response too.
+        match respond::lend(request, sr, || iterable.try_iter()) {
             Ok(it) => {
                 body.iterator = Some(it.unbind());
                 Ok(body)
@@ -117,13 +123,15 @@ impl PyBody {
         }
     }
 
-    /// Pulls one item and writes it; `None` at the end.
+    /// Pulls one item and puts it in the output; `None` at the end. The output is never
+    /// drained here (that could wait for the client with the GIL held): the caller stops
+    /// pulling at the high-water mark and the worker paces the rest.
     fn pull(&mut self, py: Python<'_>, sr: &mut StartResponse<'_>) -> Option<Result<(), AppError>> {
         let mut it = self.iterator.as_ref()?.bind(py).clone();
         // The item may call start_response (lazily, as PEP 3333 allows) or write().
         let item = respond::lend(self.request, sr, || it.next())?;
         let written = item
-            .and_then(|item| bytes_of(&item).map(|b| sr.write(b)))
+            .and_then(|item| bytes_of(&item).map(|b| sr.send_chunk(b, None)))
             .map_err(|e| app_error(py, e));
         Some(written.and_then(|w| w))
     }

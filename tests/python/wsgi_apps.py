@@ -69,6 +69,21 @@ def lazy(environ, start_response):
     return body()
 
 
+class StartsInIter:
+    """An iterable whose __iter__ calls start_response."""
+
+    def __init__(self, start_response):
+        self.start_response = start_response
+
+    def __iter__(self):
+        self.start_response("200 OK", [("Content-Type", "text/plain")])
+        return iter([b"from ", b"__iter__"])
+
+
+def iter_start(environ, start_response):
+    return StartsInIter(start_response)
+
+
 def write(environ, start_response):
     """The write() callable, then a returned body."""
     w = start_response("200 OK", [("Content-Type", "text/plain")])
@@ -350,6 +365,7 @@ ROUTES = {
     "/types": types,
     "/stream": stream,
     "/lazy": lazy,
+    "/iter-start": iter_start,
     "/write": write,
     "/write-only": write_only,
     "/write-big": write_big,
