@@ -105,11 +105,7 @@ impl Stream {
     /// with sendfile(2). Ok(0): the file ended early.
     pub fn send_file(&self, file: std::os::fd::BorrowedFd<'_>, offset: &mut u64, count: usize) -> io::Result<usize> {
         let mut off = *offset as libc::off64_t;
-        let sent = match self {
-            Stream::Tcp(s) => nix::sys::sendfile::sendfile64(s, file, Some(&mut off), count),
-            Stream::Unix(s) => nix::sys::sendfile::sendfile64(s, file, Some(&mut off), count),
-        }
-        .map_err(io::Error::from)?;
+        let sent = nix::sys::sendfile::sendfile64(self, file, Some(&mut off), count).map_err(io::Error::from)?;
         *offset = off as u64;
         Ok(sent)
     }
