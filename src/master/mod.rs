@@ -278,11 +278,17 @@ impl Master<'_> {
                     return Err(MasterError::Poll(e));
                 }
             }
+            // Workers' messages first: a HUP must see the READY that came before it.
+            let mut signalled = false;
             for ev in events.iter() {
                 match ev.token() {
-                    SIGNAL_TOKEN => self.handle_signals()?,
+                    SIGNAL_TOKEN => signalled = true,
                     Token(t) => self.read_pipe(Pid::from_raw(t as i32)),
                 }
+            }
+            self.converge()?;
+            if signalled {
+                self.handle_signals()?;
             }
             self.reap()?;
             self.check_timers();
@@ -744,13 +750,13 @@ impl Master<'_> {
         if !failed_boot || expected {
             return;
         }
-        if !self.booted {
+        if self.fallback.is_some() && slot.generation == self.generation {
+            self.roll_back();
+        } else if !self.booted {
             // At start-up a boot failure is a configuration problem, not bad luck: stop.
             log::error!("Reason: Worker failed to boot.");
             self.exit_code = EXIT_WORKER_BOOT;
             self.stop(false);
-        } else if self.fallback.is_some() && slot.generation == self.generation {
-            self.roll_back();
         } else {
             let delay = self.backoff.map_or(BACKOFF_START, |(d, _)| (d * 2).min(BACKOFF_MAX));
             log::warn!("Worker failed to boot; next attempt in {} ms", delay.as_millis());

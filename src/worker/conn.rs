@@ -91,6 +91,8 @@ pub struct Conn {
     wpos: usize,
     can_read: bool,
     can_write: bool,
+    /// The event said the peer closed its side: read until EOF even after a short read.
+    peer_closed: bool,
     pub(super) phase: Phase,
     /// The current request head, copied out of `rbuf` so the spans stay valid while `rbuf`
     /// is consumed and refilled.
@@ -118,6 +120,7 @@ impl Conn {
             wpos: 0,
             can_read: true,
             can_write: true,
+            peer_closed: false,
             phase: Phase::Head { started: false },
             head_buf: Vec::with_capacity(1024),
             head: Head::default(),
@@ -128,10 +131,11 @@ impl Conn {
         }
     }
 
-    /// Records readiness from a poll event.
-    pub fn ready(&mut self, readable: bool, writable: bool) {
-        self.can_read |= readable;
+    /// Records readiness from a poll event; `closed`: the peer shut its side (EOF is pending).
+    pub fn ready(&mut self, readable: bool, writable: bool, closed: bool) {
+        self.can_read |= readable || closed;
         self.can_write |= writable;
+        self.peer_closed |= closed;
     }
 
     /// True when the connection sits between requests with nothing buffered.
@@ -223,8 +227,12 @@ impl Conn {
                         }
                     }
                     self.flush(sh)?;
-                    if !self.fill(sh)? {
-                        return Ok(());
+                    match self.fill(sh) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(()),
+                        // EOF with part of a head buffered: answer it, as gunicorn does.
+                        Err(Close::Done) if !self.rbuf.data().is_empty() => self.reject(ParseError::Incomplete, sh),
+                        Err(e) => return Err(e),
                     }
                 }
                 Phase::Body(reader) => {
@@ -268,8 +276,12 @@ impl Conn {
                         continue;
                     }
                     self.flush(sh)?;
-                    if !self.fill(sh)? {
-                        return Ok(());
+                    match self.fill(sh) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(()),
+                        // EOF before the body is complete.
+                        Err(Close::Done) => self.reject(ParseError::Incomplete, sh),
+                        Err(e) => return Err(e),
                     }
                 }
                 Phase::Streaming(_) => {
@@ -464,8 +476,10 @@ impl Conn {
             match self.rbuf.read_from(&mut self.stream, max) {
                 Ok((0, _)) => return Err(Close::Done),
                 Ok((_, filled)) => {
-                    // A short read drained the socket; the next arrival raises a new edge.
-                    self.can_read = filled;
+                    // A short read drained the socket, and the next arrival raises a new edge;
+                    // but a FIN that came with the data raises none, so a peer that closed
+                    // (seen in the event) is read until EOF.
+                    self.can_read = filled || self.peer_closed;
                     if matches!(self.phase, Phase::Body(_)) {
                         // An upload may be slow but must keep moving.
                         self.deadline = sh.now + sh.settings.timeout;

@@ -244,8 +244,9 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
                     let key = t - CONN_BASE;
                     if let Some(c) = w.conns.get_mut(key) {
                         c.ready(
-                            ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                            ev.is_readable() || ev.is_error(),
                             ev.is_writable() || ev.is_error(),
+                            ev.is_read_closed() || ev.is_error(),
                         );
                         w.drive(key, now);
                     }
