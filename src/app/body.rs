@@ -58,4 +58,22 @@ pub trait BodyIter {
     /// Called exactly once when the server is done with the body: finished, failed, or the
     /// client went away.
     fn close(&mut self) {}
+
+    /// A body that is the rest of a regular file (PEP 3333's `wsgi.file_wrapper`): the server
+    /// may send it with sendfile(2) instead of pulling chunks. Asked once, before the first
+    /// chunk; the descriptor must stay open until `close`.
+    fn file(&mut self) -> Option<FileRegion> {
+        None
+    }
+}
+
+/// A region of a regular file a body consists of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRegion {
+    /// The open file (owned by the body).
+    pub fd: std::os::fd::RawFd,
+    /// Where the body starts in the file.
+    pub offset: u64,
+    /// The body's length: the bytes from `offset` to the end of the file.
+    pub len: u64,
 }

@@ -123,6 +123,8 @@ enum State {
 struct Master<'h> {
     hooks: Hooks<'h>,
     cfg: Config,
+    /// Run around each fork when the app was preloaded into the master.
+    fork_hooks: Option<Box<dyn crate::app::ForkHooks>>,
     /// The generation new workers are spawned in; workers of older ones are replaced.
     generation: u64,
     /// The highest generation ever started (a rolled-back number is not reused).
@@ -168,13 +170,15 @@ fn master_signals() -> SigSet {
 
 /// Runs the master with the application the `app` setting names, re-reading the configuration
 /// with `reload` on HUP (what the `forkhorn` command does); returns the process exit status.
+/// With `preload_app` the app is loaded here, once, before the workers are forked.
 pub fn run(cfg: Config, reload: &dyn Fn() -> Result<Config, ConfigError>) -> Result<i32, MasterError> {
-    run_with(
+    start(
         cfg,
         Hooks {
             loader: &crate::app::load_configured,
             reload,
         },
+        true,
     )
 }
 
@@ -186,7 +190,12 @@ fn bind_options(cfg: &Config) -> sys::BindOptions {
 }
 
 /// Runs the master with the given hooks; returns the process exit status.
-pub fn run_with(mut cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
+pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
+    start(cfg, hooks, false)
+}
+
+/// Runs the master; `preload`: honour `preload_app` by loading the configured app here.
+fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, MasterError> {
     // Block before binding: a signal that arrives during start-up waits in the signalfd
     // instead of killing a half-started server.
     let mask = master_signals();
@@ -202,11 +211,26 @@ pub fn run_with(mut cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
     let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg), &mut inherited)?;
     drop(inherited);
     let pidfile = cfg.pidfile.as_deref().map(Pidfile::create).transpose()?;
+    // A Python app's sys.argv is the command line, which the process title overwrites.
+    #[cfg(feature = "python")]
+    crate::python::keep_argv();
     sys::proctitle::set(&crate::service::title("master", &cfg));
     log::info!("Starting forkhorn {}", env!("CARGO_PKG_VERSION"));
     for l in &listeners {
         log::info!("Listening at: {} ({})", l, std::process::id());
     }
+    // After blocking signals: threads the app starts at import inherit the mask, so every
+    // signal still reaches the signalfd.
+    let fork_hooks = match preload && cfg.preload_app {
+        true => match crate::app::preload_configured(&cfg) {
+            Ok(hooks) => hooks,
+            Err(e) => {
+                log::error!("Failed to preload the app: {e}");
+                return Ok(EXIT_WORKER_BOOT);
+            }
+        },
+        false => None,
+    };
     let poll = Poll::new().map_err(MasterError::Poll)?;
     poll.registry()
         .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
@@ -214,6 +238,7 @@ pub fn run_with(mut cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
     let mut m = Master {
         hooks,
         cfg,
+        fork_hooks,
         generation: 1,
         newest: 1,
         listeners: listeners.into_iter().map(Rc::new).collect(),
@@ -609,7 +634,14 @@ impl Master<'_> {
         let cfg = &self.cfg;
         let loader = self.hooks.loader;
         let beat = &heartbeat;
+        let hooks = self.fork_hooks.as_deref();
+        if let Some(h) = hooks {
+            h.before_fork();
+        }
         let pid = sys::process::fork_child(move || {
+            if let Some(h) = hooks {
+                h.after_fork_child();
+            }
             sys::process::close_fds_except(&keep);
             worker::run(worker::Spec {
                 id,
@@ -619,8 +651,11 @@ impl Master<'_> {
                 loader,
                 heartbeat: beat,
             })
-        })
-        .map_err(MasterError::Fork)?;
+        });
+        if let Some(h) = hooks {
+            h.after_fork_parent();
+        }
+        let pid = pid.map_err(MasterError::Fork)?;
         let pipe = std::fs::File::from(read_end);
         self.poll
             .registry()

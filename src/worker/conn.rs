@@ -4,11 +4,12 @@
 use super::dispatch::{self, Shared};
 use super::stream::{Peer, RecvBuf, Stream};
 use crate::app::protocol::{Drain, Ending, Response, StartResponse, WRITE_HIGH_WATER};
-use crate::app::{BodyIter, Input};
+use crate::app::{BodyIter, FileRegion, Input};
 use crate::http::response::{self, Stamp};
 use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
 use crate::logging::access::{self, AccessLog, Exchange, RequestLog};
 use std::io::{self, Write};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Instant;
 
 /// Past this many unsent bytes the worker stops producing output for the connection until the
@@ -41,8 +42,30 @@ pub enum Phase {
     Body(BodyReader),
     /// Pulling the application's body iterable as the client reads.
     Streaming(Box<dyn BodyIter>),
+    /// Sending the application's file body with sendfile(2) as the client reads.
+    SendFile(FileSend),
     /// The response is complete in the output buffer; what happens once it is flushed.
     Done(Ending),
+}
+
+/// A body sent from a file: the body (closed at the end) and the part of its file still to go.
+pub struct FileSend {
+    body: Box<dyn BodyIter>,
+    fd: RawFd,
+    offset: u64,
+    remaining: u64,
+}
+
+impl FileSend {
+    /// Sends `len` bytes of `body`'s file from `offset`.
+    pub fn new(body: Box<dyn BodyIter>, region: FileRegion, len: u64) -> FileSend {
+        FileSend {
+            body,
+            fd: region.fd,
+            offset: region.offset,
+            remaining: len,
+        }
+    }
 }
 
 /// How the request body is being delimited.
@@ -275,6 +298,12 @@ impl Conn {
                     }
                     self.pull_body(sh);
                 }
+                Phase::SendFile(_) => {
+                    self.flush(sh)?;
+                    if self.pending() > 0 || !self.send_file(sh)? {
+                        return Ok(());
+                    }
+                }
                 Phase::Done(Ending::KeepAlive) => {
                     self.log_access(sh.access); // service
                     self.phase = Phase::Head { started: false };
@@ -415,9 +444,48 @@ impl Conn {
         };
     }
 
+    /// Sends file bytes while the socket takes them. Ok(true): the body is complete (and the
+    /// phase moved on); Ok(false): the socket is full.
+    fn send_file(&mut self, sh: &Shared<'_>) -> Result<bool, Close> {
+        let Phase::SendFile(f) = &mut self.phase else {
+            return Ok(true);
+        };
+        while f.remaining > 0 {
+            if !self.can_write {
+                return Ok(false);
+            }
+            // SAFETY: the body owns the open file and keeps it open until its close(), which
+            // runs only after this phase ends (close_body).
+            let file = unsafe { BorrowedFd::borrow_raw(f.fd) };
+            let count = f.remaining.min(1 << 30) as usize;
+            match self.stream.send_file(file, &mut f.offset, count) {
+                // The file shrank under us: the promised length cannot be kept.
+                Ok(0) => return Err(Close::Io(io::ErrorKind::UnexpectedEof.into())),
+                Ok(n) => f.remaining -= n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.can_write = false;
+                    self.deadline = sh.now + sh.settings.timeout;
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.close_body();
+        let stamp = Stamp {
+            date: sh.date.get(),
+            server: &sh.settings.server_header,
+        };
+        self.phase = match StartResponse::new(&mut self.resp, &mut self.wbuf, stamp).finish() {
+            Ok(ending) => Phase::Done(ending),
+            Err(e) => dispatch::fail(self, sh, e),
+        };
+        Ok(true)
+    }
+
     /// Calls the body's close, once, if a body is being streamed.
     fn close_body(&mut self) {
-        if let Phase::Streaming(iter) = &mut self.phase {
+        if let Phase::Streaming(iter) | Phase::SendFile(FileSend { body: iter, .. }) = &mut self.phase {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iter.close()));
             self.phase = Phase::Done(Ending::Close);
         }

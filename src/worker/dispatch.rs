@@ -1,7 +1,7 @@
 //! Handing a complete request to the application: building the environ, calling the app under
 //! the start_response/write protocol, and turning its errors into 500s or aborted connections.
 
-use super::conn::{Conn, Phase};
+use super::conn::{Conn, FileSend, Phase};
 use super::stream::Peer;
 use crate::app::protocol::{send_whole, Ending, RequestInfo, StartResponse};
 use crate::app::{AppError, Application, Body, Environ};
@@ -160,11 +160,20 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
             Body::Empty => sr.finish(),
             Body::Static(b) => send_whole(&mut sr, b),
             Body::Bytes(v) => send_whole(&mut sr, &v),
-            Body::Iter(iter) => {
+            Body::Iter(mut iter) => {
+                // A file body goes out with sendfile unless the framing is chunked.
+                let raw = iter.file().map(|region| (region, sr.send_raw(region.len)));
                 sh.access.capture_environ(&mut conn.access, sh.environ); // service: %({key}e)s
                 std::mem::swap(&mut conn.body, sh.environ.input_mut());
                 conn.body.clear();
-                return Phase::Streaming(iter);
+                return match raw {
+                    Some((region, Ok(Some(len)))) => Phase::SendFile(FileSend::new(iter, region, len)),
+                    Some((_, Err(e))) => {
+                        iter.close();
+                        fail(conn, sh, e)
+                    }
+                    _ => Phase::Streaming(iter),
+                };
             }
         },
         Ok(Err(e)) => Err(e),

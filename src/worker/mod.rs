@@ -34,6 +34,16 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 const CONN_BASE: usize = 1 << 16;
 const POOL_MAX: usize = 256;
 
+/// Set when the application asks this worker to stop (see [`request_stop`]).
+static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks the worker to stop gracefully once the current request's response is out, so that the
+/// master replaces it: for an application no longer fit to serve (Python's `SystemExit` and
+/// `KeyboardInterrupt`).
+pub fn request_stop() {
+    STOP_REQUESTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Why a worker could not set itself up.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -255,6 +265,10 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
                     }
                 }
             }
+        }
+        if STOP_REQUESTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // The app asked to go: retire as after the last of max_requests.
+            w.requests_left.set(0);
         }
         if w.requests_left.get() == 0 && w.stopping.is_none() {
             log::info!("Autorestarting worker after current request.");
