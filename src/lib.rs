@@ -18,9 +18,9 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod master;
-pub mod service;
 #[cfg(feature = "python")]
 pub mod python;
+pub mod service;
 pub mod sys;
 pub mod worker;
 
