@@ -6,8 +6,9 @@ pub mod builtin;
 pub mod environ;
 pub mod input;
 pub mod protocol;
+pub mod static_files;
 
-pub use body::{Body, BodyIter, Chunk, FileRegion};
+pub use body::{Body, BodyIter, Chunk, FileBody, FileRegion};
 pub use environ::{Environ, Errors};
 pub use input::Input;
 pub use protocol::{ProtocolError, StartResponse};
@@ -67,6 +68,9 @@ pub trait ForkHooks {
 /// The loader the `forkhorn` command uses: the app the `app` setting names (a Python app when
 /// the spec is not `builtin:NAME`).
 pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Application>, AppError> {
+    if cfg.app == "builtin:static" {
+        return Ok(Box::new(static_files::Static::new(cfg.static_root.as_deref())?));
+    }
     if cfg.app.starts_with("builtin:") {
         return load(&cfg.app).map_err(Into::into);
     }
