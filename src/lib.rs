@@ -7,7 +7,8 @@
 //! - each **worker** ([`worker`]) runs a mio event loop over the inherited listeners: it accepts
 //!   connections, parses requests with the pure [`http`] module and calls the [`app`] through
 //!   the start_response/write protocol of PEP 3333;
-//! - applications are Rust types implementing [`app::Application`], or the built-in apps.
+//! - applications are Rust types implementing [`app::Application`], the built-in apps, or
+//!   (feature `python`) Python WSGI apps through embedded CPython (`python`).
 #![deny(missing_docs)]
 
 pub mod app;
@@ -18,6 +19,9 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod master;
+#[cfg(feature = "python")]
+pub mod python;
+pub mod service;
 pub mod sys;
 pub mod worker;
 

@@ -32,6 +32,13 @@ fn main() -> ExitCode {
     if cli.check_config {
         return ExitCode::SUCCESS;
     }
+    // service: detach before anything is opened or bound (never under systemd: see README).
+    if cfg.daemon {
+        if let Err(e) = forkhorn::sys::daemon::detach() {
+            eprintln!("forkhorn: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     logging::init(cfg.loglevel);
     // HUP re-reads the same sources: the file named by -c, WEB_CONCURRENCY and these flags.
     match master::run(cfg, &|| config::load(&cli)) {

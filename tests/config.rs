@@ -160,10 +160,10 @@ fn flag_error_names_the_flag() {
         &out,
         "forkhorn: --limit-request-field_size: expected a non-negative integer (0 = unlimited), got \"big\"",
     );
-    let out = run(&["--limit-request-line=9000"], None);
+    let out = run(&["--limit-request-line=-5"], None);
     assert_config_error(
         &out,
-        "forkhorn: --limit-request-line: expected an integer from 0 to 8190 (0 = unlimited), got 9000",
+        "forkhorn: --limit-request-line: expected a non-negative integer (0 = unlimited), got -5",
     );
 }
 

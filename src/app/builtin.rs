@@ -6,7 +6,7 @@ use base64::Engine as _;
 use std::io::Read;
 
 /// The names `builtin:NAME` accepts.
-pub const NAMES: &[&str] = &["hello", "echo", "sleep"];
+pub const NAMES: &[&str] = &["hello", "echo", "sleep", "static"];
 
 /// The built-in app called `name`.
 pub fn by_name(name: &str) -> Option<Box<dyn Application>> {

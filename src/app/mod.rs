@@ -6,8 +6,9 @@ pub mod builtin;
 pub mod environ;
 pub mod input;
 pub mod protocol;
+pub mod static_files;
 
-pub use body::{Body, BodyIter, Chunk};
+pub use body::{Body, BodyIter, Chunk, FileBody, FileRegion};
 pub use environ::{Environ, Errors};
 pub use input::Input;
 pub use protocol::{ProtocolError, StartResponse};
@@ -40,20 +41,80 @@ pub enum LoadError {
     /// `builtin:NAME` with a name forkhorn does not have.
     #[error("no built-in app named {0:?} (built-in apps: {list})", list = builtin::NAMES.join(", "))]
     UnknownBuiltin(String),
-    /// A Python app spec, but this build has no Python support.
-    #[error("{0:?} looks like a Python WSGI app, but this forkhorn was built without the \"python\" feature")]
+    /// A Python app spec, but this build has no Python support (or [`load`] was asked for one).
+    #[error(
+        "{0:?} looks like a Python WSGI app, but this forkhorn was built without the \"python\" feature \
+         (rebuild with default features, which need a shared libpython)"
+    )]
     PythonUnavailable(String),
 }
 
 /// Makes the application in each worker, after fork, from the worker's configuration.
 pub type Loader<'a> = &'a dyn Fn(&crate::config::Config) -> Result<Box<dyn Application>, AppError>;
 
-/// The loader the `forkhorn` command uses: the app the `app` setting names.
-pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Application>, AppError> {
-    load(&cfg.app).map_err(Into::into)
+/// Work an application loaded in the master (`preload_app`) needs done around each fork, so
+/// that every worker inherits it in a usable state. The master runs `before_fork`, then in
+/// the parent `after_fork_parent` (also when fork failed) and in the child `after_fork_child`
+/// before anything else.
+pub trait ForkHooks {
+    /// In the master, just before fork().
+    fn before_fork(&self);
+    /// In the master, just after fork().
+    fn after_fork_parent(&self);
+    /// In the new worker, first thing after fork().
+    fn after_fork_child(&self);
 }
 
-/// Resolves an app spec (`builtin:NAME`, or `module:callable` for Python) to an application.
+/// The loader the `forkhorn` command uses: the app the `app` setting names (a Python app when
+/// the spec is not `builtin:NAME`).
+pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Application>, AppError> {
+    if cfg.app == "builtin:static" {
+        return Ok(Box::new(static_files::Static::new(cfg.static_root.as_deref())?));
+    }
+    if cfg.app.starts_with("builtin:") {
+        return load(&cfg.app).map_err(Into::into);
+    }
+    python::load(cfg)
+}
+
+/// `preload_app`: loads the configured app in the master, before the workers are forked, and
+/// returns the hooks to run around each fork; `None` when the app has nothing to preload (the
+/// built-in apps are made in each worker).
+pub fn preload_configured(cfg: &crate::config::Config) -> Result<Option<Box<dyn ForkHooks>>, AppError> {
+    if cfg.app.starts_with("builtin:") {
+        return Ok(None);
+    }
+    python::preload(cfg).map(Some)
+}
+
+/// Python apps through the bridge, or the reason this build cannot run them.
+mod python {
+    use super::{AppError, Application, ForkHooks};
+    use crate::config::Config;
+
+    #[cfg(feature = "python")]
+    pub(super) fn load(cfg: &Config) -> Result<Box<dyn Application>, AppError> {
+        Ok(Box::new(crate::python::load(cfg)?))
+    }
+
+    #[cfg(feature = "python")]
+    pub(super) fn preload(cfg: &Config) -> Result<Box<dyn ForkHooks>, AppError> {
+        Ok(crate::python::preload(cfg)?)
+    }
+
+    #[cfg(not(feature = "python"))]
+    pub(super) fn load(cfg: &Config) -> Result<Box<dyn Application>, AppError> {
+        Err(super::LoadError::PythonUnavailable(cfg.app.clone()).into())
+    }
+
+    #[cfg(not(feature = "python"))]
+    pub(super) fn preload(cfg: &Config) -> Result<Box<dyn ForkHooks>, AppError> {
+        Err(super::LoadError::PythonUnavailable(cfg.app.clone()).into())
+    }
+}
+
+/// Resolves a built-in app spec (`builtin:NAME`); a Python spec needs the configuration
+/// ([`load_configured`]).
 pub fn load(spec: &str) -> Result<Box<dyn Application>, LoadError> {
     match spec.strip_prefix("builtin:") {
         Some(name) => builtin::by_name(name).ok_or_else(|| LoadError::UnknownBuiltin(name.to_owned())),

@@ -125,6 +125,12 @@ impl Response {
         self.sent
     }
 
+    /// The status line and the application's headers as encoded (`Name: value\r\n` lines),
+    /// for the access log's `%({name}o)s`.
+    pub fn head_bytes(&self) -> &[u8] {
+        &self.head
+    }
+
     fn start(&mut self, status: &str, headers: &[(&str, &str)], exc_info: Option<AppError>) -> Result<(), AppError> {
         match (self.phase, exc_info) {
             (Phase::Idle, _) => {}
@@ -242,6 +248,26 @@ impl Response {
         Ok(())
     }
 
+    /// Starts a body of `len` bytes that the caller sends itself, unframed (sendfile): the head
+    /// goes out first if it has not, with `len` as the length unless the app set one. Returns
+    /// how many of the bytes the framing takes (fewer under a shorter `Content-Length`, none
+    /// for HEAD), or None when the body is chunked and must go through [`Response::send`].
+    pub fn send_raw(&mut self, len: u64, out: &mut Vec<u8>, stamp: &Stamp<'_>) -> Result<Option<u64>, AppError> {
+        match self.phase {
+            Phase::Idle => return Err(ProtocolError::NotStarted.into()),
+            Phase::Started => self.send_head(out, stamp, Some(len)),
+            Phase::Sending | Phase::Done => {}
+        }
+        let take = match self.framing {
+            Framing::NoBody => 0,
+            Framing::Length(n) => len.min(n.saturating_sub(self.sent)),
+            Framing::CloseDelimited => len,
+            Framing::Chunked => return Ok(None),
+        };
+        self.sent += take;
+        Ok(Some(take))
+    }
+
     /// Ends the body: sends the head if it is still pending, the last chunk if chunked, and
     /// says whether the connection may carry another request.
     pub fn finish(&mut self, out: &mut Vec<u8>, stamp: &Stamp<'_>) -> Result<Ending, AppError> {
@@ -339,6 +365,11 @@ impl<'a> StartResponse<'a> {
 
     pub(crate) fn send_chunk(&mut self, data: &[u8], known_len: Option<u64>) -> Result<(), AppError> {
         self.resp.send(data, self.out, &self.stamp, known_len)
+    }
+
+    /// See [`Response::send_raw`].
+    pub(crate) fn send_raw(&mut self, len: u64) -> Result<Option<u64>, AppError> {
+        self.resp.send_raw(len, self.out, &self.stamp)
     }
 
     pub(crate) fn finish(&mut self) -> Result<Ending, AppError> {

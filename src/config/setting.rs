@@ -298,12 +298,15 @@ pub(crate) fn assign(cfg: &mut Config, setting: Setting, value: &Value, sys: &dy
         Setting::Timeout => cfg.timeout = seconds(value, Zero::Allowed)?,
         Setting::GracefulTimeout => cfg.graceful_timeout = seconds(value, Zero::Allowed)?,
         Setting::Keepalive => cfg.keepalive = seconds(value, Zero::Allowed)?,
-        // gunicorn's bounds: a longer request line or more fields than this is never legitimate.
+        // gunicorn's bounds, applied as gunicorn applies them: a larger value (and for the
+        // field count, 0) means the bound, so a gunicorn configuration keeps working.
         Setting::LimitRequestLine => {
-            cfg.limit_request_line = integer(value, Range::new(0, 8190, "an integer from 0 to 8190 (0 = unlimited)"))?
+            let n: usize = integer(value, Range::new(0, u64::MAX, "a non-negative integer (0 = unlimited)"))?;
+            cfg.limit_request_line = n.min(8190)
         }
         Setting::LimitRequestFields => {
-            cfg.limit_request_fields = integer(value, Range::new(1, 32768, "an integer from 1 to 32768"))?
+            let n: usize = integer(value, Range::new(0, u64::MAX, "a non-negative integer"))?;
+            cfg.limit_request_fields = if n == 0 { 32768 } else { n.min(32768) }
         }
         Setting::LimitRequestFieldSize => {
             cfg.limit_request_field_size =
@@ -342,10 +345,13 @@ pub(crate) fn assign(cfg: &mut Config, setting: Setting, value: &Value, sys: &dy
         Setting::PreloadApp => cfg.preload_app = boolean(value)?,
         Setting::Errorlog => cfg.errorlog = file_path(value, sys, FilePath::OrStderr)?,
         Setting::Accesslog => cfg.accesslog = Some(file_path(value, sys, FilePath::OrStderr)?),
-        // Only emptiness is judged here. The logging code owns the `%(atom)s` syntax: when its
-        // checker lands (a `pub fn` in crate::logging taking the format and returning why it is
-        // wrong), call it here and turn its error into a Problem, so a bad atom is a config error.
-        Setting::AccessLogFormat => cfg.access_log_format = non_empty(value, "a non-empty access log format")?,
+        // The logging code owns the `%(atom)s` syntax; a bad atom is a configuration error.
+        Setting::AccessLogFormat => {
+            let format = non_empty(value, "a non-empty access log format")?;
+            crate::logging::check_access_format(&format)
+                .map_err(|why| Problem::new(format!("{value} is not a valid access log format: {why}")))?;
+            cfg.access_log_format = format;
+        }
         Setting::Syslog => cfg.syslog = boolean(value)?,
         Setting::SyslogAddr => cfg.syslog_addr = syslog_addr(value)?,
         Setting::SyslogFacility => cfg.syslog_facility = facility(value)?,
@@ -923,11 +929,11 @@ mod tests {
         let line = Setting::LimitRequestLine;
         assert_eq!(try_set(line, Value::Int(0)).map(|c| c.limit_request_line), Ok(0));
         assert_eq!(try_set(line, Value::Int(8190)).map(|c| c.limit_request_line), Ok(8190));
-        let want = "expected an integer from 0 to 8190 (0 = unlimited), got 8191";
-        assert_eq!(refused(line, Value::Int(8191)), want);
+        // Above gunicorn's bound means the bound, as in gunicorn.
+        assert_eq!(try_set(line, Value::Int(8200)).map(|c| c.limit_request_line), Ok(8190));
         assert_eq!(
             refused(line, arg("-1")),
-            "expected an integer from 0 to 8190 (0 = unlimited), got -1"
+            "expected a non-negative integer (0 = unlimited), got -1"
         );
 
         let fields = Setting::LimitRequestFields;
@@ -937,13 +943,14 @@ mod tests {
             Ok(32768)
         );
         assert_eq!(
-            refused(fields, Value::Int(0)),
-            "expected an integer from 1 to 32768, got 0"
+            try_set(fields, Value::Int(0)).map(|c| c.limit_request_fields),
+            Ok(32768)
         );
         assert_eq!(
-            refused(fields, Value::Int(32769)),
-            "expected an integer from 1 to 32768, got 32769"
+            try_set(fields, Value::Int(40000)).map(|c| c.limit_request_fields),
+            Ok(32768)
         );
+        assert_eq!(refused(fields, arg("-3")), "expected a non-negative integer, got -3");
 
         let size = Setting::LimitRequestFieldSize;
         assert_eq!(try_set(size, Value::Int(0)).map(|c| c.limit_request_field_size), Ok(0));

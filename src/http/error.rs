@@ -21,6 +21,12 @@ pub enum ParseError {
     /// An HTTP version other than 1.0 or 1.1.
     #[error("unsupported HTTP version")]
     UnsupportedVersion,
+    /// A method forkhorn never serves: CONNECT (it is not a proxy and cannot open a tunnel).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The client closed its side of the connection in the middle of a request.
+    #[error("bad request: connection closed mid-request")]
+    Incomplete,
     /// Anything else malformed; the text says what.
     #[error("bad request: {0}")]
     Malformed(&'static str),
@@ -35,7 +41,8 @@ impl ParseError {
             ParseError::BodyTooLarge => 413,
             ParseError::UnsupportedTransferCoding => 501,
             ParseError::UnsupportedVersion => 505,
-            ParseError::Malformed(_) => 400,
+            ParseError::MethodNotAllowed => 405,
+            ParseError::Incomplete | ParseError::Malformed(_) => 400,
         }
     }
 }

@@ -1,8 +1,13 @@
-//! Request head parsing (httparse plus RFC 9112's stricter rules), into spans of the read buffer.
+//! Request head parsing into spans of the read buffer: the request line by hand (its errors
+//! decide between 400, 414 and 505), the field lines with httparse, then RFC 9112's framing and
+//! routing rules.
 //!
-//! OWNER NOTE (skeleton): a minimal version; the strict parser replaces it behind the same API.
+//! Every check is positional: a partial head is rejected only for a reason the complete head
+//! would be rejected for too, so the answer never depends on how the bytes were split into reads.
 
+use super::chars::{is_field_byte, is_ows, is_tchar, is_token, list_elements, trim_ows, trim_ows_range};
 use super::error::ParseError;
+use super::uri::{self, TargetForm};
 
 /// A byte range of the connection's read buffer: positions, not borrows, so the buffer can be
 /// reused and grown without lifetime knots.
@@ -25,11 +30,12 @@ impl Span {
         self.start == self.end
     }
 
-    fn within(buf: &[u8], part: &[u8]) -> Span {
-        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+    /// Offsets below [`HEAD_HARD_CAP`] always fit in a u32.
+    fn new(start: usize, end: usize) -> Span {
+        debug_assert!(start <= end && end <= HEAD_HARD_CAP);
         Span {
             start: start as u32,
-            end: (start + part.len()) as u32,
+            end: end as u32,
         }
     }
 }
@@ -64,15 +70,67 @@ pub enum BodyFraming {
     Chunked,
 }
 
-/// The size limits a head is checked against (0 = unlimited where gunicorn allows it).
-#[derive(Clone, Copy, Debug)]
+/// The longest request line gunicorn allows; larger `limit_request_line` values and 0 mean this.
+pub const MAX_REQUEST_LINE: usize = 8190;
+/// The most header fields gunicorn allows; larger `limit_request_fields` values and 0 mean this.
+pub const MAX_FIELDS: usize = 32768;
+/// What `limit_request_field_size = 0` means (gunicorn's default field size).
+pub const DEFAULT_FIELD_SIZE: usize = 8190;
+/// No head is read past this many bytes, whatever the limits say: it keeps one connection's
+/// memory bounded and every span offset within a u32.
+pub const HEAD_HARD_CAP: usize = 16 << 20;
+/// RFC 9112 §2.2 asks servers to ignore at least one empty line before a request line (some
+/// clients send CRLF after a body); a few are skipped, more are an error.
+const MAX_LEADING_EMPTY_LINES: usize = 4;
+/// httparse writes into a caller's array; this many fields fit on the stack, more take a heap
+/// buffer (only when the limit allows more).
+const STACK_FIELDS: usize = 64;
+/// gunicorn's method rule, stricter than a bare token: every registered method fits in it.
+const METHOD_LEN: std::ops::RangeInclusive<usize> = 3..=20;
+
+/// The size limits a head is checked against, with gunicorn's meanings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// `limit_request_line`.
+    /// `limit_request_line`: the longest request line, CRLF not counted. 0 and values above
+    /// [`MAX_REQUEST_LINE`] mean [`MAX_REQUEST_LINE`].
     pub request_line: usize,
-    /// `limit_request_fields`.
+    /// `limit_request_fields`: the most header fields. 0 and values above [`MAX_FIELDS`] mean
+    /// [`MAX_FIELDS`].
     pub fields: usize,
-    /// `limit_request_field_size`.
+    /// `limit_request_field_size`: the longest field line, name, colon, value and CRLF counted.
+    /// 0 means [`DEFAULT_FIELD_SIZE`].
     pub field_size: usize,
+}
+
+impl Default for Limits {
+    /// gunicorn's defaults.
+    fn default() -> Self {
+        Limits {
+            request_line: 4094,
+            fields: 100,
+            field_size: 8190,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits with the special values (0, out of range) replaced by what they mean.
+    fn effective(&self) -> Limits {
+        Limits {
+            request_line: match self.request_line {
+                0 => MAX_REQUEST_LINE,
+                n => n.min(MAX_REQUEST_LINE),
+            },
+            fields: match self.fields {
+                0 => MAX_FIELDS,
+                n => n.min(MAX_FIELDS),
+            },
+            field_size: match self.field_size {
+                0 => DEFAULT_FIELD_SIZE,
+                n => n,
+            },
+        }
+    }
 }
 
 /// A parsed request head; every span points into the buffer given to [`parse_head`].
@@ -82,23 +140,29 @@ pub struct Head {
     pub method: Span,
     /// The request target exactly as sent (RAW_URI).
     pub target: Span,
-    /// The path part of the target, not percent-decoded.
+    /// The form of the target.
+    pub form: TargetForm,
+    /// The path part of the target, not percent-decoded. Empty for an absolute-form target
+    /// without a path; the whole target for `*`.
     pub path: Span,
     /// The query, without the `?`.
     pub query: Span,
     /// The fragment, without the `#`.
     pub fragment: Span,
-    /// The authority of an absolute-form target.
+    /// The `host[:port]` of an absolute-form target; it replaces the Host field (RFC 9112
+    /// §3.2.2).
     pub authority: Option<Span>,
     /// The protocol version.
     pub version: Version,
-    /// Header fields in the order sent: (name, value without surrounding whitespace).
+    /// Header fields in the order sent: (name, value without surrounding whitespace). Names with
+    /// `_` are kept; the environ builder decides what to do with them.
     pub headers: Vec<(Span, Span)>,
     /// How the body is delimited.
     pub framing: BodyFraming,
     /// Whether the connection may stay open after this request.
     pub keep_alive: bool,
-    /// `Expect: 100-continue` was sent.
+    /// `Expect: 100-continue` was sent with an HTTP/1.1 request (RFC 9110 §10.1.1: it is
+    /// ignored in HTTP/1.0).
     pub expect_continue: bool,
     /// Length of the head in bytes, final CRLF included.
     pub len: usize,
@@ -109,6 +173,7 @@ impl Default for Head {
         Head {
             method: Span::default(),
             target: Span::default(),
+            form: TargetForm::Origin,
             path: Span::default(),
             query: Span::default(),
             fragment: Span::default(),
@@ -127,80 +192,414 @@ impl Default for Head {
 ///
 /// Returns `Ok(Some(len))` when a complete head of `len` bytes was parsed, `Ok(None)` when more
 /// bytes are needed (limits are still enforced on the partial head, so a caller never buffers
-/// without bound), and `Err` for a request that must be rejected.
+/// without bound), and `Err` for a request that must be rejected. `head` is only meaningful
+/// after `Ok(Some(_))`.
 pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<Option<usize>, ParseError> {
-    let mut storage = [httparse::EMPTY_HEADER; 128];
-    let mut req = httparse::Request::new(&mut storage);
-    let len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            if limits.request_line > 0 && !buf.contains(&b'\n') && buf.len() > limits.request_line {
-                return Err(ParseError::RequestLineTooLong);
-            }
-            return Ok(None);
+    let limits = limits.effective();
+    // Looking no further than the cap gives every buffer longer than it the same answer.
+    let view = &buf[..buf.len().min(HEAD_HARD_CAP)];
+    match scan_head(view, &limits)? {
+        Some(scan) => {
+            fill_head(view, &scan, head)?;
+            Ok(Some(scan.head_end))
         }
-        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::TooManyFields),
-        Err(httparse::Error::Version) => return Err(ParseError::UnsupportedVersion),
-        Err(_) => return Err(ParseError::Malformed("invalid request head")),
-    };
-    let method = req.method.unwrap_or("");
-    let target = req.path.unwrap_or("");
-    head.method = Span::within(buf, method.as_bytes());
-    head.target = Span::within(buf, target.as_bytes());
-    let (path, rest) = match target.find('?') {
-        Some(i) => (&target[..i], Some(&target[i + 1..])),
-        None => (target, None),
-    };
-    head.path = Span::within(buf, path.as_bytes());
-    head.query = match rest {
-        Some(q) => Span::within(buf, q.as_bytes()),
-        None => Span {
-            start: head.target.end,
-            end: head.target.end,
-        },
-    };
-    head.fragment = Span {
-        start: head.target.end,
-        end: head.target.end,
-    };
-    head.authority = None;
-    head.version = if req.version == Some(0) {
-        Version::Http10
-    } else {
-        Version::Http11
-    };
-    head.headers.clear();
-    head.framing = BodyFraming::None;
-    head.keep_alive = head.version == Version::Http11;
-    head.expect_continue = false;
-    for h in req.headers.iter() {
-        let name = Span::within(buf, h.name.as_bytes());
-        let value = Span::within(buf, h.value);
-        head.headers.push((name, value));
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let n: u64 = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or(ParseError::Malformed("invalid Content-Length"))?;
-            if n > 0 {
-                head.framing = BodyFraming::Length(n);
+        None if buf.len() > HEAD_HARD_CAP => Err(ParseError::FieldTooLarge),
+        None => Ok(None),
+    }
+}
+
+/// Where the parts of a complete head are.
+#[derive(Debug)]
+struct Scan {
+    method: (usize, usize),
+    target: (usize, usize),
+    version: Version,
+    /// First byte after the request line's CRLF.
+    fields_start: usize,
+    /// Number of field lines.
+    fields: usize,
+    /// One past the empty line that ends the head.
+    head_end: usize,
+}
+
+/// Finds the request line and the field lines, checking everything that can be checked line by
+/// line: the request line's syntax and limit, bare CR and LF, obsolete folding, the field limits.
+/// `Ok(None)` when the head is not complete yet and nothing seen so far is wrong.
+fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Scan>, ParseError> {
+    let mut start = 0;
+    let mut empty_lines = 0;
+    loop {
+        match &buf[start..] {
+            [] | [b'\r'] => return Ok(None),
+            [b'\r', b'\n', ..] => {
+                empty_lines += 1;
+                if empty_lines > MAX_LEADING_EMPTY_LINES {
+                    return Err(ParseError::Malformed("empty lines before the request line"));
+                }
+                start += 2;
             }
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            if h.value.eq_ignore_ascii_case(b"chunked") {
-                head.framing = BodyFraming::Chunked;
-            } else {
-                return Err(ParseError::UnsupportedTransferCoding);
-            }
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            if h.value.eq_ignore_ascii_case(b"close") {
-                head.keep_alive = false;
-            } else if h.value.eq_ignore_ascii_case(b"keep-alive") {
-                head.keep_alive = true;
-            }
-        } else if h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue") {
-            head.expect_continue = true;
+            _ => break,
         }
     }
-    head.len = len;
-    Ok(Some(len))
+    let Some(line) = scan_request_line(buf, start, limits.request_line)? else {
+        return Ok(None);
+    };
+    let mut pos = line.end;
+    let mut fields = 0;
+    loop {
+        let rest = &buf[pos..];
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            // The unterminated last line: a trailing CR may still become its terminator.
+            let known = rest.strip_suffix(b"\r").unwrap_or(rest);
+            if !known.is_empty() {
+                check_field_line(known, fields + 1, limits)?;
+            }
+            return Ok(None);
+        };
+        let (content, bare_lf) = match rest[..nl].strip_suffix(b"\r") {
+            Some(content) => (content, false),
+            None => (&rest[..nl], true),
+        };
+        if !content.is_empty() {
+            fields += 1;
+            check_field_line(content, fields, limits)?;
+        }
+        if bare_lf {
+            return Err(ParseError::Malformed("bare LF in request head"));
+        }
+        pos += nl + 1;
+        if content.is_empty() {
+            return Ok(Some(Scan {
+                method: line.method,
+                target: line.target,
+                version: line.version,
+                fields_start: line.end,
+                fields,
+                head_end: pos,
+            }));
+        }
+    }
 }
+
+/// Checks the `n`th field line (without its CRLF; for the last, unterminated line, the bytes
+/// known so far). Errors are reported in the order of their position in the line, so a partial
+/// line fails for the same reason as the complete one.
+fn check_field_line(line: &[u8], n: usize, limits: &Limits) -> Result<(), ParseError> {
+    if n > limits.fields {
+        return Err(ParseError::TooManyFields);
+    }
+    if line.first().is_some_and(|&b| is_ows(b)) {
+        return Err(ParseError::Malformed("obsolete line folding"));
+    }
+    // The field size counts the CRLF, as gunicorn's does: the line is too long from this byte on.
+    let too_long_at = limits.field_size.saturating_sub(2);
+    match line.iter().position(|&b| b == b'\r') {
+        Some(cr) if cr < too_long_at => Err(ParseError::Malformed("bare CR in request head")),
+        _ if line.len() > too_long_at => Err(ParseError::FieldTooLarge),
+        Some(_) => Err(ParseError::Malformed("bare CR in request head")),
+        None => Ok(()),
+    }
+}
+
+/// Where the parts of a request line are.
+#[derive(Debug)]
+struct RequestLine {
+    method: (usize, usize),
+    target: (usize, usize),
+    version: Version,
+    /// One past the LF.
+    end: usize,
+}
+
+/// Scans `method SP request-target SP HTTP-version CRLF` starting at `start`, left to right,
+/// failing at the first wrong byte. `Ok(None)` when the line is not complete yet.
+fn scan_request_line(buf: &[u8], start: usize, limit: usize) -> Result<Option<RequestLine>, ParseError> {
+    #[derive(PartialEq)]
+    enum Part {
+        Method,
+        Target,
+        Version,
+    }
+    const VERSION_SHAPE: &[u8; 8] = b"HTTP/#.#";
+    let line = &buf[start..];
+    let mut part = Part::Method;
+    let mut method_end = 0;
+    let mut target_end = 0;
+    for (i, &b) in line.iter().enumerate() {
+        if b == b'\r' {
+            return match line.get(i + 1) {
+                None => Ok(None),
+                Some(b'\n') if part == Part::Version && i - target_end - 1 == VERSION_SHAPE.len() => {
+                    let version = match &line[target_end + 1..i] {
+                        b"HTTP/1.1" => Version::Http11,
+                        b"HTTP/1.0" => Version::Http10,
+                        // Well formed (the shape was checked byte by byte) but not 1.0 or 1.1.
+                        _ => return Err(ParseError::UnsupportedVersion),
+                    };
+                    Ok(Some(RequestLine {
+                        method: (start, start + method_end),
+                        target: (start + method_end + 1, start + target_end),
+                        version,
+                        end: start + i + 2,
+                    }))
+                }
+                Some(b'\n') => Err(ParseError::Malformed("incomplete request line")),
+                Some(_) => Err(ParseError::Malformed("bare CR in request line")),
+            };
+        }
+        if b == b'\n' {
+            return Err(ParseError::Malformed("bare LF in request line"));
+        }
+        if i >= limit {
+            return Err(ParseError::RequestLineTooLong);
+        }
+        match part {
+            Part::Method if b == b' ' => {
+                if !METHOD_LEN.contains(&i) {
+                    return Err(ParseError::Malformed("invalid method"));
+                }
+                method_end = i;
+                part = Part::Target;
+            }
+            Part::Method => {
+                // A token, but also gunicorn's conventions: no lowercase, no `#`, at most 20.
+                if !is_tchar(b) || b.is_ascii_lowercase() || b == b'#' || i >= *METHOD_LEN.end() {
+                    return Err(ParseError::Malformed("invalid method"));
+                }
+            }
+            Part::Target if b == b' ' => {
+                if i == method_end + 1 {
+                    return Err(ParseError::Malformed("empty request target"));
+                }
+                target_end = i;
+                part = Part::Version;
+            }
+            Part::Target => {
+                // Visible ASCII and obs-text: stricter URI syntax is left to the form rules,
+                // which is also how gunicorn accepts quotes and raw UTF-8 in paths.
+                if b < 0x21 || b == 0x7f {
+                    return Err(ParseError::Malformed("invalid byte in request target"));
+                }
+            }
+            Part::Version => {
+                let k = i - target_end - 1;
+                let ok = match VERSION_SHAPE.get(k) {
+                    Some(b'#') => b.is_ascii_digit(),
+                    Some(&want) => b == want,
+                    None => false,
+                };
+                if !ok {
+                    return Err(ParseError::Malformed("invalid HTTP version"));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Fills `head` from a complete, scanned head: the target's form, the fields (through
+/// httparse) and what they mean for framing and the connection.
+fn fill_head(buf: &[u8], scan: &Scan, head: &mut Head) -> Result<(), ParseError> {
+    let method = &buf[scan.method.0..scan.method.1];
+    let target = &buf[scan.target.0..scan.target.1];
+    let parts = uri::split_target(target)?;
+    match parts.form {
+        TargetForm::Asterisk if method != b"OPTIONS" => {
+            return Err(ParseError::Malformed(
+                "asterisk-form target with a method other than OPTIONS",
+            ))
+        }
+        TargetForm::Authority if method == b"CONNECT" => return Err(ParseError::MethodNotAllowed),
+        TargetForm::Authority => return Err(ParseError::Malformed("authority-form target without CONNECT")),
+        _ if method == b"CONNECT" => return Err(ParseError::Malformed("CONNECT without an authority-form target")),
+        _ => {}
+    }
+    let at = |r: std::ops::Range<usize>| Span::new(scan.target.0 + r.start, scan.target.0 + r.end);
+    head.method = Span::new(scan.method.0, scan.method.1);
+    head.target = Span::new(scan.target.0, scan.target.1);
+    head.form = parts.form;
+    head.path = at(parts.path);
+    head.query = at(parts.query);
+    head.fragment = at(parts.fragment);
+    head.authority = parts.authority.map(at);
+    head.version = scan.version;
+    head.len = scan.head_end;
+
+    let section = &buf[scan.fields_start..scan.head_end];
+    let mut stack = [httparse::EMPTY_HEADER; STACK_FIELDS];
+    let mut heap;
+    let storage: &mut [httparse::Header<'_>] = if scan.fields <= STACK_FIELDS {
+        &mut stack[..scan.fields]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; scan.fields];
+        &mut heap
+    };
+    let fields = match httparse::parse_headers(section, storage) {
+        Ok(httparse::Status::Complete((_, fields))) => fields,
+        Err(httparse::Error::HeaderName) => return Err(ParseError::Malformed("invalid field name")),
+        Err(httparse::Error::HeaderValue) => return Err(ParseError::Malformed("invalid field value")),
+        // The scan counted and terminated the lines, so httparse has room and a complete head.
+        Ok(httparse::Status::Partial) | Err(_) => return Err(ParseError::Malformed("invalid field line")),
+    };
+    head.headers.clear();
+    let mut meaning = Meaning::default();
+    for field in fields.iter() {
+        let (name, value) = locate(buf, field)?;
+        meaning.note(name.of(buf), value.of(buf))?;
+        head.headers.push((name, value));
+    }
+    meaning.apply(head)
+}
+
+/// The spans of a field httparse found, the value trimmed of surrounding whitespace.
+fn locate(buf: &[u8], field: &httparse::Header<'_>) -> Result<(Span, Span), ParseError> {
+    let offset = |part: &[u8]| {
+        let start = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize)?;
+        (start + part.len() <= buf.len()).then_some((start, start + part.len()))
+    };
+    let inside = ParseError::Malformed("field outside the head");
+    let (name_start, name_end) = offset(field.name.as_bytes()).ok_or(inside.clone())?;
+    let (value_start, value_end) = offset(field.value).ok_or(inside)?;
+    let (value_start, value_end) = trim_ows_range(buf, value_start, value_end);
+    Ok((Span::new(name_start, name_end), Span::new(value_start, value_end)))
+}
+
+/// What the fields of a head say about framing, routing and the connection, collected field by
+/// field and judged once all are seen.
+#[derive(Debug, Default)]
+struct Meaning {
+    content_length: Option<u64>,
+    transfer_encoding: bool,
+    chunked: bool,
+    /// A coding came after `chunked`.
+    chunked_not_last: bool,
+    /// gzip, deflate or compress: passed through undecoded, as gunicorn does.
+    other_coding: bool,
+    unknown_coding: bool,
+    hosts: usize,
+    content_types: usize,
+    close: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl Meaning {
+    fn note(&mut self, name: &[u8], value: &[u8]) -> Result<(), ParseError> {
+        if !is_token(name) {
+            return Err(ParseError::Malformed("invalid field name"));
+        }
+        if !value.iter().all(|&b| is_field_byte(b)) {
+            return Err(ParseError::Malformed("invalid byte in field value"));
+        }
+        if name.eq_ignore_ascii_case(b"content-length") {
+            if self.content_length.is_some() {
+                // Even equal values: a list or repeat is how smuggling attempts look.
+                return Err(ParseError::Malformed("more than one Content-Length"));
+            }
+            self.content_length = Some(parse_content_length(value)?);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            self.transfer_encoding = true;
+            for element in list_elements(value) {
+                let coding = trim_ows(element.split(|&b| b == b';').next().unwrap_or(element));
+                if !is_token(coding) {
+                    return Err(ParseError::Malformed("invalid transfer coding"));
+                }
+                if self.chunked {
+                    self.chunked_not_last = true;
+                }
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    if self.chunked {
+                        return Err(ParseError::Malformed("chunked applied twice"));
+                    }
+                    self.chunked = true;
+                } else if coding.eq_ignore_ascii_case(b"identity") {
+                    // Not a transfer coding since RFC 7230; gunicorn ignores it before chunked.
+                } else if [&b"gzip"[..], b"x-gzip", b"deflate", b"compress", b"x-compress"]
+                    .iter()
+                    .any(|known| coding.eq_ignore_ascii_case(known))
+                {
+                    self.other_coding = true;
+                } else {
+                    self.unknown_coding = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"host") {
+            self.hosts += 1;
+            if !uri::is_valid_host(value) {
+                return Err(ParseError::Malformed("invalid Host"));
+            }
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            self.content_types += 1;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for option in list_elements(value) {
+                self.close |= option.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            self.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+        }
+        Ok(())
+    }
+
+    fn apply(self, head: &mut Head) -> Result<(), ParseError> {
+        let http11 = head.version == Version::Http11;
+        // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one ever.
+        if self.hosts > 1 || (http11 && self.hosts == 0) {
+            return Err(ParseError::Malformed(if self.hosts > 1 {
+                "more than one Host"
+            } else {
+                "HTTP/1.1 request without Host"
+            }));
+        }
+        // CONTENT_TYPE can hold one value; two are ambiguous (gunicorn rejects them too).
+        if self.content_types > 1 {
+            return Err(ParseError::Malformed("more than one Content-Type"));
+        }
+        head.framing = if self.transfer_encoding {
+            // RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding, and Content-Length beside it
+            // is the classic request-smuggling shape.
+            if !http11 {
+                return Err(ParseError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
+            }
+            if self.content_length.is_some() {
+                return Err(ParseError::Malformed("both Content-Length and Transfer-Encoding"));
+            }
+            if self.unknown_coding {
+                return Err(ParseError::UnsupportedTransferCoding);
+            }
+            // RFC 9112 §6.3: without chunked last, the body length cannot be known.
+            if !self.chunked || self.chunked_not_last {
+                return Err(ParseError::Malformed("chunked is not the last transfer coding"));
+            }
+            BodyFraming::Chunked
+        } else {
+            match self.content_length {
+                None | Some(0) => BodyFraming::None,
+                Some(n) => BodyFraming::Length(n),
+            }
+        };
+        // A body still coded with gzip & co. goes to the application as it is; like gunicorn,
+        // do not trust the connection further.
+        head.keep_alive = !self.close && (http11 || self.keep_alive) && !self.other_coding;
+        head.expect_continue = http11 && self.expect_continue;
+        Ok(())
+    }
+}
+
+/// `Content-Length = 1*DIGIT`: no sign, no list, no whitespace inside, no overflow.
+fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
+    if value.is_empty() {
+        return Err(ParseError::Malformed("invalid Content-Length"));
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        if !b.is_ascii_digit() {
+            return Err(ParseError::Malformed("invalid Content-Length"));
+        }
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            .ok_or(ParseError::Malformed("Content-Length overflows"))
+    })
+}
+
+#[cfg(test)]
+mod tests;

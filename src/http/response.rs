@@ -116,6 +116,10 @@ pub fn put_error(out: &mut Vec<u8>, version: Version, status: u16, detail: &str,
     let reason = reason(status);
     let _ = write!(out, "{} {} {}\r\n", version.as_str(), status, reason);
     put_stamp(out, stamp);
+    if status == 405 {
+        // RFC 9110 §15.5.6: a 405 names what is allowed; forkhorn never tunnels (CONNECT).
+        out.extend_from_slice(b"Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
+    }
     let body_len = reason.len() + if detail.is_empty() { 1 } else { detail.len() + 3 };
     out.extend_from_slice(b"Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n");
     put_content_length(out, body_len as u64);

@@ -40,6 +40,9 @@ pub enum MasterError {
     /// A listening socket could not be set up.
     #[error(transparent)]
     Listen(#[from] sys::listen::ListenError),
+    /// service: logs, privileges, chdir or socket activation could not be set up.
+    #[error(transparent)]
+    Service(#[from] crate::service::ServiceError),
     /// The pidfile could not be written.
     #[error(transparent)]
     WritePidfile(#[from] PidfileError),
@@ -120,6 +123,8 @@ enum State {
 struct Master<'h> {
     hooks: Hooks<'h>,
     cfg: Config,
+    /// Run around each fork when the app was preloaded into the master.
+    fork_hooks: Option<Box<dyn crate::app::ForkHooks>>,
     /// The generation new workers are spawned in; workers of older ones are replaced.
     generation: u64,
     /// The highest generation ever started (a rolled-back number is not reused).
@@ -139,6 +144,8 @@ struct Master<'h> {
     backoff: Option<(Duration, Instant)>,
     pidfile: Option<Pidfile>,
     upgrade: upgrade::Upgrade,
+    // service: readiness, reload and watchdog notifications; the workers' identity.
+    service: crate::service::MasterService,
 }
 
 /// The signals the master handles; all are blocked and read from a signalfd.
@@ -163,13 +170,15 @@ fn master_signals() -> SigSet {
 
 /// Runs the master with the application the `app` setting names, re-reading the configuration
 /// with `reload` on HUP (what the `forkhorn` command does); returns the process exit status.
+/// With `preload_app` the app is loaded here, once, before the workers are forked.
 pub fn run(cfg: Config, reload: &dyn Fn() -> Result<Config, ConfigError>) -> Result<i32, MasterError> {
-    run_with(
+    start(
         cfg,
         Hooks {
             loader: &crate::app::load_configured,
             reload,
         },
+        true,
     )
 }
 
@@ -182,6 +191,11 @@ fn bind_options(cfg: &Config) -> sys::BindOptions {
 
 /// Runs the master with the given hooks; returns the process exit status.
 pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
+    start(cfg, hooks, false)
+}
+
+/// Runs the master; `preload`: honour `preload_app` by loading the configured app here.
+fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, MasterError> {
     // Block before binding: a signal that arrives during start-up waits in the signalfd
     // instead of killing a half-started server.
     let mask = master_signals();
@@ -190,15 +204,33 @@ pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
         .map_err(MasterError::SetupSignals)?;
     let upgrade = upgrade::Upgrade::capture();
     sys::process::raise_nofile_limit();
+    // service: umask, logs, user/group; sockets passed by systemd replace `bind`.
+    let service = crate::service::MasterService::start(&cfg)?;
+    crate::service::apply_activation(&mut cfg).map_err(crate::service::ServiceError::from)?;
     let mut inherited = sys::listen::take_inherited();
     let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg), &mut inherited)?;
     drop(inherited);
     let pidfile = cfg.pidfile.as_deref().map(Pidfile::create).transpose()?;
-    sys::proctitle::set("forkhorn: master");
+    // A Python app's sys.argv is the command line, which the process title overwrites.
+    #[cfg(feature = "python")]
+    crate::python::keep_argv();
+    sys::proctitle::set(&crate::service::title("master", &cfg));
     log::info!("Starting forkhorn {}", env!("CARGO_PKG_VERSION"));
     for l in &listeners {
         log::info!("Listening at: {} ({})", l, std::process::id());
     }
+    // After blocking signals: threads the app starts at import inherit the mask, so every
+    // signal still reaches the signalfd.
+    let fork_hooks = match preload && cfg.preload_app {
+        true => match crate::app::preload_configured(&cfg) {
+            Ok(hooks) => hooks,
+            Err(e) => {
+                log::error!("Failed to preload the app: {e}");
+                return Ok(EXIT_WORKER_BOOT);
+            }
+        },
+        false => None,
+    };
     let poll = Poll::new().map_err(MasterError::Poll)?;
     poll.registry()
         .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
@@ -206,6 +238,7 @@ pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
     let mut m = Master {
         hooks,
         cfg,
+        fork_hooks,
         generation: 1,
         newest: 1,
         listeners: listeners.into_iter().map(Rc::new).collect(),
@@ -220,6 +253,7 @@ pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
         backoff: None,
         pidfile,
         upgrade,
+        service,
     };
     let result = m.main_loop();
     if m.upgrade.handed_over() {
@@ -248,16 +282,24 @@ impl Master<'_> {
                     return Ok(());
                 }
             }
-            if let Err(e) = self.poll.poll(&mut events, self.next_wakeup()) {
+            let timeout = self.service.poll_timeout(self.next_wakeup()); // service: watchdog
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return Err(MasterError::Poll(e));
                 }
             }
+            self.service.tick(); // service: watchdog
+                                 // Workers' messages first: a HUP must see the READY that came before it.
+            let mut signalled = false;
             for ev in events.iter() {
                 match ev.token() {
-                    SIGNAL_TOKEN => self.handle_signals()?,
+                    SIGNAL_TOKEN => signalled = true,
                     Token(t) => self.read_pipe(Pid::from_raw(t as i32)),
                 }
+            }
+            self.converge()?;
+            if signalled {
+                self.handle_signals()?;
             }
             self.reap()?;
             self.check_timers();
@@ -319,7 +361,10 @@ impl Master<'_> {
                     self.cfg.workers -= 1;
                     log::info!("Number of workers: {}", self.cfg.workers);
                 }
-                Signal::SIGUSR1 => self.signal_all(Signal::SIGUSR1),
+                Signal::SIGUSR1 => {
+                    self.service.reopen_logs(); // service: reopen the error log
+                    self.signal_all(Signal::SIGUSR1)
+                }
                 Signal::SIGUSR2 => self.start_upgrade(),
                 Signal::SIGWINCH => self.pause(),
                 _ => {}
@@ -333,13 +378,21 @@ impl Master<'_> {
         if matches!(self.state, State::Stopping { .. }) {
             return;
         }
-        let cfg = match (self.hooks.reload)() {
+        self.service.reload_started(); // service: RELOADING=1
+        let mut cfg = match (self.hooks.reload)() {
             Ok(cfg) => cfg,
             Err(e) => {
                 log::error!("Reload failed, keeping the current configuration: {e}");
+                self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
                 return;
             }
         };
+        // service: sockets passed by systemd stay.
+        if let Err(e) = crate::service::apply_activation(&mut cfg) {
+            log::error!("Reload failed, keeping the current configuration: {e}");
+            self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
+            return;
+        }
         // Sockets for addresses that stay are kept (queued connections survive); new ones are
         // bound now; removed ones close once the old workers are gone.
         let mut reuse: Vec<Listener> = Vec::new();
@@ -362,9 +415,16 @@ impl Master<'_> {
                 }
                 Err(e) => {
                     log::error!("Reload failed, keeping the current configuration: {e}");
+                    self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
                     return;
                 }
             }
+        }
+        // service: the logs follow the new configuration.
+        if let Err(e) = self.service.reconfigure(&cfg) {
+            log::error!("Reload failed, keeping the current configuration: {e}");
+            self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
+            return;
         }
         crate::logging::set_level(cfg.loglevel);
         let previous = Fallback {
@@ -403,6 +463,11 @@ impl Master<'_> {
         self.generation = fb.generation;
         self.listeners = fb.listeners;
         crate::logging::set_level(self.cfg.loglevel);
+        // service: the logs as they were; READY=1 ends the reload.
+        if let Err(e) = self.service.reconfigure(&self.cfg) {
+            log::error!("{e}");
+        }
+        self.service.reload_finished(self.generation, self.cfg.workers);
         for (pid, slot) in self.workers.iter_mut() {
             if slot.generation == failed && slot.life != Life::Retiring {
                 slot.life = Life::Retiring;
@@ -422,6 +487,7 @@ impl Master<'_> {
 
     /// Starts stopping: graceful (TERM to workers, SIGKILL after graceful_timeout) or fast.
     fn stop(&mut self, graceful: bool) {
+        self.service.stopping(); // service: STOPPING=1
         let (sig, wait) = if graceful {
             (Signal::SIGTERM, self.cfg.graceful_timeout)
         } else {
@@ -541,6 +607,7 @@ impl Master<'_> {
         }
         if !self.booted && ready_new >= target {
             self.booted = true;
+            self.service.booted(target); // service: READY=1
         }
         let others = self
             .workers
@@ -549,6 +616,7 @@ impl Master<'_> {
         if self.fallback.is_some() && ready_new >= target && !others {
             self.fallback = None;
             log::info!("Reload complete: generation {} is serving", gen);
+            self.service.reload_finished(gen, target); // service: READY=1
         }
         Ok(())
     }
@@ -561,11 +629,19 @@ impl Master<'_> {
         self.next_id += 1;
         let mut keep: Vec<RawFd> = self.listeners.iter().map(|l| l.raw_fd()).collect();
         keep.push(write_end.as_raw_fd());
+        keep.extend(crate::service::fds_for_workers()); // service: log file and syslog socket
         let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
         let cfg = &self.cfg;
         let loader = self.hooks.loader;
         let beat = &heartbeat;
+        let hooks = self.fork_hooks.as_deref();
+        if let Some(h) = hooks {
+            h.before_fork();
+        }
         let pid = sys::process::fork_child(move || {
+            if let Some(h) = hooks {
+                h.after_fork_child();
+            }
             sys::process::close_fds_except(&keep);
             worker::run(worker::Spec {
                 id,
@@ -575,8 +651,11 @@ impl Master<'_> {
                 loader,
                 heartbeat: beat,
             })
-        })
-        .map_err(MasterError::Fork)?;
+        });
+        if let Some(h) = hooks {
+            h.after_fork_parent();
+        }
+        let pid = pid.map_err(MasterError::Fork)?;
         let pipe = std::fs::File::from(read_end);
         self.poll
             .registry()
@@ -709,13 +788,13 @@ impl Master<'_> {
         if !failed_boot || expected {
             return;
         }
-        if !self.booted {
+        if self.fallback.is_some() && slot.generation == self.generation {
+            self.roll_back();
+        } else if !self.booted {
             // At start-up a boot failure is a configuration problem, not bad luck: stop.
             log::error!("Reason: Worker failed to boot.");
             self.exit_code = EXIT_WORKER_BOOT;
             self.stop(false);
-        } else if self.fallback.is_some() && slot.generation == self.generation {
-            self.roll_back();
         } else {
             let delay = self.backoff.map_or(BACKOFF_START, |(d, _)| (d * 2).min(BACKOFF_MAX));
             log::warn!("Worker failed to boot; next attempt in {} ms", delay.as_millis());

@@ -77,6 +77,8 @@ impl Upgrade {
             }
             // SAFETY: this is the freshly forked child of a single-threaded master.
             unsafe { std::env::set_var(sys::listen::INHERIT_ENV, fds.join(",")) };
+            // service: systemd's sockets and watchdog go along.
+            crate::service::prepare_exec();
             // The new master blocks what it needs itself; a blocked mask would survive exec.
             let _ = sys::process::unblock_all_signals();
             let err = nix::unistd::execv(&path, &args).unwrap_err();
@@ -90,6 +92,7 @@ impl Upgrade {
                     fds.len()
                 );
                 self.child = Some(pid);
+                crate::service::upgrade_started(pid.as_raw()); // service: MAINPID=new master
             }
             Err(e) => {
                 log::error!("USR2: cannot fork: {e}");
@@ -108,6 +111,7 @@ impl Upgrade {
         }
         self.child = None;
         log::info!("The upgraded master (pid {pid}) exited ({status:?}); this master serves alone");
+        crate::service::upgrade_ended(); // service: MAINPID=this master
         if let Some(pf) = pidfile {
             if let Err(e) = pf.restore() {
                 log::error!("cannot restore the pidfile: {e}");

@@ -108,6 +108,9 @@ impl Listener {
                 .ok()
                 .and_then(|a| a.as_pathname().map(|p| p == path))
                 .unwrap_or(false),
+            // service: `fd://N` (and socket activation, which becomes fd://3...) is the inherited
+            // descriptor N itself; adopting it twice would close it when the spare copy drops.
+            (_, BindAddr::Fd(fd)) => self.raw_fd() == *fd,
             _ => false,
         }
     }

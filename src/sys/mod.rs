@@ -1,9 +1,14 @@
 //! Operating-system plumbing: listening sockets, the one `fork()`, pipes, descriptors and the
-//! process title. Nothing here knows about HTTP or applications.
+//! process title; and for running as a service: socket activation, readiness notification, the
+//! pidfile, privileges and detaching. Nothing here knows about HTTP or applications.
 
+pub mod activation;
+pub mod daemon;
 pub mod heartbeat;
 pub mod listen;
+pub mod notify;
 pub mod pidfile;
+pub mod privileges;
 pub mod process;
 pub mod proctitle;
 

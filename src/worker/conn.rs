@@ -4,10 +4,12 @@
 use super::dispatch::{self, Shared};
 use super::stream::{Peer, RecvBuf, Stream};
 use crate::app::protocol::{Drain, Ending, Response, StartResponse, WRITE_HIGH_WATER};
-use crate::app::{BodyIter, Input};
+use crate::app::{BodyIter, FileRegion, Input};
 use crate::http::response::{self, Stamp};
 use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
+use crate::logging::access::{self, AccessLog, Exchange, RequestLog};
 use std::io::{self, Write};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Instant;
 
 /// Past this many unsent bytes the worker stops producing output for the connection until the
@@ -40,8 +42,30 @@ pub enum Phase {
     Body(BodyReader),
     /// Pulling the application's body iterable as the client reads.
     Streaming(Box<dyn BodyIter>),
+    /// Sending the application's file body with sendfile(2) as the client reads.
+    SendFile(FileSend),
     /// The response is complete in the output buffer; what happens once it is flushed.
     Done(Ending),
+}
+
+/// A body sent from a file: the body (closed at the end) and the part of its file still to go.
+pub struct FileSend {
+    body: Box<dyn BodyIter>,
+    fd: RawFd,
+    offset: u64,
+    remaining: u64,
+}
+
+impl FileSend {
+    /// Sends `len` bytes of `body`'s file from `offset`.
+    pub fn new(body: Box<dyn BodyIter>, region: FileRegion, len: u64) -> FileSend {
+        FileSend {
+            body,
+            fd: region.fd,
+            offset: region.offset,
+            remaining: len,
+        }
+    }
 }
 
 /// How the request body is being delimited.
@@ -68,6 +92,8 @@ pub struct Conn {
     wpos: usize,
     can_read: bool,
     can_write: bool,
+    /// The event said the peer closed its side: read until EOF even after a short read.
+    peer_closed: bool,
     pub(super) phase: Phase,
     /// The current request head, copied out of `rbuf` so the spans stay valid while `rbuf`
     /// is consumed and refilled.
@@ -78,6 +104,8 @@ pub struct Conn {
     /// Where the current response starts in `wbuf` (earlier pipelined responses precede it).
     pub(super) resp_start: usize,
     pub(super) deadline: Instant,
+    /// service: the current request's access-log state.
+    pub(super) access: RequestLog,
 }
 
 impl Conn {
@@ -95,6 +123,7 @@ impl Conn {
             wpos: 0,
             can_read: true,
             can_write: true,
+            peer_closed: false,
             phase: Phase::Head { started: false },
             head_buf: Vec::with_capacity(1024),
             head: Head::default(),
@@ -102,13 +131,15 @@ impl Conn {
             resp: Response::default(),
             resp_start: 0,
             deadline,
+            access: RequestLog::default(),
         }
     }
 
-    /// Records readiness from a poll event.
-    pub fn ready(&mut self, readable: bool, writable: bool) {
-        self.can_read |= readable;
+    /// Records readiness from a poll event; `closed`: the peer shut its side (EOF is pending).
+    pub fn ready(&mut self, readable: bool, writable: bool, closed: bool) {
+        self.can_read |= readable || closed;
         self.can_write |= writable;
+        self.peer_closed |= closed;
     }
 
     /// True when the connection sits between requests with nothing buffered.
@@ -167,6 +198,7 @@ impl Conn {
                                 self.head_buf.clear();
                                 self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
                                 self.rbuf.consume(len);
+                                sh.access.begin(&mut self.access); // service: access log
                                 self.fresh = false;
                                 let trusted = match self.peer {
                                     Peer::Tcp(a) => sh.settings.forwarded_allow_ips.contains(a.ip()),
@@ -200,8 +232,12 @@ impl Conn {
                         }
                     }
                     self.flush(sh)?;
-                    if !self.fill(sh)? {
-                        return Ok(());
+                    match self.fill(sh) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(()),
+                        // EOF with part of a head buffered: answer it, as gunicorn does.
+                        Err(Close::Done) if !self.rbuf.data().is_empty() => self.reject(ParseError::Incomplete, sh),
+                        Err(e) => return Err(e),
                     }
                 }
                 Phase::Body(reader) => {
@@ -245,8 +281,12 @@ impl Conn {
                         continue;
                     }
                     self.flush(sh)?;
-                    if !self.fill(sh)? {
-                        return Ok(());
+                    match self.fill(sh) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(()),
+                        // EOF before the body is complete.
+                        Err(Close::Done) => self.reject(ParseError::Incomplete, sh),
+                        Err(e) => return Err(e),
                     }
                 }
                 Phase::Streaming(_) => {
@@ -258,7 +298,14 @@ impl Conn {
                     }
                     self.pull_body(sh);
                 }
+                Phase::SendFile(_) => {
+                    self.flush(sh)?;
+                    if self.pending() > 0 || !self.send_file(sh)? {
+                        return Ok(());
+                    }
+                }
                 Phase::Done(Ending::KeepAlive) => {
+                    self.log_access(sh.access); // service
                     self.phase = Phase::Head { started: false };
                     self.deadline = sh.now + sh.settings.keepalive;
                 }
@@ -339,8 +386,27 @@ impl Conn {
             date: sh.date.get(),
             server: &sh.settings.server_header,
         };
+        let start = self.wbuf.len();
         response::put_error(&mut self.wbuf, Version::Http11, status, detail, &stamp);
+        // service: the access log shows the server's own answer.
+        self.access.answered(status, access::body_len(&self.wbuf[start..]));
         self.phase = Phase::Done(Ending::Close);
+    }
+
+    /// service: writes the access line of the current request, once (nothing if none is open).
+    pub(super) fn log_access(&mut self, log: &mut AccessLog) {
+        let exchange = Exchange {
+            head: &self.head,
+            buf: &self.head_buf,
+            peer: match self.peer {
+                Peer::Tcp(a) => Some(a),
+                Peer::Unix => None,
+            },
+            status: self.resp.status(),
+            body_bytes: self.resp.body_bytes(),
+            resp_head: self.resp.head_bytes(),
+        };
+        log.finish(&mut self.access, &exchange);
     }
 
     /// Pulls chunks from the application's body until the output is above the high-water mark
@@ -378,9 +444,48 @@ impl Conn {
         };
     }
 
+    /// Sends file bytes while the socket takes them. Ok(true): the body is complete (and the
+    /// phase moved on); Ok(false): the socket is full.
+    fn send_file(&mut self, sh: &Shared<'_>) -> Result<bool, Close> {
+        let Phase::SendFile(f) = &mut self.phase else {
+            return Ok(true);
+        };
+        while f.remaining > 0 {
+            if !self.can_write {
+                return Ok(false);
+            }
+            // SAFETY: the body owns the open file and keeps it open until its close(), which
+            // runs only after this phase ends (close_body).
+            let file = unsafe { BorrowedFd::borrow_raw(f.fd) };
+            let count = f.remaining.min(1 << 30) as usize;
+            match self.stream.send_file(file, &mut f.offset, count) {
+                // The file shrank under us: the promised length cannot be kept.
+                Ok(0) => return Err(Close::Io(io::ErrorKind::UnexpectedEof.into())),
+                Ok(n) => f.remaining -= n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.can_write = false;
+                    self.deadline = sh.now + sh.settings.timeout;
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.close_body();
+        let stamp = Stamp {
+            date: sh.date.get(),
+            server: &sh.settings.server_header,
+        };
+        self.phase = match StartResponse::new(&mut self.resp, &mut self.wbuf, stamp).finish() {
+            Ok(ending) => Phase::Done(ending),
+            Err(e) => dispatch::fail(self, sh, e),
+        };
+        Ok(true)
+    }
+
     /// Calls the body's close, once, if a body is being streamed.
     fn close_body(&mut self) {
-        if let Phase::Streaming(iter) = &mut self.phase {
+        if let Phase::Streaming(iter) | Phase::SendFile(FileSend { body: iter, .. }) = &mut self.phase {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iter.close()));
             self.phase = Phase::Done(Ending::Close);
         }
@@ -396,8 +501,10 @@ impl Conn {
             match self.rbuf.read_from(&mut self.stream, max) {
                 Ok((0, _)) => return Err(Close::Done),
                 Ok((_, filled)) => {
-                    // A short read drained the socket; the next arrival raises a new edge.
-                    self.can_read = filled;
+                    // A short read drained the socket, and the next arrival raises a new edge;
+                    // but a FIN that came with the data raises none, so a peer that closed
+                    // (seen in the event) is read until EOF.
+                    self.can_read = filled || self.peer_closed;
                     if matches!(self.phase, Phase::Body(_)) {
                         // An upload may be slow but must keep moving.
                         self.deadline = sh.now + sh.settings.timeout;

@@ -1,7 +1,7 @@
 //! Handing a complete request to the application: building the environ, calling the app under
 //! the start_response/write protocol, and turning its errors into 500s or aborted connections.
 
-use super::conn::{Conn, Phase};
+use super::conn::{Conn, FileSend, Phase};
 use super::stream::Peer;
 use crate::app::protocol::{send_whole, Ending, RequestInfo, StartResponse};
 use crate::app::{AppError, Application, Body, Environ};
@@ -118,6 +118,8 @@ pub struct Shared<'a> {
     pub heartbeat: &'a Heartbeat,
     /// The time of this loop iteration.
     pub now: Instant,
+    /// service: the worker's access log.
+    pub access: &'a mut crate::logging::AccessLog,
 }
 
 /// Calls the application for the request in `conn` and returns the phase that follows.
@@ -158,15 +160,26 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
             Body::Empty => sr.finish(),
             Body::Static(b) => send_whole(&mut sr, b),
             Body::Bytes(v) => send_whole(&mut sr, &v),
-            Body::Iter(iter) => {
+            Body::Iter(mut iter) => {
+                // A file body goes out with sendfile unless the framing is chunked.
+                let raw = iter.file().map(|region| (region, sr.send_raw(region.len)));
+                sh.access.capture_environ(&mut conn.access, sh.environ); // service: %({key}e)s
                 std::mem::swap(&mut conn.body, sh.environ.input_mut());
                 conn.body.clear();
-                return Phase::Streaming(iter);
+                return match raw {
+                    Some((region, Ok(Some(len)))) => Phase::SendFile(FileSend::new(iter, region, len)),
+                    Some((_, Err(e))) => {
+                        iter.close();
+                        fail(conn, sh, e)
+                    }
+                    _ => Phase::Streaming(iter),
+                };
             }
         },
         Ok(Err(e)) => Err(e),
         Err(panic) => Err(panic_message(panic).into()),
     };
+    sh.access.capture_environ(&mut conn.access, sh.environ); // service: %({key}e)s
     std::mem::swap(&mut conn.body, sh.environ.input_mut());
     conn.body.clear();
     sh.heartbeat.end_request();
@@ -188,7 +201,10 @@ pub fn fail(conn: &mut Conn, sh: &Shared<'_>, err: AppError) -> Phase {
             date: sh.date.get(),
             server: &sh.settings.server_header,
         };
+        let start = conn.wbuf.len();
         response::put_error(&mut conn.wbuf, conn.head.version, 500, "", &stamp);
+        let body_len = crate::logging::access::body_len(&conn.wbuf[start..]);
+        conn.access.answered(500, body_len); // service: the access log shows the 500
     }
     // Headers already went out: what was sent stays (the client sees a body that ends early,
     // without its last chunk or short of its length) and the connection closes after it.

@@ -8,6 +8,7 @@ pub mod stream;
 use crate::app::{self, Application, Environ};
 use crate::config::Config;
 use crate::http::date::DateCache;
+use crate::logging::AccessLog;
 use crate::sys::heartbeat::Heartbeat;
 use crate::sys::{Listener, ListenerKind};
 use conn::{Close, Conn};
@@ -32,6 +33,16 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 /// Tokens below this are listeners; connections are offset above it.
 const CONN_BASE: usize = 1 << 16;
 const POOL_MAX: usize = 256;
+
+/// Set when the application asks this worker to stop (see [`request_stop`]).
+static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks the worker to stop gracefully once the current request's response is out, so that the
+/// master replaces it: for an application no longer fit to serve (Python's `SystemExit` and
+/// `KeyboardInterrupt`).
+pub fn request_stop() {
+    STOP_REQUESTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Why a worker could not set itself up.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +84,15 @@ pub const RETIRING: u8 = b'M';
 
 /// Runs a worker until it is told to stop; returns the process exit status.
 pub fn run(spec: Spec<'_>) -> i32 {
-    crate::sys::proctitle::set("forkhorn: worker");
+    crate::sys::proctitle::set(&crate::service::title("worker", spec.cfg));
+    // service: syslog for this pid, raw_env, the access log, then user/group, before the app.
+    let access = match crate::service::worker_start(spec.cfg) {
+        Ok(access) => access,
+        Err(e) => {
+            log::error!("Worker failed to boot: {e}");
+            return EXIT_BOOT_ERROR;
+        }
+    };
     let app = match (spec.loader)(spec.cfg) {
         Ok(app) => app,
         Err(e) => {
@@ -81,7 +100,7 @@ pub fn run(spec: Spec<'_>) -> i32 {
             return EXIT_BOOT_ERROR;
         }
     };
-    match serve(spec, &*app) {
+    match serve(spec, &*app, access) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("Worker failed: {e}");
@@ -108,6 +127,8 @@ struct Worker<'a> {
     to_master: std::fs::File,
     /// The listening descriptors inherited across fork (the originals of `listeners`).
     inherited: Vec<std::os::fd::RawFd>,
+    // service: this worker's access log.
+    access: AccessLog,
 }
 
 /// `max_requests` plus up to `max_requests_jitter` more, so workers started together do not
@@ -128,7 +149,7 @@ fn request_budget(cfg: &Config) -> u64 {
     cfg.max_requests + jitter
 }
 
-fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
+fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(), WorkerError> {
     let poll = Poll::new().map_err(WorkerError::CreatePoll)?;
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGUSR1]).map_err(WorkerError::InstallSignals)?;
     poll.registry()
@@ -185,6 +206,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
         heartbeat: spec.heartbeat,
         to_master: std::fs::File::from(spec.to_master),
         inherited: spec.listeners.iter().map(|l| l.raw_fd()).collect(),
+        access,
     };
     let graceful = spec.cfg.graceful_timeout;
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
@@ -213,6 +235,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
         w.heartbeat.beat();
         w.date.refresh();
         let now = Instant::now();
+        w.access.tick(now); // service: the access log's clock; lines are at most a second old
         for ev in events.iter() {
             match ev.token() {
                 SIGNAL_TOKEN => {
@@ -220,7 +243,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
                         match sig {
                             SIGTERM => w.begin_stop(now + graceful),
                             SIGINT | SIGQUIT => return Ok(()),
-                            SIGUSR1 => log::debug!("USR1: nothing to reopen yet"),
+                            SIGUSR1 => w.reopen_logs(), // service
                             _ => {}
                         }
                     }
@@ -234,13 +257,18 @@ fn serve(spec: Spec<'_>, app: &dyn Application) -> Result<(), WorkerError> {
                     let key = t - CONN_BASE;
                     if let Some(c) = w.conns.get_mut(key) {
                         c.ready(
-                            ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                            ev.is_readable() || ev.is_error(),
                             ev.is_writable() || ev.is_error(),
+                            ev.is_read_closed() || ev.is_error(),
                         );
                         w.drive(key, now);
                     }
                 }
             }
+        }
+        if STOP_REQUESTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // The app asked to go: retire as after the last of max_requests.
+            w.requests_left.set(0);
         }
         if w.requests_left.get() == 0 && w.stopping.is_none() {
             log::info!("Autorestarting worker after current request.");
@@ -279,6 +307,7 @@ impl Worker<'_> {
                 requests_left: &self.requests_left,
                 heartbeat: self.heartbeat,
                 now,
+                access: &mut self.access,
             },
             &mut self.conns,
         )
@@ -351,6 +380,7 @@ impl Worker<'_> {
 
     fn close(&mut self, key: usize) {
         let mut conn = self.conns.remove(key);
+        conn.log_access(&mut self.access); // service: a request cut short is logged too
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let bufs = conn.into_buffers();
         if self.pool.len() < POOL_MAX {
@@ -374,6 +404,23 @@ impl Worker<'_> {
             .collect();
         for k in expired {
             self.close(k);
+        }
+    }
+
+    /// service: USR1 reopens the error log and the access log (flushed to the old file first).
+    fn reopen_logs(&mut self) {
+        let errors = crate::logging::reopen().map_err(|e| e.to_string());
+        let access = self
+            .access
+            .reopen()
+            .map_err(|e| format!("cannot reopen the access log: {e}"));
+        match (errors, access) {
+            (Ok(()), Ok(())) => log::debug!("Reopened the log files"),
+            (e, a) => {
+                for msg in [e.err(), a.err()].into_iter().flatten() {
+                    log::error!("{msg}");
+                }
+            }
         }
     }
 

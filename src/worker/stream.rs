@@ -101,6 +101,15 @@ impl std::os::fd::AsFd for Stream {
 }
 
 impl Stream {
+    /// Sends up to `count` bytes of the file `file` from `*offset` (advanced past what was sent)
+    /// with sendfile(2). Ok(0): the file ended early.
+    pub fn send_file(&self, file: std::os::fd::BorrowedFd<'_>, offset: &mut u64, count: usize) -> io::Result<usize> {
+        let mut off = *offset as libc::off64_t;
+        let sent = nix::sys::sendfile::sendfile64(self, file, Some(&mut off), count).map_err(io::Error::from)?;
+        *offset = off as u64;
+        Ok(sent)
+    }
+
     /// Shuts the write side, so the client sees the end of a close-delimited response.
     pub fn shutdown_write(&self) {
         let _ = match self {

@@ -2,6 +2,9 @@
 //! log, and speaks raw HTTP/1.1 to it.
 #![allow(dead_code)]
 
+#[cfg(feature = "python")]
+pub mod python;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};

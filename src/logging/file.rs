@@ -1,0 +1,149 @@
+//! A log file that can be reopened in place: logrotate moves the file away, USR1 arrives, and
+//! from then on every line goes to a new file at the same path.
+//!
+//! The file stays at one descriptor number for the life of the process. Reopening opens the path
+//! again and `dup2`s the new file over that number, so a writer that loaded the number before the
+//! reopen writes either to the old file or to the new one, never to a closed or reused descriptor.
+//! That lets the error log write without a lock.
+
+use nix::unistd::{Gid, Uid};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// New log files are readable by their owner's group (`adm` on Debian), not by everyone: access
+/// lines carry query strings and client addresses.
+const MODE: u32 = 0o640;
+
+/// An append-only log file at a fixed descriptor number.
+#[derive(Debug)]
+pub struct LogFile {
+    path: PathBuf,
+    fd: RawFd,
+}
+
+/// Opens `path` for appending, creating it if needed.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(MODE)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+}
+
+impl LogFile {
+    /// Opens (creating if needed) the file at `path`. A relative path is made absolute first, so
+    /// a later `chdir` does not change which file a reopen finds.
+    pub fn open(path: &Path) -> io::Result<LogFile> {
+        let path = std::path::absolute(path)?;
+        let file = open_append(&path)?;
+        Ok(LogFile {
+            path,
+            fd: file.into_raw_fd(),
+        })
+    }
+
+    /// The path, absolute.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The descriptor number lines are written to; it stays valid until the process exits.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Opens the path again and puts the new file behind [`LogFile::fd`].
+    pub fn reopen(&self) -> io::Result<()> {
+        let new = open_append(&self.path)?;
+        // dup3 rather than dup2: the number keeps FD_CLOEXEC, so a re-executed master (USR2)
+        // does not inherit the old master's log descriptor by accident.
+        // SAFETY: both descriptors are open: `new` until the end of this function, `self.fd` for
+        // the life of the process. dup3 replaces the file behind `self.fd` atomically.
+        if unsafe { libc::dup3(new.as_raw_fd(), self.fd, libc::O_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Points `target` (1 or 2, for captured output) at this file as well.
+    pub fn dup_onto(&self, target: RawFd) -> io::Result<()> {
+        // dup2, not dup3: stdout and stderr must survive exec.
+        // SAFETY: `self.fd` is open for the life of the process (never closed, only replaced
+        // through dup3), and dup2 onto 1 or 2 replaces a standard stream this process owns.
+        if unsafe { libc::dup2(self.fd, target) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Gives the file to `uid`/`gid`, so that a worker running as that user can reopen it after
+    /// logrotate (gunicorn does the same). Failure is not fatal: the file may be `/dev/null`.
+    pub fn chown(&self, uid: Option<Uid>, gid: Option<Gid>) {
+        chown_path(&self.path, uid, gid);
+    }
+}
+
+/// Best-effort chown of a log file, see [`LogFile::chown`].
+pub fn chown_path(path: &Path, uid: Option<Uid>, gid: Option<Gid>) {
+    if uid.is_none() && gid.is_none() {
+        return;
+    }
+    if let Err(e) = nix::unistd::chown(path, uid, gid) {
+        log::debug!("cannot give {} to the worker user: {e}", path.display());
+    }
+}
+
+/// Writes `bytes` whole to the descriptor `fd`, retrying on partial writes and EINTR. Used for
+/// descriptors this process keeps open for its whole life (a [`LogFile`], stdout, stderr).
+pub fn write_fd(fd: RawFd, mut bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: callers pass a descriptor that is open for the life of the process; the borrow
+    // ends with this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor was created by `open` and is owned by this value alone.
+        drop(unsafe { File::from_raw_fd(self.fd) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopen_after_move_writes_to_the_new_file_at_the_same_number() {
+        let dir = std::env::temp_dir().join(format!("forkhorn-logfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.log");
+        let log = LogFile::open(&path).unwrap();
+        let fd = log.fd();
+        write_fd(fd, b"one\n").unwrap();
+        std::fs::rename(&path, dir.join("a.log.1")).unwrap();
+        write_fd(fd, b"two\n").unwrap();
+        log.reopen().unwrap();
+        assert_eq!(log.fd(), fd);
+        write_fd(fd, b"three\n").unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("a.log.1")).unwrap(), "one\ntwo\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "three\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !MODE, 0, "mode {mode:o}");
+        drop(log);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,275 @@
+//! The logs. The error log takes `log` records and writes gunicorn's lines,
+//! `[2026-11-20 10:00:00 +0000] [1234] [INFO] message`, to stderr or the `errorlog` file, and to
+//! syslog when `syslog` is on; the [`access`] log is written by each worker.
+//!
+//! - `file`: an append-only file that can be reopened in place (logrotate, then USR1);
+//! - `syslog`: one syslog connection per process, re-made after fork;
+//! - [`access`]: the access log format and the worker's buffered writer.
+//!
+//! In a process's life: [`init`] (stderr, before the configuration is known), [`configure`]
+//! (the master: files, syslog, captured output), then in each worker [`after_fork`]; [`reopen`]
+//! on USR1. The master keeps [`inherited_fds`] open in the workers it forks.
+
+pub mod access;
+mod file;
+mod syslog;
+
+pub use access::format::FormatError;
+pub use access::AccessLog;
+
+use crate::clock::Civil;
+use crate::config::{Config, LogLevel};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use nix::unistd::{Gid, Uid};
+use std::io;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// Why the logs cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// The `errorlog` file cannot be opened.
+    #[error("cannot open the error log {}: {source}", path.display())]
+    OpenErrorLog {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The `accesslog` file cannot be opened.
+    #[error("cannot open the access log {}: {source}", path.display())]
+    OpenAccessLog {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// `access_log_format` is not a valid format.
+    #[error("invalid access_log_format: {0}")]
+    ParseAccessFormat(#[from] FormatError),
+    /// syslog cannot be used.
+    #[error(transparent)]
+    ConnectSyslog(#[from] syslog::SyslogError),
+    /// The application's stdout/stderr cannot be pointed at the error log.
+    #[error("cannot capture output into the error log: {0}")]
+    CaptureOutput(io::Error),
+    /// A log file cannot be reopened.
+    #[error("cannot reopen the error log {}: {source}", path.display())]
+    ReopenErrorLog {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// The process's error log.
+struct ErrorLog {
+    /// The error log file's descriptor, or -1 for stderr. Loaded without the lock on every line;
+    /// the number stays valid because a reopen replaces the file behind it (see `file`).
+    fd: AtomicI32,
+    /// Whether `state.syslog` is set, so that lines skip the lock when it is not.
+    syslog_on: AtomicBool,
+    state: Mutex<State>,
+}
+
+struct State {
+    file: Option<file::LogFile>,
+    /// stdout and stderr point at `file` too (`capture_output`).
+    capture: bool,
+    syslog: Option<syslog::Syslog>,
+}
+
+static LOGGER: ErrorLog = ErrorLog {
+    fd: AtomicI32::new(-1),
+    syslog_on: AtomicBool::new(false),
+    state: Mutex::new(State {
+        file: None,
+        capture: false,
+        syslog: None,
+    }),
+};
+
+fn state() -> MutexGuard<'static, State> {
+    // A panic while holding the lock leaves the state usable: every field is always valid.
+    LOGGER.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// gunicorn's level names.
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "ERROR",
+        Level::Warn => "WARNING",
+        Level::Info => "INFO",
+        Level::Debug | Level::Trace => "DEBUG",
+    }
+}
+
+impl Log for ErrorLog {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        // One write per line, so lines from master and workers never interleave mid-line.
+        let line = format!(
+            "[{}] [{}] [{}] {}\n",
+            Civil::now().log_stamp(),
+            std::process::id(),
+            level_name(record.level()),
+            record.args()
+        );
+        let fd = match self.fd.load(Ordering::Acquire) {
+            -1 => 2,
+            fd => fd,
+        };
+        let _ = file::write_fd(fd, line.as_bytes());
+        if self.syslog_on.load(Ordering::Acquire) {
+            if let Some(s) = state().syslog.as_mut() {
+                s.error_line(record.level(), record.args());
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the error log on stderr (once per process; later calls only change the level).
+pub fn init(level: LogLevel) {
+    let _ = log::set_logger(&LOGGER);
+    set_level(level);
+}
+
+/// Changes the threshold.
+pub fn set_level(level: LogLevel) {
+    log::set_max_level(match level {
+        LogLevel::Debug => LevelFilter::Debug,
+        LogLevel::Info => LevelFilter::Info,
+        LogLevel::Warning => LevelFilter::Warn,
+        LogLevel::Error | LogLevel::Critical => LevelFilter::Error,
+    });
+}
+
+/// The master, at start-up: sends the error log where `cfg` says (`errorlog`, `syslog`,
+/// `capture_output`), creates the access log file and checks its format. Log files are given
+/// to `owner` (the workers' user and group) so that workers can reopen them after logrotate.
+/// May be called again (on reload) to apply a changed configuration.
+pub fn configure(cfg: &Config, owner: (Option<Uid>, Option<Gid>)) -> Result<(), LoggingError> {
+    init(cfg.loglevel);
+    access::format::AccessFormat::parse(&cfg.access_log_format)?;
+    let error_file = match cfg.errorlog.as_str() {
+        "-" => None,
+        path => {
+            let f = file::LogFile::open(path.as_ref()).map_err(|source| LoggingError::OpenErrorLog {
+                path: path.into(),
+                source,
+            })?;
+            f.chown(owner.0, owner.1);
+            Some(f)
+        }
+    };
+    if let Some(path) = cfg.accesslog.as_deref().filter(|p| *p != "-") {
+        // Created here, as the master's user, so a worker that has dropped privileges can open
+        // it; each worker opens its own descriptor.
+        file::open_append(path.as_ref()).map_err(|source| LoggingError::OpenAccessLog {
+            path: path.into(),
+            source,
+        })?;
+        file::chown_path(path.as_ref(), owner.0, owner.1);
+    }
+    let syslog = if cfg.syslog {
+        let prefix = cfg
+            .syslog_prefix
+            .as_deref()
+            .or(cfg.proc_name.as_deref())
+            .unwrap_or("forkhorn");
+        Some(syslog::Syslog::connect(&cfg.syslog_addr, &cfg.syslog_facility, prefix)?)
+    } else {
+        None
+    };
+    if cfg.capture_output {
+        capture(error_file.as_ref()).map_err(LoggingError::CaptureOutput)?;
+    }
+    let mut st = state();
+    // Publish the new descriptor before the old file (if any) is closed with the old state.
+    LOGGER
+        .fd
+        .store(error_file.as_ref().map_or(-1, file::LogFile::fd), Ordering::Release);
+    LOGGER.syslog_on.store(syslog.is_some(), Ordering::Release);
+    st.file = error_file;
+    st.capture = cfg.capture_output;
+    st.syslog = syslog;
+    Ok(())
+}
+
+/// Points stdout and stderr at the error log: its file, or stderr itself.
+fn capture(file: Option<&file::LogFile>) -> io::Result<()> {
+    match file {
+        Some(f) => {
+            f.dup_onto(1)?;
+            f.dup_onto(2)
+        }
+        None => {
+            // SAFETY: dup2 of this process's own standard descriptors.
+            if unsafe { libc::dup2(2, 1) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// USR1: reopens the error log file (and re-points captured output at it). A worker reopens
+/// its [`AccessLog`] too.
+pub fn reopen() -> Result<(), LoggingError> {
+    let st = state();
+    if let Some(f) = &st.file {
+        let err = |source| LoggingError::ReopenErrorLog {
+            path: f.path().to_owned(),
+            source,
+        };
+        f.reopen().map_err(err)?;
+        if st.capture {
+            capture(Some(f)).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// In a new worker: its own syslog connection, tagged with its own pid.
+pub fn after_fork() -> Result<(), LoggingError> {
+    if let Some(s) = state().syslog.as_mut() {
+        s.for_this_process()?;
+    }
+    Ok(())
+}
+
+/// The descriptors a worker must inherit for logging to work after fork (the error log file,
+/// the syslog socket until [`after_fork`] replaces it).
+pub fn inherited_fds() -> Vec<RawFd> {
+    let st = state();
+    st.file
+        .iter()
+        .map(file::LogFile::fd)
+        .chain(st.syslog.iter().map(syslog::Syslog::fd))
+        .collect()
+}
+
+/// Sends an access line to syslog (when it is configured).
+fn syslog_access(line: &str) {
+    if LOGGER.syslog_on.load(Ordering::Acquire) {
+        if let Some(s) = state().syslog.as_mut() {
+            s.access_line(line);
+        }
+    }
+}
+
+/// Checks an `access_log_format` (for the configuration's validation).
+pub fn check_access_format(format: &str) -> Result<(), FormatError> {
+    access::format::AccessFormat::parse(format).map(|_| ())
+}

@@ -1,0 +1,83 @@
+//! `wsgi.file_wrapper`: wraps a file-like object as the response iterable (blocks of
+//! `block_size` from its `read`; its `close` on close). When the app returns one over a regular
+//! file, the worker sends the file with sendfile(2) instead of iterating.
+
+use pyo3::prelude::*;
+use std::os::fd::RawFd;
+
+/// The wrapper, `environ["wsgi.file_wrapper"](filelike, block_size=8192)`.
+#[pyclass(frozen, module = "forkhorn", name = "FileWrapper")]
+pub(super) struct FileWrapper {
+    filelike: Py<PyAny>,
+    block_size: isize,
+}
+
+/// A regular file the response can be sent from: its descriptor, the position to start at
+/// and the bytes from there to its end.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RegularFile {
+    pub fd: RawFd,
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl FileWrapper {
+    /// The wrapped object's regular file, if it has one (`fileno()` of a regular file). The
+    /// descriptor stays valid while the wrapped object is open.
+    pub(super) fn regular_file(&self, py: Python<'_>) -> Option<RegularFile> {
+        let filelike = self.filelike.bind(py);
+        // Buffered data a Python file object has read ahead would be skipped by sendfile.
+        if filelike.hasattr("flush").unwrap_or(false) && filelike.call_method0("flush").is_err() {
+            return None;
+        }
+        let fd: RawFd = filelike.call_method0("fileno").ok()?.extract().ok()?;
+        // SAFETY: fstat/lseek on a descriptor the file object owns and keeps open; neither
+        // takes ownership or invalidates it.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let stat = nix::sys::stat::fstat(borrowed).ok()?;
+        if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return None;
+        }
+        // The position the object would read from next: tell() knows about its read-ahead.
+        let offset = match filelike.call_method0("tell").and_then(|t| t.extract::<u64>()) {
+            Ok(pos) => pos,
+            Err(_) => nix::unistd::lseek(borrowed, 0, nix::unistd::Whence::SeekCur).ok()? as u64,
+        };
+        let size = stat.st_size.max(0) as u64;
+        Some(RegularFile {
+            fd,
+            offset,
+            len: size.saturating_sub(offset),
+        })
+    }
+}
+
+#[pymethods]
+impl FileWrapper {
+    #[new]
+    #[pyo3(signature = (filelike, block_size = 8192))]
+    fn new(filelike: Py<PyAny>, block_size: isize) -> Self {
+        FileWrapper {
+            filelike,
+            block_size: if block_size > 0 { block_size } else { 8192 },
+        }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let block = self.filelike.bind(py).call_method1("read", (self.block_size,))?;
+        Ok((block.len()? > 0).then_some(block))
+    }
+
+    /// Closes the wrapped object, if it can be closed.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let filelike = self.filelike.bind(py);
+        if filelike.hasattr("close")? {
+            filelike.call_method0("close")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! Starting CPython inside a forkhorn process: PyConfig (the virtualenv's interpreter as program
+//! name, Python's signal handlers off), the working directory and `sys.path`.
+//!
+//! Runs once per process: in each worker after fork, or in the master when it preloads the app
+//! (the workers then inherit the initialised interpreter).
+
+use crate::config::Config;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use std::ffi::{CStr, CString};
+use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Why the interpreter could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The `virtualenv` setting (or `$VIRTUAL_ENV`) names no usable virtualenv.
+    #[error("cannot use virtualenv {path}: no {path}/bin/python")]
+    FindVirtualenv {
+        /// The directory given.
+        path: PathBuf,
+    },
+    /// `chdir` failed.
+    #[error("cannot change directory to {path}: {source}")]
+    ChangeDirectory {
+        /// The directory given.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A path or argument holds a NUL byte, which C strings cannot carry.
+    #[error("cannot pass {0:?} to Python: it contains a NUL byte")]
+    PassString(String),
+    /// CPython refused to start.
+    #[error("cannot initialise Python: {0}")]
+    Initialize(String),
+    /// Python's SIGINT handler could not be taken out again.
+    #[error("cannot reset Python's SIGINT handler: {0}")]
+    ResetSignals(PyErr),
+    /// `sys.path` could not be extended.
+    #[error("cannot set up sys.path: {0}")]
+    SetPath(PyErr),
+}
+
+/// The parts of the configuration that shape the interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    /// The virtualenv whose packages the app sees (the setting, else `$VIRTUAL_ENV`).
+    pub virtualenv: Option<PathBuf>,
+    /// Directory to change to first.
+    pub chdir: Option<PathBuf>,
+    /// Directories put first on `sys.path`, in order.
+    pub pythonpath: Vec<PathBuf>,
+}
+
+impl Setup {
+    /// The setup `cfg` asks for, with `$VIRTUAL_ENV` as the virtualenv when the setting is unset.
+    pub fn from_config(cfg: &Config) -> Setup {
+        Setup {
+            virtualenv: cfg.virtualenv.clone().or_else(|| {
+                std::env::var_os("VIRTUAL_ENV")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            }),
+            chdir: cfg.chdir.clone(),
+            pythonpath: cfg.pythonpath.clone(),
+        }
+    }
+}
+
+/// Starts the interpreter in this process if it is not running yet, then releases the GIL:
+/// callers attach with `Python::attach` for each piece of Python work.
+pub fn ensure_started(setup: &Setup) -> Result<(), InitError> {
+    // SAFETY: Py_IsInitialized only reads a flag.
+    if unsafe { ffi::Py_IsInitialized() } != 0 {
+        return Ok(());
+    }
+    if let Some(dir) = &setup.chdir {
+        std::env::set_current_dir(dir).map_err(|source| InitError::ChangeDirectory {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let program = program_name(setup.virtualenv.as_deref())?;
+    start(&program)?;
+    Python::attach(|py| {
+        keep_default_sigint(py).map_err(InitError::ResetSignals)?;
+        extend_sys_path(py, &setup.pythonpath).map_err(InitError::SetPath)
+    })
+}
+
+/// Importing `signal` makes CPython catch SIGINT (to raise KeyboardInterrupt) even with its
+/// signal handlers off. Importing it now and putting SIGINT back to its default means a later
+/// import by the app changes nothing: SIGINT stays forkhorn's (fast stop).
+fn keep_default_sigint(py: Python<'_>) -> PyResult<()> {
+    let signal = py.import("signal")?;
+    signal.call_method1("signal", (signal.getattr("SIGINT")?, signal.getattr("SIG_DFL")?))?;
+    Ok(())
+}
+
+/// The interpreter CPython should take itself to be: it finds its prefix, standard library and
+/// (through `pyvenv.cfg`) a virtualenv's site-packages from this path.
+fn program_name(virtualenv: Option<&Path>) -> Result<PathBuf, InitError> {
+    match virtualenv {
+        Some(venv) => {
+            let venv = std::path::absolute(venv).unwrap_or_else(|_| venv.to_path_buf());
+            let python = venv.join("bin").join("python");
+            if !python.exists() {
+                return Err(InitError::FindVirtualenv { path: venv });
+            }
+            Ok(python)
+        }
+        // The interpreter of the build: the libpython forkhorn is linked against belongs to it.
+        None => Ok(PathBuf::from(env!("FORKHORN_PYTHON"))),
+    }
+}
+
+/// Initialises CPython through PyConfig and releases the GIL.
+fn start(program: &Path) -> Result<(), InitError> {
+    let program = c_string(program.as_os_str().as_bytes())?;
+    let argv: Vec<CString> = match super::ARGV.get() {
+        Some(args) => args.iter().map(|a| c_string(a.as_bytes())).collect::<Result<_, _>>()?,
+        None => vec![c_string(b"forkhorn")?],
+    };
+    let mut argv_ptrs: Vec<*const std::ffi::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
+    let config = config.as_mut_ptr();
+    // SAFETY: PyConfig_InitPythonConfig fully initialises the struct before any field is
+    // touched; every later call gets that pointer and NUL-terminated strings that outlive the
+    // call (CPython copies them); PyConfig_Clear frees what CPython allocated, on every path.
+    unsafe {
+        ffi::PyConfig_InitPythonConfig(config);
+        // The master's and the worker's signals stay forkhorn's (SIGINT, SIGPIPE, ...).
+        (*config).install_signal_handlers = 0;
+        // sys.argv is forkhorn's command line, as gunicorn's is; Python must not parse it.
+        (*config).parse_argv = 0;
+        // Leave the process's C stdio as it is: it belongs to forkhorn's logging.
+        (*config).configure_c_stdio = 0;
+        let mut status =
+            ffi::PyConfig_SetBytesString(config, std::ptr::addr_of_mut!((*config).program_name), program.as_ptr());
+        if ffi::PyStatus_Exception(status) == 0 {
+            status = ffi::PyConfig_SetBytesArgv(config, argv_ptrs.len() as ffi::Py_ssize_t, argv_ptrs.as_mut_ptr());
+        }
+        if ffi::PyStatus_Exception(status) == 0 {
+            status = ffi::Py_InitializeFromConfig(config);
+        }
+        ffi::PyConfig_Clear(config);
+        if ffi::PyStatus_Exception(status) != 0 {
+            let msg = if status.err_msg.is_null() {
+                format!("exit status {}", status.exitcode)
+            } else {
+                CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+            };
+            return Err(InitError::Initialize(msg));
+        }
+        // Initialisation leaves this thread holding the GIL; Python::attach takes it per call,
+        // and app threads run while the worker waits in poll.
+        ffi::PyEval_SaveThread();
+    }
+    Ok(())
+}
+
+/// Puts the `pythonpath` directories and then the working directory first on `sys.path`, as
+/// gunicorn does, so that `module:app` finds modules next to where forkhorn runs.
+fn extend_sys_path(py: Python<'_>, pythonpath: &[PathBuf]) -> PyResult<()> {
+    let sys_path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let mut front: Vec<PathBuf> = pythonpath.iter().map(|p| cwd.join(p)).collect();
+    front.push(cwd);
+    for dir in front.iter().rev() {
+        let dir = dir.to_string_lossy();
+        // An entry already present moves to the front rather than appearing twice.
+        while let Ok(i) = sys_path.index(&*dir) {
+            sys_path.del_item(i)?;
+        }
+        sys_path.insert(0, &*dir)?;
+    }
+    Ok(())
+}
+
+fn c_string(bytes: &[u8]) -> Result<CString, InitError> {
+    CString::new(bytes).map_err(|_| InitError::PassString(String::from_utf8_lossy(bytes).into_owned()))
+}

@@ -1,0 +1,135 @@
+//! The embedded-CPython bridge (feature `python`): serves a Python WSGI application (PEP 3333)
+//! as a forkhorn [`Application`](crate::app::Application).
+//!
+//! - `interpreter` starts CPython in a worker after fork: PyConfig with the virtualenv's
+//!   interpreter as program name and Python's signal handlers off, `chdir`, `sys.path`;
+//! - `spec` reads `module:callable` / `module:factory(args)` and imports it;
+//! - [`PythonApp`] (`app`) builds the environ dict (`environ`), calls the app and turns its
+//!   iterable into the response body (`body`);
+//! - `respond` is `start_response` and `write`, which act on the request's Rust
+//!   [`StartResponse`](crate::app::StartResponse) only while it is lent to them;
+//! - `input`, `errors`, `file_wrapper`: `wsgi.input`, `wsgi.errors`, `wsgi.file_wrapper`;
+//! - `fork`: `preload_app`, the import in the master and the CPython fork protocol around
+//!   each fork.
+//!
+//! The GIL is taken for each call into Python and released in between, so app threads run
+//! while the worker waits in poll.
+
+mod app;
+mod body;
+mod environ;
+mod errors;
+mod file_wrapper;
+mod fork;
+mod input;
+mod interpreter;
+mod respond;
+mod spec;
+
+pub use app::PythonApp;
+pub use interpreter::{InitError, Setup};
+pub use spec::AppSpec;
+
+use crate::config::Config;
+use pyo3::prelude::*;
+
+/// Why a Python app could not be loaded: each variant is one line for the error log.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The interpreter did not start.
+    #[error(transparent)]
+    Init(#[from] InitError),
+    /// The spec is not `module:callable` or `module:factory(literal args)`.
+    #[error("invalid app spec {spec:?}: {reason}")]
+    ParseSpec {
+        /// The spec as given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The module could not be imported (missing, or it raised).
+    #[error("cannot import module '{module}': {reason}")]
+    ImportModule {
+        /// The module.
+        module: String,
+        /// Python's message.
+        reason: String,
+    },
+    /// The module has no such attribute.
+    #[error("cannot find attribute '{name}' in module '{module}'")]
+    FindAttribute {
+        /// The attribute.
+        name: String,
+        /// The module.
+        module: String,
+    },
+    /// The app factory raised.
+    #[error("cannot call the app factory {expression}: {reason}")]
+    CallFactory {
+        /// The call as written.
+        expression: String,
+        /// Python's message.
+        reason: String,
+    },
+    /// The expression gave `None`.
+    #[error("cannot find the application: {expression} in module '{module}' is None")]
+    FindApplication {
+        /// The expression.
+        expression: String,
+        /// The module.
+        module: String,
+    },
+    /// The expression gave something that cannot be called.
+    #[error("cannot call the application: {expression} is not callable")]
+    CallApplication {
+        /// The expression.
+        expression: String,
+    },
+    /// Python failed while the app's per-worker state was made.
+    #[error("cannot prepare the application: {0}")]
+    Prepare(PyErr),
+}
+
+/// The command line as the process started, for `sys.argv`: the process title overwrites it.
+static ARGV: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+
+/// Keeps the command line for `sys.argv`; call before the process title is set.
+pub fn keep_argv() {
+    let _ = ARGV.set(std::env::args_os().collect());
+}
+
+/// Loads the configured Python app in a worker: the one the master preloaded, or else starts
+/// the interpreter and imports `cfg.app`.
+pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
+    let app = match fork::preloaded() {
+        Some(app) => app,
+        None => {
+            interpreter::ensure_started(&Setup::from_config(cfg))?;
+            let spec = spec::parse(&cfg.app)?;
+            Python::attach(|py| spec::import(py, &spec))?
+        }
+    };
+    PythonApp::new(app, cfg)
+}
+
+/// `preload_app`: imports the app in the master, once; the returned hooks must run around
+/// every fork so that the workers inherit a consistent interpreter.
+pub fn preload(cfg: &Config) -> Result<Box<dyn crate::app::ForkHooks>, LoadError> {
+    interpreter::ensure_started(&Setup::from_config(cfg))?;
+    let spec = spec::parse(&cfg.app)?;
+    let app = Python::attach(|py| spec::import(py, &spec))?;
+    Ok(fork::preloaded_with(app))
+}
+
+/// The formatted traceback of `err`, without the trailing newline.
+pub(crate) fn traceback(py: Python<'_>, err: &PyErr) -> String {
+    // The traceback goes explicitly: before Python 3.12 it is not attached to the value yet.
+    let formatted = py
+        .import("traceback")
+        .and_then(|tb| tb.call_method1("format_exception", (err.get_type(py), err.value(py), err.traceback(py))))
+        .and_then(|lines| lines.extract::<Vec<String>>());
+    match formatted {
+        Ok(lines) => lines.concat().trim_end().to_owned(),
+        Err(_) => err.to_string(),
+    }
+}

@@ -1,0 +1,223 @@
+//! PEP 3333's `start_response` and `write` as Python callables. They act on the Rust
+//! [`StartResponse`] of the request they were made for, which the bridge lends them only for the
+//! duration of a call into the app (its `__call__`, or its iterable's `__next__`).
+//!
+//! The lending scheme: the worker thread keeps at most one lent `StartResponse` pointer, tagged
+//! with its request number, in a thread-local cell. A callable whose request number differs,
+//! one called after the call returned, or one called on another thread, finds nothing and
+//! raises instead of touching a response that is gone or not its own.
+
+use crate::app::protocol::{ProtocolError, StartResponse, WRITE_HIGH_WATER};
+use pyo3::exceptions::{PyAssertionError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString, PyTuple};
+use std::cell::Cell;
+
+/// The response lent to the callables of one request.
+#[derive(Clone, Copy)]
+struct Lent {
+    request: u64,
+    /// Null when nothing is lent. The lifetime is erased; see [`with_lent`].
+    response: *mut StartResponse<'static>,
+}
+
+const NOTHING: Lent = Lent {
+    request: 0,
+    response: std::ptr::null_mut(),
+};
+
+thread_local! {
+    static LENT: Cell<Lent> = const { Cell::new(NOTHING) };
+}
+
+/// Puts a value back into [`LENT`] when dropped, also on unwinding.
+struct Restore(Lent);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        LENT.set(self.0);
+    }
+}
+
+/// Runs `f` (a call into Python) with `response` lent to the callables of request `request`.
+pub(super) fn lend<R>(request: u64, response: &mut StartResponse<'_>, f: impl FnOnce() -> R) -> R {
+    let erased = (response as *mut StartResponse<'_>).cast::<StartResponse<'static>>();
+    let _restore = Restore(LENT.replace(Lent {
+        request,
+        response: erased,
+    }));
+    f()
+}
+
+/// Runs `f` on the response lent for `request`, if it is lent right now.
+fn with_lent<R>(request: u64, f: impl FnOnce(&mut StartResponse<'_>) -> R) -> PyResult<R> {
+    let lent = LENT.get();
+    if lent.response.is_null() || lent.request != request {
+        return Err(PyRuntimeError::new_err(
+            "start_response/write called outside the request they belong to",
+        ));
+    }
+    // Taken out while in use, so that a nested call finds nothing instead of aliasing it.
+    LENT.set(NOTHING);
+    let _restore = Restore(lent);
+    // SAFETY: the pointer was made by `lend` from a `&mut StartResponse` that `lend` holds for
+    // the whole time the pointer is in LENT (it is restored to the previous value when `lend`
+    // returns or unwinds), on this thread (LENT is thread-local). While `f` runs the pointer is
+    // out of LENT, so this is the only reference made from it. `f` is generic over the
+    // lifetimes, so the erased `'static` cannot leak out of this call.
+    let response = unsafe { &mut *lent.response };
+    Ok(f(response))
+}
+
+/// The `start_response` callable of one request.
+#[pyclass(frozen, module = "forkhorn", name = "StartResponse")]
+pub(super) struct StartResponseFn {
+    request: u64,
+}
+
+impl StartResponseFn {
+    /// The callable for request `request`.
+    pub(super) fn new(request: u64) -> Self {
+        StartResponseFn { request }
+    }
+}
+
+/// The `write` callable `start_response` returns.
+#[pyclass(frozen, module = "forkhorn", name = "Write")]
+pub(super) struct WriteFn {
+    request: u64,
+}
+
+/// `exc_info` was given once the status line had gone out: PEP 3333 says re-raise it.
+struct Reraise;
+
+#[pymethods]
+impl StartResponseFn {
+    #[pyo3(signature = (status, headers, exc_info = None))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        status: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        exc_info: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<WriteFn>> {
+        let status = status
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("status must be str, not {}", type_name(status))))?;
+        let status = status.to_str()?;
+        // Keep the Python strings alive while their UTF-8 views are borrowed.
+        let mut owned: Vec<(Bound<'_, PyString>, Bound<'_, PyString>)> = Vec::with_capacity(8);
+        for pair in headers.try_iter()? {
+            let pair = pair?;
+            let pair = pair
+                .cast::<PyTuple>()
+                .ok()
+                .filter(|t| t.len() == 2)
+                .ok_or_else(|| PyTypeError::new_err(format!("header {pair:?} is not a (name, value) tuple")))?;
+            let name = str_item(pair, 0, "header name")?;
+            let value = str_item(pair, 1, "header value")?;
+            owned.push((name, value));
+        }
+        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(owned.len());
+        for (name, value) in &owned {
+            let value = value.to_str()?;
+            // PEP 3333: header values are latin-1 text.
+            if value.chars().any(|c| c as u32 > 0xff) {
+                return Err(PyValueError::new_err(format!("header value {value:?} is not latin-1")));
+            }
+            pairs.push((name.to_str()?, value));
+        }
+        let exc = match exc_info {
+            Some(info) if !info.is_none() => Some(info),
+            _ => None,
+        };
+        let outcome = with_lent(self.request, |sr| {
+            if exc.is_some() && sr.headers_sent() {
+                return Err(Reraise);
+            }
+            let marker = exc.map(|_| -> crate::app::AppError { "exc_info".into() });
+            Ok(sr.start_response(status, &pairs, marker).map(|_| ()))
+        })?;
+        match outcome {
+            Ok(Ok(())) => Py::new(py, WriteFn { request: self.request }),
+            Ok(Err(e)) => Err(protocol_error(e)),
+            Err(Reraise) => Err(reraise(exc)),
+        }
+    }
+}
+
+#[pymethods]
+impl WriteFn {
+    fn __call__(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = data
+            .cast::<PyBytes>()
+            .map_err(|_| PyTypeError::new_err(format!("write() takes bytes, not {}", type_name(data))))?;
+        let bytes = data.as_bytes();
+        with_lent(self.request, |sr| {
+            // Past the high-water mark write() waits for the client: without the GIL, so that
+            // the app's other threads run meanwhile.
+            if sr.pending() + bytes.len() > WRITE_HIGH_WATER {
+                without_gil(|| sr.write(bytes))
+            } else {
+                sr.write(bytes)
+            }
+        })?
+        .map_err(protocol_error)
+    }
+}
+
+/// Runs `f`, which must not touch Python, with the GIL released.
+fn without_gil<R>(f: impl FnOnce() -> R) -> R {
+    struct Reattach(*mut pyo3::ffi::PyThreadState);
+    impl Drop for Reattach {
+        fn drop(&mut self) {
+            // SAFETY: restores the thread state saved below, on this thread, exactly once.
+            unsafe { pyo3::ffi::PyEval_RestoreThread(self.0) };
+        }
+    }
+    // SAFETY: called from a Python method, so this thread holds the GIL. `f` only moves bytes
+    // to a socket (the Python bytes it reads are immutable and kept alive by the caller's
+    // reference) and never calls into Python, so pyo3's attachment count, which still says
+    // attached, is never consulted while the GIL is released; the guard re-takes the GIL before
+    // anything else, also on unwinding.
+    let _reattach = Reattach(unsafe { pyo3::ffi::PyEval_SaveThread() });
+    f()
+}
+
+/// Item `i` of a header tuple, which must be a `str`.
+fn str_item<'py>(pair: &Bound<'py, PyTuple>, i: usize, what: &str) -> PyResult<Bound<'py, PyString>> {
+    let item = pair.get_item(i)?;
+    item.cast_into::<PyString>().map_err(|e| {
+        PyTypeError::new_err(format!(
+            "{what} must be str, not {}",
+            type_name(e.into_inner().as_any())
+        ))
+    })
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// The Python exception for a broken protocol rule: AssertionError for calls out of order (as
+/// wsgiref raises), ValueError for a bad status or header.
+fn protocol_error(err: crate::app::AppError) -> PyErr {
+    match err.downcast_ref::<ProtocolError>() {
+        Some(ProtocolError::InvalidStatus(_) | ProtocolError::InvalidHeader(_)) => {
+            PyValueError::new_err(err.to_string())
+        }
+        _ => PyAssertionError::new_err(err.to_string()),
+    }
+}
+
+/// PEP 3333: `raise exc_info[1].with_traceback(exc_info[2])`.
+fn reraise(exc_info: Option<&Bound<'_, PyAny>>) -> PyErr {
+    let value = exc_info.and_then(|info| info.get_item(1).ok()).filter(|v| !v.is_none());
+    match value {
+        Some(v) => PyErr::from_value(v),
+        None => PyAssertionError::new_err("start_response called again after the headers were sent"),
+    }
+}

@@ -1,0 +1,238 @@
+//! Helpers for the operations tests: a master whose log goes to a file (so the stderr-based
+//! harness cannot watch it), datagram listeners standing in for syslog and systemd, and waits on
+//! files and processes. Used next to `common` (`mod common; mod ops_support;`).
+#![allow(dead_code)]
+
+use crate::common::{children_of, kill, WAIT};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A fresh directory for one test.
+pub fn test_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("forkhorn-ops-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The `ops_app` example (built by `cargo test`).
+pub fn ops_app() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("examples").join("ops_app");
+    assert!(path.exists(), "cargo test builds examples: {}", path.display());
+    path
+}
+
+/// Waits until `f` holds, or fails with `what`.
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The lines of a file (empty if it does not exist).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits until `count` lines of the file contain `needle`; returns the last of them.
+pub fn wait_file(path: &Path, needle: &str, count: usize) -> String {
+    let mut found = String::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let hits: Vec<String> = lines(path).into_iter().filter(|l| l.contains(needle)).collect();
+        if hits.len() >= count {
+            found.clone_from(&hits[count - 1]);
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {count} x {needle:?} in {}:\n{}",
+            path.display(),
+            lines(path).join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The address in a `Listening at: http://ADDR (PID)` line.
+pub fn listen_addr(line: &str) -> SocketAddr {
+    let url = line.split("Listening at: http://").nth(1).expect("a Listening at line");
+    url.split_whitespace().next().unwrap().parse().expect("address")
+}
+
+/// A master started by a test, whose log is watched in a file; killed with its children when
+/// dropped (unless it already exited).
+pub struct Master {
+    pub child: Child,
+    pub exited: bool,
+}
+
+impl Master {
+    /// Starts `program ARGS` with stdout and stderr to `console` (a file the test can read).
+    pub fn spawn(program: &Path, args: &[&str], console: &Path, env: &[(&str, &str)]) -> Master {
+        let out = std::fs::File::create(console).unwrap();
+        let child = Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn");
+        Master { child, exited: false }
+    }
+
+    /// The master's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `sig` to the master.
+    pub fn signal(&self, sig: i32) {
+        assert!(kill(self.pid(), sig));
+    }
+
+    /// Waits for the master to exit; its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                self.exited = true;
+                return s.code();
+            }
+            assert!(Instant::now() < deadline, "the master did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        if !self.exited {
+            let kids = children_of(self.pid());
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            for k in kids {
+                kill(k, 9);
+            }
+        }
+    }
+}
+
+/// GET `path` from `addr` on a new connection; the status and the body.
+pub fn get(addr: SocketAddr, path: &str, extra_headers: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\n{extra_headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let resp = crate::common::read_response(&mut std::io::BufReader::new(s), false).expect("a response");
+    (resp.status, resp.text())
+}
+
+/// A Unix datagram socket that stands in for syslog's /dev/log or systemd's NOTIFY_SOCKET.
+pub struct Datagrams {
+    pub sock: UnixDatagram,
+    pub path: Option<PathBuf>,
+}
+
+impl Datagrams {
+    /// Bound at `path`.
+    pub fn at(path: &Path) -> Datagrams {
+        let _ = std::fs::remove_file(path);
+        let sock = UnixDatagram::bind(path).unwrap();
+        Datagrams {
+            sock,
+            path: Some(path.to_owned()),
+        }
+    }
+
+    /// Bound to the abstract name `name` (NOTIFY_SOCKET=@name).
+    pub fn abstract_name(name: &str) -> Datagrams {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        Datagrams {
+            sock: UnixDatagram::bind_addr(&addr).unwrap(),
+            path: None,
+        }
+    }
+
+    /// The next datagram, within `timeout`.
+    pub fn recv_within(&self, timeout: Duration) -> Option<String> {
+        self.sock.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = vec![0u8; 65536];
+        let n = self.sock.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    /// Receives until a datagram satisfies `want`; returns every datagram received, that one last.
+    pub fn recv_until(&self, what: &str, want: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; received:\n{}",
+                seen.join("\n")
+            );
+            if let Some(d) = self.recv_within(left) {
+                let done = want(&d);
+                seen.push(d);
+                if done {
+                    return seen;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Datagrams {
+    fn drop(&mut self) {
+        if let Some(p) = &self.path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Reads everything a child process wrote until it exits (for short-lived commands).
+pub fn output_of(cmd: &mut Command) -> (Option<i32>, String) {
+    let out = cmd.stdin(Stdio::null()).output().expect("run");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), text)
+}
+
+/// Whether `program` can be run (found on PATH).
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A field of /proc/PID/status, e.g. `Uid`.
+pub fn proc_status(pid: i32, field: &str) -> String {
+    let mut text = String::new();
+    std::fs::File::open(format!("/proc/{pid}/status"))
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}

@@ -1,0 +1,710 @@
+//! The Python bridge end to end: the test apps of `tests/python/wsgi_apps.py` served by the real
+//! binary, spoken to in raw HTTP. Covers the environ, start_response/write, bodies (lists,
+//! generators, write(), file_wrapper with sendfile), wsgi.input in every reading style, errors,
+//! SystemExit, app specs, the GIL between requests, and the wsgiref validator.
+#![cfg(feature = "python")]
+
+mod common;
+use base64::Engine as _;
+use common::python::apps_dir;
+use common::*;
+use std::io::{BufReader, Read, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Starts forkhorn in `tests/python` (so the test apps import), outside any virtualenv.
+fn start(args: &[&str], workers: usize) -> Server {
+    Server::start_cmd(&mut command(args), workers)
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(apps_dir()).env_remove("VIRTUAL_ENV").args(args);
+    if !args.contains(&"-b") {
+        cmd.args(["-b", "127.0.0.1:0"]);
+    }
+    cmd
+}
+
+fn json(r: &Response) -> serde_json::Value {
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    serde_json::from_slice(&r.body).expect("JSON body")
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Sends `raw` on a new connection; the parsed responses and the raw bytes.
+fn exchange(s: &Server, raw: &[u8]) -> (Vec<Response>, Vec<u8>) {
+    let out = s.exchange(raw);
+    (parse_all(&out), out)
+}
+
+#[test]
+fn list_body_gets_a_content_length() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let r = s.get("/hello");
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(r.header("Content-Type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(r.header("Content-Length"), Some("13"));
+    assert_eq!(r.header("Transfer-Encoding"), None);
+    assert_eq!(r.text(), "Hello, World!");
+    assert_eq!(s.get("/nowhere").status, 404);
+}
+
+#[test]
+fn keep_alive_and_pipelining() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let mut req = Vec::new();
+    for path in ["/hello", "/stream", "/write", "/hello"] {
+        req.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let (all, _) = exchange(&s, &req);
+    let bodies: Vec<String> = all.iter().map(Response::text).collect();
+    assert_eq!(
+        bodies,
+        [
+            "Hello, World!",
+            "chunk 0\nchunk 1\nchunk 2\n",
+            "one two three",
+            "Hello, World!",
+            "Hello, World!"
+        ]
+    );
+}
+
+#[test]
+fn environ_has_the_wsgi_objects() {
+    let s = start(&["-w", "2", "wsgi_apps:app"], 2);
+    let doc = json(&s.get("/types"));
+    let expect = serde_json::json!({
+        "wsgi.version": ["tuple", "(1, 0)"],
+        "wsgi.multithread": ["bool", "False"],
+        "wsgi.multiprocess": ["bool", "True"],
+        "wsgi.run_once": ["bool", "False"],
+        "wsgi.input_terminated": ["bool", "True"],
+        "wsgi.input": ["InputStream", null],
+        "wsgi.errors": ["ErrorStream", null],
+        "wsgi.file_wrapper": ["type", "<class 'forkhorn.FileWrapper'>"],
+    });
+    assert_eq!(doc, expect);
+}
+
+#[test]
+fn python_echo_matches_builtin_echo() {
+    let py = start(&["wsgi_apps:echo"], 1);
+    let rust = Server::start(&["builtin:echo"], 1);
+    let raw = b"POST /caf%C3%A9/%E9?q=%41&x=%E9 HTTP/1.1\r\nHost: example.test\r\nX-Multi: one\r\nx-multi: two\r\nX-Latin: \xe9t\xe9\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\nConnection: close\r\n\r\nx=1&y=\xff";
+    let (a, _) = exchange(&py, raw);
+    let (b, _) = exchange(&rust, raw);
+    let (mut a, mut b) = (json(&a[0]), json(&b[0]));
+    for doc in [&mut a, &mut b] {
+        let env = doc["environ"].as_object_mut().unwrap();
+        // Per connection or per server; everything else must agree exactly.
+        for k in ["REMOTE_PORT", "SERVER_PORT"] {
+            assert!(env.remove(k).is_some(), "{k}");
+        }
+    }
+    assert_eq!(a, b);
+    let env = &a["environ"];
+    assert_eq!(
+        env["PATH_INFO"], "/caf\u{c3}\u{a9}/\u{e9}",
+        "latin-1 decoding of the raw bytes"
+    );
+    assert_eq!(env["HTTP_X_LATIN"], "\u{e9}t\u{e9}");
+    assert_eq!(env["QUERY_STRING"], "q=%41&x=%E9");
+    assert_eq!(env["CONTENT_LENGTH"], "7");
+    assert_eq!(env["HTTP_X_MULTI"], "one,two");
+    assert_eq!(env["SERVER_SOFTWARE"], "forkhorn/0.1.0");
+    assert_eq!(a["body_b64"], b64(b"x=1&y=\xff"));
+}
+
+#[test]
+fn generator_bodies_are_chunked_or_close_delimited() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let (r, raw) = exchange(&s, b"GET /stream?4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(r[0].header("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(r[0].text(), "chunk 0\nchunk 1\nchunk 2\nchunk 3\n");
+    assert!(
+        raw.ends_with(b"8\r\nchunk 3\n\r\n0\r\n\r\n"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    let (_, raw) = exchange(&s, b"GET /stream?2 HTTP/1.0\r\n\r\n");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.0 200 OK\r\n"), "{text}");
+    assert!(text.contains("Connection: close\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nchunk 0\nchunk 1\n"), "{text}");
+    // start_response from inside the iterable, after an empty first item.
+    assert_eq!(s.get("/lazy").text(), "lazy");
+    assert_eq!(s.get("/iter-start").text(), "from __iter__");
+}
+
+#[test]
+fn write_callable() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let r = s.get("/write");
+    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(r.text(), "one two three");
+    let r = s.get("/write-only");
+    assert_eq!(r.header("Content-Length"), Some("8"));
+    assert_eq!(r.text(), "written!");
+    // More than the socket buffers: write() waits for this slow reader, then goes on.
+    let mut c = s.connect();
+    c.write_all(b"GET /write-big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let r = read_response(&mut BufReader::new(c), false).expect("response");
+    let block: Vec<u8> = (0..=255u8).cycle().take(65536).collect();
+    assert_eq!(r.body.len(), 128 * 65536);
+    assert!(r.body.chunks(65536).all(|c| c == block.as_slice()));
+}
+
+#[test]
+fn head_requests_get_headers_only() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let (_, raw) = exchange(&s, b"HEAD /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Content-Length: 13\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n"), "no body: {text}");
+    let (_, raw) = exchange(&s, b"HEAD /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert!(raw.ends_with(b"\r\n\r\n") && !raw.windows(5).any(|w| w == b"chunk"));
+}
+
+#[test]
+fn large_generator_body_and_close_exactly_once() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let r = s.get("/big");
+    let block: Vec<u8> = (0..=255u8).cycle().take(65536).collect();
+    assert_eq!(r.body.len(), 64 * 65536);
+    assert!(r.body.chunks(65536).all(|c| c == block.as_slice()));
+    for _ in 0..3 {
+        assert_eq!(s.get("/closing").text(), "ab");
+    }
+    // A client that leaves in the middle of a large body: the iterable is still closed.
+    let mut c = s.connect();
+    c.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut first = [0u8; 1024];
+    c.read_exact(&mut first).unwrap();
+    drop(c);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let closes = json(&s.get("/counts"))["close"].as_u64().unwrap();
+        // Three /closing, one whole /big, one abandoned /big.
+        if closes == 5 {
+            break;
+        }
+        assert!(closes < 5 && Instant::now() < deadline, "close() called {closes} times");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pieces /post?HOW read, decoded.
+fn read_as(s: &Server, how: &str, body: &[u8]) -> Vec<Vec<u8>> {
+    let mut raw = format!(
+        "POST /post?{how} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    let (r, _) = exchange(s, &raw);
+    json(&r[0])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            base64::engine::general_purpose::STANDARD
+                .decode(p.as_str().unwrap())
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn wsgi_input_in_every_reading_style() {
+    let body = b"line one\nline two\nline three\ntail";
+    // In memory, and spooled to a temporary file (a body larger than body_buffer_size).
+    for buffer in ["65536", "4"] {
+        let s = start(&["--body-buffer-size", buffer, "wsgi_apps:app"], 1);
+        let lines: Vec<&[u8]> = vec![b"line one\n", b"line two\n", b"line three\n", b"tail"];
+        assert_eq!(read_as(&s, "read", body), [&body[..], b""], "buffer {buffer}");
+        let sized: Vec<Vec<u8>> = body.chunks(7).map(<[u8]>::to_vec).collect();
+        assert_eq!(read_as(&s, "read-sized", body), sized, "buffer {buffer}");
+        assert_eq!(read_as(&s, "readline", body), lines, "buffer {buffer}");
+        let five: Vec<&[u8]> = vec![
+            b"line ", b"one\n", b"line ", b"two\n", b"line ", b"three", b"\n", b"tail",
+        ];
+        assert_eq!(read_as(&s, "readline-sized", body), five, "buffer {buffer}");
+        assert_eq!(read_as(&s, "readlines", body), lines, "buffer {buffer}");
+        // The hint stops readlines once 12 bytes are read: after the second line.
+        let hinted: Vec<&[u8]> = vec![b"line one\n", b"line two\n", b"|", b"line three\n", b"tail"];
+        assert_eq!(read_as(&s, "readlines-hint", body), hinted, "buffer {buffer}");
+        assert_eq!(read_as(&s, "iter", body), lines, "buffer {buffer}");
+        assert_eq!(read_as(&s, "iter", b""), Vec::<Vec<u8>>::new());
+        let (r, _) = exchange(
+            &s,
+            b"POST /post-unsized HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nab\ncd\r\n3\r\nefg\r\n0\r\n\r\n",
+        );
+        assert_eq!(json(&r[0]), serde_json::json!(["ab\n", "cdefg", ""]));
+    }
+}
+
+#[test]
+fn exceptions_become_500_with_the_traceback_logged() {
+    let s = start(&["wsgi_apps:app"], 1);
+    for (path, needle) in [
+        ("/error", "ValueError: boom before start_response"),
+        ("/error-after-start", "ValueError: boom after start_response"),
+        ("/bad-status", "ValueError: invalid status \"OK\""),
+        (
+            "/second-start",
+            "AssertionError: start_response called a second time without exc_info",
+        ),
+        ("/not-bytes", "TypeError: the response body must yield bytes, not str"),
+        (
+            "/non-latin1-header",
+            "ValueError: header value \"\u{20ac}\" is not latin-1",
+        ),
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, 500, "{path}: {}", r.text());
+        assert_eq!(r.header("Connection"), Some("close"));
+        let line = s.wait_log(needle, 1);
+        assert!(line.contains(&format!("Error handling request GET {path}")), "{line}");
+        s.wait_log("Traceback (most recent call last):", 1);
+    }
+    let log = s.log().join("\n");
+    assert!(
+        log.contains(", in error\n    raise ValueError(\"boom before start_response\")"),
+        "{log}"
+    );
+    // The worker survives all of them.
+    assert_eq!(s.get("/hello").status, 200);
+    assert_eq!(s.workers().len(), 1);
+}
+
+#[test]
+fn callables_kept_past_their_request_refuse_to_act() {
+    let s = start(&["wsgi_apps:app"], 1);
+    assert_eq!(s.get("/stash-write").text(), "stashed");
+    let r = s.get("/use-stashed");
+    assert_eq!(r.status, 500);
+    s.wait_log(
+        "RuntimeError: start_response/write called outside the request they belong to",
+        1,
+    );
+    assert_eq!(s.get("/hello").text(), "Hello, World!");
+}
+
+#[test]
+fn errors_after_the_head_abort_the_connection() {
+    let s = start(&["wsgi_apps:app"], 1);
+    for (path, needle) in [
+        ("/error-in-body", "ValueError: boom in the body"),
+        ("/exc-info-late", "KeyError: 'late'"),
+    ] {
+        let (_, raw) = exchange(&s, format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let text = String::from_utf8_lossy(&raw);
+        // The head was committed: no 500 follows it, and the body never completes.
+        assert!(text.is_empty() || text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(!text.ends_with("0\r\n\r\n") && !text.contains(" 500 "), "{text:?}");
+        s.wait_log(needle, 1);
+    }
+}
+
+#[test]
+fn exc_info_replaces_headers_not_yet_sent() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let r = s.get("/exc-info");
+    assert_eq!(r.status_line, "HTTP/1.1 503 Service Unavailable");
+    assert_eq!(r.header("X-Dropped"), None);
+    assert_eq!(r.text(), "sorry");
+}
+
+#[test]
+fn system_exit_and_keyboard_interrupt_replace_the_worker() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let mut booted = 1;
+    for path in ["/exit", "/interrupt"] {
+        let before = json(&s.get("/pid"))["pid"].as_i64().unwrap();
+        let r = s.get(path);
+        assert_eq!(r.status, 500, "{path}");
+        booted += 1;
+        s.wait_log("Booting worker", booted);
+        let after = json(&s.get("/pid"))["pid"].as_i64().unwrap();
+        assert_ne!(before, after, "{path}: a new worker answers");
+    }
+    s.wait_log("SystemExit: 4 (the worker exits after this response)", 1);
+    s.wait_log("KeyboardInterrupt (the worker exits after this response)", 1);
+}
+
+#[test]
+fn wsgi_errors_go_to_the_error_log() {
+    let s = start(&["wsgi_apps:app"], 1);
+    assert_eq!(s.get("/errors").text(), "logged");
+    for line in ["first line from the app", "second line", "unfinished"] {
+        let l = s.wait_log(line, 1);
+        assert!(l.contains("[ERROR] "), "{l}");
+    }
+}
+
+#[test]
+fn file_wrapper_uses_sendfile() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let path = std::env::temp_dir().join(format!("forkhorn-download-{}.bin", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+    let p = path.to_str().unwrap();
+    let r = s.get(&format!("/file?path={p}"));
+    assert_eq!(r.header("Content-Length"), Some("3000000"));
+    assert!(r.body == data, "the whole file");
+    let r = s.get(&format!("/file?path={p}&skip=1000"));
+    assert_eq!(r.header("Content-Length"), Some("2999000"));
+    assert!(r.body == data[1000..], "from the file's position");
+    // The app's own shorter Content-Length wins, and the connection stays usable.
+    let mut c = BufReader::new(s.connect());
+    for _ in 0..2 {
+        write!(c.get_mut(), "GET /file?path={p}&length=100 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let r = read_response(&mut c, false).unwrap();
+        assert_eq!(r.body, data[..100]);
+        assert_eq!(r.header("Connection"), None);
+    }
+    let (_, raw) = exchange(
+        &s,
+        format!("HEAD /file?path={p} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert!(String::from_utf8_lossy(&raw).contains("Content-Length: 3000000\r\n"));
+    assert!(raw.ends_with(b"\r\n\r\n"));
+    let counts = json(&s.get("/counts"));
+    assert_eq!(counts["file_reads"], 0, "sendfile, not read(): {counts}");
+    assert_eq!(counts["file_closes"], 5, "{counts}");
+    // Once the body is chunked (a write() came first) the file is read and iterated.
+    let r = s.get(&format!("/file-chunked?path={p}"));
+    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
+    assert!(r.body[..5] == *b"head:" && r.body[5..] == data);
+    let counts = json(&s.get("/counts"));
+    assert!(counts["file_reads"].as_u64().unwrap() > 700, "{counts}");
+    assert_eq!(counts["file_closes"], 6, "{counts}");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn app_threads_run_while_the_worker_waits() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let marker = std::env::temp_dir().join(format!("forkhorn-thread-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    assert_eq!(s.get(&format!("/thread?{}", marker.display())).text(), "started");
+    // No more requests: the thread can only run if the idle worker does not hold the GIL.
+    let deadline = Instant::now() + WAIT;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the app's thread never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = std::fs::remove_file(&marker);
+    // Nor while write() waits for a client that does not read.
+    let mut c = s.connect();
+    write!(
+        c,
+        "GET /write-big?{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        marker.display()
+    )
+    .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the app's thread never ran during write()");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let r = read_response(&mut BufReader::new(c), false).expect("response");
+    assert_eq!(r.body.len(), 128 * 65536);
+    let _ = std::fs::remove_file(&marker);
+}
+
+#[test]
+fn python_leaves_signals_to_forkhorn() {
+    let mut s = start(&["wsgi_apps:app"], 1);
+    let info = json(&s.get("/sys"));
+    assert_eq!(info["sigint_default"], true, "Python installed no SIGINT handler");
+    // A graceful stop lets a running Python request finish.
+    let mut c = s.connect();
+    c.write_all(b"GET /slow?0.5 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    s.signal(sig::TERM);
+    let r = read_response(&mut BufReader::new(c), false).expect("response");
+    assert_eq!(r.text(), "slept");
+    assert_eq!(s.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn app_factory_with_literal_arguments() {
+    let s = start(&["wsgi_apps:create_app('Hi', punctuation='?')"], 1);
+    assert_eq!(s.get("/").text(), "Hi?");
+    let s = start(&["wsgi_apps:create_app()"], 1);
+    assert_eq!(s.get("/").text(), "Hello!");
+}
+
+#[test]
+fn sys_path_has_the_working_directory_and_argv_is_forkhorns() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let info = json(&s.get("/sys"));
+    let dir = apps_dir().canonicalize().unwrap();
+    assert_eq!(info["cwd"], dir.to_str().unwrap());
+    assert_eq!(info["path"][0], dir.to_str().unwrap());
+    assert_eq!(info["argv"][0], bin());
+    assert_eq!(info["argv"].as_array().unwrap().last().unwrap(), "127.0.0.1:0");
+}
+
+/// Runs forkhorn with `args` in `tests/python` expecting a boot failure; its stderr.
+fn boot_failure(args: &[&str]) -> String {
+    let out = command(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("Reason: Worker failed to boot."), "{err}");
+    let attempts = err.matches("Worker failed to boot: ").count();
+    assert!(
+        (1..=3).contains(&attempts),
+        "no respawn loop: {attempts} attempts:\n{err}"
+    );
+    err
+}
+
+#[test]
+fn bad_app_specs_stop_the_master_with_one_line() {
+    for (spec, line) in [
+        ("nosuch:app", "cannot import module 'nosuch': No module named 'nosuch'"),
+        ("nosuch", "cannot import module 'nosuch': No module named 'nosuch'"),
+        ("wsgi_apps:nope", "cannot find attribute 'nope' in module 'wsgi_apps'"),
+        (
+            "wsgi_apps:IMPORT_PID",
+            "cannot call the application: IMPORT_PID is not callable",
+        ),
+        (
+            "wsgi_apps:create_app(os.getcwd())",
+            "factory arguments must be literals",
+        ),
+        ("wsgi_apps:create_app(*[])", "factory arguments must be literals"),
+        ("wsgi_apps.py:app", "did you mean 'wsgi_apps:app'?"),
+        (
+            "wsgi_apps:create_app(1, 2, 3)",
+            "cannot call the app factory create_app(1, 2, 3): TypeError:",
+        ),
+    ] {
+        let err = boot_failure(&["-w", "2", spec]);
+        assert!(err.contains(line), "{spec}: {err}");
+    }
+}
+
+#[test]
+fn validator_finds_nothing_wrong() {
+    let s = start(&["-w", "2", "wsgi_apps:validated"], 2);
+    let data = b"0123456789".repeat(1000);
+    let path = std::env::temp_dir().join(format!("forkhorn-validator-{}.bin", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+    for path in [
+        "/hello",
+        "/echo",
+        "/types",
+        "/stream",
+        "/lazy",
+        "/write",
+        "/write-only",
+        "/big",
+        "/closing",
+        "/errors",
+    ] {
+        assert_eq!(s.get(path).status, 200, "{path}");
+    }
+    assert_eq!(s.get(&format!("/file?path={}", path.display())).body, data);
+    assert_eq!(s.get("/exc-info").status, 503);
+    for how in [
+        "read",
+        "read-sized",
+        "readline",
+        "readline-sized",
+        "readlines",
+        "readlines-hint",
+        "iter",
+    ] {
+        let pieces = read_as(&s, how, b"a\nbb\nccc");
+        let joined: Vec<u8> = pieces.concat().into_iter().filter(|&b| b != b'|').collect();
+        assert_eq!(joined, b"a\nbb\nccc", "{how}");
+    }
+    for path in ["/error", "/error-after-start"] {
+        assert_eq!(s.get(path).status, 500, "{path}");
+    }
+    for path in ["/error-in-body", "/exc-info-late"] {
+        s.exchange(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
+    }
+    for raw in [
+        &b"HEAD /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"[..],
+        b"GET /hello HTTP/1.0\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    ] {
+        let (r, _) = exchange(&s, raw);
+        assert_eq!(r[0].status, 200);
+    }
+    let _ = std::fs::remove_file(&path);
+    // Destructors run by now; a stop makes sure every worker's output is in.
+    s.signal(sig::TERM);
+    let mut s = s;
+    assert_eq!(s.wait_exit().code(), Some(0));
+    let log = s.log().join("\n");
+    assert!(!log.contains("VALIDATOR-PROBLEM"), "{log}");
+    assert!(!log.contains("AssertionError"), "{log}");
+    assert!(
+        log.contains("ValueError: boom in the body"),
+        "the error apps ran: {log}"
+    );
+}
+
+/// A fresh directory for one test's Python modules.
+fn module_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("forkhorn-py-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const VERSIONED: &str = "def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [VERSION]\n";
+
+#[test]
+fn chdir_and_pythonpath() {
+    let lib = module_dir("lib");
+    std::fs::write(lib.join("from_lib.py"), format!("VERSION = b'from lib'\n{VERSIONED}")).unwrap();
+    let elsewhere = module_dir("elsewhere");
+    let apps = apps_dir().canonicalize().unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(&elsewhere).env_remove("VIRTUAL_ENV").args([
+        "--chdir",
+        apps.to_str().unwrap(),
+        "--pythonpath",
+        &format!("{},relative", lib.display()),
+        "-b",
+        "127.0.0.1:0",
+        "wsgi_apps:app",
+    ]);
+    let s = Server::start_cmd(&mut cmd, 1);
+    let info = json(&s.get("/sys"));
+    assert_eq!(info["cwd"], apps.to_str().unwrap());
+    let path: Vec<&str> = info["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let relative = apps.join("relative");
+    assert_eq!(
+        path[..3],
+        [
+            lib.to_str().unwrap(),
+            relative.to_str().unwrap(),
+            apps.to_str().unwrap()
+        ]
+    );
+    drop(s);
+    // A module found only through pythonpath.
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(&elsewhere).env_remove("VIRTUAL_ENV").args([
+        "--pythonpath",
+        lib.to_str().unwrap(),
+        "-b",
+        "127.0.0.1:0",
+        "from_lib:app",
+    ]);
+    assert_eq!(Server::start_cmd(&mut cmd, 1).get("/").text(), "from lib");
+}
+
+#[test]
+fn preload_imports_once_in_the_master() {
+    let s = start(&["--preload", "-w", "2", "wsgi_apps:app"], 2);
+    let mut pids = std::collections::HashSet::new();
+    let deadline = Instant::now() + WAIT;
+    while pids.len() < 2 {
+        let doc = json(&s.get("/pid"));
+        assert_eq!(doc["import_pid"], s.pid(), "imported in the master");
+        pids.insert(doc["pid"].as_i64().unwrap());
+        assert!(Instant::now() < deadline, "both workers answer");
+    }
+    assert!(!pids.contains(&(s.pid() as i64)));
+    // Without preload each worker imports the app itself.
+    let s = start(&["wsgi_apps:app"], 1);
+    let doc = json(&s.get("/pid"));
+    assert_eq!(doc["import_pid"], doc["pid"]);
+}
+
+#[test]
+fn preload_with_app_threads_forks_working_workers() {
+    let s = start(&["--preload", "-w", "2", "threaded_app:app"], 2);
+    assert!(s.get("/").text().starts_with("worker "));
+    // More forks while the app's thread keeps taking the GIL in the master.
+    for n in 3..=6 {
+        s.signal(sig::TTIN);
+        s.wait_log("Booting worker", n);
+    }
+    // Every worker answers: each accepts in turn on the shared socket.
+    let mut seen = std::collections::HashSet::new();
+    let deadline = Instant::now() + WAIT;
+    while seen.len() < 6 {
+        seen.insert(s.get("/").text());
+        assert!(Instant::now() < deadline, "answers from {} of 6 workers", seen.len());
+    }
+    assert_eq!(s.workers().len(), 6);
+}
+
+#[test]
+fn preload_failure_stops_the_master() {
+    let out = command(&["--preload", "nosuch:app"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("Failed to preload the app: cannot import module 'nosuch': No module named 'nosuch'"),
+        "{err}"
+    );
+    assert!(!err.contains("Booting worker"), "{err}");
+}
+
+/// Serves `reloadme:app` from a fresh directory; rewrites it and sends HUP under load.
+fn reload_under_load(preload: bool) -> (String, LoadStats) {
+    let dir = module_dir(if preload { "reload-preload" } else { "reload" });
+    let module = dir.join("reloadme.py");
+    std::fs::write(&module, format!("VERSION = b'version one'\n{VERSIONED}")).unwrap();
+    let mut args = vec!["--chdir", dir.to_str().unwrap(), "-w", "2", "reloadme:app"];
+    if preload {
+        args.insert(0, "--preload");
+    }
+    let s = start(&args, 2);
+    assert_eq!(s.get("/").text(), "version one");
+    let old = s.workers();
+    let load = Load::start(s.addr, 2);
+    // A different size, so that no cached bytecode can pass for the new source.
+    std::fs::write(&module, format!("VERSION = b'version two!'\n{VERSIONED}")).unwrap();
+    s.signal(sig::HUP);
+    s.wait_log("Reload complete: generation 2 is serving", 1);
+    // Retiring workers still answer what they had accepted; then only new ones are left.
+    let deadline = Instant::now() + WAIT;
+    while s.workers().iter().any(|w| old.contains(w)) {
+        assert!(Instant::now() < deadline, "old workers {old:?} did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = s.get("/").text();
+    let stats = load.finish();
+    (text, stats)
+}
+
+#[test]
+fn hup_reloads_changed_code_under_load() {
+    let (text, stats) = reload_under_load(false);
+    assert_eq!(text, "version two!");
+    assert!(stats.failures.is_empty(), "{:?}", stats.failures);
+    assert!(stats.ok > 0);
+}
+
+#[test]
+fn hup_with_preload_keeps_the_code() {
+    let (text, stats) = reload_under_load(true);
+    assert_eq!(text, "version one", "preloaded code stays, as in gunicorn");
+    assert!(stats.failures.is_empty(), "{:?}", stats.failures);
+}
