@@ -13,10 +13,12 @@ use std::path::PathBuf;
     version,
     about = "A pre-fork HTTP server for WSGI-style apps",
     after_help = "Precedence: defaults < config file (-c) < WEB_CONCURRENCY (workers) < command line.\n\
-                  Without -c no config file is read."
+                  Without -c no config file is read.\n\n\
+                  forkhorn bench [APP] ... measures throughput and latency against worker counts \
+                  (forkhorn bench --help)."
 )]
 pub struct Cli {
-    /// The application: builtin:NAME (hello, echo), or module.path:callable, module:factory(args).
+    /// The application: builtin:NAME (hello, echo, sleep, static), or module.path:callable, module:factory(args).
     #[arg(value_name = "APP")]
     pub app: Option<String>,
     /// The TOML config file (see etc/forkhorn.toml); none is read by default.
