@@ -104,6 +104,11 @@ fn hup_whose_new_workers_cannot_boot_rolls_back() {
     std::fs::write(&cfg, "workers = 1\nbind = \"127.0.0.1:0\"\napp = \"builtin:echo\"\n").unwrap();
     s.signal(sig::HUP);
     s.wait_log("Reload complete: generation 3 is serving", 1);
+    // The old workers were told to stop; once they are gone only the new app answers.
+    wait_until("only the generation-3 worker is left", || {
+        let w = s.workers();
+        w.len() == 1 && !before.contains(&w[0])
+    });
     assert_eq!(s.get("/").header("Content-Type"), Some("application/json"));
 }
 

@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod dispatch;
+mod exclusive;
 pub mod stream;
 
 use crate::app::{self, Application, Environ};
@@ -33,6 +34,8 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 /// Tokens below this are listeners; connections are offset above it.
 const CONN_BASE: usize = 1 << 16;
 const POOL_MAX: usize = 256;
+/// Connections taken from a shared listening socket per wake-up.
+const ACCEPT_BATCH: usize = 4;
 
 /// Set when the application asks this worker to stop (see [`request_stop`]).
 static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -112,7 +115,12 @@ pub fn run(spec: Spec<'_>) -> i32 {
 struct Worker<'a> {
     poll: Poll,
     listeners: Vec<Listen>,
+    /// Per listener: shared with the other workers (exclusive, level-triggered registration)
+    /// rather than this worker's own `reuse_port` socket (edge-triggered).
+    shared: Vec<bool>,
     accepting: bool,
+    /// Out of descriptors: accepting resumes at this time.
+    accept_retry: Option<Instant>,
     conns: Slab<Conn>,
     pool: Vec<(RecvBuf, Vec<u8>)>,
     settings: Settings,
@@ -159,6 +167,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
     crate::sys::process::unblock_all_signals().map_err(|e| WorkerError::InstallSignals(e.into()))?;
 
     let mut listeners = Vec::with_capacity(spec.listeners.len());
+    let mut shared = Vec::with_capacity(spec.listeners.len());
     let mut servers = Vec::with_capacity(spec.listeners.len());
     for (i, l) in spec.listeners.iter().enumerate() {
         let mut listen = match &l.kind {
@@ -173,9 +182,14 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
                 u.try_clone().map_err(WorkerError::RegisterListener)?,
             )),
         };
-        poll.registry()
-            .register(&mut listen, Token(i), Interest::READABLE)
-            .map_err(WorkerError::RegisterListener)?;
+        if l.per_worker {
+            poll.registry()
+                .register(&mut listen, Token(i), Interest::READABLE)
+                .map_err(WorkerError::RegisterListener)?;
+        } else {
+            exclusive::register(&poll, listen.raw_fd(), Token(i)).map_err(WorkerError::RegisterListener)?;
+        }
+        shared.push(!l.per_worker);
         listeners.push(listen);
         servers.push(match l.local_tcp() {
             Some(a) => ServerName {
@@ -192,7 +206,9 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
     let mut w = Worker {
         poll,
         listeners,
+        shared,
         accepting: true,
+        accept_retry: None,
         conns: Slab::with_capacity(spec.cfg.worker_connections.min(4096)),
         pool: Vec::new(),
         settings: Settings::new(spec.cfg),
@@ -250,7 +266,16 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
                 }
                 Token(i) if i < CONN_BASE => {
                     if w.stopping.is_none() {
-                        w.accept(i, now);
+                        // A few at a time from a shared socket: the rest stay queued (and the
+                        // level-triggered registration reports them again) for workers that
+                        // are idle, instead of one worker taking the whole queue.
+                        let shared = w.shared.get(i).copied().unwrap_or(false);
+                        let batch = if shared { ACCEPT_BATCH } else { usize::MAX };
+                        if w.accept(i, now, batch) > 0 && shared && w.accepting {
+                            // Go to the back of the queue of waiting workers: the kernel wakes
+                            // the first idle one, so this hands the next connections round.
+                            w.requeue(i);
+                        }
                     }
                 }
                 Token(t) => {
@@ -280,10 +305,18 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
             last_sweep = now;
             w.sweep(now);
         }
-        if !w.accepting && w.stopping.is_none() && w.conns.len() < w.max_conns {
-            w.accepting = true;
+        if w.accept_retry.is_some_and(|t| now >= t) {
+            w.accept_retry = None;
+        }
+        if !w.accepting
+            && w.stopping.is_none()
+            && w.accept_retry.is_none()
+            && w.conns.len() < w.max_conns
+            && w.requests_left.get() > 0
+        {
+            w.set_accepting(true);
             for i in 0..w.listeners.len() {
-                w.accept(i, now);
+                w.accept(i, now, usize::MAX);
             }
         }
         if let Some(deadline) = w.stopping {
@@ -313,14 +346,47 @@ impl Worker<'_> {
         )
     }
 
-    /// Accepts until the listener is drained or the worker is full.
-    fn accept(&mut self, listener: usize, now: Instant) {
-        loop {
+    /// Registers or removes the shared listeners: a level-triggered listener left registered
+    /// while the worker cannot accept would wake it in a loop.
+    fn set_accepting(&mut self, on: bool) {
+        if self.accepting == on {
+            return;
+        }
+        self.accepting = on;
+        for (i, l) in self.listeners.iter().enumerate() {
+            if !self.shared[i] {
+                continue;
+            }
+            let r = if on {
+                exclusive::register(&self.poll, l.raw_fd(), Token(i))
+            } else {
+                exclusive::deregister(&self.poll, l.raw_fd())
+            };
+            if let Err(e) = r {
+                log::warn!("cannot {} listener: {e}", if on { "resume" } else { "pause" });
+            }
+        }
+    }
+
+    /// Re-registers a shared listener, which puts this worker last among the waiters.
+    fn requeue(&mut self, i: usize) {
+        let fd = self.listeners[i].raw_fd();
+        let moved = exclusive::deregister(&self.poll, fd).and_then(|()| exclusive::register(&self.poll, fd, Token(i)));
+        if let Err(e) = moved {
+            log::warn!("cannot re-register listener: {e}");
+        }
+    }
+
+    /// Accepts up to `limit` connections, until the listener is drained or the worker is full.
+    /// Returns how many it took.
+    fn accept(&mut self, listener: usize, now: Instant, limit: usize) -> usize {
+        let mut taken = 0;
+        for _ in 0..limit {
             if self.conns.len() >= self.max_conns || self.requests_left.get() == 0 {
                 // Stop taking connections; they wait in the backlog (or go to another worker)
                 // until a slot frees up.
-                self.accepting = false;
-                return;
+                self.set_accepting(false);
+                return taken;
             }
             match self.listeners[listener].accept() {
                 Ok((mut stream, peer)) => {
@@ -341,6 +407,7 @@ impl Worker<'_> {
                     let key = entry.key();
                     let deadline = now + self.settings.header_timeout;
                     entry.insert(Conn::new(stream, peer, listener, rbuf, wbuf, deadline));
+                    taken += 1;
                     if let Some(stop) = self.stopping {
                         if let Some(c) = self.conns.get_mut(key) {
                             c.linger_until(stop.min(now + self.settings.keepalive));
@@ -348,19 +415,23 @@ impl Worker<'_> {
                     }
                     self.drive(key, now);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return taken,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // ECONNABORTED and friends concern one client; EMFILE is logged and retried
-                    // on the next readiness event.
+                    // ECONNABORTED and friends concern one client. Out of descriptors, the
+                    // worker pauses accepting for a moment rather than spin on a socket that
+                    // stays readable.
                     log::debug!("accept failed: {e}");
                     if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE) {
-                        log::warn!("accept failed: {e}");
-                        return;
+                        log::warn!("accept failed: {e}; pausing accept for 100 ms");
+                        self.set_accepting(false);
+                        self.accept_retry = Some(now + Duration::from_millis(100));
+                        return taken;
                     }
                 }
             }
         }
+        taken
     }
 
     fn drive(&mut self, key: usize, now: Instant) {
@@ -437,14 +508,17 @@ impl Worker<'_> {
         self.stopping = Some(deadline);
         if self.requests_left.get() > 0 {
             for i in 0..self.listeners.len() {
-                self.accept(i, now);
+                self.accept(i, now, usize::MAX);
             }
         }
+        self.set_accepting(false);
         // Close every copy of the listening sockets this process holds: once the last holder
         // has stopped accepting, the kernel refuses new connections instead of queueing them
         // for nobody (and resetting them later).
-        for l in &mut self.listeners {
-            let _ = self.poll.registry().deregister(l);
+        for (l, shared) in self.listeners.iter_mut().zip(&self.shared) {
+            if !shared {
+                let _ = self.poll.registry().deregister(l);
+            }
         }
         self.listeners.clear();
         for fd in self.inherited.drain(..) {

@@ -24,6 +24,15 @@ pub enum Peer {
 }
 
 impl Listen {
+    /// The descriptor.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Listen::Tcp(l) => l.as_raw_fd(),
+            Listen::Unix(l) => l.as_raw_fd(),
+        }
+    }
+
     /// Accepts one connection.
     pub fn accept(&self) -> io::Result<(Stream, Peer)> {
         match self {
