@@ -211,7 +211,7 @@ impl ServerProcess {
                         status,
                     });
                 }
-                let enough = children.map_or(true, |n| self.processes().len() > n);
+                let enough = children.is_none_or(|n| self.processes().len() > n);
                 if enough {
                     return Ok(());
                 }
@@ -334,7 +334,7 @@ mod tests {
                 let gone = std::fs::read_to_string(format!("/proc/{kid}/stat"))
                     .ok()
                     .and_then(|t| procstat::parse_stat(&t))
-                    .map_or(true, |st| st.state == 'Z');
+                    .is_none_or(|st| st.state == 'Z');
                 if gone {
                     break;
                 }
