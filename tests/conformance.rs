@@ -165,6 +165,19 @@ fn check_run(run: &corpus::Run, output: &[u8]) -> Result<(), String> {
 
 #[test]
 fn gunicorn_corpus_over_tcp() {
+    corpus_against(&["builtin:echo"]);
+}
+
+/// The same corpus against a Python WSGI echo app (tests/python/wsgi_apps.py), which must
+/// answer exactly as builtin:echo does.
+#[cfg(feature = "python")]
+#[test]
+fn gunicorn_corpus_over_tcp_with_a_python_app() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
+    corpus_against(&["--chdir", dir, "wsgi_apps:echo"]);
+}
+
+fn corpus_against(app: &[&str]) {
     let plan = corpus::plan(CORPUS_JSON);
     let has_limit_flags = binary_has_limit_flags();
 
@@ -198,7 +211,7 @@ fn gunicorn_corpus_over_tcp() {
             }
             continue;
         }
-        let mut args = vec!["builtin:echo"];
+        let mut args: Vec<&str> = app.to_vec();
         args.extend(flags.iter().map(String::as_str));
         let server = Server::start(&args, 1);
         for run in runs {
@@ -247,8 +260,9 @@ fn gunicorn_corpus_over_tcp() {
     }
     let count = |v: &str| cases.values().filter(|c| **c == v).count();
     eprintln!(
-        "gunicorn corpus: {} cases: {} as gunicorn, {} deliberately different, {} skipped, {} failing \
+        "gunicorn corpus ({}): {} cases: {} as gunicorn, {} deliberately different, {} skipped, {} failing \
          (runs: {} passed, {} failed, {} skipped)",
+        app.join(" "),
         plan.cases,
         count("as gunicorn"),
         count("deliberately different"),

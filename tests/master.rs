@@ -430,3 +430,42 @@ fn reuse_port_gives_each_worker_its_own_socket() {
     s.wait_log("Reload complete: generation 2 is serving", 1);
     assert_eq!(s.get("/").status, 200);
 }
+
+#[cfg(feature = "python")]
+#[test]
+fn boot_timeout_bounds_a_slow_import() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
+    // Slower than boot_timeout: killed, and at start-up that stops the master.
+    let out = Command::new(bin())
+        .args([
+            "-b",
+            "127.0.0.1:0",
+            "--boot-timeout",
+            "1",
+            "--chdir",
+            dir,
+            "slow_import:application",
+        ])
+        .env("SLOW_IMPORT_SECONDS", "30")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not boot within 1s; killing it"), "{err}");
+    // Within a generous boot_timeout, a 2 s import boots (the heartbeat timeout does not apply).
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "-b",
+        "127.0.0.1:0",
+        "-t",
+        "1",
+        "--boot-timeout",
+        "10",
+        "--chdir",
+        dir,
+        "slow_import:application",
+    ])
+    .env("SLOW_IMPORT_SECONDS", "2");
+    let s = Server::start_cmd(&mut cmd, 1);
+    assert_eq!(s.get("/").text(), "finally booted");
+}

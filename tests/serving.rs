@@ -378,3 +378,91 @@ fn scheme_headers_count_only_from_trusted_peers() {
     let untrusting = Server::start(&["--forwarded-allow-ips", "10.0.0.0/8", "builtin:echo"], 1);
     assert_eq!(scheme(&untrusting, "X-Forwarded-Proto: https\r\n"), "http");
 }
+
+#[test]
+fn oversized_bodies_get_413_before_being_read() {
+    let s = Server::start(&["--limit-request-body", "100", "builtin:echo"], 1);
+    // Announced too large, with Expect: 413 instead of 100 Continue, and nothing is read.
+    let conn = s.connect();
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    w.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 101\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!((resp.status, resp.header("Connection")), (413, Some("close")));
+    // Chunked: refused once the decoded body passes the limit.
+    let mut raw = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        raw.extend_from_slice(b"40\r\n");
+        raw.extend_from_slice(&[b'x'; 64]);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(first_response(&s, &raw).status, 413);
+    // At the limit: accepted.
+    let ok = format!(
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{}",
+        "y".repeat(100)
+    );
+    assert_eq!(first_response(&s, ok.as_bytes()).status, 200);
+}
+
+#[test]
+fn a_head_that_never_completes_gets_408() {
+    let s = Server::start(&["--header-timeout", "1", "builtin:hello"], 1);
+    let mut c = s.connect();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ").unwrap();
+    let start = std::time::Instant::now();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    let resp = &parse_all(&out)[0];
+    assert_eq!((resp.status, resp.header("Connection")), (408, Some("close")));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_reader_that_stalls_is_dropped_after_timeout() {
+    let dir = std::env::temp_dir().join(format!("forkhorn-stall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("big.bin"), vec![7u8; 32 << 20]).unwrap();
+    let s = Server::start(
+        &["-t", "2", "--static-root", dir.to_str().unwrap(), "builtin:static"],
+        1,
+    );
+    let mut c = s.connect();
+    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    // Read nothing: the server's socket fills up and stops moving. Once `timeout` passes
+    // without progress the server closes its side (its socket leaves ESTABLISHED).
+    let server_side = format!(":{:04X} ", s.addr.port());
+    let client_side = format!(":{:04X} ", c.local_addr().unwrap().port());
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        let established = tcp.lines().skip(1).any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!("{} ", f[1]).ends_with(&server_side) && format!("{} ", f[2]).ends_with(&client_side) && f[3] == "01"
+        });
+        if !established {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the stalled connection was kept");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    assert!(got.len() < 32 << 20, "the whole body could not have been sent");
+    assert_eq!(s.get("/big.bin").status, 200, "the worker serves on");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn server_header_can_be_changed_or_omitted() {
+    let s = Server::start(&["--server-header", "", "builtin:hello"], 1);
+    assert_eq!(s.get("/").header("Server"), None);
+    let s = Server::start(&["--server-header", "edge/1", "builtin:hello"], 1);
+    assert_eq!(s.get("/").header("Server"), Some("edge/1"));
+}
