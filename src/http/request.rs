@@ -248,7 +248,7 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Scan>, ParseError> {
     let mut fields = 0;
     loop {
         let rest = &buf[pos..];
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+        let Some(nl) = memchr::memchr(b'\n', rest) else {
             // The unterminated last line: a trailing CR may still become its terminator.
             let known = rest.strip_suffix(b"\r").unwrap_or(rest);
             if !known.is_empty() {
@@ -293,7 +293,7 @@ fn check_field_line(line: &[u8], n: usize, limits: &Limits) -> Result<(), ParseE
     }
     // The field size counts the CRLF, as gunicorn's does: the line is too long from this byte on.
     let too_long_at = limits.field_size.saturating_sub(2);
-    match line.iter().position(|&b| b == b'\r') {
+    match memchr::memchr(b'\r', line) {
         Some(cr) if cr < too_long_at => Err(ParseError::Malformed("bare CR in request head")),
         _ if line.len() > too_long_at => Err(ParseError::FieldTooLarge),
         Some(_) => Err(ParseError::Malformed("bare CR in request head")),
