@@ -233,12 +233,7 @@ fn inherited_fd_listener() {
 #[test]
 fn idle_master_and_workers_use_no_cpu() {
     let s = Server::start(&["-w", "2", "builtin:hello"], 2);
-    let cpu = |pid: i32| -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-    };
+    let cpu = cpu_ticks;
     let pids: Vec<i32> = std::iter::once(s.pid()).chain(s.workers()).collect();
     let before: Vec<u64> = pids.iter().map(|p| cpu(*p)).collect();
     std::thread::sleep(Duration::from_secs(2));

@@ -5,7 +5,7 @@
 //! them), whitespace only around `;` and `=` of extensions, CRLF everywhere (a bare CR or LF is
 //! an error), and no trailer field that must be known before the content.
 
-use super::chars::{is_field_byte, is_ows, is_tchar};
+use super::chars::{hex, is_field_byte, is_ows, is_tchar};
 use super::error::ParseError;
 
 /// What one call to [`ChunkedDecoder::decode`] did.
@@ -278,15 +278,6 @@ impl ChunkedDecoder {
             (Data | Done, _) => self.state,
         };
         Ok(())
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

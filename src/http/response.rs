@@ -62,7 +62,8 @@ pub fn put_content_length(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn put_decimal(out: &mut Vec<u8>, mut n: u64) {
+/// Appends `n` in decimal, without the formatting machinery (this runs for every response).
+pub fn put_decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {

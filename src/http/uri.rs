@@ -1,6 +1,7 @@
 //! Request targets: their four forms (RFC 9112 §3.2), the `uri-host [":" port]` syntax of
 //! authorities and Host values, and percent-decoding for PATH_INFO.
 
+use super::chars::hex;
 use super::error::ParseError;
 use std::ops::Range;
 
@@ -224,15 +225,6 @@ impl Iterator for PercentDecoded<'_> {
         }
         self.pos += 1;
         Some(b)
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

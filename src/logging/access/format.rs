@@ -9,6 +9,7 @@
 //! `{name}i` a request header, `{name}o` a response header, `{key}e` an environ variable.
 //! `%%` is a percent sign. Anything else is an error, reported when the configuration is read.
 
+use crate::http::response::put_decimal as put_u64;
 use crate::http::uri::percent_decoded;
 use crate::http::{Head, Version};
 use base64::Engine as _;
@@ -318,21 +319,6 @@ fn atom(name: &str, environ_keys: &mut Vec<String>) -> Result<Atom, FormatError>
 
 fn protocol(v: Version) -> &'static [u8] {
     v.as_str().as_bytes()
-}
-
-/// Appends `n` in decimal, without the formatting machinery (this runs for every request).
-fn put_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 /// Appends a number or an address; writing into a Vec cannot fail.
