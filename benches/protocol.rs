@@ -8,7 +8,7 @@ use forkhorn::app::{builtin, Body, Environ};
 use forkhorn::http::response::Stamp;
 use forkhorn::http::{parse_head, Head, Limits};
 use forkhorn::worker::dispatch::{build_environ, ServerName};
-use forkhorn::worker::stream::Peer;
+use forkhorn::worker::stream::{Peer, PeerText};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +67,7 @@ struct Path {
     out: Vec<u8>,
     app: Box<dyn forkhorn::app::Application>,
     server: ServerName,
+    client: PeerText,
 }
 
 impl Path {
@@ -81,6 +82,7 @@ impl Path {
                 name: "127.0.0.1".into(),
                 port: "8000".into(),
             },
+            client: PeerText::of(Peer::Tcp("127.0.0.1:40000".parse().unwrap())),
         }
     }
 
@@ -91,7 +93,7 @@ impl Path {
             &mut self.environ,
             &self.head,
             &REQUEST[..len],
-            Peer::Tcp("127.0.0.1:40000".parse().unwrap()),
+            &self.client,
             "http",
             &self.server,
         );

@@ -102,17 +102,24 @@ impl Environ {
     pub(crate) fn set_header(&mut self, name: &[u8], value: &[u8]) {
         let start = self.arena.len();
         self.arena.push_str("HTTP_");
-        for &b in name {
-            self.arena.push(match b {
-                b'-' => '_',
-                b => b.to_ascii_uppercase() as char,
-            });
+        let fold = |b: u8| if b == b'-' { b'_' } else { b.to_ascii_uppercase() };
+        // Field names are tokens (ASCII): fold them in a stack buffer and copy once.
+        let mut folded = [0u8; 64];
+        match folded.get_mut(..name.len()) {
+            Some(dst) => {
+                for (d, &b) in dst.iter_mut().zip(name) {
+                    *d = fold(b);
+                }
+                self.arena.push_str(std::str::from_utf8(dst).unwrap_or_default());
+            }
+            None => self.arena.extend(name.iter().map(|&b| fold(b) as char)),
         }
         let key = (start as u32, self.arena.len() as u32);
+        let key_len = key.1 - key.0;
         let existing = self
             .entries
             .iter()
-            .position(|e| self.slice(e.key) == &self.arena[start..]);
+            .position(|e| e.key.1 - e.key.0 == key_len && self.slice(e.key) == &self.arena[start..]);
         match existing {
             Some(i) => {
                 // Rare: rebuild the joined value at the end of the arena.

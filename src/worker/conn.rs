@@ -2,7 +2,7 @@
 //! `fill` and `flush`; everything else moves bytes between buffers.
 
 use super::dispatch::{self, Shared};
-use super::stream::{Peer, RecvBuf, Stream};
+use super::stream::{Peer, PeerText, RecvBuf, Stream};
 use crate::app::protocol::{Drain, Ending, Response, StartResponse, WRITE_HIGH_WATER};
 use crate::app::{BodyIter, FileRegion, Input};
 use crate::http::response::{self, Stamp};
@@ -81,7 +81,7 @@ pub struct Conn {
     pub(super) stream: Stream,
     pub(super) peer: Peer,
     /// The client as the environ reports it: the peer, or the source a PROXY header named.
-    pub(super) client: Peer,
+    pub(super) client: PeerText,
     /// No request has been read yet (a PROXY header may only come first).
     fresh: bool,
     /// `wsgi.url_scheme` of the current request.
@@ -114,7 +114,7 @@ impl Conn {
         Conn {
             stream,
             peer,
-            client: peer,
+            client: PeerText::of(peer),
             fresh: true,
             scheme: "http",
             listener,
@@ -340,7 +340,7 @@ impl Conn {
                 self.rbuf.consume(len);
                 self.fresh = false;
                 if let Some(src) = header.source {
-                    self.client = Peer::Tcp(src);
+                    self.client = PeerText::of(Peer::Tcp(src));
                 }
                 Some(true)
             }

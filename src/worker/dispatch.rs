@@ -2,7 +2,7 @@
 //! the start_response/write protocol, and turning its errors into 500s or aborted connections.
 
 use super::conn::{Conn, FileSend, Phase};
-use super::stream::Peer;
+use super::stream::PeerText;
 use crate::app::protocol::{send_whole, Ending, RequestInfo, StartResponse};
 use crate::app::{AppError, Application, Body, Environ};
 use crate::config::{AllowIps, Config};
@@ -128,7 +128,7 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         sh.environ,
         &conn.head,
         &conn.head_buf,
-        conn.client,
+        &conn.client,
         conn.scheme,
         &sh.servers[conn.listener],
     );
@@ -223,7 +223,7 @@ pub fn panic_message(panic: Box<dyn Any + Send>) -> String {
 
 /// Fills `env` with the CGI/WSGI variables of the request whose head is `head` (spans into
 /// `buf`), received from `peer` on the listener named `server`.
-pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, scheme: &str, server: &ServerName) {
+pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], client: &PeerText, scheme: &str, server: &ServerName) {
     env.clear();
     env.set_latin1("REQUEST_METHOD", head.method.of(buf));
     env.set("SCRIPT_NAME", "");
@@ -240,16 +240,8 @@ pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], peer: Peer, sch
     );
     env.set("SERVER_NAME", &server.name);
     env.set("SERVER_PORT", &server.port);
-    match peer {
-        Peer::Tcp(addr) => {
-            env.set_fmt("REMOTE_ADDR", format_args!("{}", addr.ip()));
-            env.set_fmt("REMOTE_PORT", format_args!("{}", addr.port()));
-        }
-        Peer::Unix => {
-            env.set("REMOTE_ADDR", "");
-            env.set("REMOTE_PORT", "");
-        }
-    }
+    env.set("REMOTE_ADDR", &client.addr);
+    env.set("REMOTE_PORT", &client.port);
     env.set("SERVER_SOFTWARE", concat!("forkhorn/", env!("CARGO_PKG_VERSION")));
     env.set("wsgi.url_scheme", scheme);
     if let Some(authority) = head.authority {

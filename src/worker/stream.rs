@@ -23,6 +23,29 @@ pub enum Peer {
     Unix,
 }
 
+/// REMOTE_ADDR and REMOTE_PORT of a client, formatted once per connection rather than once per
+/// request.
+#[derive(Clone, Debug, Default)]
+pub struct PeerText {
+    /// REMOTE_ADDR.
+    pub addr: String,
+    /// REMOTE_PORT.
+    pub port: String,
+}
+
+impl PeerText {
+    /// The text of `peer` (empty strings for a Unix-socket client).
+    pub fn of(peer: Peer) -> PeerText {
+        match peer {
+            Peer::Tcp(a) => PeerText {
+                addr: a.ip().to_string(),
+                port: a.port().to_string(),
+            },
+            Peer::Unix => PeerText::default(),
+        }
+    }
+}
+
 impl Listen {
     /// The descriptor.
     pub fn raw_fd(&self) -> std::os::fd::RawFd {
