@@ -7,30 +7,11 @@ use forkhorn::config::Config;
 use forkhorn::http::{parse_head, Head, Limits};
 use forkhorn::logging::access::{Exchange, RequestLog};
 use forkhorn::logging::AccessLog;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator, counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{allocations, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -92,11 +73,11 @@ fn one_target(c: &mut Criterion, name: &str, path: &std::path::Path) {
     for _ in 0..10_000 {
         line();
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocations();
     for _ in 0..100_000 {
         line();
     }
-    let per_line = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / 100_000.0;
+    let per_line = (allocations() - before) as f64 / 100_000.0;
     println!("{name}: {per_line} heap allocations per line");
     c.bench_function(name, |b| b.iter(&mut line));
 }

@@ -9,30 +9,11 @@ use forkhorn::http::response::Stamp;
 use forkhorn::http::{parse_head, Head, Limits};
 use forkhorn::worker::dispatch::{build_environ, ServerName};
 use forkhorn::worker::stream::{Peer, PeerText};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator, counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{allocations, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -145,12 +126,12 @@ fn benches(c: &mut Criterion) {
     for _ in 0..100 {
         path.one();
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocations();
     const N: usize = 10_000;
     for _ in 0..N {
         black_box(path.one());
     }
-    let per = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / N as f64;
+    let per = (allocations() - before) as f64 / N as f64;
     println!("allocations per request on the protocol path: {per}");
     assert!(per == 0.0, "the hot path allocates: {per} per request");
 }
