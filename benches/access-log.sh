@@ -9,6 +9,8 @@
 # workers over the run, from /proc): on a busy machine CPU per request is the steadier figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 ROUNDS=${1:-3}
 DURATION=${2:-10s}
 CONNS=${3:-64}
@@ -19,25 +21,8 @@ TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 TCK=$(getconf CLK_TCK)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-tree_ticks() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    if [ -r "/proc/$pid/stat" ]; then
-      total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
-    fi
-  done
-  echo "$total"
-}
 
-wait_port() {
-  for _ in $(seq 200); do
-    curl -sf "http://127.0.0.1:$1/" >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  echo "server on port $1 did not start" >&2; return 1
-}
 
 # measure NAME [FLAGS...]: prints "NAME RPS US_PER_REQ LINES".
 measure() {

@@ -12,6 +12,8 @@
 # completed), and any errors wrk saw.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 DURATION=${1:-10s}
 RUNS=${2:-3}
 CONNS=${3:-256}
@@ -46,26 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# utime+stime (clock ticks) of a process and its children (the workers of every server here).
-tree_ticks() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    if [ -r "/proc/$pid/stat" ]; then
-      total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
-    fi
-  done
-  echo "$total"
-}
 
-wait_port() {
-  for _ in $(seq 200); do
-    curl -sf "http://127.0.0.1:$1/" >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  return 1
-}
 
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 

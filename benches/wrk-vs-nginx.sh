@@ -8,6 +8,8 @@
 # CPU time is utime+stime of the server's master and workers from /proc, over the wrk run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 DURATION=${1:-10s}
 CONNS=${2:-256}
 for tool in wrk nginx; do
@@ -21,26 +23,9 @@ TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 TCK=$(getconf CLK_TCK)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Sum of utime+stime (clock ticks) of a process and its children.
-tree_ticks() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    if [ -r "/proc/$pid/stat" ]; then
-      total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
-    fi
-  done
-  echo "$total"
-}
 
-wait_port() {
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$1/" >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  echo "server on port $1 did not start" >&2; return 1
-}
 
 # run NAME PID PORT: warm up, then measure.
 run() {

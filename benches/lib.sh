@@ -1,0 +1,26 @@
+# Shell helpers the benchmark scripts source: a free loopback port, waiting for a server, and
+# the CPU time of a server's process tree.
+
+# A TCP port nothing listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# utime+stime (clock ticks) of a process and its children (a master and its workers).
+tree_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    if [ -r "/proc/$pid/stat" ]; then
+      total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+    fi
+  done
+  echo "$total"
+}
+
+# Waits until http://127.0.0.1:PORT/ answers (10 s at most).
+wait_port() {
+  for _ in $(seq 200); do
+    curl -sf "http://127.0.0.1:$1/" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "server on port $1 did not start" >&2
+  return 1
+}
