@@ -124,7 +124,11 @@ fn acceptance_sweep_writes_csv_json_and_svg() {
     let lines: Vec<&str> = stdout.lines().collect();
     // Column widths follow the widest value, so compare the words, not the spacing.
     let header: Vec<&str> = lines[0].split_whitespace().collect();
-    assert_eq!(header[..5], ["server", "engine", "workers", "conns", "req/s"], "{stdout}");
+    assert_eq!(
+        header[..5],
+        ["server", "engine", "workers", "conns", "req/s"],
+        "{stdout}"
+    );
     let points: Vec<Vec<&str>> = lines[1..3].iter().map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(points[0][..4], ["forkhorn", "builtin", "1", "32"], "{stdout}");
     assert_eq!(points[1][..4], ["forkhorn", "builtin", "2", "32"], "{stdout}");
