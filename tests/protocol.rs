@@ -101,10 +101,7 @@ fn exc_info_after_headers_aborts_the_connection() {
     assert_eq!(raw.matches("HTTP/1.1 ").count(), 1, "never a second status line: {raw}");
     assert!(raw.starts_with("HTTP/1.1 200 OK"), "{raw}");
     assert!(!raw.ends_with("0\r\n\r\n"), "the body must not look complete: {raw:?}");
-    assert!(s
-        .log()
-        .iter()
-        .any(|l| l.contains("Error handling request GET /exc-after: failed after the headers")));
+    s.wait_log("Error handling request GET /exc-after: failed after the headers", 1);
     assert_eq!(s.get("/lazy").status, 200, "the worker keeps serving");
 }
 
@@ -122,10 +119,7 @@ fn app_errors_and_panics_give_500_or_abort_and_the_worker_survives() {
         raw.starts_with("HTTP/1.1 200 OK") && !raw.ends_with("0\r\n\r\n"),
         "{raw:?}"
     );
-    assert!(s
-        .log()
-        .iter()
-        .any(|l| l.contains("GET /panic-before: application panicked: the application panicked")));
+    s.wait_log("GET /panic-before: application panicked: the application panicked", 1);
     assert_eq!(s.workers(), worker, "no worker died");
 }
 
