@@ -277,6 +277,7 @@ fn exceptions_become_500_with_the_traceback_logged() {
         assert!(line.contains(&format!("Error handling request GET {path}")), "{line}");
         s.wait_log("Traceback (most recent call last):", 1);
     }
+    s.wait_log("raise ValueError(\"boom before start_response\")", 1);
     let log = s.log().join("\n");
     assert!(
         log.contains(", in error\n    raise ValueError(\"boom before start_response\")"),
@@ -551,6 +552,8 @@ fn validator_finds_nothing_wrong() {
     s.signal(sig::TERM);
     let mut s = s;
     assert_eq!(s.wait_exit().code(), Some(0));
+    // The master's last line: everything before it has been read from the pipe.
+    s.wait_log("Shutting down: Master", 1);
     let log = s.log().join("\n");
     assert!(!log.contains("VALIDATOR-PROBLEM"), "{log}");
     assert!(!log.contains("AssertionError"), "{log}");
