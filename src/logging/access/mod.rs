@@ -1,4 +1,4 @@
-//! The access log of one worker: a line per request in the configured [`format`], collected in
+//! The access log of one worker: a line per request in the configured [`format`](mod@format), collected in
 //! a reused buffer and written with one `write(2)` at least once a second (from the worker's
 //! loop, which wakes at least that often), when the buffer fills, before a reopen and at exit.
 //! No lock, and no allocation per line once the buffer has grown.
