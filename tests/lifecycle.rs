@@ -9,8 +9,20 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The worker pid that holds the server side of the TCP connection whose client port is
-/// `client_port`, found through /proc/net/tcp and the workers' descriptor tables.
+/// `client_port`, found through /proc/net/tcp and the workers' descriptor tables. The kernel
+/// can skip entries of /proc/net/tcp while the table changes under a reader, so a miss is read
+/// again.
 fn worker_holding(s: &Server, client_port: u16) -> Option<i32> {
+    (0..50).find_map(|_| {
+        let found = worker_holding_once(s, client_port);
+        if found.is_none() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        found
+    })
+}
+
+fn worker_holding_once(s: &Server, client_port: u16) -> Option<i32> {
     let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
     let want_local = format!(":{:04X}", s.addr.port());
     let want_remote = format!(":{client_port:04X}");

@@ -412,18 +412,21 @@ fn reuse_port_gives_each_worker_its_own_socket() {
     for _ in 0..20 {
         assert_eq!(s.get("/").text(), "Hello, World!");
     }
-    // Each worker listens on a socket of its own; the master's only holds the address.
+    // Each worker listens on a socket of its own; the master's only holds the address. (The
+    // kernel can skip /proc/net/tcp entries while the table changes, so read until it agrees.)
     let port = format!(":{:04X}", s.addr.port());
-    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    let listening = tcp
-        .lines()
-        .skip(1)
-        .filter(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f[1].ends_with(&port) && f[3] == "0A"
-        })
-        .count();
-    assert_eq!(listening, 2, "one listening socket per worker");
+    wait_until("one listening socket per worker", || {
+        let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        let listening = tcp
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f[1].ends_with(&port) && f[3] == "0A"
+            })
+            .count();
+        listening == 2
+    });
     s.signal(sig::HUP);
     s.wait_log("Reload complete: generation 2 is serving", 1);
     assert_eq!(s.get("/").status, 200);
