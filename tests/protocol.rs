@@ -272,3 +272,45 @@ fn write_fails_when_the_client_goes_away() {
     assert!(!line.is_empty());
     assert_eq!(s.get("/lazy").status, 200, "the worker goes on");
 }
+
+#[test]
+fn while_write_waits_for_a_slow_client_the_worker_serves_others() {
+    let s = probe();
+    // Three clients that ask for 64 MiB through write() and do not read: each of their calls
+    // waits in write(), one inside the other, on this single worker.
+    let mut slow: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| {
+            let mut c = s.connect();
+            c.write_all(b"GET /write-big?mib=64 HTTP/1.1\r\nHost: h\r\n\r\nGET /lazy HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    let mut first = [0u8; 1024];
+    for c in &mut slow {
+        // Its response has started: the call is inside the application, waiting in write().
+        c.read_exact(&mut first).unwrap();
+    }
+    // Meanwhile other clients are served, promptly and in full.
+    for _ in 0..20 {
+        let r = s.get("/lazy");
+        assert_eq!((r.status, r.text().as_str()), (200, "xxxxxx"));
+    }
+    // The slow clients then get all of their bodies, and the request they pipelined after.
+    // The waiting calls are nested on the worker's one thread, the last one innermost: it
+    // has to finish before the ones around it go on, so the clients are read last first.
+    for c in slow.into_iter().rev() {
+        let mut rest = Vec::new();
+        let mut r = BufReader::with_capacity(1 << 20, c);
+        r.read_to_end(&mut rest).unwrap();
+        let total = first.len() + rest.len();
+        let all = [first.to_vec(), rest].concat();
+        let text = String::from_utf8_lossy(&all[all.len() - 200..]).into_owned();
+        assert!(total > 64 << 20, "{total}");
+        assert!(
+            text.ends_with("\r\n\r\n3\r\nxxx\r\n3\r\nxxx\r\n0\r\n\r\n"),
+            "the pipelined request was answered: {text:?}"
+        );
+    }
+    assert_eq!(s.workers().len(), 1);
+}

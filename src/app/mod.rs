@@ -24,6 +24,13 @@ pub type AppError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub trait Application {
     /// Handles one request.
     fn call(&self, environ: &mut Environ, start_response: &mut StartResponse<'_>) -> Result<Body, AppError>;
+
+    /// Whether the worker may call the application again while a call is waiting in `write`
+    /// for a slow client (it then serves other requests meanwhile, on the same thread). An
+    /// application that cannot be re-entered says no, and its `write` waits on its own socket.
+    fn reentrant(&self) -> bool {
+        true
+    }
 }
 
 impl<F> Application for F

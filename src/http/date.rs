@@ -34,4 +34,27 @@ impl DateCache {
     pub fn get(&self) -> &str {
         &self.value
     }
+
+    /// A copy of the current value that outlives a later refresh, without allocating.
+    pub fn snapshot(&self) -> DateText {
+        let mut text = DateText { bytes: [0; 29], len: 0 };
+        let n = self.value.len().min(text.bytes.len());
+        text.bytes[..n].copy_from_slice(&self.value.as_bytes()[..n]);
+        text.len = n;
+        text
+    }
+}
+
+/// A `Date` value held by value (IMF-fixdate is 29 bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct DateText {
+    bytes: [u8; 29],
+    len: usize,
+}
+
+impl DateText {
+    /// The date as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
 }

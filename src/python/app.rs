@@ -33,6 +33,12 @@ impl PythonApp {
 }
 
 impl Application for PythonApp {
+    /// No: `write()` releases the GIL through raw FFI while it waits, on the promise that no
+    /// Python runs meanwhile, so another request must not be served in that wait.
+    fn reentrant(&self) -> bool {
+        false
+    }
+
     fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
         let request = self.requests.get().wrapping_add(1);
         self.requests.set(request);

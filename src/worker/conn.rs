@@ -3,7 +3,7 @@
 
 use super::dispatch::{self, Shared};
 use super::stream::{Peer, PeerText, RecvBuf, Stream};
-use crate::app::protocol::{Drain, Ending, Response, StartResponse, WRITE_HIGH_WATER};
+use crate::app::protocol::{Ending, Response, StartResponse};
 use crate::app::{BodyIter, FileRegion, Input};
 use crate::http::response::{self, Stamp};
 use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
@@ -78,6 +78,8 @@ pub enum BodyReader {
 
 /// A connection and its buffers, reused across its requests.
 pub struct Conn {
+    /// This connection's slot in the worker's table (its poll token is derived from it).
+    pub(super) key: usize,
     pub(super) stream: Stream,
     pub(super) peer: Peer,
     /// The client as the environ reports it: the peer, or the source a PROXY header named.
@@ -110,8 +112,17 @@ pub struct Conn {
 
 impl Conn {
     /// A new connection; `rbuf` and `wbuf` may come from a pool.
-    pub fn new(stream: Stream, peer: Peer, listener: usize, rbuf: RecvBuf, wbuf: Vec<u8>, deadline: Instant) -> Conn {
+    pub fn new(
+        key: usize,
+        stream: Stream,
+        peer: Peer,
+        listener: usize,
+        rbuf: RecvBuf,
+        wbuf: Vec<u8>,
+        deadline: Instant,
+    ) -> Conn {
         Conn {
+            key,
             stream,
             peer,
             client: PeerText::of(peer),
@@ -178,9 +189,9 @@ impl Conn {
                     if !self.rbuf.data().is_empty() {
                         if !*started {
                             *started = true;
-                            self.deadline = sh.now + sh.settings.header_timeout;
+                            self.deadline = sh.now + sh.ctx.settings.header_timeout;
                         }
-                        if self.fresh && sh.settings.proxy_protocol && proxy::looks_like_proxy(self.rbuf.data()) {
+                        if self.fresh && sh.ctx.settings.proxy_protocol && proxy::looks_like_proxy(self.rbuf.data()) {
                             match self.take_proxy_header(sh) {
                                 Some(true) => continue,
                                 Some(false) => {}
@@ -193,22 +204,22 @@ impl Conn {
                                 }
                             }
                         }
-                        match parse_head(self.rbuf.data(), &sh.settings.limits, &mut self.head) {
+                        match parse_head(self.rbuf.data(), &sh.ctx.settings.limits, &mut self.head) {
                             Ok(Some(len)) => {
                                 self.head_buf.clear();
                                 self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
                                 self.rbuf.consume(len);
-                                sh.access.begin(&mut self.access); // service: access log
+                                sh.io.access.begin(&mut self.access); // service: access log
                                 self.fresh = false;
                                 let trusted = match self.peer {
-                                    Peer::Tcp(a) => sh.settings.forwarded_allow_ips.contains(a.ip()),
+                                    Peer::Tcp(a) => sh.ctx.settings.forwarded_allow_ips.contains(a.ip()),
                                     // Only local processes reach a Unix socket: a front proxy.
                                     Peer::Unix => true,
                                 };
                                 match forwarded::url_scheme(
                                     &self.head.headers,
                                     &self.head_buf,
-                                    &sh.settings.secure_scheme_headers,
+                                    &sh.ctx.settings.secure_scheme_headers,
                                     trusted,
                                 ) {
                                     Ok(scheme) => self.scheme = scheme,
@@ -220,7 +231,7 @@ impl Conn {
                                 self.begin_body(sh);
                                 continue;
                             }
-                            Ok(None) if self.rbuf.at_capacity(sh.settings.max_head) => {
+                            Ok(None) if self.rbuf.at_capacity(sh.ctx.settings.max_head) => {
                                 self.reject(ParseError::FieldTooLarge, sh);
                                 continue;
                             }
@@ -253,7 +264,7 @@ impl Conn {
                         BodyReader::Chunked(dec) => match dec.decode(data, self.body.staging()) {
                             Ok(p) => {
                                 self.rbuf.consume(p.consumed);
-                                let limit = sh.settings.limit_request_body;
+                                let limit = sh.ctx.settings.limit_request_body;
                                 if limit > 0 && self.body.len() > limit {
                                     self.reject(ParseError::BodyTooLarge, sh);
                                     continue;
@@ -269,7 +280,7 @@ impl Conn {
                     let stored = if finished {
                         self.body.finish()
                     } else {
-                        self.body.settle(sh.settings.body_buffer_size)
+                        self.body.settle(sh.ctx.settings.body_buffer_size)
                     };
                     if let Err(e) = stored {
                         log::error!("cannot store request body: {e}");
@@ -305,9 +316,9 @@ impl Conn {
                     }
                 }
                 Phase::Done(Ending::KeepAlive) => {
-                    self.log_access(sh.access); // service
+                    self.log_access(&mut sh.io.access); // service
                     self.phase = Phase::Head { started: false };
-                    self.deadline = sh.now + sh.settings.keepalive;
+                    self.deadline = sh.now + sh.ctx.settings.keepalive;
                 }
                 Phase::Done(Ending::Close) => {
                     self.flush(sh)?;
@@ -329,7 +340,7 @@ impl Conn {
             Ok(None) => None,
             Ok(Some((header, len))) => {
                 let allowed = match self.peer {
-                    Peer::Tcp(a) => sh.settings.proxy_allow_ips.contains(a.ip()),
+                    Peer::Tcp(a) => sh.ctx.settings.proxy_allow_ips.contains(a.ip()),
                     Peer::Unix => true,
                 };
                 if !allowed {
@@ -355,7 +366,7 @@ impl Conn {
     /// After a complete head: decide how the body arrives and answer `Expect: 100-continue`.
     fn begin_body(&mut self, sh: &mut Shared<'_>) {
         self.body.clear();
-        let limit = sh.settings.limit_request_body;
+        let limit = sh.ctx.settings.limit_request_body;
         match self.head.framing {
             BodyFraming::None => {
                 self.phase = dispatch::call_app(self, sh);
@@ -368,7 +379,7 @@ impl Conn {
             BodyFraming::Length(n) => self.phase = Phase::Body(BodyReader::Length(n)),
             BodyFraming::Chunked => self.phase = Phase::Body(BodyReader::Chunked(ChunkedDecoder::new())),
         }
-        self.deadline = sh.now + sh.settings.timeout;
+        self.deadline = sh.now + sh.ctx.settings.timeout;
         if self.head.expect_continue && self.head.version == Version::Http11 {
             self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
@@ -383,8 +394,8 @@ impl Conn {
     /// Queues a response of the server's own and ends the connection after it.
     fn answer_and_close(&mut self, status: u16, detail: &str, sh: &Shared<'_>) {
         let stamp = Stamp {
-            date: sh.date.get(),
-            server: &sh.settings.server_header,
+            date: sh.io.date.get(),
+            server: &sh.ctx.settings.server_header,
         };
         let start = self.wbuf.len();
         response::put_error(&mut self.wbuf, Version::Http11, status, detail, &stamp);
@@ -416,8 +427,8 @@ impl Conn {
             return;
         };
         let stamp = Stamp {
-            date: sh.date.get(),
-            server: &sh.settings.server_header,
+            date: sh.io.date.get(),
+            server: &sh.ctx.settings.server_header,
         };
         let mut sr = StartResponse::new(&mut self.resp, &mut self.wbuf, stamp);
         let outcome = loop {
@@ -437,7 +448,7 @@ impl Conn {
             }
         };
         self.close_body();
-        sh.heartbeat.end_request();
+        sh.ctx.heartbeat.end_request();
         self.phase = match outcome {
             Ok(ending) => Phase::Done(ending),
             Err(e) => dispatch::fail(self, sh, e),
@@ -464,7 +475,7 @@ impl Conn {
                 Ok(n) => f.remaining -= n as u64,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.can_write = false;
-                    self.deadline = sh.now + sh.settings.timeout;
+                    self.deadline = sh.now + sh.ctx.settings.timeout;
                     return Ok(false);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -473,8 +484,8 @@ impl Conn {
         }
         self.close_body();
         let stamp = Stamp {
-            date: sh.date.get(),
-            server: &sh.settings.server_header,
+            date: sh.io.date.get(),
+            server: &sh.ctx.settings.server_header,
         };
         self.phase = match StartResponse::new(&mut self.resp, &mut self.wbuf, stamp).finish() {
             Ok(ending) => Phase::Done(ending),
@@ -493,7 +504,7 @@ impl Conn {
 
     /// Reads what the socket has. Ok(true): new bytes arrived; Ok(false): nothing to read now.
     fn fill(&mut self, sh: &Shared<'_>) -> Result<bool, Close> {
-        let max = sh.settings.max_head;
+        let max = sh.ctx.settings.max_head;
         if !self.can_read || self.rbuf.at_capacity(max) {
             return Ok(false);
         }
@@ -507,7 +518,7 @@ impl Conn {
                     self.can_read = filled || self.peer_closed;
                     if matches!(self.phase, Phase::Body(_)) {
                         // An upload may be slow but must keep moving.
-                        self.deadline = sh.now + sh.settings.timeout;
+                        self.deadline = sh.now + sh.ctx.settings.timeout;
                     }
                     return Ok(true);
                 }
@@ -531,9 +542,9 @@ impl Conn {
                     if self.pending() > 0 {
                         self.can_write = false;
                         // A reader may be slow but must keep taking bytes, within `timeout`.
-                        self.deadline = sh.now + sh.settings.timeout;
+                        self.deadline = sh.now + sh.ctx.settings.timeout;
                     } else if matches!(self.phase, Phase::Head { started: false }) {
-                        self.deadline = sh.now + sh.settings.keepalive;
+                        self.deadline = sh.now + sh.ctx.settings.keepalive;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.can_write = false,
@@ -562,64 +573,12 @@ impl Conn {
     }
 }
 
-/// `write` back-pressure for one connection: flushes the output to the socket, waiting for the
-/// client with poll(2) when its socket is full.
-///
-/// While it waits, the worker's other connections wait too: the application is inside its call
-/// on this worker's only thread. It bounds memory and notices a client that went away; a
-/// stalled client is given up after `timeout`.
-pub struct SocketDrain<'c> {
-    stream: &'c mut Stream,
-    wpos: &'c mut usize,
-    timeout: std::time::Duration,
-}
-
-impl Drain for SocketDrain<'_> {
-    fn drain(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        use std::os::fd::AsFd;
-        let low = WRITE_HIGH_WATER / 2;
-        while out.len() - *self.wpos > low {
-            match self.stream.write(&out[*self.wpos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => *self.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let ms = PollTimeout::try_from(self.timeout.as_millis().min(i32::MAX as u128) as i32)
-                        .unwrap_or(PollTimeout::MAX);
-                    let fd = self.stream.as_fd();
-                    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
-                    match poll(&mut fds, ms) {
-                        Ok(0) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")),
-                        Ok(_) => {}
-                        Err(nix::errno::Errno::EINTR) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        // Keep the buffer small: drop what was sent.
-        out.drain(..*self.wpos);
-        *self.wpos = 0;
-        Ok(())
-    }
-}
-
 impl Conn {
-    /// The parts an application call needs: the response state, the output buffer, and the
-    /// drain that gives `write` its back-pressure.
-    pub(super) fn app_parts(&mut self, timeout: std::time::Duration) -> (&mut Response, &mut Vec<u8>, SocketDrain<'_>) {
+    /// The parts an application call needs besides the connection's state: the response, the
+    /// output buffer, and the socket with its flushed position (for `write`'s back-pressure).
+    pub(super) fn app_parts(&mut self) -> (&mut Response, &mut Vec<u8>, &mut Stream, &mut usize) {
         self.can_write = true;
-        (
-            &mut self.resp,
-            &mut self.wbuf,
-            SocketDrain {
-                stream: &mut self.stream,
-                wpos: &mut self.wpos,
-                timeout,
-            },
-        )
+        (&mut self.resp, &mut self.wbuf, &mut self.stream, &mut self.wpos)
     }
 }
 

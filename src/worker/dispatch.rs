@@ -2,17 +2,16 @@
 //! the start_response/write protocol, and turning its errors into 500s or aborted connections.
 
 use super::conn::{Conn, FileSend, Phase};
-use super::stream::PeerText;
-use crate::app::protocol::{send_whole, Ending, RequestInfo, StartResponse};
-use crate::app::{AppError, Application, Body, Environ};
+use super::stream::{PeerText, Stream};
+use super::{Ctx, Io};
+use crate::app::protocol::{send_whole, Drain, Ending, RequestInfo, StartResponse, WRITE_HIGH_WATER};
+use crate::app::{AppError, Body, Environ};
 use crate::config::{AllowIps, Config};
-use crate::http::date::DateCache;
 use crate::http::response::{self, Stamp};
 use crate::http::uri::percent_decoded;
 use crate::http::{Head, Limits, Version};
-use crate::sys::heartbeat::Heartbeat;
 use std::any::Any;
-use std::cell::Cell;
+use std::io::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -98,62 +97,128 @@ pub struct ServerName {
     pub port: String,
 }
 
-/// What every connection of a worker shares while it is being driven.
-pub struct Shared<'a> {
-    /// The application.
-    pub app: &'a dyn Application,
-    /// The environ, rebuilt for each request.
-    pub environ: &'a mut Environ,
-    /// The cached Date header.
-    pub date: &'a DateCache,
-    /// Settings.
-    pub settings: &'a Settings,
-    /// One per listener.
-    pub servers: &'a [ServerName],
-    /// The worker is draining: no keep-alive.
-    pub stopping: bool,
-    /// Requests this worker may still take (`max_requests`); at zero it retires.
-    pub requests_left: &'a Cell<u64>,
-    /// Where the master sees that this worker is alive and what it serves.
-    pub heartbeat: &'a Heartbeat,
+/// What a connection is driven with: the worker's fixed context and its mutable state.
+pub struct Shared<'s> {
+    /// The application, settings, listeners' names, heartbeat.
+    pub ctx: &'s Ctx<'s>,
+    /// Sockets, connections, buffers, the Date cache, the access log.
+    pub io: &'s mut Io,
     /// The time of this loop iteration.
     pub now: Instant,
-    /// service: the worker's access log.
-    pub access: &'a mut crate::logging::AccessLog,
+}
+
+/// `write` back-pressure for the connection whose application call is running: flushes its
+/// output, and while the client is slow, runs turns of the worker's loop so that the other
+/// connections are served meanwhile (or, for an application that cannot be re-entered, waits
+/// on this one socket).
+struct WorkerDrain<'a, 'c> {
+    ctx: &'a Ctx<'a>,
+    io: &'a mut Io,
+    key: usize,
+    stream: &'c mut Stream,
+    wpos: &'c mut usize,
+    timeout: Duration,
+    reentrant: bool,
+}
+
+impl Drain for WorkerDrain<'_, '_> {
+    fn drain(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let low = WRITE_HIGH_WATER / 2;
+        let mut deadline = Instant::now() + self.timeout;
+        while out.len() - *self.wpos > low {
+            match self.stream.write(&out[*self.wpos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    *self.wpos += n;
+                    deadline = Instant::now() + self.timeout;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading"));
+                    }
+                    let wait = deadline.saturating_duration_since(now).min(Duration::from_millis(250));
+                    if self.reentrant && self.io.wait_writable(self.ctx, self.key, wait) {
+                        continue;
+                    }
+                    if self.io.quit_requested() {
+                        return Err(io::Error::new(io::ErrorKind::Interrupted, "the worker is stopping"));
+                    }
+                    let ms = PollTimeout::try_from(wait.as_millis().min(i32::MAX as u128) as i32)
+                        .unwrap_or(PollTimeout::MAX);
+                    let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLOUT)];
+                    match poll(&mut fds, ms) {
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Keep the buffer small: drop what was sent.
+        out.drain(..*self.wpos);
+        *self.wpos = 0;
+        Ok(())
+    }
 }
 
 /// Calls the application for the request in `conn` and returns the phase that follows.
 pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
+    // An environ of its own: the application may run the loop (through `write`), and with it
+    // other requests, before this one is done.
+    let mut environ = sh.io.environs.pop().unwrap_or_default();
+    let phase = call_app_with(conn, sh, &mut environ);
+    sh.io.environs.push(environ);
+    phase
+}
+
+fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) -> Phase {
     build_environ(
-        sh.environ,
+        environ,
         &conn.head,
         &conn.head_buf,
         &conn.client,
         conn.scheme,
-        &sh.servers[conn.listener],
+        &sh.ctx.servers[conn.listener],
     );
     let head = &conn.head;
-    let left = sh.requests_left.get().saturating_sub(1);
-    sh.requests_left.set(left);
+    let left = sh.io.requests_left.saturating_sub(1);
+    sh.io.requests_left = left;
     let info = RequestInfo {
         version: head.version,
         head: head.method.of(&conn.head_buf) == b"HEAD",
         // The request that uses up `max_requests` already says the connection will close.
-        keep_alive: head.keep_alive && !sh.stopping && left > 0 && !sh.settings.keepalive.is_zero(),
+        keep_alive: head.keep_alive && sh.io.stopping.is_none() && left > 0 && !sh.ctx.settings.keepalive.is_zero(),
     };
-    sh.heartbeat
+    sh.ctx
+        .heartbeat
         .begin_request(head.method.of(&conn.head_buf), head.target.of(&conn.head_buf));
     conn.resp.begin(info);
     conn.resp_start = conn.wbuf.len();
+    // A copy: the loop may refresh the cache while the application runs.
+    let date = sh.io.date.snapshot();
+    let ctx = sh.ctx;
     let stamp = Stamp {
-        date: sh.date.get(),
-        server: &sh.settings.server_header,
+        date: date.as_str(),
+        server: &ctx.settings.server_header,
     };
-    std::mem::swap(&mut conn.body, sh.environ.input_mut());
-    let (resp, wbuf, mut drain) = conn.app_parts(sh.settings.timeout);
+    std::mem::swap(&mut conn.body, environ.input_mut());
+    let key = conn.key;
+    let (resp, wbuf, stream, wpos) = conn.app_parts();
+    let mut drain = WorkerDrain {
+        ctx,
+        io: &mut *sh.io,
+        key,
+        stream,
+        wpos,
+        timeout: ctx.settings.timeout,
+        reentrant: ctx.app.reentrant(),
+    };
     let mut sr = StartResponse::new(resp, wbuf, stamp).with_drain(&mut drain);
-    let app = sh.app;
-    let environ = &mut *sh.environ;
+    let app = ctx.app;
     let result = catch_unwind(AssertUnwindSafe(|| app.call(environ, &mut sr)));
     let result = match result {
         Ok(Ok(body)) => match body {
@@ -163,8 +228,8 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
             Body::Iter(mut iter) => {
                 // A file body goes out with sendfile unless the framing is chunked.
                 let raw = iter.file().map(|region| (region, sr.send_raw(region.len)));
-                sh.access.capture_environ(&mut conn.access, sh.environ); // service: %({key}e)s
-                std::mem::swap(&mut conn.body, sh.environ.input_mut());
+                sh.io.access.capture_environ(&mut conn.access, environ); // service: %({key}e)s
+                std::mem::swap(&mut conn.body, environ.input_mut());
                 conn.body.clear();
                 return match raw {
                     Some((region, Ok(Some(len)))) => Phase::SendFile(FileSend::new(iter, region, len)),
@@ -179,10 +244,10 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         Ok(Err(e)) => Err(e),
         Err(panic) => Err(panic_message(panic).into()),
     };
-    sh.access.capture_environ(&mut conn.access, sh.environ); // service: %({key}e)s
-    std::mem::swap(&mut conn.body, sh.environ.input_mut());
+    sh.io.access.capture_environ(&mut conn.access, environ); // service: %({key}e)s
+    std::mem::swap(&mut conn.body, environ.input_mut());
     conn.body.clear();
-    sh.heartbeat.end_request();
+    sh.ctx.heartbeat.end_request();
     match result {
         Ok(ending) => Phase::Done(ending),
         Err(e) => fail(conn, sh, e),
@@ -198,8 +263,8 @@ pub fn fail(conn: &mut Conn, sh: &Shared<'_>, err: AppError) -> Phase {
     if !conn.resp.headers_sent() {
         conn.wbuf.truncate(conn.resp_start);
         let stamp = Stamp {
-            date: sh.date.get(),
-            server: &sh.settings.server_header,
+            date: sh.io.date.get(),
+            server: &sh.ctx.settings.server_header,
         };
         let start = conn.wbuf.len();
         response::put_error(&mut conn.wbuf, conn.head.version, 500, "", &stamp);

@@ -18,7 +18,6 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
-use std::cell::Cell;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
@@ -112,8 +111,26 @@ pub fn run(spec: Spec<'_>) -> i32 {
     }
 }
 
-struct Worker<'a> {
+/// What every request reads and nothing changes while the worker runs.
+pub struct Ctx<'a> {
+    /// The application.
+    pub app: &'a dyn Application,
+    /// Settings in the form the hot path uses.
+    pub settings: Settings,
+    /// SERVER_NAME / SERVER_PORT, one per listener.
+    pub servers: Vec<ServerName>,
+    /// Where the master sees that this worker is alive and what it serves.
+    pub heartbeat: &'a Heartbeat,
+    max_conns: usize,
+    graceful: Duration,
+}
+
+/// The worker's mutable state: sockets, connections and buffers. A connection whose request is
+/// inside the application is taken out of its slot (`None`) for the duration, so that the
+/// application's `write` can run the event loop for the others ([`Io::turn`]).
+pub struct Io {
     poll: Poll,
+    signals: Signals,
     listeners: Vec<Listen>,
     /// Per listener: shared with the other workers (exclusive, level-triggered registration)
     /// rather than this worker's own `reuse_port` socket (edge-triggered).
@@ -121,23 +138,43 @@ struct Worker<'a> {
     accepting: bool,
     /// Out of descriptors: accepting resumes at this time.
     accept_retry: Option<Instant>,
-    conns: Slab<Conn>,
+    conns: Slab<Option<Conn>>,
+    /// Readiness that arrived for connections taken out of their slot; applied when they return
+    /// (edge-triggered events come once).
+    missed: Vec<(usize, Readiness)>,
     pool: Vec<(RecvBuf, Vec<u8>)>,
-    settings: Settings,
-    servers: Vec<ServerName>,
-    max_conns: usize,
-    app: &'a dyn Application,
-    environ: Environ,
-    date: DateCache,
-    stopping: Option<Instant>,
-    requests_left: Cell<u64>,
-    heartbeat: &'a Heartbeat,
+    /// Spare environs: one is in use per request inside the application.
+    pub(crate) environs: Vec<Environ>,
+    /// The cached Date header.
+    pub(crate) date: DateCache,
+    /// Draining until this time: no keep-alive, no new connections.
+    pub(crate) stopping: Option<Instant>,
+    /// Requests this worker may still take (`max_requests`); at zero it retires.
+    pub(crate) requests_left: u64,
     to_master: std::fs::File,
     /// The listening descriptors inherited across fork (the originals of `listeners`).
     inherited: Vec<std::os::fd::RawFd>,
     // service: this worker's access log.
-    access: AccessLog,
+    pub(crate) access: AccessLog,
+    /// INT/QUIT: leave as soon as the loop unwinds.
+    quit: bool,
+    /// How many application calls are waiting in `write` below this turn.
+    depth: usize,
+    spare_events: Vec<Events>,
+    last_sweep: Instant,
 }
+
+/// What a poll event said about a connection.
+#[derive(Clone, Copy, Debug)]
+struct Readiness {
+    readable: bool,
+    writable: bool,
+    closed: bool,
+}
+
+/// Application calls waiting in `write` that may each run a turn of the loop; deeper ones wait
+/// on their own socket only.
+const MAX_DEPTH: usize = 8;
 
 /// `max_requests` plus up to `max_requests_jitter` more, so workers started together do not
 /// all retire together (0 = unlimited).
@@ -203,147 +240,171 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         });
     }
 
-    let mut w = Worker {
+    let ctx = Ctx {
+        app,
+        settings: Settings::new(spec.cfg),
+        servers,
+        heartbeat: spec.heartbeat,
+        max_conns: spec.cfg.worker_connections,
+        graceful: spec.cfg.graceful_timeout,
+    };
+    let mut io = Io {
         poll,
+        signals,
         listeners,
         shared,
         accepting: true,
         accept_retry: None,
         conns: Slab::with_capacity(spec.cfg.worker_connections.min(4096)),
+        missed: Vec::new(),
         pool: Vec::new(),
-        settings: Settings::new(spec.cfg),
-        servers,
-        max_conns: spec.cfg.worker_connections,
-        app,
-        environ: Environ::new(),
+        environs: vec![Environ::new()],
         date: DateCache::default(),
         stopping: None,
-        requests_left: Cell::new(request_budget(spec.cfg)),
-        heartbeat: spec.heartbeat,
+        requests_left: request_budget(spec.cfg),
         to_master: std::fs::File::from(spec.to_master),
         inherited: spec.listeners.iter().map(|l| l.raw_fd()).collect(),
         access,
+        quit: false,
+        depth: 0,
+        spare_events: Vec::new(),
+        last_sweep: Instant::now(),
     };
-    let graceful = spec.cfg.graceful_timeout;
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
     let tick = match spec.cfg.timeout / 2 {
         t if t.is_zero() => Duration::from_secs(1),
         t => t.min(Duration::from_secs(1)),
     };
-    w.heartbeat.beat();
-    w.to_master.write_all(&[READY]).map_err(WorkerError::NotifyMaster)?;
+    ctx.heartbeat.beat();
+    io.to_master.write_all(&[READY]).map_err(WorkerError::NotifyMaster)?;
     log::info!("Booting worker with pid: {}", std::process::id());
-
-    let mut events = Events::with_capacity(1024);
-    let mut last_sweep = Instant::now();
     loop {
-        let timeout = if w.conns.is_empty() && w.stopping.is_none() {
+        let timeout = if io.conns.is_empty() && io.stopping.is_none() {
             tick
         } else {
             tick.min(Duration::from_millis(250))
         };
-        if let Err(e) = w.poll.poll(&mut events, Some(timeout)) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                log::error!("poll failed: {e}");
-                return Ok(());
-            }
+        io.turn(&ctx, timeout, None);
+        if io.quit {
+            return Ok(());
         }
-        w.heartbeat.beat();
-        w.date.refresh();
-        let now = Instant::now();
-        w.access.tick(now); // service: the access log's clock; lines are at most a second old
-        for ev in events.iter() {
-            match ev.token() {
-                SIGNAL_TOKEN => {
-                    for sig in signals.pending() {
-                        match sig {
-                            SIGTERM => w.begin_stop(now + graceful),
-                            SIGINT | SIGQUIT => return Ok(()),
-                            SIGUSR1 => w.reopen_logs(), // service
-                            _ => {}
-                        }
-                    }
-                }
-                Token(i) if i < CONN_BASE => {
-                    if w.stopping.is_none() {
-                        // A few at a time from a shared socket: the rest stay queued (and the
-                        // level-triggered registration reports them again) for workers that
-                        // are idle, instead of one worker taking the whole queue.
-                        let shared = w.shared.get(i).copied().unwrap_or(false);
-                        let batch = if shared { ACCEPT_BATCH } else { usize::MAX };
-                        if w.accept(i, now, batch) > 0 && shared && w.accepting {
-                            // Go to the back of the queue of waiting workers: the kernel wakes
-                            // the first idle one, so this hands the next connections round.
-                            w.requeue(i);
-                        }
-                    }
-                }
-                Token(t) => {
-                    let key = t - CONN_BASE;
-                    if let Some(c) = w.conns.get_mut(key) {
-                        c.ready(
-                            ev.is_readable() || ev.is_error(),
-                            ev.is_writable() || ev.is_error(),
-                            ev.is_read_closed() || ev.is_error(),
-                        );
-                        w.drive(key, now);
-                    }
-                }
-            }
-        }
-        if STOP_REQUESTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
-            // The app asked to go: retire as after the last of max_requests.
-            w.requests_left.set(0);
-        }
-        if w.requests_left.get() == 0 && w.stopping.is_none() {
-            log::info!("Autorestarting worker after current request.");
-            // Tell the master first, so the replacement boots while this one drains.
-            let _ = w.to_master.write_all(&[RETIRING]);
-            w.begin_stop(now + graceful);
-        }
-        if now.duration_since(last_sweep) >= Duration::from_secs(1) || w.stopping.is_some() {
-            last_sweep = now;
-            w.sweep(now);
-        }
-        if w.accept_retry.is_some_and(|t| now >= t) {
-            w.accept_retry = None;
-        }
-        if !w.accepting
-            && w.stopping.is_none()
-            && w.accept_retry.is_none()
-            && w.conns.len() < w.max_conns
-            && w.requests_left.get() > 0
-        {
-            w.set_accepting(true);
-            for i in 0..w.listeners.len() {
-                w.accept(i, now, usize::MAX);
-            }
-        }
-        if let Some(deadline) = w.stopping {
-            if w.conns.is_empty() || now >= deadline {
+        if let Some(deadline) = io.stopping {
+            if io.conns.is_empty() || Instant::now() >= deadline {
                 return Ok(());
             }
         }
     }
 }
 
-impl Worker<'_> {
-    fn shared(&mut self, now: Instant) -> (Shared<'_>, &mut Slab<Conn>) {
-        (
-            Shared {
-                app: self.app,
-                environ: &mut self.environ,
-                date: &self.date,
-                settings: &self.settings,
-                servers: &self.servers,
-                stopping: self.stopping.is_some(),
-                requests_left: &self.requests_left,
-                heartbeat: self.heartbeat,
-                now,
-                access: &mut self.access,
-            },
-            &mut self.conns,
-        )
+impl Io {
+    /// One turn of the event loop: wait for events (at most `timeout`), serve them, and do the
+    /// housekeeping. `busy`: the connection whose application call runs this turn from inside
+    /// `write`; returns whether its socket reported readiness.
+    pub fn turn(&mut self, ctx: &Ctx<'_>, timeout: Duration, busy: Option<usize>) -> bool {
+        let mut events = self.spare_events.pop().unwrap_or_else(|| Events::with_capacity(1024));
+        if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                log::error!("poll failed: {e}");
+                self.quit = true;
+            }
+        }
+        ctx.heartbeat.beat();
+        self.date.refresh();
+        let now = Instant::now();
+        self.access.tick(now); // service: the access log's clock; lines are at most a second old
+        let mut busy_ready = false;
+        for ev in events.iter() {
+            match ev.token() {
+                SIGNAL_TOKEN => self.on_signals(ctx, now),
+                Token(i) if i < CONN_BASE => {
+                    if self.stopping.is_none() {
+                        // A few at a time from a shared socket: the rest stay queued (and the
+                        // level-triggered registration reports them again) for workers that
+                        // are idle, instead of one worker taking the whole queue.
+                        let shared = self.shared.get(i).copied().unwrap_or(false);
+                        let batch = if shared { ACCEPT_BATCH } else { usize::MAX };
+                        if self.accept(ctx, i, now, batch) > 0 && shared && self.accepting {
+                            // Go to the back of the queue of waiting workers: the kernel wakes
+                            // the first idle one, so this hands the next connections round.
+                            self.requeue(i);
+                        }
+                    }
+                }
+                Token(t) => {
+                    let key = t - CONN_BASE;
+                    let r = Readiness {
+                        readable: ev.is_readable() || ev.is_error(),
+                        writable: ev.is_writable() || ev.is_error(),
+                        closed: ev.is_read_closed() || ev.is_error(),
+                    };
+                    match self.conns.get_mut(key) {
+                        Some(Some(c)) => {
+                            c.ready(r.readable, r.writable, r.closed);
+                            self.drive(ctx, key, now);
+                        }
+                        Some(None) => {
+                            busy_ready |= busy == Some(key);
+                            self.missed.push((key, r));
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        self.spare_events.push(events);
+        self.housekeeping(ctx, now);
+        busy_ready
+    }
+
+    fn on_signals(&mut self, ctx: &Ctx<'_>, now: Instant) {
+        let mut got = [0; 8];
+        let mut n = 0;
+        for sig in self.signals.pending() {
+            if n < got.len() {
+                got[n] = sig;
+                n += 1;
+            }
+        }
+        for &sig in &got[..n] {
+            match sig {
+                SIGTERM => self.begin_stop(ctx, now + ctx.graceful),
+                SIGINT | SIGQUIT => self.quit = true,
+                SIGUSR1 => self.reopen_logs(), // service
+                _ => {}
+            }
+        }
+    }
+
+    /// Retiring, deadlines and resuming accept: after every turn, at any depth.
+    fn housekeeping(&mut self, ctx: &Ctx<'_>, now: Instant) {
+        if STOP_REQUESTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // The app asked to go: retire as after the last of max_requests.
+            self.requests_left = 0;
+        }
+        if self.requests_left == 0 && self.stopping.is_none() {
+            log::info!("Autorestarting worker after current request.");
+            // Tell the master first, so the replacement boots while this one drains.
+            let _ = self.to_master.write_all(&[RETIRING]);
+            self.begin_stop(ctx, now + ctx.graceful);
+        }
+        if now.duration_since(self.last_sweep) >= Duration::from_secs(1) || self.stopping.is_some() {
+            self.last_sweep = now;
+            self.sweep(ctx, now);
+        }
+        if self.accept_retry.is_some_and(|t| now >= t) {
+            self.accept_retry = None;
+        }
+        if !self.accepting
+            && self.stopping.is_none()
+            && self.accept_retry.is_none()
+            && self.conns.len() < ctx.max_conns
+            && self.requests_left > 0
+        {
+            self.set_accepting(true);
+            for i in 0..self.listeners.len() {
+                self.accept(ctx, i, now, usize::MAX);
+            }
+        }
     }
 
     /// Registers or removes the shared listeners: a level-triggered listener left registered
@@ -379,10 +440,10 @@ impl Worker<'_> {
 
     /// Accepts up to `limit` connections, until the listener is drained or the worker is full.
     /// Returns how many it took.
-    fn accept(&mut self, listener: usize, now: Instant, limit: usize) -> usize {
+    fn accept(&mut self, ctx: &Ctx<'_>, listener: usize, now: Instant, limit: usize) -> usize {
         let mut taken = 0;
         for _ in 0..limit {
-            if self.conns.len() >= self.max_conns || self.requests_left.get() == 0 {
+            if self.conns.len() >= ctx.max_conns || self.requests_left == 0 {
                 // Stop taking connections; they wait in the backlog (or go to another worker)
                 // until a slot frees up.
                 self.set_accepting(false);
@@ -391,7 +452,8 @@ impl Worker<'_> {
             match self.listeners[listener].accept() {
                 Ok((mut stream, peer)) => {
                     let entry = self.conns.vacant_entry();
-                    let token = Token(CONN_BASE + entry.key());
+                    let key = entry.key();
+                    let token = Token(CONN_BASE + key);
                     if let Err(e) =
                         self.poll
                             .registry()
@@ -404,16 +466,14 @@ impl Worker<'_> {
                         .pool
                         .pop()
                         .unwrap_or_else(|| (RecvBuf::new(8192), Vec::with_capacity(8192)));
-                    let key = entry.key();
-                    let deadline = now + self.settings.header_timeout;
-                    entry.insert(Conn::new(stream, peer, listener, rbuf, wbuf, deadline));
-                    taken += 1;
+                    let deadline = now + ctx.settings.header_timeout;
+                    let mut conn = Conn::new(key, stream, peer, listener, rbuf, wbuf, deadline);
                     if let Some(stop) = self.stopping {
-                        if let Some(c) = self.conns.get_mut(key) {
-                            c.linger_until(stop.min(now + self.settings.keepalive));
-                        }
+                        conn.linger_until(stop.min(now + ctx.settings.keepalive));
                     }
-                    self.drive(key, now);
+                    entry.insert(Some(conn));
+                    taken += 1;
+                    self.drive(ctx, key, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return taken,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -434,23 +494,41 @@ impl Worker<'_> {
         taken
     }
 
-    fn drive(&mut self, key: usize, now: Instant) {
-        let (mut sh, conns) = self.shared(now);
-        let Some(conn) = conns.get_mut(key) else {
+    /// Advances connection `key`, taken out of its slot meanwhile (its application call may run
+    /// turns of the loop for the others).
+    fn drive(&mut self, ctx: &Ctx<'_>, key: usize, now: Instant) {
+        let Some(mut conn) = self.conns.get_mut(key).and_then(Option::take) else {
+            // Unknown, or inside the application further down the stack.
             return;
         };
-        match conn.drive(&mut sh) {
-            Ok(()) => {}
-            Err(Close::Done) => self.close(key),
-            Err(Close::Io(e)) => {
-                log::debug!("connection error: {e}");
-                self.close(key);
+        loop {
+            let result = conn.drive(&mut Shared { ctx, io: self, now });
+            if let Err(close) = result {
+                if let Close::Io(e) = close {
+                    log::debug!("connection error: {e}");
+                }
+                self.close_conn(key, conn);
+                return;
             }
+            // Events for it that came while it was out: apply them and go on.
+            let mut again = false;
+            while let Some(i) = self.missed.iter().position(|(k, _)| *k == key) {
+                let (_, r) = self.missed.swap_remove(i);
+                conn.ready(r.readable, r.writable, r.closed);
+                again = true;
+            }
+            if !again {
+                break;
+            }
+        }
+        if let Some(slot) = self.conns.get_mut(key) {
+            *slot = Some(conn);
         }
     }
 
-    fn close(&mut self, key: usize) {
-        let mut conn = self.conns.remove(key);
+    fn close_conn(&mut self, key: usize, mut conn: Conn) {
+        self.conns.try_remove(key);
+        self.missed.retain(|(k, _)| *k != key);
         conn.log_access(&mut self.access); // service: a request cut short is logged too
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let bufs = conn.into_buffers();
@@ -460,21 +538,22 @@ impl Worker<'_> {
     }
 
     /// Closes connections whose deadline passed; while stopping, idle ones linger at most
-    /// `keepalive`.
-    fn sweep(&mut self, now: Instant) {
-        let linger = self.stopping.map(|stop| stop.min(now + self.settings.keepalive));
-        let (sh, conns) = self.shared(now);
-        let expired: Vec<usize> = conns
-            .iter_mut()
-            .filter_map(|(k, c)| {
-                if let Some(by) = linger {
-                    c.linger_until(by);
-                }
-                c.expire(&sh).then_some(k)
-            })
-            .collect();
-        for k in expired {
-            self.close(k);
+    /// `keepalive`. Connections inside the application are left to their call.
+    fn sweep(&mut self, ctx: &Ctx<'_>, now: Instant) {
+        let linger = self.stopping.map(|stop| stop.min(now + ctx.settings.keepalive));
+        let keys: Vec<usize> = self.conns.iter().filter_map(|(k, c)| c.as_ref().map(|_| k)).collect();
+        for key in keys {
+            let Some(mut conn) = self.conns.get_mut(key).and_then(Option::take) else {
+                continue;
+            };
+            if let Some(by) = linger {
+                conn.linger_until(by);
+            }
+            if conn.expire(&Shared { ctx, io: self, now }) {
+                self.close_conn(key, conn);
+            } else if let Some(slot) = self.conns.get_mut(key) {
+                *slot = Some(conn);
+            }
         }
     }
 
@@ -497,7 +576,7 @@ impl Worker<'_> {
 
     /// Graceful stop: take what is already queued, stop accepting, finish in-flight requests
     /// without keep-alive; idle connections linger briefly, then close.
-    fn begin_stop(&mut self, deadline: Instant) {
+    fn begin_stop(&mut self, ctx: &Ctx<'_>, deadline: Instant) {
         if self.stopping.is_some() {
             return;
         }
@@ -506,9 +585,9 @@ impl Worker<'_> {
         // Connections the kernel already completed are in flight from the client's view:
         // take them (with keep-alive off) before letting go of the listeners.
         self.stopping = Some(deadline);
-        if self.requests_left.get() > 0 {
+        if self.requests_left > 0 {
             for i in 0..self.listeners.len() {
-                self.accept(i, now, usize::MAX);
+                self.accept(ctx, i, now, usize::MAX);
             }
         }
         self.set_accepting(false);
@@ -526,8 +605,26 @@ impl Worker<'_> {
         }
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for k in keys {
-            self.drive(k, now);
+            self.drive(ctx, k, now);
         }
-        self.sweep(now);
+        self.sweep(ctx, now);
+    }
+
+    /// For the application's `write` past its high-water mark: runs turns of the loop for the
+    /// other connections until `key`'s socket may take more, or `timeout` passes. False when
+    /// the worker cannot nest another turn (too deep, or quitting).
+    pub(crate) fn quit_requested(&self) -> bool {
+        self.quit
+    }
+
+    /// See [`Io::turn`]; used by the application's `write`.
+    pub(crate) fn wait_writable(&mut self, ctx: &Ctx<'_>, key: usize, timeout: Duration) -> bool {
+        if self.depth >= MAX_DEPTH || self.quit {
+            return false;
+        }
+        self.depth += 1;
+        self.turn(ctx, timeout, Some(key));
+        self.depth -= 1;
+        !self.quit
     }
 }
