@@ -473,8 +473,6 @@ struct Meaning {
     chunked: bool,
     /// A coding came after `chunked`.
     chunked_not_last: bool,
-    /// gzip, deflate or compress: passed through undecoded, as gunicorn does.
-    other_coding: bool,
     unknown_coding: bool,
     hosts: usize,
     content_types: usize,
@@ -512,13 +510,6 @@ impl Meaning {
                         return Err(ParseError::Malformed("chunked applied twice"));
                     }
                     self.chunked = true;
-                } else if coding.eq_ignore_ascii_case(b"identity") {
-                    // Not a transfer coding since RFC 7230; gunicorn ignores it before chunked.
-                } else if [&b"gzip"[..], b"x-gzip", b"deflate", b"compress", b"x-compress"]
-                    .iter()
-                    .any(|known| coding.eq_ignore_ascii_case(known))
-                {
-                    self.other_coding = true;
                 } else {
                     self.unknown_coding = true;
                 }
@@ -564,11 +555,17 @@ impl Meaning {
             if self.content_length.is_some() {
                 return Err(ParseError::Malformed("both Content-Length and Transfer-Encoding"));
             }
+            // RFC 9112 §6.3: with a coding after chunked, the body length cannot be known.
+            if self.chunked_not_last {
+                return Err(ParseError::Malformed("chunked is not the last transfer coding"));
+            }
+            // Any other coding (gzip, deflate, compress, and identity, which RFC 9112 no longer
+            // lists): forkhorn does not decode it, so it must not hand the app a body it
+            // cannot read as sent (RFC 9112 §6.1: 501). gunicorn passes gzip through.
             if self.unknown_coding {
                 return Err(ParseError::UnsupportedTransferCoding);
             }
-            // RFC 9112 §6.3: without chunked last, the body length cannot be known.
-            if !self.chunked || self.chunked_not_last {
+            if !self.chunked {
                 return Err(ParseError::Malformed("chunked is not the last transfer coding"));
             }
             BodyFraming::Chunked
@@ -578,9 +575,7 @@ impl Meaning {
                 Some(n) => BodyFraming::Length(n),
             }
         };
-        // A body still coded with gzip & co. goes to the application as it is; like gunicorn,
-        // do not trust the connection further.
-        head.keep_alive = !self.close && (http11 || self.keep_alive) && !self.other_coding;
+        head.keep_alive = !self.close && (http11 || self.keep_alive);
         head.expect_continue = http11 && self.expect_continue;
         Ok(())
     }

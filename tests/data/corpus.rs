@@ -77,6 +77,48 @@ pub const ADDED_HOST: &str = "forkhorn.test";
 #[allow(dead_code)]
 pub const DEVIATIONS: &[(&str, u16, &str)] = &[
     (
+        "valid/025",
+        501,
+        "stricter than gunicorn: a transfer coding forkhorn does not decode (gzip/deflate/compress, or \
+         identity, which RFC 9112 no longer lists) is answered 501 (RFC 9112 §6.1) rather than passed to \
+         the app still coded",
+    ),
+    (
+        "valid/025_line",
+        501,
+        "stricter than gunicorn: a transfer coding forkhorn does not decode (gzip/deflate/compress, or \
+         identity, which RFC 9112 no longer lists) is answered 501 (RFC 9112 §6.1) rather than passed to \
+         the app still coded",
+    ),
+    (
+        "valid/029",
+        501,
+        "stricter than gunicorn: a transfer coding forkhorn does not decode (gzip/deflate/compress, or \
+         identity, which RFC 9112 no longer lists) is answered 501 (RFC 9112 §6.1) rather than passed to \
+         the app still coded",
+    ),
+    (
+        "valid/030",
+        501,
+        "stricter than gunicorn: a transfer coding forkhorn does not decode (gzip/deflate/compress, or \
+         identity, which RFC 9112 no longer lists) is answered 501 (RFC 9112 §6.1) rather than passed to \
+         the app still coded",
+    ),
+    (
+        "valid/rfc9112_smuggle_gzip_chunked_01",
+        501,
+        "stricter than gunicorn: a transfer coding forkhorn does not decode (gzip/deflate/compress, or \
+         identity, which RFC 9112 no longer lists) is answered 501 (RFC 9112 §6.1) rather than passed to \
+         the app still coded",
+    ),
+    (
+        "valid/rfc9112_smuggle_te_identity_chunked_01",
+        501,
+        "stricter than gunicorn: a transfer coding forkhorn does not decode (gzip/deflate/compress, or \
+         identity, which RFC 9112 no longer lists) is answered 501 (RFC 9112 §6.1) rather than passed to \
+         the app still coded",
+    ),
+    (
         "valid/009",
         400,
         "stricter than gunicorn: Transfer-Encoding: identity beside Content-Length; RFC 9112 §6.1 \

@@ -533,25 +533,19 @@ fn framing_table() {
             }),
         ),
         (
-            "gzip, chunked",
+            "gzip, chunked: a coding forkhorn does not decode",
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-            Head(|h, _| {
-                assert_eq!(h.framing, BodyFraming::Chunked);
-                assert!(!h.keep_alive, "an undecoded coding ends the connection");
-            }),
+            Status(501),
         ),
         (
             "gzip then chunked lines",
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
-            Head(|h, _| assert_eq!(h.framing, BodyFraming::Chunked)),
+            Status(501),
         ),
         (
             "identity, chunked",
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity, chunked\r\n\r\n",
-            Head(|h, _| {
-                assert_eq!(h.framing, BodyFraming::Chunked);
-                assert!(h.keep_alive);
-            }),
+            Status(501),
         ),
         (
             "empty list elements",
@@ -581,12 +575,12 @@ fn framing_table() {
         (
             "gzip alone",
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
-            Status(400),
+            Status(501),
         ),
         (
             "identity alone",
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n",
-            Status(400),
+            Status(501),
         ),
         (
             "empty",
