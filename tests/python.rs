@@ -711,3 +711,38 @@ fn hup_with_preload_keeps_the_code() {
     assert_eq!(text, "version one", "preloaded code stays, as in gunicorn");
     assert!(stats.failures.is_empty(), "{:?}", stats.failures);
 }
+
+#[test]
+fn while_write_waits_other_requests_are_served() {
+    let s = start(&["wsgi_apps:app"], 1);
+    // Two clients take 8 MiB through write() and do not read: their calls wait in write(),
+    // nested on the single worker's thread.
+    let mut slow: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let mut c = s.connect();
+            c.write_all(b"GET /write-big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    let mut first = [0u8; 1024];
+    for c in &mut slow {
+        c.read_exact(&mut first).unwrap();
+    }
+    // The same worker answers other requests meanwhile (calling the app again, nested).
+    for _ in 0..20 {
+        let r = s.get("/hello");
+        assert_eq!(r.status, 200);
+    }
+    // Then the waiting calls finish, innermost first.
+    let block: Vec<u8> = (0..=255u8).cycle().take(65536).collect();
+    for mut c in slow.into_iter().rev() {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        let all = [first.to_vec(), rest].concat();
+        let r = parse_all(&all).into_iter().next().expect("response");
+        assert_eq!(r.body.len(), 128 * 65536);
+        assert!(r.body.chunks(65536).all(|c| c == block.as_slice()));
+    }
+    assert_eq!(s.workers().len(), 1);
+}

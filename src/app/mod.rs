@@ -31,6 +31,13 @@ pub trait Application {
     fn reentrant(&self) -> bool {
         true
     }
+
+    /// Called just before the worker blocks in poll while a call of this application waits in
+    /// `write` further down the stack; the returned guard is dropped as soon as the wait ends.
+    /// The Python bridge releases the GIL here, so the app's own threads run meanwhile.
+    fn pause_for_wait(&self) -> Option<Box<dyn std::any::Any>> {
+        None
+    }
 }
 
 impl<F> Application for F

@@ -33,10 +33,27 @@ impl PythonApp {
 }
 
 impl Application for PythonApp {
-    /// No: `write()` releases the GIL through raw FFI while it waits, on the promise that no
-    /// Python runs meanwhile, so another request must not be served in that wait.
-    fn reentrant(&self) -> bool {
-        false
+    /// While `write()` waits, the worker serves other requests, calling this app again on the
+    /// same thread with the GIL held (CPython allows such nested calls); the GIL is released
+    /// only around the worker's blocking waits ([`Application::pause_for_wait`]).
+    fn pause_for_wait(&self) -> Option<Box<dyn std::any::Any>> {
+        struct Reattach(*mut pyo3::ffi::PyThreadState);
+        impl Drop for Reattach {
+            fn drop(&mut self) {
+                // SAFETY: restores the thread state saved below, on this thread, exactly once.
+                unsafe { pyo3::ffi::PyEval_RestoreThread(self.0) };
+            }
+        }
+        // SAFETY: PyGILState_Check only reads this thread's state. If this thread holds the GIL
+        // (an app call below is waiting in write), it is released for the duration of a poll
+        // system call, which runs no Python; the guard re-takes it before anything else runs,
+        // so pyo3's count of being attached (unchanged meanwhile) is true whenever it is read.
+        unsafe {
+            if pyo3::ffi::PyGILState_Check() == 1 {
+                return Some(Box::new(Reattach(pyo3::ffi::PyEval_SaveThread())));
+            }
+        }
+        None
     }
 
     fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {

@@ -7,7 +7,7 @@
 //! one called after the call returned, or one called on another thread, finds nothing and
 //! raises instead of touching a response that is gone or not its own.
 
-use crate::app::protocol::{ProtocolError, StartResponse, WRITE_HIGH_WATER};
+use crate::app::protocol::{ProtocolError, StartResponse};
 use pyo3::exceptions::{PyAssertionError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
@@ -153,35 +153,12 @@ impl WriteFn {
             .cast::<PyBytes>()
             .map_err(|_| PyTypeError::new_err(format!("write() takes bytes, not {}", type_name(data))))?;
         let bytes = data.as_bytes();
-        with_lent(self.request, |sr| {
-            // Past the high-water mark write() waits for the client: without the GIL, so that
-            // the app's other threads run meanwhile.
-            if sr.pending() + bytes.len() > WRITE_HIGH_WATER {
-                without_gil(|| sr.write(bytes))
-            } else {
-                sr.write(bytes)
-            }
-        })?
-        .map_err(protocol_error)
+        // Past the high-water mark write() waits for the client, and the worker serves other
+        // requests meanwhile (this app included, on this thread, with the GIL held); the GIL is
+        // released only while the worker blocks in poll (PythonApp::pause_for_wait), so the
+        // app's own threads run then.
+        with_lent(self.request, |sr| sr.write(bytes))?.map_err(protocol_error)
     }
-}
-
-/// Runs `f`, which must not touch Python, with the GIL released.
-fn without_gil<R>(f: impl FnOnce() -> R) -> R {
-    struct Reattach(*mut pyo3::ffi::PyThreadState);
-    impl Drop for Reattach {
-        fn drop(&mut self) {
-            // SAFETY: restores the thread state saved below, on this thread, exactly once.
-            unsafe { pyo3::ffi::PyEval_RestoreThread(self.0) };
-        }
-    }
-    // SAFETY: called from a Python method, so this thread holds the GIL. `f` only moves bytes
-    // to a socket (the Python bytes it reads are immutable and kept alive by the caller's
-    // reference) and never calls into Python, so pyo3's attachment count, which still says
-    // attached, is never consulted while the GIL is released; the guard re-takes the GIL before
-    // anything else, also on unwinding.
-    let _reattach = Reattach(unsafe { pyo3::ffi::PyEval_SaveThread() });
-    f()
 }
 
 /// Item `i` of a header tuple, which must be a `str`.

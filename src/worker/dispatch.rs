@@ -150,7 +150,10 @@ impl Drain for WorkerDrain<'_, '_> {
                     let ms = PollTimeout::try_from(wait.as_millis().min(i32::MAX as u128) as i32)
                         .unwrap_or(PollTimeout::MAX);
                     let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLOUT)];
-                    match poll(&mut fds, ms) {
+                    let paused = self.ctx.app.pause_for_wait();
+                    let polled = poll(&mut fds, ms);
+                    drop(paused);
+                    match polled {
                         Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                         Err(e) => return Err(e.into()),
                     }

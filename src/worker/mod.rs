@@ -302,7 +302,11 @@ impl Io {
     /// `write`; returns whether its socket reported readiness.
     pub fn turn(&mut self, ctx: &Ctx<'_>, timeout: Duration, busy: Option<usize>) -> bool {
         let mut events = self.spare_events.pop().unwrap_or_else(|| Events::with_capacity(1024));
-        if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+        // Inside an application call (its write waits): let the application step aside.
+        let paused = if self.depth > 0 { ctx.app.pause_for_wait() } else { None };
+        let polled = self.poll.poll(&mut events, Some(timeout));
+        drop(paused);
+        if let Err(e) = polled {
             if e.kind() != io::ErrorKind::Interrupted {
                 log::error!("poll failed: {e}");
                 self.quit = true;
