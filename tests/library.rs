@@ -5,18 +5,9 @@ use common::*;
 use std::io::{BufReader, Write};
 use std::process::Command;
 
-fn example_binary() -> std::path::PathBuf {
-    // Integration tests live in target/<profile>/deps; examples in target/<profile>/examples.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    profile_dir.join("examples").join("json_api")
-}
-
 #[test]
 fn json_api_example_routes() {
-    let path = example_binary();
-    assert!(path.exists(), "cargo test builds examples: {}", path.display());
-    let mut cmd = Command::new(path);
+    let mut cmd = Command::new(example("json_api"));
     cmd.args(["127.0.0.1:0", "1"]);
     let s = Server::start_cmd(&mut cmd, 1);
     let conn = s.connect();

@@ -11,15 +11,6 @@ fn config_file(name: &str, body: &str) -> std::path::PathBuf {
     temp_file(name, body)
 }
 
-/// Waits until `f` holds, or fails with `what`.
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// After a HUP storm: waits until the newest generation any reload started reports complete,
 /// and returns it.
 fn wait_for_last_reload(s: &Server) -> u64 {
@@ -305,16 +296,7 @@ fn upgrade_rolled_back_with_hup_and_term_new_drops_nothing() {
     let mut old = Server::start(&["-w", "1", "builtin:hello"], 1);
     let load = Load::start(old.addr, 2);
     old.signal(sig::USR2);
-    let line = old.wait_log("Upgrading: started a new master (pid ", 1);
-    let new_pid: i32 = line
-        .split("(pid ")
-        .nth(1)
-        .unwrap()
-        .split(')')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let new_pid = upgraded_master_pid(&old);
     old.wait_log("Booting worker", 2);
     old.signal(sig::WINCH);
     wait_until("old workers gone", || children_of(old.pid()) == vec![new_pid]);

@@ -274,16 +274,7 @@ type Sent = Arc<Mutex<Vec<(u64, bool)>>>;
 #[test]
 fn after_mv_and_usr1_new_lines_go_to_the_new_file_and_none_are_lost_under_load() {
     let dir = test_dir("rotate");
-    let access = dir.join("access.log");
-    let cfg = dir.join("f.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "bind = \"127.0.0.1:0\"\nworkers = 2\nloglevel = \"debug\"\naccess_log_format = \"%(U)s\"\naccesslog = \"{}\"\n",
-            access.display()
-        ),
-    )
-    .unwrap();
+    let (access, cfg) = access_log_config(&dir);
     let mut s = Server::start(&["-c", cfg.to_str().unwrap()], 2);
     let next = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));

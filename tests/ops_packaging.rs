@@ -80,16 +80,7 @@ fn logrotate_rotates_a_running_server_without_losing_lines() {
         return;
     }
     let dir = test_dir("logrotate");
-    let access = dir.join("access.log");
-    let cfg = dir.join("f.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "bind = \"127.0.0.1:0\"\nworkers = 2\nloglevel = \"debug\"\naccess_log_format = \"%(U)s\"\naccesslog = \"{}\"\n",
-            access.display()
-        ),
-    )
-    .unwrap();
+    let (access, cfg) = access_log_config(&dir);
     let s = Server::start(&["-c", cfg.to_str().unwrap()], 2);
     for i in 0..5 {
         assert_eq!(s.get(&format!("/before{i}")).status, 200);
@@ -142,10 +133,7 @@ fn logrotate_rotates_a_running_server_without_losing_lines() {
 
 #[test]
 fn the_man_page_documents_every_flag() {
-    let exe = std::env::current_exe().unwrap();
-    let manpage = exe.parent().unwrap().parent().unwrap().join("examples").join("manpage");
-    assert!(manpage.exists(), "cargo test builds examples: {}", manpage.display());
-    let (code, roff) = output_of(&mut Command::new(manpage));
+    let (code, roff) = output_of(&mut Command::new(example("manpage")));
     assert_eq!(code, Some(0));
     assert!(roff.contains(".TH forkhorn 1"), "{roff}");
     let cmd = forkhorn::cli::Cli::command();

@@ -118,16 +118,7 @@ fn mainpid_names_the_new_master_after_usr2_and_the_old_one_when_it_exits() {
     );
     notify.recv_until("READY=1", |d| d.starts_with("READY=1"));
     s.signal(sig::USR2);
-    let line = s.wait_log("Upgrading: started a new master (pid ", 1);
-    let new_pid: i32 = line
-        .split("(pid ")
-        .nth(1)
-        .unwrap()
-        .split(')')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let new_pid = upgraded_master_pid(&s);
     let got = notify.recv_until("MAINPID", |d| d.starts_with("MAINPID="));
     assert_eq!(got.last().unwrap(), &format!("MAINPID={new_pid}"));
     // The new master announces itself once its worker is up.
@@ -312,16 +303,7 @@ fn a_usr2_upgrade_keeps_serving_the_sockets_systemd_passed() {
     let mut old = Server::start_cmd(&mut cmd, 1);
     drop(tcp);
     old.signal(sig::USR2);
-    let line = old.wait_log("Upgrading: started a new master (pid ", 1);
-    let new_pid: i32 = line
-        .split("(pid ")
-        .nth(1)
-        .unwrap()
-        .split(')')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let new_pid = upgraded_master_pid(&old);
     old.wait_log("Booting worker", 2);
     // The old master steps down; only the new one serves the passed socket from now on.
     old.signal(sig::WINCH);

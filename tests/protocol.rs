@@ -8,10 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn probe() -> Server {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples").join("pep3333");
-    assert!(path.exists(), "cargo test builds examples: {}", path.display());
-    let mut cmd = Command::new(path);
+    let mut cmd = Command::new(example("pep3333"));
     cmd.arg("127.0.0.1:0");
     Server::start_cmd(&mut cmd, 1)
 }

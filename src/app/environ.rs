@@ -144,10 +144,6 @@ impl Environ {
         &mut self.input
     }
 
-    pub(crate) fn input_mut(&mut self) -> &mut Input {
-        &mut self.input
-    }
-
     /// The error stream (`wsgi.errors`): each line written goes to the error log.
     pub fn errors(&self) -> Errors {
         Errors

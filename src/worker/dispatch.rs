@@ -208,7 +208,7 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
         date: date.as_str(),
         server: &ctx.settings.server_header,
     };
-    std::mem::swap(&mut conn.body, environ.input_mut());
+    std::mem::swap(&mut conn.body, environ.input());
     let key = conn.key;
     let (resp, wbuf, stream, wpos) = conn.app_parts();
     let mut drain = WorkerDrain {
@@ -232,7 +232,7 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
                 // A file body goes out with sendfile unless the framing is chunked.
                 let raw = iter.file().map(|region| (region, sr.send_raw(region.len)));
                 sh.io.access.capture_environ(&mut conn.access, environ); // service: %({key}e)s
-                std::mem::swap(&mut conn.body, environ.input_mut());
+                std::mem::swap(&mut conn.body, environ.input());
                 conn.body.clear();
                 return match raw {
                     Some((region, Ok(Some(len)))) => Phase::SendFile(FileSend::new(iter, region, len)),
@@ -248,7 +248,7 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
         Err(panic) => Err(panic_message(panic).into()),
     };
     sh.io.access.capture_environ(&mut conn.access, environ); // service: %({key}e)s
-    std::mem::swap(&mut conn.body, environ.input_mut());
+    std::mem::swap(&mut conn.body, environ.input());
     conn.body.clear();
     sh.ctx.heartbeat.end_request();
     match result {

@@ -220,6 +220,34 @@ pub fn children_of(pid: i32) -> Vec<i32> {
     out
 }
 
+/// Waits until `f` holds, or fails with `what`.
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An example binary (`cargo test` builds every example before running the tests).
+pub fn example(name: &str) -> std::path::PathBuf {
+    // Integration tests live in target/<profile>/deps; examples in target/<profile>/examples.
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
+    assert!(path.exists(), "cargo test builds examples: {}", path.display());
+    path
+}
+
+/// After USR2: the pid of the new master, from the old master's log line.
+pub fn upgraded_master_pid(old: &Server) -> i32 {
+    let line = old.wait_log("Upgrading: started a new master (pid ", 1);
+    line.split("(pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {line:?}"))
+}
+
 /// CPU time (utime + stime, in clock ticks) a process has used, from /proc.
 pub fn cpu_ticks(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

@@ -21,19 +21,23 @@ pub fn test_dir(name: &str) -> PathBuf {
 
 /// The `ops_app` example (built by `cargo test`).
 pub fn ops_app() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples").join("ops_app");
-    assert!(path.exists(), "cargo test builds examples: {}", path.display());
-    path
+    crate::common::example("ops_app")
 }
 
-/// Waits until `f` holds, or fails with `what`.
-pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// A config file in `dir` for 2 workers writing the access log `access.log` beside it, one
+/// line per request holding the path (`%(U)s`); returns (access log, config file).
+pub fn access_log_config(dir: &Path) -> (PathBuf, PathBuf) {
+    let access = dir.join("access.log");
+    let cfg = dir.join("f.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "bind = \"127.0.0.1:0\"\nworkers = 2\nloglevel = \"debug\"\naccess_log_format = \"%(U)s\"\naccesslog = \"{}\"\n",
+            access.display()
+        ),
+    )
+    .unwrap();
+    (access, cfg)
 }
 
 /// The lines of a file (empty if it does not exist).
