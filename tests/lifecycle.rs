@@ -255,3 +255,28 @@ fn idle_master_and_workers_use_no_cpu() {
         assert!(a - b <= 2, "pid {p} used {} ticks while idle", a - b);
     }
 }
+
+#[test]
+fn a_full_worker_stops_accepting_until_a_slot_frees() {
+    let s = Server::start(&["-w", "1", "--worker-connections", "2", "builtin:hello"], 1);
+    let mut a = s.connect();
+    let mut b = s.connect();
+    assert_eq!(keepalive_get(&mut a).unwrap().status, 200);
+    assert_eq!(keepalive_get(&mut b).unwrap().status, 200);
+    // A third connection completes in the kernel's backlog, but the full worker leaves it there.
+    let mut c = s.connect();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    let port = c.local_addr().unwrap().port();
+    assert!(worker_holding(&s, a.local_addr().unwrap().port()).is_some());
+    assert_eq!(
+        worker_holding_once(&s, port),
+        None,
+        "the worker took a third connection"
+    );
+    // A slot frees: the waiting connection is accepted and answered.
+    drop(a);
+    let r = read_response(&mut BufReader::new(c.try_clone().unwrap()), false).unwrap();
+    assert_eq!(r.text(), "Hello, World!");
+    assert!(worker_holding(&s, port).is_some());
+    drop(b);
+}
