@@ -234,6 +234,42 @@ fn slow_client_does_not_block_others() {
     assert_eq!(r.status, 200);
 }
 
+/// A worker may hold finished responses to send them together at the end of its loop's turn,
+/// but not behind slow application calls: right after a slow call, a fast response goes out at
+/// once, while the next (slow) request is still in the application.
+#[test]
+fn a_fast_response_is_not_held_behind_a_slow_request() {
+    let s = Server::start(&["-w", "1", "builtin:sleep"], 1);
+    let send = |path: &str| {
+        let mut c = s.connect();
+        write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        c
+    };
+    // One worker: it serves these in order, the first while the others arrive.
+    let first = send("/?s=0.3");
+    let fast = send("/?s=0");
+    let mut slow = send("/?s=1.5");
+    let r = read_response(&mut BufReader::new(fast), false).expect("fast response");
+    assert_eq!(r.text(), "slept 0");
+    // The slow request is still sleeping: nothing has been sent on its connection yet.
+    slow.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let early = slow.read(&mut byte);
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the fast response came only after the slow one: {early:?}"
+    );
+    slow.set_nonblocking(false).unwrap();
+    assert_eq!(
+        read_response(&mut BufReader::new(slow), false).unwrap().text(),
+        "slept 1.5"
+    );
+    assert_eq!(
+        read_response(&mut BufReader::new(first), false).unwrap().text(),
+        "slept 0.3"
+    );
+}
+
 #[test]
 fn idle_keepalive_connection_is_closed_after_keepalive_timeout() {
     let s = Server::start(&["builtin:hello"], 1);

@@ -59,13 +59,15 @@ impl Heartbeat {
         unsafe { self.page.as_ref() }
     }
 
-    /// Worker: proves it is alive now.
-    pub fn beat(&self) {
-        self.page().last_beat.store(monotonic_ms(), Ordering::Relaxed);
+    /// Worker: proves it is alive now; returns the time it stored (monotonic ms).
+    pub fn beat(&self) -> u64 {
+        let now = monotonic_ms();
+        self.page().last_beat.store(now, Ordering::Relaxed);
+        now
     }
 
-    /// Worker: a request enters the application.
-    pub fn begin_request(&self, method: &[u8], target: &[u8]) {
+    /// Worker: a request enters the application; returns the time (monotonic ms).
+    pub fn begin_request(&self, method: &[u8], target: &[u8]) -> u64 {
         let p = self.page();
         let mut line = [0u8; REQUEST_WORDS * 8];
         let mut n = 0;
@@ -83,12 +85,13 @@ impl Heartbeat {
         }
         p.request_len.store(n as u32, Ordering::Release);
         p.requests.fetch_add(1, Ordering::Relaxed);
-        self.beat();
+        self.beat()
     }
 
-    /// Worker: the application returned.
-    pub fn end_request(&self) {
+    /// Worker: the application returned; returns the time (monotonic ms).
+    pub fn end_request(&self) -> u64 {
         self.page().request_len.store(0, Ordering::Release);
+        self.beat()
     }
 
     /// Master: when the worker last beat (monotonic ms; 0 = never).

@@ -108,6 +108,8 @@ pub struct Conn {
     pub(super) deadline: Instant,
     /// service: the current request's access-log state.
     pub(super) access: RequestLog,
+    /// When the current request entered the application (monotonic ms).
+    pub(super) began: u64,
 }
 
 impl Conn {
@@ -143,6 +145,7 @@ impl Conn {
             resp_start: 0,
             deadline,
             access: RequestLog::default(),
+            began: 0,
         }
     }
 
@@ -241,6 +244,12 @@ impl Conn {
                                 continue;
                             }
                         }
+                    }
+                    // Nothing more to read now: a finished response may wait for the end of the
+                    // turn and leave with the others (see `batch`).
+                    if !self.can_read && self.pending() > 0 && sh.io.batch.hold(self.key, sh.ctx.heartbeat.last_beat())
+                    {
+                        return Ok(());
                     }
                     self.flush(sh)?;
                     match self.fill(sh) {
@@ -448,7 +457,8 @@ impl Conn {
             }
         };
         self.close_body();
-        sh.ctx.heartbeat.end_request();
+        let ended = sh.ctx.heartbeat.end_request();
+        sh.io.batch.called(ended.saturating_sub(self.began), ended);
         self.phase = match outcome {
             Ok(ending) => Phase::Done(ending),
             Err(e) => dispatch::fail(self, sh, e),
@@ -533,7 +543,7 @@ impl Conn {
     }
 
     /// Writes pending output until done or the socket is full.
-    fn flush(&mut self, sh: &Shared<'_>) -> Result<(), Close> {
+    pub(super) fn flush(&mut self, sh: &Shared<'_>) -> Result<(), Close> {
         while self.pending() > 0 && self.can_write {
             match self.stream.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => return Err(Close::Done),

@@ -196,7 +196,8 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
         // The request that uses up `max_requests` already says the connection will close.
         keep_alive: head.keep_alive && sh.io.stopping.is_none() && left > 0 && !sh.ctx.settings.keepalive.is_zero(),
     };
-    sh.ctx
+    conn.began = sh
+        .ctx
         .heartbeat
         .begin_request(head.method.of(&conn.head_buf), head.target.of(&conn.head_buf));
     conn.resp.begin(info);
@@ -250,7 +251,8 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
     sh.io.access.capture_environ(&mut conn.access, environ); // service: %({key}e)s
     std::mem::swap(&mut conn.body, environ.input());
     conn.body.clear();
-    sh.ctx.heartbeat.end_request();
+    let ended = sh.ctx.heartbeat.end_request();
+    sh.io.batch.called(ended.saturating_sub(conn.began), ended);
     match result {
         Ok(ending) => Phase::Done(ending),
         Err(e) => fail(conn, sh, e),

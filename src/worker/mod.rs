@@ -1,6 +1,7 @@
 //! A worker process, after fork: its own mio `Poll` over the inherited listeners; it accepts
 //! connections, drives each through [`conn`], and drains gracefully when told to stop.
 
+mod batch;
 pub mod conn;
 pub mod dispatch;
 mod exclusive;
@@ -162,6 +163,8 @@ pub struct Io {
     depth: usize,
     spare_events: Vec<Events>,
     last_sweep: Instant,
+    /// Connections holding a finished response until the end of the turn.
+    pub(crate) batch: batch::Batch,
 }
 
 /// What a poll event said about a connection.
@@ -269,6 +272,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         depth: 0,
         spare_events: Vec::new(),
         last_sweep: Instant::now(),
+        batch: batch::Batch::default(),
     };
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
     let tick = match spec.cfg.timeout / 2 {
@@ -345,6 +349,9 @@ impl Io {
                         Some(Some(c)) => {
                             c.ready(r.readable, r.writable, r.closed);
                             self.drive(ctx, key, now);
+                            if self.batch.due(ctx.heartbeat.last_beat()) {
+                                self.flush_held(ctx, now);
+                            }
                         }
                         Some(None) => {
                             busy_ready |= busy == Some(key);
@@ -356,8 +363,40 @@ impl Io {
             }
         }
         self.spare_events.push(events);
+        // Before housekeeping, whose sweep must not take a held response for an idle client.
+        self.flush_held(ctx, now);
         self.housekeeping(ctx, now);
+        // Stopping drives every connection again.
+        self.flush_held(ctx, now);
         busy_ready
+    }
+
+    /// Sends the responses held for the end of the turn (see [`batch`]).
+    fn flush_held(&mut self, ctx: &Ctx<'_>, now: Instant) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let keys = self.batch.take();
+        for &key in &keys {
+            // Closed since, held twice, or inside the application: nothing to send now.
+            let Some(mut conn) = self.conns.get_mut(key).and_then(Option::take) else {
+                continue;
+            };
+            match conn.flush(&Shared { ctx, io: self, now }) {
+                Ok(()) => {
+                    if let Some(slot) = self.conns.get_mut(key) {
+                        *slot = Some(conn);
+                    }
+                }
+                Err(close) => {
+                    if let Close::Io(e) = close {
+                        log::debug!("connection error: {e}");
+                    }
+                    self.close_conn(key, conn);
+                }
+            }
+        }
+        self.batch.restore(keys);
     }
 
     fn on_signals(&mut self, ctx: &Ctx<'_>, now: Instant) {
