@@ -41,67 +41,90 @@ fi
 have() { "$VENV/bin/python" -c "import $1" 2>/dev/null; }
 
 TMP=$(mktemp -d)
-SERVER=
+SERVERS=()
 cleanup() {
-  if [ -n "$SERVER" ]; then kill -KILL "$SERVER" $(pgrep -P "$SERVER" || true) 2>/dev/null || true; fi
+  local pid
+  for pid in "${SERVERS[@]}"; do
+    kill -KILL "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-
-
-
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-# bench NAME APP_LABEL PORT COMMAND...: starts the server in benches/python, warms it up,
-# measures RUNS times, prints one line, stops it.
-bench() {
-  local name=$1 label=$2 port=$3
-  shift 3
+# The servers of one app run side by side, each on its own port, and the runs are interleaved
+# (run 1 of every server, then run 2, ...): a slow spell of the machine then falls on all of
+# them instead of on whichever server was being measured. An idle server costs next to nothing.
+NAMES=() PORTS=() PIDS=()
+# start NAME PORT COMMAND...: starts a server in benches/python and warms it up.
+start() {
+  local name=$1 port=$2
+  shift 2
   (cd "$APPS" && exec "$@") >"$TMP/$name.log" 2>&1 &
-  SERVER=$!
+  local pid=$!
+  SERVERS+=("$pid")
   if ! wait_port "$port"; then
-    printf '%-18s %-6s did not start; log:\n' "$name" "$label"; tail -5 "$TMP/$name.log"
-    kill -KILL "$SERVER" $(pgrep -P "$SERVER" || true) 2>/dev/null || true; SERVER=
+    printf '%-18s did not start; log:\n' "$name"; tail -5 "$TMP/$name.log"
+    kill -KILL "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
     return 0
   fi
   wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port/" >/dev/null
-  local rps=() cpu=() errors="" t0 t1 out reqs
-  for _ in $(seq "$RUNS"); do
-    t0=$(tree_ticks "$SERVER")
-    out=$(wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/")
-    t1=$(tree_ticks "$SERVER")
-    reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-    rps+=("$(echo "$out" | awk '/Requests\/sec/ {print $2}')")
-    cpu+=("$(awk -v t=$((t1 - t0)) -v k="$TCK" -v n="$reqs" 'BEGIN { printf "%.2f", t / k * 1e6 / n }')")
-    errors+=$(echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s; ", $0}')
-  done
-  printf '%-18s %-6s %12s req/s %10s us CPU/req   runs: %s req/s  %s\n' "$name" "$label" \
-    "$(printf '%s\n' "${rps[@]}" | median)" "$(printf '%s\n' "${cpu[@]}" | median)" \
-    "$(IFS=/; echo "${rps[*]}")" "${errors:-no errors}"
-  kill -TERM "$SERVER" $(pgrep -P "$SERVER" || true) 2>/dev/null || true
-  sleep 1
-  kill -KILL "$SERVER" $(pgrep -P "$SERVER" || true) 2>/dev/null || true
-  wait "$SERVER" 2>/dev/null || true
-  SERVER=
+  NAMES+=("$name") PORTS+=("$port") PIDS+=("$pid")
 }
 
-echo "wrk -t1 -c$CONNS -d$DURATION, $RUNS runs each, median; 2 workers each; $(nproc) cores"
+# measure I: one wrk run against server I; appends its req/s and CPU µs per request.
+measure() {
+  local i=$1 t0 t1 out reqs
+  t0=$(tree_ticks "${PIDS[$i]}")
+  out=$(wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:${PORTS[$i]}/")
+  t1=$(tree_ticks "${PIDS[$i]}")
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  echo "$out" | awk '/Requests\/sec/ {print $2}' >>"$TMP/rps.$i"
+  awk -v t=$((t1 - t0)) -v k="$TCK" -v n="$reqs" 'BEGIN { printf "%.2f\n", t / k * 1e6 / n }' >>"$TMP/cpu.$i"
+  echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s; ", $0}' >>"$TMP/err.$i"
+}
+
+# report LABEL: one line per server, then stops them all.
+report() {
+  local label=$1 i pid
+  for i in "${!NAMES[@]}"; do
+    printf '%-18s %-6s %12s req/s %10s us CPU/req   runs: %s req/s  %s\n' "${NAMES[$i]}" "$label" \
+      "$(median <"$TMP/rps.$i")" "$(median <"$TMP/cpu.$i")" "$(paste -sd/ "$TMP/rps.$i")" \
+      "$(cat "$TMP/err.$i" 2>/dev/null | grep . || echo "no errors")"
+  done
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
+  done
+  sleep 1
+  for pid in "${PIDS[@]}"; do
+    kill -KILL "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -f "$TMP"/rps.* "$TMP"/cpu.* "$TMP"/err.*
+  NAMES=() PORTS=() PIDS=() SERVERS=()
+}
+
+echo "wrk -t1 -c$CONNS -d$DURATION, $RUNS interleaved runs each, median; 2 workers each; $(nproc) cores"
 for app in hello flask; do
   case $app in
     hello) spec=hello:application ;;
     flask) spec=flask_hello:app ;;
   esac
-  p=$(free_port); bench forkhorn "$app" "$p" env VIRTUAL_ENV="$VENV" "$BIN" -w 2 -b "127.0.0.1:$p" --log-level warning "$spec"
+  p=$(free_port); start forkhorn "$p" env VIRTUAL_ENV="$VENV" "$BIN" -w 2 -b "127.0.0.1:$p" --log-level warning "$spec"
   if have gunicorn; then
-    p=$(free_port); bench gunicorn-sync "$app" "$p" "$VENV/bin/gunicorn" -w 2 -b "127.0.0.1:$p" --log-level warning "$spec"
-    p=$(free_port); bench gunicorn-gthread "$app" "$p" "$VENV/bin/gunicorn" -w 2 -k gthread --threads 4 -b "127.0.0.1:$p" --log-level warning "$spec"
+    p=$(free_port); start gunicorn-sync "$p" "$VENV/bin/gunicorn" -w 2 -b "127.0.0.1:$p" --log-level warning "$spec"
+    p=$(free_port); start gunicorn-gthread "$p" "$VENV/bin/gunicorn" -w 2 -k gthread --threads 4 -b "127.0.0.1:$p" --log-level warning "$spec"
   fi
   if have granian; then
-    p=$(free_port); bench granian "$app" "$p" "$VENV/bin/granian" --interface wsgi --workers 2 --host 127.0.0.1 --port "$p" --log-level warning "$spec"
+    p=$(free_port); start granian "$p" "$VENV/bin/granian" --interface wsgi --workers 2 --host 127.0.0.1 --port "$p" --log-level warning "$spec"
   fi
   if have bjoern; then
-    p=$(free_port); bench bjoern "$app" "$p" "$VENV/bin/python" bjoern_serve.py "$spec" "$p" 2
+    p=$(free_port); start bjoern "$p" "$VENV/bin/python" bjoern_serve.py "$spec" "$p" 2
   fi
+  for _ in $(seq "$RUNS"); do
+    for i in "${!NAMES[@]}"; do measure "$i"; done
+  done
+  report "$app"
 done
 for s in "${SKIPPED[@]}"; do echo "skipped: $s"; done

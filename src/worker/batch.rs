@@ -9,21 +9,23 @@
 //! The worker's system calls are the same either way: one send per response.
 //!
 //! Holding is bounded: responses go out at the end of the turn, or once the oldest has waited
-//! [`HOLD_MS`], whichever is first; and not at all for [`SLOW_PAUSE_MS`] after an application
-//! call took [`SLOW_MS`] or more, since a batch would add such a call's time to the others'.
-//! What is left: in an application that has been fast for a second, a fast response may wait
-//! for one slow call that follows it in the same turn, as a request queued behind that call
-//! waits for it anyway.
+//! [`HOLD_MS`], whichever is first; and not at all while application calls are slow (a moving
+//! average of their time at [`SLOW_MS`] or more), since a batch would add such a call's time
+//! to the others'. An average rather than the last call: a fast call that was only preempted
+//! by the scheduler says little about the next, while one long call keeps holding off for the
+//! next few dozen. What is left: in an application that has been fast, a fast response may
+//! wait for one slow call that follows it in the same turn, as a request queued behind that
+//! call waits for it anyway.
 
 /// The oldest held response goes out once the clock has moved this many milliseconds on
 /// (the heartbeat's ticks: between 1 and 2 ms of real time, a few dozen Flask requests).
 pub const HOLD_MS: u64 = 2;
 
-/// An application call of this many ticks or more (at least 1 ms) is slow.
-pub const SLOW_MS: u64 = 2;
+/// Application calls averaging this many milliseconds or more are slow.
+pub const SLOW_MS: u64 = 1;
 
-/// After a slow call, responses go out as they are made for this long (ms).
-pub const SLOW_PAUSE_MS: u64 = 1000;
+/// Fixed-point scale of the average (it is kept in 1/64 ms).
+const SCALE: u64 = 64;
 
 /// The connections holding output, and what the last application call said about holding.
 #[derive(Debug, Default)]
@@ -31,15 +33,15 @@ pub struct Batch {
     held: Vec<usize>,
     /// The clock when the oldest held response was held.
     since: u64,
-    /// No holding before this time: a call was slow.
-    calm_at: u64,
+    /// Moving average of application call times (1/64 ms; each new call weighs 1/8).
+    avg: u64,
 }
 
 impl Batch {
     /// Holds connection `key`'s finished output until [`Batch::take`]; false when it should go
     /// out now. `now`: monotonic milliseconds.
     pub fn hold(&mut self, key: usize, now: u64) -> bool {
-        if now < self.calm_at {
+        if self.avg >= SLOW_MS * SCALE {
             return false;
         }
         if self.held.is_empty() {
@@ -49,11 +51,10 @@ impl Batch {
         true
     }
 
-    /// Records an application call that ended at `now` after `took` milliseconds.
-    pub fn called(&mut self, took: u64, now: u64) {
-        if took >= SLOW_MS {
-            self.calm_at = now + SLOW_PAUSE_MS;
-        }
+    /// Records an application call that took `took` milliseconds.
+    pub fn called(&mut self, took: u64) {
+        let took = took.min(3_600_000) * SCALE;
+        self.avg = self.avg - self.avg / 8 + took / 8;
     }
 
     /// Whether held responses have waited their time at `now`.
@@ -87,8 +88,8 @@ mod tests {
 
     /// A step of the worker's loop, as the batch sees it.
     enum Step {
-        /// An application call that took this many ms, ending at this time.
-        Call(u64, u64),
+        /// Application calls: this many, that took this many ms each.
+        Calls(usize, u64),
         /// A finished response on this connection at this time; whether it is held.
         Hold(usize, u64, bool),
         /// Whether the batch is due at this time.
@@ -104,9 +105,9 @@ mod tests {
             (
                 "fast calls are held",
                 &[
-                    Call(0, 10),
+                    Calls(1, 0),
                     Hold(1, 10, true),
-                    Call(0, 10),
+                    Calls(1, 0),
                     Hold(2, 10, true),
                     Take(&[1, 2]),
                 ],
@@ -115,7 +116,7 @@ mod tests {
             (
                 "due once the oldest waited",
                 &[
-                    Call(1, 10),
+                    Calls(1, 1),
                     Hold(1, 10, true),
                     Due(11, false),
                     Hold(2, 11, true),
@@ -123,22 +124,20 @@ mod tests {
                 ],
             ),
             (
-                "a slow call stops holding",
-                &[Call(SLOW_MS, 10), Hold(1, 10, false), Due(100, false), Take(&[])],
+                "a preempted fast call changes nothing",
+                &[Calls(100, 0), Calls(1, 5), Hold(1, 10, true), Take(&[1])],
             ),
             (
-                "fast calls right after a slow one are not held",
-                &[Call(50, 10), Call(0, 11), Hold(1, 11, false), Take(&[])],
+                "slow calls stop holding",
+                &[Calls(60, SLOW_MS), Hold(1, 10, false), Due(100, false), Take(&[])],
             ),
             (
-                "holding resumes a while after",
-                &[
-                    Call(50, 10),
-                    Call(0, 1009),
-                    Hold(1, 1009, false),
-                    Hold(2, 1010, true),
-                    Take(&[2]),
-                ],
+                "one long call stops it for the next ones",
+                &[Calls(1, 300), Calls(20, 0), Hold(1, 10, false), Take(&[])],
+            ),
+            (
+                "holding resumes after enough fast calls",
+                &[Calls(1, 300), Calls(40, 0), Hold(1, 10, true), Take(&[1])],
             ),
             (
                 "the clock restarts with each batch",
@@ -156,7 +155,7 @@ mod tests {
             let mut b = Batch::default();
             for (i, step) in steps.iter().enumerate() {
                 match *step {
-                    Call(took, now) => b.called(took, now),
+                    Calls(n, took) => (0..n).for_each(|_| b.called(took)),
                     Hold(key, now, held) => assert_eq!(b.hold(key, now), held, "{name}: step {i}"),
                     Due(now, due) => assert_eq!(b.due(now), due, "{name}: step {i}"),
                     Take(keys) => {

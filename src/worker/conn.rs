@@ -458,7 +458,7 @@ impl Conn {
         };
         self.close_body();
         let ended = sh.ctx.heartbeat.end_request();
-        sh.io.batch.called(ended.saturating_sub(self.began), ended);
+        sh.io.batch.called(ended.saturating_sub(self.began));
         self.phase = match outcome {
             Ok(ending) => Phase::Done(ending),
             Err(e) => dispatch::fail(self, sh, e),

@@ -252,7 +252,7 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
     std::mem::swap(&mut conn.body, environ.input());
     conn.body.clear();
     let ended = sh.ctx.heartbeat.end_request();
-    sh.io.batch.called(ended.saturating_sub(conn.began), ended);
+    sh.io.batch.called(ended.saturating_sub(conn.began));
     match result {
         Ok(ending) => Phase::Done(ending),
         Err(e) => fail(conn, sh, e),
