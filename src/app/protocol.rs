@@ -168,7 +168,11 @@ impl Response {
                 }
                 continue;
             }
-            response::put_header(&mut self.head, name, value.as_bytes());
+            // PEP 3333: header values are latin-1 text, for Rust apps as for Python ones.
+            if !response::put_header_latin1(&mut self.head, name, value) {
+                self.head.clear();
+                return Err(ProtocolError::InvalidHeader(format!("{name}: {value} (not latin-1)")).into());
+            }
         }
         self.status = code;
         self.phase = Phase::Started;
@@ -553,6 +557,7 @@ mod tests {
             ("X", "a\0"),
             ("", "x"),
             ("Content-Length", "-1"),
+            ("X", "\u{20ac}"),
         ] {
             let (r, _) = run(info, |sr| sr.start_response("200 OK", &[(n, v)], None).map(|_| ()));
             assert!(r.unwrap_err().contains("invalid header"), "{n}: {v:?}");

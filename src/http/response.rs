@@ -47,6 +47,30 @@ pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends `name: value` with `value` given as latin-1 text (PEP 3333's header strings): each
+/// character is one byte on the wire. False, with nothing appended, if a character is past
+/// U+00FF.
+pub fn put_header_latin1(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
+    if value.is_ascii() {
+        put_header(out, name, value.as_bytes());
+        return true;
+    }
+    let start = out.len();
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    for c in value.chars() {
+        match u8::try_from(u32::from(c)) {
+            Ok(b) => out.push(b),
+            Err(_) => {
+                out.truncate(start);
+                return false;
+            }
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    true
+}
+
 /// Appends the `Date` and (unless empty) `Server` headers.
 pub fn put_stamp(out: &mut Vec<u8>, stamp: &Stamp<'_>) {
     put_header(out, "Date", stamp.date.as_bytes());
@@ -154,6 +178,32 @@ mod tests {
             let mut out = Vec::new();
             put_content_length(&mut out, n);
             assert_eq!(out, format!("Content-Length: {s}\r\n").as_bytes());
+        }
+    }
+
+    #[test]
+    fn latin1_header_values_are_one_byte_a_character() {
+        let cases: &[(&str, Option<&[u8]>)] = &[
+            ("plain", Some(b"X: plain\r\n")),
+            ("", Some(b"X: \r\n")),
+            ("caf\u{e9}", Some(b"X: caf\xe9\r\n")),
+            ("\u{ff}\u{80}", Some(b"X: \xff\x80\r\n")),
+            ("\u{20ac}", None),
+            ("ok \u{100}", None),
+        ];
+        for &(value, want) in cases {
+            let mut out = b"before ".to_vec();
+            let ok = put_header_latin1(&mut out, "X", value);
+            match want {
+                Some(bytes) => {
+                    assert!(ok, "{value:?}");
+                    assert_eq!(&out[7..], bytes, "{value:?}");
+                }
+                None => {
+                    assert!(!ok, "{value:?}");
+                    assert_eq!(out, b"before ", "{value:?}: nothing appended");
+                }
+            }
         }
     }
 

@@ -247,6 +247,11 @@ def non_latin1_header(environ, start_response):
     return [b"x"]
 
 
+def latin1_header(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Name", "caf\xe9 \xff")])
+    return [b"x"]
+
+
 STASH = {}
 
 
@@ -383,6 +388,7 @@ ROUTES = {
     "/second-start": second_start,
     "/not-bytes": not_bytes,
     "/non-latin1-header": non_latin1_header,
+    "/latin1-header": latin1_header,
     "/stash-write": stash_write,
     "/use-stashed": use_stashed,
     "/exit": system_exit,
