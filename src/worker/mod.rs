@@ -349,9 +349,6 @@ impl Io {
                         Some(Some(c)) => {
                             c.ready(r.readable, r.writable, r.closed);
                             self.drive(ctx, key, now);
-                            if self.batch.due(ctx.heartbeat.last_beat()) {
-                                self.flush_held(ctx, now);
-                            }
                         }
                         Some(None) => {
                             busy_ready |= busy == Some(key);
@@ -566,6 +563,11 @@ impl Io {
         }
         if let Some(slot) = self.conns.get_mut(key) {
             *slot = Some(conn);
+        }
+        // Held responses wait for the end of the turn, but not past their time however many
+        // connections this turn serves (or accepts).
+        if self.batch.due(ctx.heartbeat.last_beat()) {
+            self.flush_held(ctx, now);
         }
     }
 
