@@ -98,6 +98,10 @@ pub struct Cli {
     /// One SO_REUSEPORT listening socket per worker instead of one shared socket.
     #[arg(long = "reuse-port")]
     pub reuse_port: bool,
+    /// Send each response as soon as it is made, instead of those a worker finishes in one turn
+    /// of its event loop together.
+    #[arg(long = "no-batch-responses")]
+    pub no_batch_responses: bool,
     /// Write the master's pid to this file (its directory must exist).
     #[arg(short = 'p', long = "pid", value_name = "FILE")]
     pub pid: Option<String>,

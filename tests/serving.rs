@@ -270,6 +270,34 @@ fn a_fast_response_is_not_held_behind_a_slow_request() {
     );
 }
 
+/// `--no-batch-responses`: a response goes out as soon as it is made, even when a slow request
+/// is served next in the same turn of the worker's loop (with batching it would wait for it).
+#[test]
+fn without_batching_a_response_does_not_wait_for_the_next_call() {
+    let s = Server::start(&["-w", "1", "--no-batch-responses", "builtin:sleep"], 1);
+    let worker = s.workers()[0];
+    // Stopped, the worker finds both requests in one turn, the fast one first.
+    assert!(kill(worker, 19)); // SIGSTOP
+    let fast = s.connect();
+    let mut slow = s.connect();
+    (&fast).write_all(b"GET /?s=0 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    slow.write_all(b"GET /?s=1.5 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert!(kill(worker, 18)); // SIGCONT
+    let r = read_response(&mut BufReader::new(fast), false).expect("fast response");
+    assert_eq!(r.text(), "slept 0");
+    slow.set_nonblocking(true).unwrap();
+    let early = slow.read(&mut [0u8; 1]);
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the fast response waited for the slow one: {early:?}"
+    );
+    slow.set_nonblocking(false).unwrap();
+    assert_eq!(
+        read_response(&mut BufReader::new(slow), false).unwrap().text(),
+        "slept 1.5"
+    );
+}
+
 #[test]
 fn idle_keepalive_connection_is_closed_after_keepalive_timeout() {
     let s = Server::start(&["builtin:hello"], 1);

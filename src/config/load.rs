@@ -97,6 +97,10 @@ fn cli_values(cli: &Cli) -> Vec<(Setting, Value)> {
         (Setting::MaxRequests, one(&cli.max_requests)),
         (Setting::MaxRequestsJitter, one(&cli.max_requests_jitter)),
         (Setting::ReusePort, switch(cli.reuse_port)),
+        (
+            Setting::BatchResponses,
+            cli.no_batch_responses.then_some(Value::Bool(false)),
+        ),
         (Setting::Pidfile, one(&cli.pid)),
         (Setting::Chdir, one(&cli.chdir)),
         (Setting::Pythonpath, one(&cli.pythonpath)),
@@ -239,6 +243,7 @@ mod tests {
             Setting::RawEnv => Some("A=1"),
             Setting::ProxyProtocol
             | Setting::ReusePort
+            | Setting::BatchResponses
             | Setting::PreloadApp
             | Setting::Syslog
             | Setting::DisableRedirectAccessToSyslog
@@ -254,6 +259,8 @@ mod tests {
                 (Setting::App, Some(v)) => (vec![v], Value::Arg(v.into())),
                 (Setting::RawEnv, Some(v)) => (vec![flag, v], Value::Args(vec![v.into()])),
                 (_, Some(v)) => (vec![flag, v], Value::Arg(v.into())),
+                // The one switch that turns a setting off.
+                (Setting::BatchResponses, None) => (vec![flag], Value::Bool(false)),
                 (_, None) => (vec![flag], Value::Bool(true)),
             };
             let cfg = merged(None, None, &args).expect("valid");

@@ -103,6 +103,9 @@ pub struct Config {
     pub max_requests_jitter: u64,
     /// One SO_REUSEPORT listening socket per worker instead of one shared socket.
     pub reuse_port: bool,
+    /// Send the responses a worker finishes in one turn of its loop together (see the worker's
+    /// `batch` module); off: each as soon as it is made.
+    pub batch_responses: bool,
     /// Where the master writes its pid.
     pub pidfile: Option<PathBuf>,
 
@@ -234,6 +237,7 @@ impl Default for Config {
             max_requests: 0,
             max_requests_jitter: 0,
             reuse_port: false,
+            batch_responses: true,
             pidfile: None,
             chdir: None,
             pythonpath: Vec::new(),

@@ -38,6 +38,7 @@ pub(crate) enum Setting {
     MaxRequests,
     MaxRequestsJitter,
     ReusePort,
+    BatchResponses,
     Pidfile,
     Chdir,
     Pythonpath,
@@ -62,7 +63,7 @@ pub(crate) enum Setting {
 
 impl Setting {
     /// Every setting, in the order `--print-config` and `etc/forkhorn.toml` list them.
-    pub(crate) const ALL: [Setting; 45] = [
+    pub(crate) const ALL: [Setting; 46] = [
         Setting::Bind,
         Setting::Workers,
         Setting::Backlog,
@@ -88,6 +89,7 @@ impl Setting {
         Setting::MaxRequests,
         Setting::MaxRequestsJitter,
         Setting::ReusePort,
+        Setting::BatchResponses,
         Setting::Pidfile,
         Setting::Chdir,
         Setting::Pythonpath,
@@ -138,6 +140,7 @@ impl Setting {
             Setting::MaxRequests => "max_requests",
             Setting::MaxRequestsJitter => "max_requests_jitter",
             Setting::ReusePort => "reuse_port",
+            Setting::BatchResponses => "batch_responses",
             Setting::Pidfile => "pidfile",
             Setting::Chdir => "chdir",
             Setting::Pythonpath => "pythonpath",
@@ -190,6 +193,7 @@ impl Setting {
             Setting::MaxRequests => "--max-requests",
             Setting::MaxRequestsJitter => "--max-requests-jitter",
             Setting::ReusePort => "--reuse-port",
+            Setting::BatchResponses => "--no-batch-responses",
             Setting::Pidfile => "--pid",
             Setting::Chdir => "--chdir",
             Setting::Pythonpath => "--pythonpath",
@@ -338,6 +342,7 @@ pub(crate) fn assign(cfg: &mut Config, setting: Setting, value: &Value, sys: &dy
             cfg.max_requests_jitter = integer(value, Range::new(0, u64::MAX, "a non-negative integer"))?
         }
         Setting::ReusePort => cfg.reuse_port = boolean(value)?,
+        Setting::BatchResponses => cfg.batch_responses = boolean(value)?,
         Setting::Pidfile => cfg.pidfile = Some(file_path(value, sys, FilePath::Only)?.into()),
         Setting::Chdir => cfg.chdir = Some(existing_dir(value, sys)?),
         Setting::Pythonpath => cfg.pythonpath = path_list(value)?,
@@ -1187,6 +1192,7 @@ mod tests {
         let all = [
             Setting::ProxyProtocol,
             Setting::ReusePort,
+            Setting::BatchResponses,
             Setting::PreloadApp,
             Setting::Syslog,
             Setting::DisableRedirectAccessToSyslog,
@@ -1194,9 +1200,14 @@ mod tests {
             Setting::Daemon,
         ];
         for s in all {
-            let on = try_set(s, Value::Bool(true)).expect("valid");
-            assert_ne!(on, Config::default(), "{s:?}");
-            assert_eq!(try_set(s, Value::Bool(false)), Ok(Config::default()), "{s:?}");
+            // Off by default, except batch_responses.
+            let (usual, other) = match s {
+                Setting::BatchResponses => (true, false),
+                _ => (false, true),
+            };
+            let changed = try_set(s, Value::Bool(other)).expect("valid");
+            assert_ne!(changed, Config::default(), "{s:?}");
+            assert_eq!(try_set(s, Value::Bool(usual)), Ok(Config::default()), "{s:?}");
             assert_eq!(refused(s, str("true")), "expected true or false, got \"true\"");
             assert_eq!(refused(s, Value::Int(1)), "expected true or false, got 1");
         }

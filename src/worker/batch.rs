@@ -8,14 +8,20 @@
 //! of its CPU per request against 9 µs for bjoern, which writes on the next loop iteration).
 //! The worker's system calls are the same either way: one send per response.
 //!
-//! Holding is bounded: responses go out at the end of the turn, or once the oldest has waited
-//! [`HOLD_MS`], whichever is first; and not at all while application calls are slow (a moving
-//! average of their time at [`SLOW_MS`] or more), since a batch would add such a call's time
-//! to the others'. An average rather than the last call: a fast call that was only preempted
-//! by the scheduler says little about the next, while one long call keeps holding off for the
-//! next few dozen. What is left: in an application that has been fast, a fast response may
-//! wait for one slow call that follows it in the same turn, as a request queued behind that
-//! call waits for it anyway.
+//! When held responses leave: at the end of the turn; before the worker sleeps in poll (also in
+//! a turn nested in a waiting `write`, and before such a `write` waits on its own socket); and,
+//! between connections, once the oldest has waited [`HOLD_MS`] on the heartbeat's clock, which
+//! moves when an application call begins or ends. Nothing is held while application calls are
+//! slow (a moving average of their time at [`SLOW_MS`] or more), since a batch would add such
+//! a call's time to the others'. An average rather than the last call: a fast call that was
+//! only preempted by the scheduler says little about the next, while one long call keeps
+//! holding off for the next few dozen.
+//!
+//! What is left, and why `batch_responses = false` exists: in an application that has been
+//! fast, a finished response waits for a slow call that follows it in the same turn (a request
+//! read in that turn but queued behind the call waits for it too). If that call hangs until the
+//! master kills the worker (`timeout`), the held responses are lost with the worker's other
+//! connections, where without batching they would have gone out.
 
 /// The oldest held response goes out once the clock has moved this many milliseconds on
 /// (the heartbeat's ticks: between 1 and 2 ms of real time, a few dozen Flask requests).

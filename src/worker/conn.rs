@@ -247,7 +247,10 @@ impl Conn {
                     }
                     // Nothing more to read now: a finished response may wait for the end of the
                     // turn and leave with the others (see `batch`).
-                    if !self.can_read && self.pending() > 0 && sh.io.batch.hold(self.key, sh.ctx.heartbeat.last_beat())
+                    if sh.ctx.settings.batch_responses
+                        && !self.can_read
+                        && self.pending() > 0
+                        && sh.io.batch.hold(self.key, sh.ctx.heartbeat.last_beat())
                     {
                         return Ok(());
                     }

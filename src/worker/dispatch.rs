@@ -44,6 +44,8 @@ pub struct Settings {
     pub proxy_protocol: bool,
     /// Peers allowed to send one.
     pub proxy_allow_ips: AllowIps,
+    /// Hold finished responses for the end of the loop's turn (see `batch`).
+    pub batch_responses: bool,
 }
 
 impl Settings {
@@ -84,6 +86,7 @@ impl Settings {
             secure_scheme_headers: cfg.secure_scheme_headers.clone(),
             proxy_protocol: cfg.proxy_protocol,
             proxy_allow_ips: cfg.proxy_allow_ips.clone(),
+            batch_responses: cfg.batch_responses,
         }
     }
 }
@@ -147,6 +150,8 @@ impl Drain for WorkerDrain<'_, '_> {
                     if self.io.quit_requested() {
                         return Err(io::Error::new(io::ErrorKind::Interrupted, "the worker is stopping"));
                     }
+                    // Waiting on this one socket: what other requests finished goes out first.
+                    self.io.flush_held(self.ctx);
                     let ms = PollTimeout::try_from(wait.as_millis().min(i32::MAX as u128) as i32)
                         .unwrap_or(PollTimeout::MAX);
                     let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLOUT)];

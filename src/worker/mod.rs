@@ -305,6 +305,9 @@ impl Io {
     /// housekeeping. `busy`: the connection whose application call runs this turn from inside
     /// `write`; returns whether its socket reported readiness.
     pub fn turn(&mut self, ctx: &Ctx<'_>, timeout: Duration, busy: Option<usize>) -> bool {
+        // Never sleep on held responses: a turn nested in a waiting `write` starts with those
+        // the turns above it held.
+        self.flush_held(ctx);
         let mut events = self.spare_events.pop().unwrap_or_else(|| Events::with_capacity(1024));
         // Inside an application call (its write waits): let the application step aside.
         let paused = if self.depth > 0 { ctx.app.pause_for_wait() } else { None };
@@ -361,21 +364,24 @@ impl Io {
         }
         self.spare_events.push(events);
         // Before housekeeping, whose sweep must not take a held response for an idle client.
-        self.flush_held(ctx, now);
+        self.flush_held(ctx);
         self.housekeeping(ctx, now);
-        // Stopping drives every connection again.
-        self.flush_held(ctx, now);
+        // Housekeeping may drive connections again (stopping, resuming accept).
+        self.flush_held(ctx);
         busy_ready
     }
 
     /// Sends the responses held for the end of the turn (see [`batch`]).
-    fn flush_held(&mut self, ctx: &Ctx<'_>, now: Instant) {
+    pub(crate) fn flush_held(&mut self, ctx: &Ctx<'_>) {
         if self.batch.is_empty() {
             return;
         }
+        // The time they leave, not the turn's start: the keep-alive wait begins now.
+        let now = Instant::now();
         let keys = self.batch.take();
         for &key in &keys {
-            // Closed since, held twice, or inside the application: nothing to send now.
+            // Closed since, or inside the application (a key that came back since is flushed,
+            // harmlessly, and one held twice is flushed twice).
             let Some(mut conn) = self.conns.get_mut(key).and_then(Option::take) else {
                 continue;
             };
@@ -567,7 +573,7 @@ impl Io {
         // Held responses wait for the end of the turn, but not past their time however many
         // connections this turn serves (or accepts).
         if self.batch.due(ctx.heartbeat.last_beat()) {
-            self.flush_held(ctx, now);
+            self.flush_held(ctx);
         }
     }
 
