@@ -411,7 +411,9 @@ fn parse_status(status: &str) -> Result<u16, ProtocolError> {
         && b[..3].iter().all(u8::is_ascii_digit)
         && b[0] != b'0'
         && b[3] == b' '
-        && !b[4..].iter().any(|&c| c == b'\r' || c == b'\n' || c == 0);
+        && !b[4..].iter().any(|&c| c == b'\r' || c == b'\n' || c == 0)
+        // Latin-1 text, sent one byte a character.
+        && status.chars().all(|c| u32::from(c) <= 0xff);
     if !ok {
         return Err(ProtocolError::InvalidStatus(status.to_owned()));
     }
@@ -547,7 +549,15 @@ mod tests {
             sr.start_response("500 Oops", &[], None).map(|_| ())
         });
         assert_eq!(r.unwrap_err(), ProtocolError::AlreadyStarted.to_string());
-        for bad in ["200", "2000 OK", "abc OK", "200OK", "200 O\r\nK", "099 x"] {
+        for bad in [
+            "200",
+            "2000 OK",
+            "abc OK",
+            "200OK",
+            "200 O\r\nK",
+            "099 x",
+            "200 \u{20ac}",
+        ] {
             let (r, _) = run(info, |sr| sr.start_response(bad, &[], None).map(|_| ()));
             assert!(r.unwrap_err().contains("invalid status"), "{bad}");
         }

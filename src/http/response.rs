@@ -35,8 +35,29 @@ pub fn status_has_body(status: u16) -> bool {
 pub fn put_status_line(out: &mut Vec<u8>, version: Version, status: &str) {
     out.extend_from_slice(version.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(status.as_bytes());
+    // PEP 3333's status is latin-1 text, like header values; callers check it is.
+    put_latin1(out, status);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `text` one byte a character (latin-1). False, with nothing appended, if a character
+/// is past U+00FF.
+fn put_latin1(out: &mut Vec<u8>, text: &str) -> bool {
+    if text.is_ascii() {
+        out.extend_from_slice(text.as_bytes());
+        return true;
+    }
+    let start = out.len();
+    for c in text.chars() {
+        match u8::try_from(u32::from(c)) {
+            Ok(b) => out.push(b),
+            Err(_) => {
+                out.truncate(start);
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Appends `name: value\r\n`.
@@ -51,21 +72,12 @@ pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 /// character is one byte on the wire. False, with nothing appended, if a character is past
 /// U+00FF.
 pub fn put_header_latin1(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
-    if value.is_ascii() {
-        put_header(out, name, value.as_bytes());
-        return true;
-    }
     let start = out.len();
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    for c in value.chars() {
-        match u8::try_from(u32::from(c)) {
-            Ok(b) => out.push(b),
-            Err(_) => {
-                out.truncate(start);
-                return false;
-            }
-        }
+    if !put_latin1(out, value) {
+        out.truncate(start);
+        return false;
     }
     out.extend_from_slice(b"\r\n");
     true
@@ -205,6 +217,13 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn status_lines_are_latin1() {
+        let mut out = Vec::new();
+        put_status_line(&mut out, Version::Http11, "200 Tr\u{e8}s bien");
+        assert_eq!(out, b"HTTP/1.1 200 Tr\xe8s bien\r\n");
     }
 
     #[test]

@@ -248,7 +248,7 @@ def non_latin1_header(environ, start_response):
 
 
 def latin1_header(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Name", "caf\xe9 \xff")])
+    start_response("200 Tr\xe8s bien", [("Content-Type", "text/plain"), ("X-Name", "caf\xe9 \xff")])
     return [b"x"]
 
 
