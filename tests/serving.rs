@@ -298,6 +298,28 @@ fn without_batching_a_response_does_not_wait_for_the_next_call() {
     );
 }
 
+/// A client that sends its request and shuts down its sending side still gets all of a
+/// response too large to go out in one write.
+#[test]
+fn a_half_closed_client_gets_a_large_response_whole() {
+    let s = Server::start(&["-w", "1", "builtin:echo"], 1);
+    let body = vec![b'a'; 8 << 20];
+    let mut c = s.connect();
+    write!(
+        c,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    c.write_all(&body).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let r = read_response(&mut BufReader::new(c), false).expect("a whole response");
+    assert_eq!(r.status, 200);
+    let echoed = echo_json(&r)["body_b64"].as_str().map(str::len);
+    // base64 of 8 MiB
+    assert_eq!(echoed, Some((8usize << 20).div_ceil(3) * 4));
+}
+
 #[test]
 fn idle_keepalive_connection_is_closed_after_keepalive_timeout() {
     let s = Server::start(&["builtin:hello"], 1);

@@ -260,6 +260,9 @@ impl Conn {
                         Ok(false) => return Ok(()),
                         // EOF with part of a head buffered: answer it, as gunicorn does.
                         Err(Close::Done) if !self.rbuf.data().is_empty() => self.reject(ParseError::Incomplete, sh),
+                        // The client is done sending, not reading: what it asked for goes out
+                        // whole before the connection closes.
+                        Err(Close::Done) if self.pending() > 0 => self.phase = Phase::Done(Ending::Close),
                         Err(e) => return Err(e),
                     }
                 }
