@@ -81,20 +81,27 @@ pub struct AccessFormat {
     timed: bool,
 }
 
-/// What one line is made of: the request as parsed, and what the server answered.
-pub struct Record<'a> {
-    /// The request head; its spans point into `buf`.
+/// The facts of an exchange the connection holds when its response completes.
+#[derive(Clone, Copy)]
+pub struct Exchange<'a> {
+    /// The parsed request head; spans point into `buf`.
     pub head: &'a Head,
     /// The bytes of the request head.
     pub buf: &'a [u8],
     /// The client, or `None` on a Unix socket.
     pub peer: Option<SocketAddr>,
-    /// The status sent.
+    /// The status the application set (0 if it set none).
     pub status: u16,
-    /// Body bytes sent.
+    /// Body bytes of the application's response.
     pub body_bytes: u64,
-    /// The response's status line and headers as encoded (`Name: value\r\n` lines).
+    /// The application's status line and headers as encoded.
     pub resp_head: &'a [u8],
+}
+
+/// What one line is made of: the exchange as it went out, and the facts around it.
+pub struct Record<'a> {
+    /// The request and the response sent (the server's own answer, if it gave one).
+    pub exchange: Exchange<'a>,
     /// From the complete request head to the complete response.
     pub elapsed: Duration,
     /// The values of [`AccessFormat::environ_keys`], captured when the application returned.
@@ -203,8 +210,8 @@ impl AccessFormat {
 
     /// Appends the line for `rec`, newline included, to `out`.
     pub fn render(&self, rec: &Record<'_>, out: &mut Vec<u8>) {
-        let head = rec.head;
-        let buf = rec.buf;
+        let head = rec.exchange.head;
+        let buf = rec.exchange.buf;
         for piece in &self.pieces {
             let atom = match piece {
                 Piece::Literal(a, b) => {
@@ -214,7 +221,7 @@ impl AccessFormat {
                 Piece::Atom(atom) => atom,
             };
             match atom {
-                Atom::RemoteAddr => match rec.peer {
+                Atom::RemoteAddr => match rec.exchange.peer {
                     Some(SocketAddr::V4(a)) => {
                         for (i, octet) in a.ip().octets().into_iter().enumerate() {
                             if i > 0 {
@@ -244,9 +251,9 @@ impl AccessFormat {
                 }
                 Atom::Query => put_escaped(out, head.query.of(buf)),
                 Atom::Protocol => out.extend_from_slice(protocol(head.version)),
-                Atom::Status => put_u64(out, u64::from(rec.status)),
-                Atom::BytesClf if rec.body_bytes == 0 => out.push(b'-'),
-                Atom::BytesClf | Atom::Bytes => put_u64(out, rec.body_bytes),
+                Atom::Status => put_u64(out, u64::from(rec.exchange.status)),
+                Atom::BytesClf if rec.exchange.body_bytes == 0 => out.push(b'-'),
+                Atom::BytesClf | Atom::Bytes => put_u64(out, rec.exchange.body_bytes),
                 Atom::Referer => put_or_dash(out, request_header(head, buf, b"referer")),
                 Atom::UserAgent => put_or_dash(out, request_header(head, buf, b"user-agent")),
                 Atom::Seconds => put_display(out, rec.elapsed.as_secs()),
@@ -259,7 +266,7 @@ impl AccessFormat {
                     let _ = write!(out, "<{}>", rec.pid);
                 }
                 Atom::RequestHeader(name) => put_or_dash(out, request_header(head, buf, name)),
-                Atom::ResponseHeader(name) => put_or_dash(out, response_header(rec.resp_head, name)),
+                Atom::ResponseHeader(name) => put_or_dash(out, response_header(rec.exchange.resp_head, name)),
                 Atom::Environ(i) => put_or_dash(out, rec.environ.get(*i)),
             }
         }
@@ -436,12 +443,14 @@ mod tests {
         let mut time = Vec::new();
         clf_time(1_795_168_800, &mut time);
         let rec = Record {
-            head: &head,
-            buf: request,
-            peer: Some("10.1.2.3:5555".parse().unwrap()),
-            status,
-            body_bytes: bytes,
-            resp_head,
+            exchange: Exchange {
+                head: &head,
+                buf: request,
+                peer: Some("10.1.2.3:5555".parse().unwrap()),
+                status,
+                body_bytes: bytes,
+                resp_head,
+            },
             elapsed: Duration::from_micros(1_234_567),
             environ: &values,
             time: &time,

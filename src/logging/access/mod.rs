@@ -14,11 +14,10 @@ use super::file::{open_append, write_fd};
 use super::LoggingError;
 use crate::app::Environ;
 use crate::config::Config;
-use crate::http::Head;
+pub use format::Exchange;
 use format::{AccessFormat, EnvValues, Record};
 use std::fs::File;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -59,22 +58,6 @@ pub struct AccessLog {
     pid: u32,
     /// A write error was reported and not yet followed by a success (report once per streak).
     failing: bool,
-}
-
-/// The facts of an exchange the connection holds when its response completes.
-pub struct Exchange<'a> {
-    /// The parsed request head; spans point into `buf`.
-    pub head: &'a Head,
-    /// The bytes of the request head.
-    pub buf: &'a [u8],
-    /// The client, or `None` on a Unix socket.
-    pub peer: Option<SocketAddr>,
-    /// The status the application set (0 if it set none).
-    pub status: u16,
-    /// Body bytes of the application's response.
-    pub body_bytes: u64,
-    /// The application's status line and headers as encoded.
-    pub resp_head: &'a [u8],
 }
 
 /// A connection's access-log state for its current request.
@@ -198,12 +181,12 @@ impl AccessLog {
             None => (ex.status, ex.body_bytes, ex.resp_head),
         };
         let rec = Record {
-            head: ex.head,
-            buf: ex.buf,
-            peer: ex.peer,
-            status,
-            body_bytes,
-            resp_head,
+            exchange: Exchange {
+                status,
+                body_bytes,
+                resp_head,
+                ..*ex
+            },
             elapsed: start.map(|s| s.elapsed()).unwrap_or_default(),
             environ: &req.environ,
             time: &self.time,
@@ -298,7 +281,7 @@ pub fn body_len(response: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{parse_head, Limits};
+    use crate::http::{parse_head, Head, Limits};
 
     fn cfg_with(path: &std::path::Path) -> Config {
         Config {
