@@ -463,8 +463,7 @@ impl Conn {
             }
         };
         self.close_body();
-        let ended = sh.ctx.heartbeat.end_request();
-        sh.io.batch.called(ended.saturating_sub(self.began));
+        dispatch::app_returned(self.began, sh);
         self.phase = match outcome {
             Ok(ending) => Phase::Done(ending),
             Err(e) => dispatch::fail(self, sh, e),

@@ -256,12 +256,18 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
     sh.io.access.capture_environ(&mut conn.access, environ); // service: %({key}e)s
     std::mem::swap(&mut conn.body, environ.input());
     conn.body.clear();
-    let ended = sh.ctx.heartbeat.end_request();
-    sh.io.batch.called(ended.saturating_sub(conn.began));
+    app_returned(conn.began, sh);
     match result {
         Ok(ending) => Phase::Done(ending),
         Err(e) => fail(conn, sh, e),
     }
+}
+
+/// The application is done with the request that entered it at `began` (its body included):
+/// the heartbeat says so, and response batching learns how long the call took.
+pub fn app_returned(began: u64, sh: &mut Shared<'_>) {
+    let ended = sh.ctx.heartbeat.end_request();
+    sh.io.batch.called(ended.saturating_sub(began));
 }
 
 /// An application error: a 500 if nothing was sent yet, otherwise the connection is aborted
