@@ -17,6 +17,9 @@ pub enum ProtocolError {
     /// A header name that is not a token, or a value with CR, LF or NUL.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
+    /// A header value with a character past U+00FF (PEP 3333: values are latin-1 text).
+    #[error("header value {0:?} is not latin-1")]
+    NotLatin1(String),
     /// `start_response` called again without `exc_info`.
     #[error("start_response called a second time without exc_info")]
     AlreadyStarted,
@@ -171,7 +174,7 @@ impl Response {
             // PEP 3333: header values are latin-1 text, for Rust apps as for Python ones.
             if !response::put_header_latin1(&mut self.head, name, value) {
                 self.head.clear();
-                return Err(ProtocolError::InvalidHeader(format!("{name}: {value} (not latin-1)")).into());
+                return Err(ProtocolError::NotLatin1(value.to_owned()).into());
             }
         }
         self.status = code;
@@ -567,11 +570,14 @@ mod tests {
             ("X", "a\0"),
             ("", "x"),
             ("Content-Length", "-1"),
-            ("X", "\u{20ac}"),
         ] {
             let (r, _) = run(info, |sr| sr.start_response("200 OK", &[(n, v)], None).map(|_| ()));
             assert!(r.unwrap_err().contains("invalid header"), "{n}: {v:?}");
         }
+        let (r, _) = run(info, |sr| {
+            sr.start_response("200 OK", &[("X", "\u{20ac}")], None).map(|_| ())
+        });
+        assert_eq!(r.unwrap_err(), "header value \"\u{20ac}\" is not latin-1");
         let (r, _) = run(info, |_| Ok(()));
         assert_eq!(r.unwrap_err(), ProtocolError::NeverStarted.to_string());
     }

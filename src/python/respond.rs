@@ -120,12 +120,8 @@ impl StartResponseFn {
         }
         let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(owned.len());
         for (name, value) in &owned {
-            let value = value.to_str()?;
-            // PEP 3333: header values are latin-1 text.
-            if value.chars().any(|c| c as u32 > 0xff) {
-                return Err(PyValueError::new_err(format!("header value {value:?} is not latin-1")));
-            }
-            pairs.push((name.to_str()?, value));
+            // Latin-1 is checked as the head is encoded (a ValueError, below).
+            pairs.push((name.to_str()?, value.to_str()?));
         }
         let exc = match exc_info {
             Some(info) if !info.is_none() => Some(info),
@@ -183,7 +179,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// wsgiref raises), ValueError for a bad status or header.
 fn protocol_error(err: crate::app::AppError) -> PyErr {
     match err.downcast_ref::<ProtocolError>() {
-        Some(ProtocolError::InvalidStatus(_) | ProtocolError::InvalidHeader(_)) => {
+        Some(ProtocolError::InvalidStatus(_) | ProtocolError::InvalidHeader(_) | ProtocolError::NotLatin1(_)) => {
             PyValueError::new_err(err.to_string())
         }
         _ => PyAssertionError::new_err(err.to_string()),
