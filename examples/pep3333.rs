@@ -59,6 +59,56 @@ impl BodyIter for Chunks {
     }
 }
 
+/// Confirmation bytes from the FIFO the query string names: the client writes one after each
+/// block it received, so a block the server held back leaves the client waiting. Opened at the
+/// first wait (opening blocks until the client opens its end).
+struct Confirmations {
+    path: String,
+    fifo: Option<std::fs::File>,
+}
+
+impl Confirmations {
+    fn new(environ: &Environ) -> Confirmations {
+        Confirmations {
+            path: environ.get("QUERY_STRING").unwrap_or("").to_owned(),
+            fifo: None,
+        }
+    }
+
+    fn wait(&mut self) -> Result<bool, AppError> {
+        use std::io::Read;
+        if self.fifo.is_none() {
+            self.fifo = Some(std::fs::File::open(&self.path)?);
+        }
+        let mut byte = [0u8; 1];
+        let n = self.fifo.as_mut().map_or(Ok(0), |f| f.read(&mut byte))?;
+        Ok(n == 1 && byte[0] == b'+')
+    }
+}
+
+/// Five blocks `block N\n`; block N+1 is made only after the client confirmed block N.
+struct ConfirmedBlocks {
+    next: u64,
+    confirmations: Confirmations,
+}
+
+impl BodyIter for ConfirmedBlocks {
+    fn next_chunk(&mut self, _: &mut StartResponse<'_>) -> Option<Result<Chunk, AppError>> {
+        if self.next == 5 {
+            return None;
+        }
+        if self.next > 0 {
+            match self.confirmations.wait() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        self.next += 1;
+        Some(Ok(Chunk::Owned(format!("block {}\n", self.next - 1).into_bytes())))
+    }
+}
+
 fn text(sr: &mut StartResponse<'_>, status: &str, body: String) -> Result<Body, AppError> {
     sr.start_response(status, &[("Content-Type", "text/plain")], None)?;
     Ok(Body::Bytes(body.into_bytes()))
@@ -170,6 +220,24 @@ impl Application for Probe {
                 let mut write = sr.start_response("200 OK", &[("Content-Type", "application/octet-stream")], None)?;
                 for _ in 0..mib * 16 {
                     write.write(&piece)?;
+                }
+                Ok(Body::Empty)
+            }
+            "/stream-barrier" => {
+                sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+                Ok(Body::Iter(Box::new(ConfirmedBlocks {
+                    next: 0,
+                    confirmations: Confirmations::new(environ),
+                })))
+            }
+            "/write-barrier" => {
+                let mut confirmations = Confirmations::new(environ);
+                let mut write = sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+                for i in 0..5 {
+                    if i > 0 && !confirmations.wait()? {
+                        break;
+                    }
+                    write.write(format!("block {i}\n").as_bytes())?;
                 }
                 Ok(Body::Empty)
             }

@@ -311,3 +311,15 @@ fn while_write_waits_for_a_slow_client_the_worker_serves_others() {
     }
     assert_eq!(s.workers().len(), 1);
 }
+
+#[test]
+fn body_blocks_go_out_before_the_next_is_made() {
+    let s = probe();
+    read_confirmed_blocks(&s, "/stream-barrier", "rust-iter", 5);
+}
+
+#[test]
+fn written_blocks_go_out_before_write_returns() {
+    let s = probe();
+    read_confirmed_blocks(&s, "/write-barrier", "rust-write", 5);
+}

@@ -8,7 +8,7 @@ mod common;
 use base64::Engine as _;
 use common::python::apps_dir;
 use common::*;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -765,4 +765,53 @@ fn while_write_waits_other_requests_are_served() {
         assert!(r.body.chunks(65536).all(|c| c == block.as_slice()));
     }
     assert_eq!(s.workers().len(), 1);
+}
+
+#[test]
+fn generator_blocks_go_out_before_the_next_is_made() {
+    let s = start(&["wsgi_apps:app"], 1);
+    read_confirmed_blocks(&s, "/stream-barrier", "py-generator", 5);
+}
+
+#[test]
+fn written_blocks_go_out_before_write_returns() {
+    let s = start(&["wsgi_apps:app"], 1);
+    read_confirmed_blocks(&s, "/write-barrier", "py-write", 5);
+}
+
+#[test]
+fn an_endless_event_stream_is_read_event_by_event_and_closed_when_the_client_leaves() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let closed_before = json(&s.get("/counts"))["close"].as_u64().unwrap();
+    let mut fifo = Confirmations::new("py-events");
+    let mut c = s.connect();
+    write!(c, "GET /events?{} HTTP/1.1\r\nHost: t\r\n\r\n", fifo.path.display()).unwrap();
+    let mut r = BufReader::new(c);
+    // The head goes out with the first event.
+    fifo.confirm();
+    let head = read_head(&mut r);
+    assert!(head.contains("Content-Type: text/event-stream"), "{head}");
+    for i in 0..3 {
+        if i > 0 {
+            fifo.confirm();
+        }
+        // Each event is one chunk: its size line, then the event's lines.
+        let mut size = String::new();
+        r.read_line(&mut size).unwrap();
+        let mut lines = String::new();
+        for _ in 0..3 {
+            r.read_line(&mut lines).unwrap();
+        }
+        assert_eq!(lines, format!("id: {i}\ndata: tick {i}\n\n"));
+        let mut crlf = String::new();
+        r.read_line(&mut crlf).unwrap();
+        assert_eq!(crlf, "\r\n");
+    }
+    drop(r);
+    // Events go on into the closed connection until a send fails; then the body is closed,
+    // which closes the FIFO's reading end.
+    wait_until("the body is closed after the client left", || {
+        fifo.unread() == 0 && !fifo.try_confirm()
+    });
+    assert_eq!(json(&s.get("/counts"))["close"].as_u64().unwrap(), closed_before + 1);
 }

@@ -113,6 +113,13 @@ impl Response {
         self.keep_alive = req.keep_alive;
     }
 
+    /// True once the body has all the bytes its `Content-Length` promised: nothing the
+    /// application produces later can reach the client, so its next block need not wait for
+    /// this one to be sent.
+    pub fn body_complete(&self) -> bool {
+        matches!((self.phase, self.framing), (Phase::Sending | Phase::Done, Framing::Length(n)) if self.sent >= n)
+    }
+
     /// True once any byte of the response head has gone into the output.
     pub fn headers_sent(&self) -> bool {
         matches!(self.phase, Phase::Sending | Phase::Done)
@@ -313,15 +320,21 @@ pub struct StartResponse<'a> {
 }
 
 /// Moves output to the client while the application is still running (its `write` calls): the
-/// server's side of `write`'s back-pressure.
+/// server's side of PEP 3333's rule that a block is never delayed. A server either transmits the
+/// block before `write` returns (the worker's own thread, which cannot send while the
+/// application runs) or hands it to a sender that keeps transmitting while the application
+/// produces the next one (an application thread), waiting only while more than
+/// [`OUTPUT_HIGH_WATER`] is unsent.
 pub trait Drain {
-    /// Sends from `out` until less than the high-water mark is left unsent, waiting for the
-    /// client if it must; an error means the client is gone (or stalled past `timeout`).
+    /// Sends or hands over everything in `out` (leaving it empty); an error means the client
+    /// is gone (or stalled past `timeout`).
     fn drain(&mut self, out: &mut Vec<u8>) -> std::io::Result<()>;
 }
 
-/// Unsent output above which `write` waits for the client.
-pub const WRITE_HIGH_WATER: usize = 256 * 1024;
+/// Unsent output above which the worker stops asking the application for more (a body's next
+/// chunk, or an application thread's `write`) until the client has read some: a slow reader
+/// costs memory only up to here.
+pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
 impl<'a> StartResponse<'a> {
     /// A handle writing `resp`'s bytes into `out`.
@@ -334,8 +347,7 @@ impl<'a> StartResponse<'a> {
         }
     }
 
-    /// Lets `write` hand output to `drain` past [`WRITE_HIGH_WATER`] instead of buffering
-    /// without bound.
+    /// Lets `write` hand its output to `drain` at once instead of buffering it.
     pub fn with_drain(mut self, drain: &'a mut dyn Drain) -> Self {
         self.drain = Some(drain);
         self
@@ -354,15 +366,21 @@ impl<'a> StartResponse<'a> {
         Ok(Write { sr: self })
     }
 
-    /// PEP 3333's `write(data)`: sends body bytes ahead of the returned body.
+    /// PEP 3333's `write(data)`: sends body bytes ahead of the returned body. With a drain,
+    /// the bytes are on their way to the client when it returns (see [`Drain`]).
     pub fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
         self.resp.send(data, self.out, &self.stamp, None)?;
-        if self.out.len() > WRITE_HIGH_WATER {
-            if let Some(d) = self.drain.as_mut() {
+        if let Some(d) = self.drain.as_mut() {
+            if !self.out.is_empty() {
                 d.drain(self.out)?;
             }
         }
         Ok(())
+    }
+
+    /// See [`Response::body_complete`].
+    pub fn body_complete(&self) -> bool {
+        self.resp.body_complete()
     }
 
     /// True once the status line has gone out; after that a status cannot change.

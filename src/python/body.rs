@@ -1,7 +1,7 @@
 //! The app's return value as the response body. A list or tuple is sent at once (with a
-//! `Content-Length` the server computes); another iterable is pulled while the output buffer
-//! has room, still inside the app call, and whatever is left becomes a [`BodyIter`] the worker
-//! pulls as the client reads. A `wsgi.file_wrapper` over a regular file becomes a body the
+//! `Content-Length` the server computes); another iterable is pulled still inside the app call
+//! until it yields a block to send (a body with its whole `Content-Length` goes on to the end),
+//! and whatever is left becomes a [`BodyIter`] the worker pulls as the client reads. A `wsgi.file_wrapper` over a regular file becomes a body the
 //! worker sends with sendfile(2). The iterable's `close()` is called exactly once, whatever
 //! happens.
 
@@ -9,8 +9,8 @@ use super::app::app_error;
 use super::file_wrapper::{FileWrapper, RegularFile};
 use super::respond;
 use crate::app::body::FileRegion;
+use crate::app::protocol::OUTPUT_HIGH_WATER;
 use crate::app::{AppError, Body, BodyIter, Chunk, StartResponse};
-use crate::worker::conn::HIGH_WATER;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
@@ -42,9 +42,17 @@ pub(super) fn respond(
         }
     }
     let mut body = PyBody::new(py, request, result, sr)?;
-    // Pull what fits now: one GIL hold for the typical response instead of one per chunk.
-    while sr.pending() < HIGH_WATER {
+    // Pull on while nothing waits to be sent, or the body has its whole Content-Length (the
+    // typical framework response): one GIL hold for it instead of one per chunk. Otherwise the
+    // worker sends the block before the next is asked for (PEP 3333: a generator may take any
+    // time over it).
+    loop {
+        let before = sr.pending();
+        if before >= OUTPUT_HIGH_WATER {
+            break;
+        }
         match body.pull(py, sr) {
+            Some(Ok(())) if sr.pending() > before && !sr.body_complete() => break,
             Some(Ok(())) => {}
             None => {
                 body.close_in(py);
@@ -125,7 +133,7 @@ impl PyBody {
 
     /// Pulls one item and puts it in the output; `None` at the end. The output is never
     /// drained here (that could wait for the client with the GIL held): the caller stops
-    /// pulling at the high-water mark and the worker paces the rest.
+    /// pulling when there is a block to send and the worker paces the rest.
     fn pull(&mut self, py: Python<'_>, sr: &mut StartResponse<'_>) -> Option<Result<(), AppError>> {
         let mut it = self.iterator.as_ref()?.bind(py).clone();
         // The item may call start_response (lazily, as PEP 3333 allows) or write().

@@ -149,10 +149,11 @@ impl WriteFn {
             .cast::<PyBytes>()
             .map_err(|_| PyTypeError::new_err(format!("write() takes bytes, not {}", type_name(data))))?;
         let bytes = data.as_bytes();
-        // Past the high-water mark write() waits for the client, and the worker serves other
-        // requests meanwhile (this app included, on this thread, with the GIL held); the GIL is
-        // released only while the worker blocks in poll (PythonApp::pause_for_wait), so the
-        // app's own threads run then.
+        // write() returns once the bytes are sent (or, on an application thread, handed to the
+        // worker's loop). A slow client makes it wait, and on the worker's own thread the worker
+        // serves other requests meanwhile (this app included, with the GIL held); the GIL is
+        // released only while the thread blocks (PythonApp::pause_for_wait), so the app's own
+        // threads run then.
         with_lent(self.request, |sr| sr.write(bytes))?.map_err(protocol_error)
     }
 }

@@ -3,7 +3,7 @@
 
 use super::dispatch::{self, Shared};
 use super::stream::{Peer, PeerText, RecvBuf, Stream};
-use crate::app::protocol::{Ending, Response, StartResponse};
+use crate::app::protocol::{Ending, Response, StartResponse, OUTPUT_HIGH_WATER};
 use crate::app::{BodyIter, FileRegion, Input};
 use crate::http::response::{self, Stamp};
 use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
@@ -11,10 +11,6 @@ use crate::logging::access::{self, AccessLog, Exchange, RequestLog};
 use std::io::{self, Write};
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Instant;
-
-/// Past this many unsent bytes the worker stops producing output for the connection until the
-/// client has read some: a slow reader costs memory only up to here.
-pub const HIGH_WATER: usize = 64 * 1024;
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -316,11 +312,11 @@ impl Conn {
                     }
                 }
                 Phase::Streaming(_) => {
-                    if self.pending() >= HIGH_WATER {
-                        self.flush(sh)?;
-                        if self.pending() >= HIGH_WATER {
-                            return Ok(());
-                        }
+                    // PEP 3333: a block goes out before the application is asked for the next,
+                    // which may take any time (a server-sent event, a progress line).
+                    self.flush(sh)?;
+                    if self.pending() > 0 && (!self.resp.body_complete() || self.pending() >= OUTPUT_HIGH_WATER) {
+                        return Ok(());
                     }
                     self.pull_body(sh);
                 }
@@ -435,8 +431,9 @@ impl Conn {
         log.finish(&mut self.access, &exchange);
     }
 
-    /// Pulls chunks from the application's body until the output is above the high-water mark
-    /// or the body ends.
+    /// Pulls chunks from the application's body until one is left to send (or, once the body
+    /// has its whole `Content-Length`, until the output is above the high-water mark), or the
+    /// body ends.
     fn pull_body(&mut self, sh: &mut Shared<'_>) {
         let Phase::Streaming(iter) = &mut self.phase else {
             return;
@@ -447,7 +444,8 @@ impl Conn {
         };
         let mut sr = StartResponse::new(&mut self.resp, &mut self.wbuf, stamp);
         let outcome = loop {
-            if sr.pending() >= HIGH_WATER + self.wpos {
+            let unsent = sr.pending() - self.wpos;
+            if unsent > 0 && (!sr.body_complete() || unsent >= OUTPUT_HIGH_WATER) {
                 return;
             }
             let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iter.next_chunk(&mut sr)));

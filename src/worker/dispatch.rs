@@ -4,7 +4,7 @@
 use super::conn::{Conn, FileSend, Phase};
 use super::stream::{PeerText, Stream};
 use super::{Ctx, Io};
-use crate::app::protocol::{send_whole, Drain, Ending, RequestInfo, StartResponse, WRITE_HIGH_WATER};
+use crate::app::protocol::{send_whole, Drain, Ending, RequestInfo, StartResponse};
 use crate::app::{AppError, Body, Environ};
 use crate::config::{AllowIps, Config};
 use crate::http::response::{self, Stamp};
@@ -110,8 +110,9 @@ pub struct Shared<'s> {
     pub now: Instant,
 }
 
-/// `write` back-pressure for the connection whose application call is running: flushes its
-/// output, and while the client is slow, runs turns of the worker's loop so that the other
+/// `write` for the connection whose application call runs on the worker's thread: sends the
+/// output before `write` returns (PEP 3333: the loop cannot go on sending while the application
+/// runs), and while the client is slow, runs turns of the worker's loop so that the other
 /// connections are served meanwhile (or, for an application that cannot be re-entered, waits
 /// on this one socket).
 struct WorkerDrain<'a, 'c> {
@@ -128,9 +129,8 @@ impl Drain for WorkerDrain<'_, '_> {
     fn drain(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         use std::os::fd::AsFd;
-        let low = WRITE_HIGH_WATER / 2;
         let mut deadline = Instant::now() + self.timeout;
-        while out.len() - *self.wpos > low {
+        while out.len() > *self.wpos {
             match self.stream.write(&out[*self.wpos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
@@ -166,8 +166,7 @@ impl Drain for WorkerDrain<'_, '_> {
                 Err(e) => return Err(e),
             }
         }
-        // Keep the buffer small: drop what was sent.
-        out.drain(..*self.wpos);
+        out.clear();
         *self.wpos = 0;
         Ok(())
     }

@@ -475,3 +475,104 @@ fn client_loop(addr: SocketAddr, keepalive: bool, stop: &std::sync::atomic::Atom
     }
     stats
 }
+
+/// A FIFO through which a test confirms each block of a streamed response it received: the
+/// test apps make block N+1 only after reading a confirmation byte, so a block the server held
+/// back leaves the test waiting (and failing after [`WAIT`]) instead of anyone guessing a time.
+pub struct Confirmations {
+    /// The FIFO's path, given to the app in the query string.
+    pub path: std::path::PathBuf,
+    writer: Option<std::fs::File>,
+}
+
+impl Confirmations {
+    /// Makes a new FIFO.
+    pub fn new(name: &str) -> Confirmations {
+        let dir = std::env::temp_dir().join(format!("forkhorn-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.fifo"));
+        let _ = std::fs::remove_file(&path);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+        Confirmations { path, writer: None }
+    }
+
+    /// Confirms one block; the first call waits until the app has opened the FIFO.
+    pub fn confirm(&mut self) {
+        let path = &self.path;
+        let w = self
+            .writer
+            .get_or_insert_with(|| std::fs::OpenOptions::new().write(true).open(path).expect("open FIFO"));
+        w.write_all(b"+").expect("confirm a block");
+    }
+
+    /// Confirms one more block; false once the app has closed the FIFO (its body was closed).
+    pub fn try_confirm(&mut self) -> bool {
+        let w = self.writer.as_mut().expect("confirm() opened the FIFO");
+        match w.write_all(b"+") {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
+            Err(e) => panic!("confirm a block: {e}"),
+        }
+    }
+
+    /// Confirmations the app has not read yet.
+    pub fn unread(&self) -> usize {
+        use std::os::fd::AsRawFd;
+        let Some(w) = &self.writer else { return 0 };
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD stores one c_int through the pointer, which points at `n`.
+        let r = unsafe { libc::ioctl(w.as_raw_fd(), libc::FIONREAD, &mut n) };
+        assert_eq!(r, 0, "FIONREAD on the FIFO");
+        n as usize
+    }
+}
+
+impl Drop for Confirmations {
+    fn drop(&mut self) {
+        self.writer = None;
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Sends `GET path?<fifo>` and reads a chunked response of `blocks` blocks `block N\n`, each
+/// one confirmed only after it arrived, then the last chunk. Fails if a block does not come
+/// before the next is confirmed (within [`WAIT`]).
+pub fn read_confirmed_blocks(s: &Server, path: &str, name: &str, blocks: usize) {
+    let mut fifo = Confirmations::new(name);
+    let mut c = s.connect();
+    write!(c, "GET {path}?{} HTTP/1.1\r\nHost: t\r\n\r\n", fifo.path.display()).unwrap();
+    let mut r = BufReader::new(c);
+    let head = read_head(&mut r);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    for i in 0..blocks {
+        let expected = format!("block {i}\n");
+        let mut size = String::new();
+        r.read_line(&mut size)
+            .unwrap_or_else(|e| panic!("block {i} was held back: {e}"));
+        assert_eq!(size, format!("{:x}\r\n", expected.len()), "block {i}");
+        let mut data = vec![0; expected.len() + 2];
+        r.read_exact(&mut data).unwrap();
+        assert_eq!(data, format!("{expected}\r\n").as_bytes());
+        if i + 1 < blocks {
+            fifo.confirm();
+        }
+    }
+    let mut last = [0u8; 5];
+    r.read_exact(&mut last).unwrap();
+    assert_eq!(&last, b"0\r\n\r\n");
+}
+
+/// Reads a response head up to its blank line.
+pub fn read_head(r: &mut impl BufRead) -> String {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).expect("read the head");
+        assert!(!line.is_empty(), "connection closed in the head: {head}");
+        head.push_str(&line);
+        if line == "\r\n" {
+            return head;
+        }
+    }
+}

@@ -104,6 +104,79 @@ def write_big(environ, start_response):
     return []
 
 
+class Confirmations:
+    """Bytes from the FIFO the query names: the test writes one after each block it received,
+    so a block that the server held back leaves the test waiting, never the app guessing. The
+    FIFO is opened at the first wait (opening blocks until the test opens its end)."""
+
+    def __init__(self, environ):
+        self.path = environ["QUERY_STRING"]
+        self.fifo = None
+
+    def wait(self):
+        if self.fifo is None:
+            self.fifo = open(self.path, "rb", buffering=0)
+        return self.fifo.read(1) == b"+"
+
+    def close(self):
+        if self.fifo is not None:
+            self.fifo.close()
+
+
+def stream_barrier(environ, start_response):
+    """Five blocks; block N+1 is made only after the client confirmed block N."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    confirmations = Confirmations(environ)
+
+    def body():
+        for i in range(5):
+            if i > 0 and not confirmations.wait():
+                return
+            yield b"block %d\n" % i
+        confirmations.close()
+    return body()
+
+
+def write_barrier(environ, start_response):
+    """The same five blocks through write()."""
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    confirmations = Confirmations(environ)
+    for i in range(5):
+        if i > 0 and not confirmations.wait():
+            break
+        write(b"block %d\n" % i)
+    confirmations.close()
+    return []
+
+
+def events(environ, start_response):
+    """Server-sent events without end, one per confirmation; counts its close()."""
+    start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
+    confirmations = Confirmations(environ)
+
+    def body():
+        i = 0
+        while confirmations.wait():
+            yield b"id: %d\ndata: tick %d\n\n" % (i, i)
+            i += 1
+    return Unending(body(), confirmations)
+
+
+class Unending:
+    """An endless body; close() is counted (as Counted's) and closes the FIFO."""
+
+    def __init__(self, items, confirmations):
+        self.items = items
+        self.confirmations = confirmations
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def close(self):
+        COUNTS["close"] += 1
+        self.confirmations.close()
+
+
 def write_only(environ, start_response):
     w = start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "8")])
     w(b"written!")
@@ -373,6 +446,9 @@ ROUTES = {
     "/iter-start": iter_start,
     "/write": write,
     "/write-only": write_only,
+    "/stream-barrier": stream_barrier,
+    "/write-barrier": write_barrier,
+    "/events": events,
     "/write-big": write_big,
     "/big": big,
     "/closing": closing,
