@@ -9,7 +9,7 @@
 use nix::unistd::{Gid, Uid};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -24,14 +24,28 @@ pub struct LogFile {
     fd: RawFd,
 }
 
-/// Opens `path` for appending, creating it if needed.
+/// Opens `path` for appending, creating it if needed. A symbolic link at `path` is refused: the
+/// master opens log files as root, and a link planted in a log directory others can write to
+/// would otherwise make it append to (and hand to the workers' user) any file on the system.
 pub fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .append(true)
         .create(true)
         .mode(MODE)
-        .custom_flags(libc::O_CLOEXEC)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)
+        // ELOOP alone reads "too many levels of symbolic links", which does not tell the operator
+        // that the link is refused on purpose.
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+                io::Error::new(
+                    e.kind(),
+                    "the path is a symbolic link, which forkhorn does not follow for a log file \
+                     (`-` logs to stderr)",
+                )
+            }
+            _ => e,
+        })
 }
 
 impl LogFile {
@@ -83,16 +97,21 @@ impl LogFile {
     /// Gives the file to `uid`/`gid`, so that a worker running as that user can reopen it after
     /// logrotate (gunicorn does the same). Failure is not fatal: the file may be `/dev/null`.
     pub fn chown(&self, uid: Option<Uid>, gid: Option<Gid>) {
-        chown_path(&self.path, uid, gid);
+        // SAFETY: `self.fd` is open for the life of the process (never closed, only replaced
+        // through dup3); the borrow ends with this call.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        chown_file(fd, &self.path, uid, gid);
     }
 }
 
-/// Best-effort chown of a log file, see [`LogFile::chown`].
-pub fn chown_path(path: &Path, uid: Option<Uid>, gid: Option<Gid>) {
+/// Best-effort chown of an open log file, see [`LogFile::chown`]; `path` only names it in the
+/// debug line. Through the descriptor, not the path: chown(2) follows a link that someone could
+/// put at the path after the open, and would give its target away.
+pub fn chown_file(file: impl AsFd, path: &Path, uid: Option<Uid>, gid: Option<Gid>) {
     if uid.is_none() && gid.is_none() {
         return;
     }
-    if let Err(e) = nix::unistd::chown(path, uid, gid) {
+    if let Err(e) = nix::unistd::fchown(file, uid, gid) {
         log::debug!("cannot give {} to the worker user: {e}", path.display());
     }
 }
@@ -143,6 +162,31 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & !MODE, 0, "mode {mode:o}");
+        drop(log);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_at_the_log_path_is_refused_with_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("forkhorn-logfile-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let path = dir.join("a.log");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let err = LogFile::open(&path).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(open_append(&path).is_err());
+        // Planted after the open, the link is refused at the reopen that logrotate triggers.
+        std::fs::remove_file(&path).unwrap();
+        let log = LogFile::open(&path).unwrap();
+        std::fs::rename(&path, dir.join("a.log.1")).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        assert!(log.reopen().is_err());
+        write_fd(log.fd(), b"line\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(std::fs::read_to_string(dir.join("a.log.1")).unwrap(), "line\n");
         drop(log);
         std::fs::remove_dir_all(&dir).unwrap();
     }

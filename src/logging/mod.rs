@@ -176,11 +176,11 @@ pub fn configure(cfg: &Config, owner: (Option<Uid>, Option<Gid>)) -> Result<(), 
     if let Some(path) = cfg.accesslog.as_deref().filter(|p| *p != "-") {
         // Created here, as the master's user, so a worker that has dropped privileges can open
         // it; each worker opens its own descriptor.
-        file::open_append(path.as_ref()).map_err(|source| LoggingError::OpenAccessLog {
+        let f = file::open_append(path.as_ref()).map_err(|source| LoggingError::OpenAccessLog {
             path: path.into(),
             source,
         })?;
-        file::chown_path(path.as_ref(), owner.0, owner.1);
+        file::chown_file(&f, path.as_ref(), owner.0, owner.1);
     }
     let syslog = if cfg.syslog {
         let prefix = cfg

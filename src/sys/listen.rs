@@ -6,6 +6,7 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +43,8 @@ pub enum ListenError {
 }
 
 /// A bound, listening, non-blocking socket. A Unix socket file this process created is removed
-/// when the listener is dropped (unless [`Listener::disown`] handed it to another process).
+/// when the listener is dropped, if it is still there (unless [`Listener::disown`] handed it to
+/// another process).
 #[derive(Debug)]
 pub struct Listener {
     /// The socket.
@@ -50,7 +52,7 @@ pub struct Listener {
     /// The configured address this socket serves.
     pub addr: BindAddr,
     /// Set for a Unix socket this process created, so it removes the file at exit.
-    owned_path: Option<PathBuf>,
+    socket_file: Option<SocketFile>,
     /// `reuse_port`: this socket only reserves the address (bound, not listening); each worker
     /// listens on a socket of its own bound to the same address ([`Listener::worker_socket`]).
     pub per_worker: bool,
@@ -63,6 +65,36 @@ pub enum ListenerKind {
     Tcp(TcpListener),
     /// A Unix stream socket.
     Unix(UnixListener),
+}
+
+/// The socket file a Unix listener bound: its path, and the inode the bind created there.
+#[derive(Debug)]
+struct SocketFile {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFile {
+    /// The socket file now at `path`, just bound; `None` (never removed) if it cannot be seen.
+    fn bound_at(path: &Path) -> Option<SocketFile> {
+        let m = std::fs::symlink_metadata(path).ok()?;
+        Some(SocketFile {
+            path: path.to_owned(),
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+
+    /// Removes the file if it is still the one bound here. Another server may since have taken
+    /// the path over (a socket file looks stale to it), and the file there is then its own.
+    fn remove(self) {
+        let ours = std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.dev() == self.dev && m.ino() == self.ino);
+        if ours {
+            // unlink(2) removes the entry itself, never what a link there points to.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl Listener {
@@ -84,7 +116,7 @@ impl Listener {
 
     /// Leaves the socket file in place at drop: another process (an upgraded master) serves it.
     pub fn disown(&mut self) {
-        self.owned_path = None;
+        self.socket_file = None;
     }
 
     /// Clears close-on-exec, so an exec'd process inherits the socket.
@@ -118,8 +150,8 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if let Some(path) = self.owned_path.take() {
-            let _ = std::fs::remove_file(path);
+        if let Some(file) = self.socket_file.take() {
+            file.remove();
         }
     }
 }
@@ -239,7 +271,7 @@ fn bind_one(addr: &BindAddr, opts: BindOptions) -> Result<Listener, ListenError>
             Ok(Listener {
                 kind: ListenerKind::Tcp(sock.into()),
                 addr: addr.clone(),
-                owned_path: None,
+                socket_file: None,
                 per_worker: opts.reuse_port,
             })
         }
@@ -256,7 +288,7 @@ fn bind_one(addr: &BindAddr, opts: BindOptions) -> Result<Listener, ListenError>
             Ok(Listener {
                 kind: ListenerKind::Unix(sock.into()),
                 addr: addr.clone(),
-                owned_path: Some(path.clone()),
+                socket_file: SocketFile::bound_at(path),
                 per_worker: false,
             })
         }
@@ -264,7 +296,8 @@ fn bind_one(addr: &BindAddr, opts: BindOptions) -> Result<Listener, ListenError>
     }
 }
 
-/// A socket file left by a process that is gone is replaced; any other file is refused.
+/// A socket file left by a process that is gone is replaced; any other file is refused. The
+/// check is lstat(2), so a symbolic link is refused too, whatever it points to.
 fn remove_stale_socket(path: &Path) -> Result<(), ListenError> {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::symlink_metadata(path) {
@@ -304,7 +337,7 @@ pub fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
     Ok(Listener {
         kind,
         addr: BindAddr::Fd(fd),
-        owned_path: None,
+        socket_file: None,
         per_worker,
     })
 }
@@ -346,6 +379,41 @@ mod tests {
         std::fs::write(&path, b"not a socket").unwrap();
         let err = bind_all(&[BindAddr::Unix(path.clone())], OPTS, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, ListenError::UnixPathTaken(_)));
+        assert_eq!(std::fs::read(&path).unwrap(), b"not a socket", "left in place");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_at_the_socket_path_is_refused_not_followed() {
+        let dir = std::env::temp_dir().join(format!("forkhorn-listen-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // Even a link to a stale socket, which would be replaced if it were at the path itself.
+        let target = dir.join("stale.sock");
+        drop(UnixListener::bind(&target).unwrap());
+        let path = dir.join("s.sock");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = bind_all(&[BindAddr::Unix(path.clone())], OPTS, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, ListenError::UnixPathTaken(_)), "{err}");
+        assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(&target).unwrap().file_type().is_socket());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn at_exit_only_the_socket_file_bound_here_is_removed() {
+        let dir = std::env::temp_dir().join(format!("forkhorn-listen-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let ls = bind_all(&[BindAddr::Unix(path.clone())], OPTS, &mut Vec::new()).unwrap();
+        // Another server took the path over, replacing what was to it a socket file like any.
+        std::fs::remove_file(&path).unwrap();
+        let theirs = UnixListener::bind(&path).unwrap();
+        drop(ls);
+        assert!(path.exists(), "the other server's socket file stays");
+        drop(theirs);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
