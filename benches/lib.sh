@@ -15,10 +15,15 @@ tree_ticks() {
   echo "$total"
 }
 
-# Waits until http://127.0.0.1:PORT/ answers (10 s at most).
+# Waits until http://127.0.0.1:PORT/ answers (10 s at most). With a PID, gives up as soon as
+# that process has exited (a server that refused its command line).
 wait_port() {
   for _ in $(seq 200); do
     curl -sf "http://127.0.0.1:$1/" >/dev/null 2>&1 && return 0
+    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+      echo "server on port $1 exited" >&2
+      return 1
+    fi
     sleep 0.05
   done
   echo "server on port $1 did not start" >&2
