@@ -106,6 +106,10 @@ pub struct Config {
     /// Send the responses a worker finishes in one turn of its loop together (see the worker's
     /// `batch` module); off: each as soon as it is made.
     pub batch_responses: bool,
+    /// Application threads per worker (gunicorn's `threads`); see [`Config::threaded`].
+    pub threads: usize,
+    /// gunicorn's `worker_class`: `sync` or `gthread`.
+    pub worker_class: WorkerClass,
     /// Where the master writes its pid.
     pub pidfile: Option<PathBuf>,
 
@@ -238,6 +242,8 @@ impl Default for Config {
             max_requests_jitter: 0,
             reuse_port: false,
             batch_responses: true,
+            threads: 1,
+            worker_class: WorkerClass::Sync,
             pidfile: None,
             chdir: None,
             pythonpath: Vec::new(),
@@ -297,6 +303,35 @@ mod allow_tests {
             nets: vec![],
         };
         assert!(any.contains("8.8.8.8".parse().unwrap()));
+    }
+}
+
+/// gunicorn's worker classes that forkhorn has: both run the event loop on the worker's main
+/// thread, and differ in where the application runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerClass {
+    /// The application runs on the loop's thread, unless `threads` is above 1 (gunicorn too
+    /// switches a sync worker to gthread then).
+    Sync,
+    /// The application runs on a pool of `threads` application threads.
+    Gthread,
+}
+
+impl WorkerClass {
+    /// The name as written in `worker_class`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerClass::Sync => "sync",
+            WorkerClass::Gthread => "gthread",
+        }
+    }
+}
+
+impl Config {
+    /// Whether the application runs on a pool of application threads rather than on the
+    /// worker's loop thread: `threads` above 1, or the gthread worker class.
+    pub fn threaded(&self) -> bool {
+        self.threads > 1 || self.worker_class == WorkerClass::Gthread
     }
 }
 
