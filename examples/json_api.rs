@@ -11,11 +11,11 @@
 use forkhorn::config::BindAddr;
 use forkhorn::{AppError, Application, Body, Config, Environ, StartResponse};
 use serde_json::{json, Value};
-use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::io::Read;
 
 struct Api {
-    items: RefCell<Vec<String>>,
+    items: Mutex<Vec<String>>,
 }
 
 impl Api {
@@ -23,6 +23,13 @@ impl Api {
         let bytes = serde_json::to_vec(&body)?;
         sr.start_response(status, &[("Content-Type", "application/json")], None)?;
         Ok(Body::Bytes(bytes))
+    }
+}
+
+impl Api {
+    /// The list; a panic while it was held leaves it as it was, so poisoning is ignored.
+    fn items(&self) -> MutexGuard<'_, Vec<String>> {
+        self.items.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -38,7 +45,7 @@ impl Application for Api {
                 json!({"service": "items", "routes": ["/items", "/items/ID"]}),
             ),
             ("GET", ["items"]) => {
-                let items = self.items.borrow();
+                let items = self.items();
                 let list: Vec<Value> = items
                     .iter()
                     .enumerate()
@@ -55,12 +62,12 @@ impl Application for Api {
                 else {
                     return Self::respond(sr, "400 Bad Request", json!({"error": "expected {\"name\": \"...\"}"}));
                 };
-                let mut items = self.items.borrow_mut();
+                let mut items = self.items();
                 items.push(name.clone());
                 Self::respond(sr, "201 Created", json!({"id": items.len(), "name": name}))
             }
             ("GET", ["items", id]) => {
-                let items = self.items.borrow();
+                let items = self.items();
                 match id.parse::<usize>().ok().and_then(|i| items.get(i.checked_sub(1)?)) {
                     Some(name) => Self::respond(sr, "200 OK", json!({"id": id.parse::<usize>()?, "name": name})),
                     None => Self::respond(sr, "404 Not Found", json!({"error": "no such item"})),
@@ -91,7 +98,7 @@ fn main() {
     }
     let make_app = || {
         Ok(Api {
-            items: RefCell::new(Vec::new()),
+            items: Mutex::new(Vec::new()),
         })
     };
     match forkhorn::serve(cfg, make_app) {

@@ -10,18 +10,18 @@
 use forkhorn::app::{BodyIter, Chunk};
 use forkhorn::config::BindAddr;
 use forkhorn::{AppError, Application, Body, Config, Environ, StartResponse};
-use std::cell::Cell;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Counts bodies made and closed in this worker, to prove close() runs exactly once.
 #[derive(Default)]
 struct Counters {
-    made: Cell<u64>,
-    closed: Cell<u64>,
+    made: AtomicU64,
+    closed: AtomicU64,
 }
 
 struct Probe {
-    counters: Rc<Counters>,
+    counters: Arc<Counters>,
 }
 
 /// A body of `n` chunks of `size` bytes, started lazily if `lazy`, counting its close.
@@ -30,7 +30,7 @@ struct Chunks {
     chunk: Vec<u8>,
     lazy: bool,
     panic_at: Option<u64>,
-    counters: Rc<Counters>,
+    counters: Arc<Counters>,
     closed: bool,
 }
 
@@ -55,7 +55,7 @@ impl BodyIter for Chunks {
     fn close(&mut self) {
         assert!(!self.closed, "close called twice");
         self.closed = true;
-        self.counters.closed.set(self.counters.closed.get() + 1);
+        self.counters.closed.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -116,7 +116,7 @@ fn text(sr: &mut StartResponse<'_>, status: &str, body: String) -> Result<Body, 
 
 impl Probe {
     fn chunks(&self, n: u64, size: usize, lazy: bool, panic_at: Option<u64>) -> Body {
-        self.counters.made.set(self.counters.made.get() + 1);
+        self.counters.made.fetch_add(1, Ordering::Relaxed);
         Body::Iter(Box::new(Chunks {
             left: n,
             chunk: vec![b'x'; size],
@@ -254,8 +254,8 @@ impl Application for Probe {
                 "200 OK",
                 format!(
                     "made={} closed={}",
-                    self.counters.made.get(),
-                    self.counters.closed.get()
+                    self.counters.made.load(Ordering::Relaxed),
+                    self.counters.closed.load(Ordering::Relaxed)
                 ),
             ),
             _ => text(sr, "404 Not Found", format!("no route {path}")),
@@ -275,7 +275,7 @@ fn main() {
     };
     let make = || {
         Ok(Probe {
-            counters: Rc::new(Counters::default()),
+            counters: Arc::new(Counters::default()),
         })
     };
     match forkhorn::serve(cfg, make) {

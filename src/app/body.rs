@@ -24,10 +24,10 @@ impl Body {
     /// A body made of an iterator of chunks, with no close hook and no use of start_response.
     pub fn from_chunks<I>(chunks: I) -> Body
     where
-        I: Iterator<Item = Result<Chunk, AppError>> + 'static,
+        I: Iterator<Item = Result<Chunk, AppError>> + Send + 'static,
     {
         struct Chunks<I>(I);
-        impl<I: Iterator<Item = Result<Chunk, AppError>>> BodyIter for Chunks<I> {
+        impl<I: Iterator<Item = Result<Chunk, AppError>> + Send> BodyIter for Chunks<I> {
             fn next_chunk(&mut self, _: &mut StartResponse<'_>) -> Option<Result<Chunk, AppError>> {
                 self.0.next()
             }
@@ -50,8 +50,9 @@ impl std::fmt::Debug for Body {
 /// A lazily produced response body: PEP 3333's iterable with its `close()`.
 ///
 /// `next_chunk` receives the request's [`StartResponse`], so an application may call
-/// `start_response` lazily, from inside the iterable, as PEP 3333 allows.
-pub trait BodyIter {
+/// `start_response` lazily, from inside the iterable, as PEP 3333 allows. `Send`: a body made
+/// on an application thread may be sent (with sendfile) and closed by the worker's loop.
+pub trait BodyIter: Send {
     /// The next chunk, `None` at the end, or the application's error.
     fn next_chunk(&mut self, start_response: &mut StartResponse<'_>) -> Option<Result<Chunk, AppError>>;
 

@@ -12,7 +12,7 @@ pub const NAMES: &[&str] = &["hello", "echo", "sleep", "static"];
 pub fn by_name(name: &str) -> Option<Box<dyn Application>> {
     match name {
         "hello" => Some(Box::new(Hello)),
-        "echo" => Some(Box::new(Echo::default())),
+        "echo" => Some(Box::new(Echo)),
         "sleep" => Some(Box::new(Sleep)),
         _ => None,
     }
@@ -31,23 +31,31 @@ impl Application for Hello {
 
 /// `{"environ": {...every string-valued key...}, "body_b64": "..."}` as application/json.
 #[derive(Debug, Default)]
-pub struct Echo {
-    // Reused between requests so echo's own allocations stay flat under load.
-    body: std::cell::RefCell<Vec<u8>>,
+pub struct Echo;
+
+thread_local! {
+    // Reused between requests so echo's own allocations stay flat under load; one per thread
+    // that calls the app.
+    static ECHO_BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Application for Echo {
     fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
-        let mut body = self.body.borrow_mut();
+        ECHO_BODY.with_borrow_mut(|body| Echo::answer(environ, sr, body))
+    }
+}
+
+impl Echo {
+    fn answer(environ: &mut Environ, sr: &mut StartResponse<'_>, body: &mut Vec<u8>) -> Result<Body, AppError> {
         body.clear();
-        environ.input().read_to_end(&mut body)?;
+        environ.input().read_to_end(body)?;
         let mut map = serde_json::Map::new();
         for (k, v) in environ.iter() {
             map.insert(k.to_owned(), serde_json::Value::String(v.to_owned()));
         }
         let doc = serde_json::json!({
             "environ": map,
-            "body_b64": base64::engine::general_purpose::STANDARD.encode(&*body),
+            "body_b64": base64::engine::general_purpose::STANDARD.encode(&body[..]),
         });
         let out = serde_json::to_vec(&doc)?;
         sr.start_response("200 OK", &[("Content-Type", "application/json")], None)?;

@@ -20,8 +20,12 @@ pub type AppError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// A web application, called once per request with the request's environ and the
 /// `start_response` handle; it returns the response body.
 ///
-/// The worker calls it on its only thread, after the whole request body has arrived.
-pub trait Application {
+/// The worker calls it after the whole request body has arrived: on the worker's event-loop
+/// thread, or with `threads` above 1 (or the gthread worker class) on any of the worker's
+/// application threads, several calls at once. Hence `Send + Sync`: one application object
+/// serves all the threads of its worker, as in gunicorn; state it changes per request needs
+/// atomics or a lock.
+pub trait Application: Send + Sync {
     /// Handles one request.
     fn call(&self, environ: &mut Environ, start_response: &mut StartResponse<'_>) -> Result<Body, AppError>;
 
@@ -38,11 +42,18 @@ pub trait Application {
     fn pause_for_wait(&self) -> Option<Box<dyn std::any::Any>> {
         None
     }
+
+    /// Called once on each application thread before its first call; the guard lives as long
+    /// as the thread. The Python bridge keeps the thread's interpreter state here, so that each
+    /// call only takes the GIL instead of making that state anew.
+    fn enter_thread(&self) -> Option<Box<dyn std::any::Any>> {
+        None
+    }
 }
 
 impl<F> Application for F
 where
-    F: Fn(&mut Environ, &mut StartResponse<'_>) -> Result<Body, AppError>,
+    F: Fn(&mut Environ, &mut StartResponse<'_>) -> Result<Body, AppError> + Send + Sync,
 {
     fn call(&self, environ: &mut Environ, start_response: &mut StartResponse<'_>) -> Result<Body, AppError> {
         self(environ, start_response)

@@ -370,6 +370,11 @@ impl<'a> StartResponse<'a> {
     /// the bytes are on their way to the client when it returns (see [`Drain`]).
     pub fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
         self.resp.send(data, self.out, &self.stamp, None)?;
+        self.hand_over()
+    }
+
+    /// Gives the output so far to the drain, if there is one (see [`Drain`]).
+    pub(crate) fn hand_over(&mut self) -> Result<(), AppError> {
         if let Some(d) = self.drain.as_mut() {
             if !self.out.is_empty() {
                 d.drain(self.out)?;

@@ -624,7 +624,9 @@ impl Master<'_> {
     fn spawn(&mut self) -> Result<(), MasterError> {
         let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
             .map_err(MasterError::CreatePipe)?;
-        let heartbeat = Heartbeat::new().map_err(MasterError::MapHeartbeat)?;
+        // One slot for the loop's thread, one per application thread.
+        let slots = 1 + if self.cfg.threaded() { self.cfg.threads } else { 0 };
+        let heartbeat = Heartbeat::new(slots).map_err(MasterError::MapHeartbeat)?;
         let id = self.next_id;
         self.next_id += 1;
         let mut keep: Vec<RawFd> = self.listeners.iter().map(|l| l.raw_fd()).collect();
@@ -723,9 +725,16 @@ impl Master<'_> {
                     slot.life = Life::Aborting { since: now };
                 }
                 Life::Ready | Life::Retiring if !timeout.is_zero() => {
-                    let silent = now_ms.saturating_sub(slot.heartbeat.last_beat());
-                    if silent > timeout.as_millis() as u64 {
-                        match slot.heartbeat.current_request() {
+                    let limit = timeout.as_millis() as u64;
+                    let silent = now_ms.saturating_sub(slot.heartbeat.last_beat()) > limit;
+                    // A loop that stopped beating (the application on its thread, or the loop
+                    // itself, is stuck), or an application thread stuck in one request.
+                    let stuck = match silent {
+                        true => Some(slot.heartbeat.current_request()),
+                        false => slot.heartbeat.stuck_request(now_ms, limit).map(Some),
+                    };
+                    if let Some(request) = stuck {
+                        match request {
                             Some(req) => log::error!("WORKER TIMEOUT (pid {pid}) serving {req}"),
                             None => log::error!("WORKER TIMEOUT (pid {pid})"),
                         }

@@ -10,24 +10,37 @@ use crate::app::{AppError, Application, Body, Environ, StartResponse};
 use crate::config::Config;
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A Python WSGI application.
 pub struct PythonApp {
     app: Py<PyAny>,
-    environ: RefCell<EnvironBuilder>,
+    /// `wsgi.multiprocess` and `wsgi.multithread`.
+    multiprocess: bool,
+    multithread: bool,
     /// Numbers requests, so a request's callables never act on another request's response.
-    requests: Cell<u64>,
+    requests: AtomicU64,
+}
+
+thread_local! {
+    /// The environ builder of the thread that calls the app: its caches are per thread, so
+    /// application threads share nothing but the GIL.
+    static ENVIRON: RefCell<Option<EnvironBuilder>> = const { RefCell::new(None) };
 }
 
 impl PythonApp {
     /// Wraps the WSGI callable `app` for a worker configured by `cfg`.
     pub fn new(app: Py<PyAny>, cfg: &Config) -> Result<PythonApp, LoadError> {
-        let environ = Python::attach(|py| EnvironBuilder::new(py, cfg.workers > 1)).map_err(LoadError::Prepare)?;
+        let (multiprocess, multithread) = (cfg.workers > 1, cfg.threaded() && cfg.threads > 1);
+        // Made now on this thread, so that a Python failure is a boot error, not a 500.
+        let builder = Python::attach(|py| EnvironBuilder::new(py, multiprocess, multithread)).map_err(LoadError::Prepare)?;
+        ENVIRON.set(Some(builder));
         Ok(PythonApp {
             app,
-            environ: RefCell::new(environ),
-            requests: Cell::new(0),
+            multiprocess,
+            multithread,
+            requests: AtomicU64::new(0),
         })
     }
 }
@@ -56,14 +69,43 @@ impl Application for PythonApp {
         None
     }
 
+    /// Keeps a Python thread state for the thread: without it every call would make and free
+    /// one (PyGILState_Ensure on a thread with none), instead of only taking the GIL.
+    fn enter_thread(&self) -> Option<Box<dyn std::any::Any>> {
+        struct Keep(pyo3::ffi::PyGILState_STATE, *mut pyo3::ffi::PyThreadState);
+        impl Drop for Keep {
+            fn drop(&mut self) {
+                // SAFETY: undoes what `enter_thread` did, on the same thread (the guard lives and
+                // dies on the thread that made it): retakes the GIL with the saved thread state,
+                // then releases the PyGILState_Ensure, which frees the state.
+                unsafe {
+                    pyo3::ffi::PyEval_RestoreThread(self.1);
+                    pyo3::ffi::PyGILState_Release(self.0);
+                }
+            }
+        }
+        // SAFETY: the interpreter was started in this worker before its threads; Ensure makes
+        // this thread's state and takes the GIL, SaveThread gives the GIL back while keeping the
+        // state (its Ensure count stays above zero until the guard drops), so each call's
+        // Ensure only takes the GIL.
+        unsafe {
+            let state = pyo3::ffi::PyGILState_Ensure();
+            let thread = pyo3::ffi::PyEval_SaveThread();
+            Some(Box::new(Keep(state, thread)))
+        }
+    }
+
     fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
-        let request = self.requests.get().wrapping_add(1);
-        self.requests.set(request);
+        let request = self.requests.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         Python::attach(|py| {
-            let env = self
-                .environ
-                .borrow_mut()
-                .build(py, environ)
+            let env = ENVIRON
+                .with_borrow_mut(|builder| {
+                    let builder = match builder {
+                        Some(b) => b,
+                        None => builder.insert(EnvironBuilder::new(py, self.multiprocess, self.multithread)?),
+                    };
+                    builder.build(py, environ)
+                })
                 .map_err(|e| app_error(py, e))?;
             let start_response = Bound::new(py, StartResponseFn::new(request)).map_err(|e| app_error(py, e))?;
             let app = self.app.bind(py);

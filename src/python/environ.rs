@@ -35,14 +35,14 @@ pub(super) struct EnvironBuilder {
 }
 
 impl EnvironBuilder {
-    /// A builder; `multiprocess` is `wsgi.multiprocess`.
-    pub(super) fn new(py: Python<'_>, multiprocess: bool) -> PyResult<Self> {
+    /// A builder; `multiprocess` is `wsgi.multiprocess`, `multithread` `wsgi.multithread`.
+    pub(super) fn new(py: Python<'_>, multiprocess: bool, multithread: bool) -> PyResult<Self> {
         let key = |k: &str| PyString::intern(py, k).unbind();
         let constants: Vec<(Py<PyString>, Py<PyAny>)> = vec![
             (key("wsgi.version"), PyTuple::new(py, [1, 0])?.into_any().unbind()),
             (
                 key("wsgi.multithread"),
-                false.into_pyobject(py)?.to_owned().into_any().unbind(),
+                multithread.into_pyobject(py)?.to_owned().into_any().unbind(),
             ),
             (
                 key("wsgi.multiprocess"),

@@ -2,6 +2,7 @@
 //! `fill` and `flush`; everything else moves bytes between buffers.
 
 use super::dispatch::{self, Shared};
+use super::pool::{Job, Link, Outcome};
 use super::stream::{Peer, PeerText, RecvBuf, Stream};
 use crate::app::protocol::{Ending, Response, StartResponse, OUTPUT_HIGH_WATER};
 use crate::app::{BodyIter, FileRegion, Input};
@@ -10,6 +11,7 @@ use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Hea
 use crate::logging::access::{self, AccessLog, Exchange, RequestLog};
 use std::io::{self, Write};
 use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Why a connection ends.
@@ -40,6 +42,11 @@ pub enum Phase {
     Streaming(Box<dyn BodyIter>),
     /// Sending the application's file body with sendfile(2) as the client reads.
     SendFile(FileSend),
+    /// A complete request waits for room in the application threads' queue; nothing more is
+    /// read meanwhile.
+    Queued,
+    /// The request is with an application thread; its output comes back through the loop.
+    InApp(InApp),
     /// The response is complete in the output buffer; what happens once it is flushed.
     Done(Ending),
 }
@@ -62,6 +69,15 @@ impl FileSend {
             remaining: len,
         }
     }
+}
+
+/// A request with an application thread.
+pub struct InApp {
+    /// Back-pressure for the thread's output.
+    link: Arc<Link>,
+    /// Bytes of earlier responses that were unsent when the request left: they go out first,
+    /// and only the bytes after them count as the thread's.
+    foreign: usize,
 }
 
 /// How the request body is being delimited.
@@ -106,6 +122,8 @@ pub struct Conn {
     pub(super) access: RequestLog,
     /// When the current request entered the application (monotonic ms).
     pub(super) began: u64,
+    /// Back-pressure for application threads, made at the first request that goes to one.
+    link: Option<Arc<Link>>,
 }
 
 impl Conn {
@@ -142,6 +160,7 @@ impl Conn {
             deadline,
             access: RequestLog::default(),
             began: 0,
+            link: None,
         }
     }
 
@@ -299,7 +318,7 @@ impl Conn {
                         continue;
                     }
                     if finished {
-                        self.phase = dispatch::call_app(self, sh);
+                        self.phase = dispatch::begin_call(self, sh);
                         continue;
                     }
                     self.flush(sh)?;
@@ -325,6 +344,11 @@ impl Conn {
                     if self.pending() > 0 || !self.send_file(sh)? {
                         return Ok(());
                     }
+                }
+                Phase::Queued | Phase::InApp(_) => {
+                    // What an application thread handed over so far, or earlier responses.
+                    self.flush(sh)?;
+                    return Ok(());
                 }
                 Phase::Done(Ending::KeepAlive) => {
                     self.log_access(&mut sh.io.access); // service
@@ -380,7 +404,7 @@ impl Conn {
         let limit = sh.ctx.settings.limit_request_body;
         match self.head.framing {
             BodyFraming::None => {
-                self.phase = dispatch::call_app(self, sh);
+                self.phase = dispatch::begin_call(self, sh);
                 return;
             }
             BodyFraming::Length(n) if limit > 0 && n > limit => {
@@ -552,6 +576,13 @@ impl Conn {
                 Ok(0) => return Err(Close::Done),
                 Ok(n) => {
                     self.wpos += n;
+                    if let Phase::InApp(app) = &mut self.phase {
+                        let earlier = n.min(app.foreign);
+                        app.foreign -= earlier;
+                        if n > earlier {
+                            app.link.sent(n - earlier);
+                        }
+                    }
                     if self.pending() > 0 {
                         self.can_write = false;
                         // A reader may be slow but must keep taking bytes, within `timeout`.
@@ -574,7 +605,8 @@ impl Conn {
 
     /// Whether the connection's deadline has passed; a client that stalled mid-head is told 408.
     pub fn expire(&mut self, sh: &Shared<'_>) -> bool {
-        if sh.now < self.deadline {
+        // A request with the application is supervised by the heartbeat, not by a deadline.
+        if sh.now < self.deadline || matches!(self.phase, Phase::Queued | Phase::InApp(_)) {
             return false;
         }
         if matches!(self.phase, Phase::Head { started: true }) {
@@ -587,6 +619,72 @@ impl Conn {
 }
 
 impl Conn {
+    /// The request leaves for an application thread in `job`: the connection keeps what it
+    /// needs to take the output back.
+    pub(super) fn hand_to_thread(&mut self, job: &mut Job) -> Phase {
+        let link = self.link.get_or_insert_with(Arc::default).clone();
+        link.reset();
+        job.link = Some(link.clone());
+        self.resp_start = self.wbuf.len();
+        Phase::InApp(InApp {
+            link,
+            foreign: self.pending(),
+        })
+    }
+
+    /// Output an application thread handed over while its call goes on.
+    pub(super) fn thread_output(&mut self, data: &[u8]) {
+        if self.pending() == 0 {
+            self.wbuf.clear();
+            self.wpos = 0;
+        }
+        self.wbuf.extend_from_slice(data);
+    }
+
+    /// The client went away while its request is with an application thread: the thread is
+    /// told (its `write` fails), and the connection waits for the call to end before its slot
+    /// is freed.
+    pub(super) fn abandon(&mut self) -> bool {
+        match &self.phase {
+            Phase::InApp(app) => {
+                app.link.abandon();
+                self.stream.shutdown_write();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the client went away while its request was with an application thread.
+    pub(super) fn abandoned(&self) -> bool {
+        matches!(&self.phase, Phase::InApp(app) if app.link.is_gone())
+    }
+
+    /// An application thread finished the call in `job`: the response state, the request body
+    /// and the last output come back, and the connection goes on with the outcome.
+    pub(super) fn thread_done(&mut self, job: &mut Job, log: &AccessLog) {
+        std::mem::swap(&mut self.resp, &mut job.resp);
+        log.capture_environ(&mut self.access, &job.environ); // service: %({key}e)s
+        std::mem::swap(&mut self.body, job.environ.input());
+        self.body.clear();
+        if self.pending() == 0 {
+            self.wbuf.clear();
+            self.wpos = 0;
+            std::mem::swap(&mut self.wbuf, &mut job.out);
+        } else {
+            self.wbuf.extend_from_slice(&job.out);
+        }
+        self.phase = match std::mem::take(&mut job.outcome) {
+            Outcome::Ended(ending) => Phase::Done(ending),
+            Outcome::File(file) => Phase::SendFile(file),
+            Outcome::Failed(body_len) => {
+                self.access.answered(500, body_len); // service: the access log shows the 500
+                Phase::Done(Ending::Close)
+            }
+            Outcome::Aborted | Outcome::Pending => Phase::Done(Ending::Close),
+        };
+    }
+
     /// The parts an application call needs besides the connection's state: the response, the
     /// output buffer, and the socket with its flushed position (for `write`'s back-pressure).
     pub(super) fn app_parts(&mut self) -> (&mut Response, &mut Vec<u8>, &mut Stream, &mut usize) {

@@ -172,7 +172,69 @@ impl Drain for WorkerDrain<'_, '_> {
     }
 }
 
-/// Calls the application for the request in `conn` and returns the phase that follows.
+/// Hands the complete request in `conn` to the application: on an application thread when the
+/// worker has them (or queued for one), otherwise on this thread, now. Returns the phase that
+/// follows.
+pub fn begin_call(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
+    match &mut sh.io.pool {
+        Some(pool) if !pool.has_room() => {
+            sh.io.parked.push_back(conn.key);
+            Phase::Queued
+        }
+        Some(_) => to_thread(conn, sh),
+        None => call_app(conn, sh),
+    }
+}
+
+/// Sends the request in `conn` to the application threads (which have room).
+pub fn to_thread(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
+    let Some(pool) = sh.io.pool.as_mut() else {
+        return call_app(conn, sh);
+    };
+    let mut job = pool.job();
+    build_environ(
+        &mut job.environ,
+        &conn.head,
+        &conn.head_buf,
+        &conn.client,
+        conn.scheme,
+        &sh.ctx.servers[conn.listener],
+    );
+    let info = request_info(conn, sh);
+    job.resp.begin(info);
+    job.version = info.version;
+    job.key = conn.key;
+    job.date.clear();
+    job.date.push_str(sh.io.date.get());
+    let method = conn.head.method.of(&conn.head_buf);
+    job.line.clear();
+    job.line.extend_from_slice(method);
+    job.method_len = method.len();
+    job.line.extend_from_slice(conn.head.target.of(&conn.head_buf));
+    std::mem::swap(&mut conn.body, job.environ.input());
+    let phase = conn.hand_to_thread(&mut job);
+    if let Some(pool) = sh.io.pool.as_mut() {
+        pool.submit(job);
+    }
+    phase
+}
+
+/// The response facts of the request in `conn`, which takes one of the worker's
+/// `max_requests`.
+fn request_info(conn: &Conn, sh: &mut Shared<'_>) -> RequestInfo {
+    let head = &conn.head;
+    let left = sh.io.requests_left.saturating_sub(1);
+    sh.io.requests_left = left;
+    RequestInfo {
+        version: head.version,
+        head: head.method.of(&conn.head_buf) == b"HEAD",
+        // The request that uses up `max_requests` already says the connection will close.
+        keep_alive: head.keep_alive && sh.io.stopping.is_none() && left > 0 && !sh.ctx.settings.keepalive.is_zero(),
+    }
+}
+
+/// Calls the application for the request in `conn` on this thread and returns the phase that
+/// follows.
 pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
     // An environ of its own: the application may run the loop (through `write`), and with it
     // other requests, before this one is done.
@@ -191,19 +253,12 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
         conn.scheme,
         &sh.ctx.servers[conn.listener],
     );
+    let info = request_info(conn, sh);
     let head = &conn.head;
-    let left = sh.io.requests_left.saturating_sub(1);
-    sh.io.requests_left = left;
-    let info = RequestInfo {
-        version: head.version,
-        head: head.method.of(&conn.head_buf) == b"HEAD",
-        // The request that uses up `max_requests` already says the connection will close.
-        keep_alive: head.keep_alive && sh.io.stopping.is_none() && left > 0 && !sh.ctx.settings.keepalive.is_zero(),
-    };
     conn.began = sh
         .ctx
         .heartbeat
-        .begin_request(head.method.of(&conn.head_buf), head.target.of(&conn.head_buf));
+        .begin_request(0, head.method.of(&conn.head_buf), head.target.of(&conn.head_buf));
     conn.resp.begin(info);
     conn.resp_start = conn.wbuf.len();
     // A copy: the loop may refresh the cache while the application runs.
@@ -265,7 +320,7 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
 /// The application is done with the request that entered it at `began` (its body included):
 /// the heartbeat says so, and response batching learns how long the call took.
 pub fn app_returned(began: u64, sh: &mut Shared<'_>) {
-    let ended = sh.ctx.heartbeat.end_request();
+    let ended = sh.ctx.heartbeat.end_request(0);
     sh.io.batch.called(ended.saturating_sub(began));
 }
 

@@ -5,6 +5,7 @@ mod batch;
 pub mod conn;
 pub mod dispatch;
 mod exclusive;
+mod pool;
 pub mod stream;
 
 use crate::app::{self, Application, Environ};
@@ -31,6 +32,8 @@ pub const EXIT_BOOT_ERROR: i32 = 3;
 pub const READY: u8 = b'R';
 
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Application threads woke the loop: their events wait in the pool's channel.
+const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 /// Tokens below this are listeners; connections are offset above it.
 const CONN_BASE: usize = 1 << 16;
 const POOL_MAX: usize = 256;
@@ -62,6 +65,9 @@ pub enum WorkerError {
     /// The readiness message could not be sent.
     #[error("cannot notify master: {0}")]
     NotifyMaster(io::Error),
+    /// An application thread could not be started.
+    #[error("cannot start application threads: {0}")]
+    StartThreads(io::Error),
 }
 
 /// How a worker is started: the master's configuration, the listeners it bound, and the write
@@ -143,7 +149,7 @@ pub struct Io {
     /// Readiness that arrived for connections taken out of their slot; applied when they return
     /// (edge-triggered events come once).
     missed: Vec<(usize, Readiness)>,
-    pool: Vec<(RecvBuf, Vec<u8>)>,
+    spare_bufs: Vec<(RecvBuf, Vec<u8>)>,
     /// Spare environs: one is in use per request inside the application.
     pub(crate) environs: Vec<Environ>,
     /// The cached Date header.
@@ -165,6 +171,10 @@ pub struct Io {
     last_sweep: Instant,
     /// Connections holding a finished response until the end of the turn.
     pub(crate) batch: batch::Batch,
+    /// The application threads, when the application runs on them (`threads`).
+    pub(crate) pool: Option<pool::Pool>,
+    /// Connections whose complete request waits for room in the pool, oldest first.
+    pub(crate) parked: std::collections::VecDeque<usize>,
 }
 
 /// What a poll event said about a connection.
@@ -260,7 +270,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         accept_retry: None,
         conns: Slab::with_capacity(spec.cfg.worker_connections.min(4096)),
         missed: Vec::new(),
-        pool: Vec::new(),
+        spare_bufs: Vec::new(),
         environs: vec![Environ::new()],
         date: DateCache::default(),
         stopping: None,
@@ -273,12 +283,54 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         spare_events: Vec::new(),
         last_sweep: Instant::now(),
         batch: batch::Batch::default(),
+        pool: None,
+        parked: std::collections::VecDeque::new(),
     };
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
     let tick = match spec.cfg.timeout / 2 {
         t if t.is_zero() => Duration::from_secs(1),
         t => t.min(Duration::from_secs(1)),
     };
+    if !spec.cfg.threaded() {
+        return run_loop(&mut io, &ctx, tick);
+    }
+    let waker = mio::Waker::new(io.poll.registry(), WAKER_TOKEN).map_err(WorkerError::CreatePoll)?;
+    let threads = spec.cfg.threads.max(1);
+    let (pool, shared) = pool::new(
+        threads,
+        app,
+        spec.heartbeat,
+        waker,
+        &ctx.settings.server_header,
+        ctx.settings.timeout,
+    );
+    io.pool = Some(pool);
+    std::thread::scope(|scope| {
+        let shared = &shared;
+        for slot in 1..=threads {
+            let spawned = std::thread::Builder::new()
+                .name(format!("app-{slot}"))
+                .spawn_scoped(scope, move || shared.run(slot));
+            if let Err(e) = spawned {
+                log::error!("cannot start application thread {slot}: {e}");
+                return Err(WorkerError::StartThreads(e));
+            }
+        }
+        let result = run_loop(&mut io, &ctx, tick);
+        // Closing the job channel lets idle threads end; a thread still inside the
+        // application (quitting, or past the graceful timeout) is not waited for.
+        let busy = io.pool.take().map_or(0, |p| p.outstanding);
+        if busy > 0 {
+            log::debug!("{busy} request(s) still in application threads at exit");
+            io.access.flush();
+            std::process::exit(0);
+        }
+        result
+    })
+}
+
+/// The worker's loop, until it is told to stop (and has drained) or to quit.
+fn run_loop(io: &mut Io, ctx: &Ctx<'_>, tick: Duration) -> Result<(), WorkerError> {
     ctx.heartbeat.beat();
     io.to_master.write_all(&[READY]).map_err(WorkerError::NotifyMaster)?;
     log::info!("Booting worker with pid: {}", std::process::id());
@@ -288,7 +340,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         } else {
             tick.min(Duration::from_millis(250))
         };
-        io.turn(&ctx, timeout, None);
+        io.turn(ctx, timeout, None);
         if io.quit {
             return Ok(());
         }
@@ -327,6 +379,8 @@ impl Io {
         for ev in events.iter() {
             match ev.token() {
                 SIGNAL_TOKEN => self.on_signals(ctx, now),
+                // Read below, whether or not this turn's poll saw the wake-up.
+                WAKER_TOKEN => {}
                 Token(i) if i < CONN_BASE => {
                     if self.stopping.is_none() {
                         // A few at a time from a shared socket: the rest stay queued (and the
@@ -363,6 +417,7 @@ impl Io {
             }
         }
         self.spare_events.push(events);
+        self.take_thread_events(ctx, now);
         // Before housekeeping, whose sweep must not take a held response for an idle client.
         self.flush_held(ctx);
         self.housekeeping(ctx, now);
@@ -509,7 +564,7 @@ impl Io {
                         continue;
                     }
                     let (rbuf, wbuf) = self
-                        .pool
+                        .spare_bufs
                         .pop()
                         .unwrap_or_else(|| (RecvBuf::new(8192), Vec::with_capacity(8192)));
                     let deadline = now + ctx.settings.header_timeout;
@@ -553,7 +608,15 @@ impl Io {
                 if let Close::Io(e) = close {
                     log::debug!("connection error: {e}");
                 }
-                self.close_conn(key, conn);
+                if conn.abandon() {
+                    // Its slot stays taken until the application thread is done with it.
+                    let _ = self.poll.registry().deregister(&mut conn.stream);
+                    if let Some(slot) = self.conns.get_mut(key) {
+                        *slot = Some(conn);
+                    }
+                } else {
+                    self.close_conn(key, conn);
+                }
                 return;
             }
             // Events for it that came while it was out: apply them and go on.
@@ -577,14 +640,79 @@ impl Io {
         }
     }
 
+    /// What the application threads reported: output to send, calls that ended; then parked
+    /// requests take the room that freed.
+    fn take_thread_events(&mut self, ctx: &Ctx<'_>, now: Instant) {
+        let Some(pool) = &self.pool else {
+            return;
+        };
+        // Cleared before reading: a thread that reports after the read wakes the next poll.
+        pool.wake_pending.store(false, std::sync::atomic::Ordering::SeqCst);
+        let events = pool.events.clone();
+        while let Ok(event) = events.try_recv() {
+            match event {
+                pool::Event::Output { key, data } => {
+                    let Some(Some(conn)) = self.conns.get_mut(key) else {
+                        continue;
+                    };
+                    if conn.abandoned() {
+                        continue;
+                    }
+                    conn.thread_output(&data);
+                    self.drive(ctx, key, now);
+                }
+                pool::Event::Done(mut job) => {
+                    let key = job.key;
+                    if let Some(mut conn) = self.conns.get_mut(key).and_then(Option::take) {
+                        let gone = conn.abandoned();
+                        conn.thread_done(&mut job, &self.access);
+                        if let Some(slot) = self.conns.get_mut(key) {
+                            *slot = Some(conn);
+                        }
+                        if gone {
+                            if let Some(conn) = self.conns.get_mut(key).and_then(Option::take) {
+                                self.close_conn(key, conn);
+                            }
+                        } else {
+                            self.drive(ctx, key, now);
+                        }
+                    }
+                    if let Some(pool) = self.pool.as_mut() {
+                        pool.recycle(job);
+                    }
+                }
+            }
+        }
+        self.dispatch_parked(ctx, now);
+    }
+
+    /// Hands parked requests to the pool while it has room.
+    fn dispatch_parked(&mut self, ctx: &Ctx<'_>, now: Instant) {
+        while self.pool.as_ref().is_some_and(pool::Pool::has_room) {
+            let Some(key) = self.parked.pop_front() else {
+                return;
+            };
+            let Some(mut conn) = self.conns.get_mut(key).and_then(Option::take) else {
+                continue;
+            };
+            if matches!(conn.phase, conn::Phase::Queued) {
+                conn.phase = dispatch::to_thread(&mut conn, &mut Shared { ctx, io: self, now });
+            }
+            if let Some(slot) = self.conns.get_mut(key) {
+                *slot = Some(conn);
+            }
+            self.drive(ctx, key, now);
+        }
+    }
+
     fn close_conn(&mut self, key: usize, mut conn: Conn) {
         self.conns.try_remove(key);
         self.missed.retain(|(k, _)| *k != key);
         conn.log_access(&mut self.access); // service: a request cut short is logged too
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let bufs = conn.into_buffers();
-        if self.pool.len() < POOL_MAX {
-            self.pool.push(bufs);
+        if self.spare_bufs.len() < POOL_MAX {
+            self.spare_bufs.push(bufs);
         }
     }
 

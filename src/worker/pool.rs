@@ -1,0 +1,435 @@
+//! Application threads (`threads`, gunicorn's gthread): the worker's loop keeps all I/O
+//! (accepting, reading and parsing, bodies, timeouts, writing, sendfile) and hands complete
+//! requests to a pool of threads that call the application; what they produce comes back to
+//! the loop through a channel, and a mio [`Waker`] wakes the loop when it sleeps in poll.
+//!
+//! Why a queue and a waker, not leader/follower (the thread that read a request runs it and
+//! hands the loop to an idle thread): with one loop that owns every socket, a hand-off costs one
+//! channel send each way and, only when the loop sleeps, one eventfd write (wake-ups are
+//! coalesced by [`Pool::wake_pending`]); leader/follower would move the epoll set between
+//! threads on every request and make every connection's state shared. On this project's
+//! 2-core machine the sleep-20 ms benchmark runs at the limit of workers × threads / 20 ms, so
+//! the hand-off is not what bounds it (`benches/blocking-apps.sh`).
+//!
+//! Bounds: at most `3 × threads` requests are handed to the pool at once (one running per
+//! thread, two waiting per thread, so a thread that finishes takes the next request without a
+//! round trip through the loop); further complete requests wait in their connections, which
+//! read nothing more meanwhile, and the worker stops accepting at `worker_connections`.
+//! An application thread's unsent output is bounded by [`OUTPUT_HIGH_WATER`]: past it, its
+//! `write` (or the next chunk of its body) waits until the client has read half of it.
+
+use super::conn::FileSend;
+use super::dispatch::panic_message;
+use crate::app::protocol::{send_whole, Drain, Ending, Response, StartResponse, OUTPUT_HIGH_WATER};
+use crate::app::{AppError, Application, Body, BodyIter, Environ};
+use crate::http::response::{self, Stamp};
+use crate::http::Version;
+use crate::sys::heartbeat::Heartbeat;
+use crossbeam_channel::{Receiver, Sender};
+use mio::Waker;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Requests handed to the pool at once, per thread.
+const QUEUED_PER_THREAD: usize = 3;
+
+/// One request on its way through an application thread, and back. Jobs are reused.
+pub struct Job {
+    /// The connection's slot in the worker's table.
+    pub key: usize,
+    /// The request's environ (its body inside, as `wsgi.input`).
+    pub environ: Environ,
+    /// The response's protocol state; swapped with the connection's when the job returns.
+    pub resp: Response,
+    /// Output the application thread made and did not hand over yet.
+    pub out: Vec<u8>,
+    /// The request's protocol version (for a 500).
+    pub version: Version,
+    /// The `Date` header when the request was handed over.
+    pub date: String,
+    /// Method and target, for the heartbeat (`method_len` bytes of method first).
+    pub line: Vec<u8>,
+    /// Where the method ends in `line`.
+    pub method_len: usize,
+    /// The connection's back-pressure link.
+    pub link: Option<Arc<Link>>,
+    /// What the call came to.
+    pub outcome: Outcome,
+}
+
+/// What an application call came to, for the loop to carry on with.
+#[derive(Default)]
+pub enum Outcome {
+    /// Not run yet.
+    #[default]
+    Pending,
+    /// The response is complete (its last bytes in [`Job::out`]).
+    Ended(Ending),
+    /// The rest of the body is a file for the loop to send with sendfile.
+    File(FileSend),
+    /// The application failed before the head went out: [`Job::out`] holds a 500 whose body
+    /// has this many bytes.
+    Failed(u64),
+    /// The application failed after the head went out: the connection is aborted.
+    Aborted,
+}
+
+impl Job {
+    fn new() -> Box<Job> {
+        Box::new(Job {
+            key: 0,
+            environ: Environ::new(),
+            resp: Response::default(),
+            out: Vec::new(),
+            version: Version::Http11,
+            date: String::new(),
+            line: Vec::new(),
+            method_len: 0,
+            link: None,
+            outcome: Outcome::Pending,
+        })
+    }
+}
+
+/// What an application thread tells the loop.
+pub enum Event {
+    /// Output for connection `key` while the application goes on (a block of a streamed body,
+    /// a `write`).
+    Output {
+        /// The connection.
+        key: usize,
+        /// The bytes, framed.
+        data: Vec<u8>,
+    },
+    /// The call is over: the job comes back with its outcome.
+    Done(Box<Job>),
+}
+
+/// Back-pressure between an application thread that produces a connection's output and the
+/// loop that sends it; one per connection, reused for each of its requests.
+#[derive(Default)]
+pub struct Link {
+    /// Bytes handed to the loop and not yet sent.
+    unsent: AtomicUsize,
+    /// The client went away: output is dropped, and `write` fails.
+    gone: AtomicBool,
+    /// The application thread waits for `unsent` to fall.
+    waiting: AtomicBool,
+    lock: Mutex<()>,
+    cond: Condvar,
+}
+
+impl Link {
+    /// Ready for the connection's next request.
+    pub fn reset(&self) {
+        self.unsent.store(0, Ordering::SeqCst);
+        self.gone.store(false, Ordering::SeqCst);
+    }
+
+    /// Loop: `n` bytes of the application's output went to the socket.
+    pub fn sent(&self, n: usize) {
+        let left = self.unsent.fetch_sub(n, Ordering::SeqCst).saturating_sub(n);
+        if left <= OUTPUT_HIGH_WATER / 2 && self.waiting.load(Ordering::SeqCst) {
+            self.notify();
+        }
+    }
+
+    /// Loop: the client is gone; a waiting application thread gives up.
+    pub fn abandon(&self) {
+        self.gone.store(true, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) {
+            self.notify();
+        }
+    }
+
+    /// Whether the client went away.
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    fn notify(&self) {
+        // Taking the lock orders this after a waiter's check of `unsent`: it is either before
+        // the check (which then sees the new value) or inside the wait (which this wakes).
+        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.cond.notify_all();
+    }
+}
+
+/// The loop's side of the pool.
+pub struct Pool {
+    jobs: Sender<Box<Job>>,
+    /// What the threads report.
+    pub events: Receiver<Event>,
+    /// Set by a thread that woke the loop; cleared by the loop before it reads `events`.
+    pub wake_pending: Arc<AtomicBool>,
+    /// Jobs handed to the threads and not back yet.
+    pub outstanding: usize,
+    limit: usize,
+    // Boxed: a job moves through two channels and back, and a box moves as one pointer.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Job>>,
+}
+
+/// What the application threads share.
+pub struct Threads<'a> {
+    app: &'a dyn Application,
+    heartbeat: &'a Heartbeat,
+    jobs: Receiver<Box<Job>>,
+    events: Sender<Event>,
+    waker: Waker,
+    wake_pending: Arc<AtomicBool>,
+    server_header: &'a str,
+    timeout: Duration,
+}
+
+/// Makes the loop's side and the threads' side of a pool of `threads` threads.
+pub fn new<'a>(
+    threads: usize,
+    app: &'a dyn Application,
+    heartbeat: &'a Heartbeat,
+    waker: Waker,
+    server_header: &'a str,
+    timeout: Duration,
+) -> (Pool, Threads<'a>) {
+    let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+    let (events_tx, events_rx) = crossbeam_channel::unbounded();
+    let wake_pending = Arc::new(AtomicBool::new(false));
+    let pool = Pool {
+        jobs: jobs_tx,
+        events: events_rx,
+        wake_pending: wake_pending.clone(),
+        outstanding: 0,
+        limit: threads * QUEUED_PER_THREAD,
+        spare: Vec::new(),
+    };
+    let shared = Threads {
+        app,
+        heartbeat,
+        jobs: jobs_rx,
+        events: events_tx,
+        waker,
+        wake_pending,
+        server_header,
+        timeout,
+    };
+    (pool, shared)
+}
+
+impl Pool {
+    /// Whether the pool takes another request now.
+    pub fn has_room(&self) -> bool {
+        self.outstanding < self.limit
+    }
+
+    /// A job to fill (reused when one is spare).
+    pub fn job(&mut self) -> Box<Job> {
+        self.spare.pop().unwrap_or_else(Job::new)
+    }
+
+    /// Hands a filled job to the threads.
+    pub fn submit(&mut self, job: Box<Job>) {
+        self.outstanding += 1;
+        // The receiving side lives as long as the threads, which outlive the loop.
+        let _ = self.jobs.send(job);
+    }
+
+    /// Takes back a job that returned, for reuse.
+    pub fn recycle(&mut self, mut job: Box<Job>) {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        job.out.clear();
+        job.link = None;
+        job.outcome = Outcome::Pending;
+        self.spare.push(job);
+    }
+}
+
+impl Threads<'_> {
+    /// An application thread: runs jobs until the loop's side is gone. `slot`: its heartbeat
+    /// slot (1 and up).
+    pub fn run(&self, slot: usize) {
+        let _kept = self.app.enter_thread();
+        while let Ok(mut job) = self.jobs.recv() {
+            self.call(slot, &mut job);
+            let _ = self.events.send(Event::Done(job));
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+            if let Err(e) = self.waker.wake() {
+                log::error!("cannot wake the worker's loop: {e}");
+            }
+        }
+    }
+
+    /// Calls the application for `job`, and pulls its body unless the loop sends it as a file.
+    fn call(&self, slot: usize, job: &mut Job) {
+        let Job {
+            key,
+            environ,
+            resp,
+            out,
+            version,
+            date,
+            line,
+            method_len,
+            link,
+            outcome,
+        } = job;
+        let Some(link) = link.as_deref() else {
+            return;
+        };
+        let (method, target) = line.split_at(*method_len);
+        self.heartbeat.begin_request(slot, method, target);
+        let stamp = Stamp {
+            date,
+            server: self.server_header,
+        };
+        let mut drain = ThreadDrain {
+            threads: self,
+            slot,
+            key: *key,
+            link,
+        };
+        let mut sr = StartResponse::new(resp, out, stamp).with_drain(&mut drain);
+        let app = self.app;
+        let result = match catch_unwind(AssertUnwindSafe(|| app.call(environ, &mut sr))) {
+            Ok(Ok(Body::Empty)) => sr.finish().map(Outcome::Ended),
+            Ok(Ok(Body::Static(b))) => send_whole(&mut sr, b).map(Outcome::Ended),
+            Ok(Ok(Body::Bytes(v))) => send_whole(&mut sr, &v).map(Outcome::Ended),
+            Ok(Ok(Body::Iter(iter))) => stream(&mut sr, iter),
+            Ok(Err(e)) => Err(e),
+            Err(panic) => Err(panic_message(panic).into()),
+        };
+        let headers_sent = sr.headers_sent();
+        *outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                let method = String::from_utf8_lossy(method);
+                let target = String::from_utf8_lossy(target);
+                log::error!("Error handling request {method} {target}: {e}");
+                if headers_sent {
+                    Outcome::Aborted
+                } else {
+                    out.clear();
+                    response::put_error(out, *version, 500, "", &stamp);
+                    Outcome::Failed(crate::logging::access::body_len(out))
+                }
+            }
+        };
+        self.heartbeat.end_request(slot);
+    }
+}
+
+/// Pulls a body on the application thread, handing each block to the loop before asking for
+/// the next (the loop sends it meanwhile); a file body goes back to the loop for sendfile.
+fn stream(sr: &mut StartResponse<'_>, mut iter: Box<dyn BodyIter>) -> Result<Outcome, AppError> {
+    if let Some(region) = iter.file() {
+        match sr.send_raw(region.len) {
+            Ok(Some(len)) => return Ok(Outcome::File(FileSend::new(iter, region, len))),
+            Ok(None) => {}
+            Err(e) => {
+                close(&mut *iter);
+                return Err(e);
+            }
+        }
+    }
+    let result = loop {
+        match catch_unwind(AssertUnwindSafe(|| iter.next_chunk(sr))) {
+            Ok(Some(Ok(chunk))) => {
+                if let Err(e) = sr.send_chunk(&chunk, None) {
+                    break Err(e);
+                }
+                // A body that has its whole Content-Length need not hurry, up to a bound.
+                if !sr.body_complete() || sr.pending() >= OUTPUT_HIGH_WATER {
+                    if let Err(e) = sr.hand_over() {
+                        break Err(e);
+                    }
+                }
+            }
+            Ok(None) => break sr.finish().map(Outcome::Ended),
+            Ok(Some(Err(e))) => break Err(e),
+            Err(panic) => break Err(panic_message(panic).into()),
+        }
+    };
+    close(&mut *iter);
+    result
+}
+
+fn close(iter: &mut dyn BodyIter) {
+    let _ = catch_unwind(AssertUnwindSafe(|| iter.close()));
+}
+
+/// `write` and streamed blocks on an application thread: hands the bytes to the loop, which
+/// keeps sending while the application produces the next (PEP 3333), and waits only while more
+/// than [`OUTPUT_HIGH_WATER`] is unsent.
+struct ThreadDrain<'t, 'a> {
+    threads: &'t Threads<'a>,
+    slot: usize,
+    key: usize,
+    link: &'t Link,
+}
+
+impl Drain for ThreadDrain<'_, '_> {
+    fn drain(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        if self.link.is_gone() {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"));
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.link.unsent.fetch_add(out.len(), Ordering::SeqCst);
+        let data = std::mem::take(out);
+        let _ = self.threads.events.send(Event::Output { key: self.key, data });
+        self.threads.wake();
+        self.threads.heartbeat.progress(self.slot);
+        if self.link.unsent.load(Ordering::SeqCst) > OUTPUT_HIGH_WATER {
+            self.wait()?;
+        }
+        Ok(())
+    }
+}
+
+impl ThreadDrain<'_, '_> {
+    /// Waits until the client has read down to half the high-water mark; the wait is the
+    /// client's, so the heartbeat slot shows progress meanwhile, and `timeout` without any
+    /// byte read ends it.
+    fn wait(&self) -> io::Result<()> {
+        let link = self.link;
+        // A Python app's `write`: let its other threads run while this one waits.
+        let _paused = self.threads.app.pause_for_wait();
+        let mut guard = link.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        link.waiting.store(true, Ordering::SeqCst);
+        let mut last = link.unsent.load(Ordering::SeqCst);
+        let mut deadline = Instant::now() + self.threads.timeout;
+        let outcome = loop {
+            if link.is_gone() {
+                break Err(io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"));
+            }
+            let unsent = link.unsent.load(Ordering::SeqCst);
+            if unsent <= OUTPUT_HIGH_WATER / 2 {
+                break Ok(());
+            }
+            let now = Instant::now();
+            if unsent < last {
+                last = unsent;
+                deadline = now + self.threads.timeout;
+            } else if now >= deadline {
+                break Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading"));
+            }
+            self.threads.heartbeat.progress(self.slot);
+            let wait = deadline.saturating_duration_since(now).min(Duration::from_millis(250));
+            guard = link
+                .cond
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        };
+        link.waiting.store(false, Ordering::SeqCst);
+        outcome
+    }
+}
