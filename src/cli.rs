@@ -12,6 +12,9 @@ use std::path::PathBuf;
     name = "forkhorn",
     version,
     about = "A pre-fork HTTP server for WSGI-style apps",
+    // A flag given twice takes its last value, as gunicorn's argparse does (`-w 2 -w 4` is 4);
+    // flags that collect values (-b, -e) still collect every one.
+    args_override_self = true,
     after_help = "Precedence: defaults < config file (-c) < WEB_CONCURRENCY (workers) < command line.\n\
                   Without -c no config file is read.\n\n\
                   forkhorn bench [APP] ... measures throughput and latency against worker counts \
@@ -30,6 +33,12 @@ pub struct Cli {
     /// Number of worker processes. [default: 1, or $WEB_CONCURRENCY]
     #[arg(short = 'w', long = "workers", value_name = "INT")]
     pub workers: Option<String>,
+    /// The worker class: sync or gthread (gunicorn's class paths for them are accepted too). A sync worker with --threads above 1 runs as gthread, as in gunicorn. [default: sync]
+    #[arg(short = 'k', long = "worker-class", value_name = "CLASS")]
+    pub worker_class: Option<String>,
+    /// Application threads per worker: the app runs on a pool of this many threads, so a worker serves other requests while one waits (gunicorn's gthread). 1: the app runs on the worker's event-loop thread. [default: 1]
+    #[arg(long = "threads", value_name = "INT")]
+    pub threads: Option<String>,
     /// Kill a worker silent for this many seconds (0: never). [default: 30]
     #[arg(short = 't', long = "timeout", value_name = "SECONDS")]
     pub timeout: Option<String>,
@@ -259,6 +268,36 @@ mod tests {
         assert_eq!(cli.env, ["A=1", "B=2=3"]);
         assert_eq!(cli.error_logfile.as_deref(), Some("/var/log/f.log"));
         assert_eq!(cli.proxy_allow_from.as_deref(), Some("*"));
+    }
+
+    #[test]
+    fn a_repeated_flag_takes_its_last_value() {
+        let cli = Cli::try_parse_from([
+            "forkhorn",
+            "--threads",
+            "2",
+            "-w",
+            "5",
+            "--threads=3",
+            "-k",
+            "sync",
+            "--worker-class",
+            "gthread",
+            "-w",
+            "6",
+            "-D",
+            "-D",
+            "-b",
+            "a:1",
+            "-b",
+            "b:2",
+        ])
+        .expect("valid command line");
+        assert_eq!(cli.threads.as_deref(), Some("3"));
+        assert_eq!(cli.worker_class.as_deref(), Some("gthread"));
+        assert_eq!(cli.workers.as_deref(), Some("6"));
+        assert!(cli.daemon);
+        assert_eq!(cli.bind, ["a:1", "b:2"], "a repeatable flag keeps every value");
     }
 
     #[test]

@@ -248,7 +248,7 @@ fn example_keys() -> Vec<String> {
 /// Every documented setting is printed exactly once: set, or as `# KEY is not set`.
 fn assert_every_key_once(printed: &str) {
     let keys = example_keys();
-    assert_eq!(keys.len(), 46, "{keys:?}");
+    assert_eq!(keys.len(), 48, "{keys:?}");
     for key in &keys {
         let set = format!("{key} = ");
         let unset = format!("# {key} is not set");
@@ -429,4 +429,94 @@ fn new_settings_print_and_read_back() {
     let out = run(&["--check-config", "-c", path_str(&again)], None);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert_eq!(settings(&print_config(&["-c", path_str(&again)], None)), lines);
+}
+
+/// Asserts that each of `want` is one of the setting lines printed for `args`.
+fn assert_printed(args: &[&str], want: &[&str]) {
+    let printed = print_config(args, None);
+    let lines = settings(&printed);
+    for w in want {
+        assert!(lines.iter().any(|l| l == w), "{args:?}: {w} not in:\n{printed}");
+    }
+    assert_every_key_once(&printed);
+}
+
+#[test]
+fn worker_class_and_threads_from_flags() {
+    let cases: [(&[&str], [&str; 2]); 5] = [
+        (
+            &["-k", "gthread", "--threads", "4"],
+            ["worker_class = \"gthread\"", "threads = 4"],
+        ),
+        (&["-k", "sync"], ["worker_class = \"sync\"", "threads = 1"]),
+        // A sync worker with threads runs threaded (Config::threaded); the class stays as given.
+        (&["--threads", "4"], ["worker_class = \"sync\"", "threads = 4"]),
+        (
+            &["--worker-class", "gunicorn.workers.gthread.ThreadWorker"],
+            ["worker_class = \"gthread\"", "threads = 1"],
+        ),
+        (
+            &["--worker-class=egg:gunicorn#sync", "--threads=2"],
+            ["worker_class = \"sync\"", "threads = 2"],
+        ),
+    ];
+    for (args, want) in cases {
+        assert_printed(args, &want);
+    }
+}
+
+#[test]
+fn a_repeated_flag_takes_its_last_value() {
+    // gunicorn's argparse keeps the last value of a repeated option; so does forkhorn.
+    assert_printed(&["--threads", "2", "--threads", "3"], &["threads = 3"]);
+    assert_printed(
+        &["-k", "gthread", "--worker-class", "sync", "-w", "2", "-w", "5"],
+        &["worker_class = \"sync\"", "workers = 5"],
+    );
+}
+
+#[test]
+fn worker_class_and_threads_from_the_file() {
+    let file = temp_file("threads.toml", "threads = 8\nworker_class = \"gthread\"\n");
+    let file = path_str(&file);
+    assert_printed(&["-c", file], &["worker_class = \"gthread\"", "threads = 8"]);
+    // The command line beats the file.
+    assert_printed(
+        &["-c", file, "-k", "sync", "--threads", "1"],
+        &["worker_class = \"sync\"", "threads = 1"],
+    );
+    // What was printed reads back.
+    let printed = print_config(&["-c", file], None);
+    let again = temp_file("threads-printed.toml", &printed);
+    assert_eq!(
+        settings(&print_config(&["-c", path_str(&again)], None)),
+        settings(&printed)
+    );
+}
+
+#[test]
+fn bad_worker_class_or_threads_is_one_line() {
+    let classes = "expected sync or gthread (forkhorn's worker classes; an app that waits on I/O should raise \
+                   threads instead)";
+    for class in ["gevent", "eventlet", "tornado", "uvicorn.workers.UvicornWorker"] {
+        assert_config_error(
+            &run(&["-k", class], None),
+            &format!("forkhorn: --worker-class: {classes}, got \"{class}\""),
+        );
+    }
+    assert_config_error(
+        &run(&["--threads", "0"], None),
+        "forkhorn: --threads: expected an integer from 1 to 1024, got 0",
+    );
+    let file = temp_file(
+        "badthreads.toml",
+        "workers = 2\nworker_class = \"gevent\"\nthreads = 0\n",
+    );
+    assert_config_error(
+        &run(&["--check-config", "-c", path_str(&file)], None),
+        &format!(
+            "forkhorn: {}:2: key 'worker_class': {classes}, got \"gevent\"",
+            file.display()
+        ),
+    );
 }

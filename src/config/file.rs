@@ -20,6 +20,8 @@ use toml::Spanned;
 struct FileSettings {
     bind: Option<Spanned<Value>>,
     workers: Option<Spanned<Value>>,
+    worker_class: Option<Spanned<Value>>,
+    threads: Option<Spanned<Value>>,
     backlog: Option<Spanned<Value>>,
     worker_connections: Option<Spanned<Value>>,
     timeout: Option<Spanned<Value>>,
@@ -72,6 +74,8 @@ impl FileSettings {
         let all = [
             (Setting::Bind, self.bind),
             (Setting::Workers, self.workers),
+            (Setting::WorkerClass, self.worker_class),
+            (Setting::Threads, self.threads),
             (Setting::Backlog, self.backlog),
             (Setting::WorkerConnections, self.worker_connections),
             (Setting::Timeout, self.timeout),
@@ -284,7 +288,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 mod tests {
     use super::super::system::Fake;
     use super::*;
-    use crate::config::{AllowIps, BindAddr, LogLevel};
+    use crate::config::{AllowIps, BindAddr, LogLevel, WorkerClass};
     use std::net::SocketAddr;
     use std::time::Duration;
 
@@ -320,6 +324,8 @@ mod tests {
             r#"
 bind = ["127.0.0.1:9000", "unix:/tmp/f.sock"]
 workers = 4
+worker_class = "gthread"
+threads = 8
 backlog = 64
 worker_connections = 10
 timeout = 0
@@ -343,6 +349,8 @@ loglevel = "DEBUG"
                 BindAddr::Unix("/tmp/f.sock".into()),
             ],
             workers: 4,
+            worker_class: WorkerClass::Gthread,
+            threads: 8,
             backlog: 64,
             worker_connections: 10,
             timeout: Duration::ZERO,
@@ -512,7 +520,7 @@ daemon = true
                 "workers = 2\n\nworkres = 3\n",
                 "f.toml:3: key 'workres': unknown setting (did you mean 'workers'?)",
             ),
-            ("# c\nthreads = 8\n", "f.toml:2: key 'threads': unknown setting"),
+            ("# c\ncertfile = \"c.pem\"\n", "f.toml:2: key 'certfile': unknown setting"),
             (
                 "keep_alive = 5",
                 "f.toml:1: key 'keep_alive': unknown setting (did you mean 'keepalive'?)",
@@ -573,6 +581,15 @@ daemon = true
             (
                 "static_root = \"/nope\"\n",
                 "f.toml:1: key 'static_root': expected an existing directory, got \"/nope\"",
+            ),
+            (
+                "workers = 2\nthreads = 0\n",
+                "f.toml:2: key 'threads': expected an integer from 1 to 1024, got 0",
+            ),
+            (
+                "worker_class = \"gevent\"\n",
+                "f.toml:1: key 'worker_class': expected sync or gthread (forkhorn's worker classes; an app that \
+                 waits on I/O should raise threads instead), got \"gevent\"",
             ),
             (
                 "daemon = \"yes\"\n",

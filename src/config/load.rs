@@ -75,6 +75,8 @@ fn cli_values(cli: &Cli) -> Vec<(Setting, Value)> {
     let all = [
         (Setting::Bind, bind),
         (Setting::Workers, one(&cli.workers)),
+        (Setting::WorkerClass, one(&cli.worker_class)),
+        (Setting::Threads, one(&cli.threads)),
         (Setting::Backlog, one(&cli.backlog)),
         (Setting::WorkerConnections, one(&cli.worker_connections)),
         (Setting::Timeout, one(&cli.timeout)),
@@ -230,6 +232,7 @@ mod tests {
             Setting::Bind => Some("127.0.0.1:1"),
             Setting::ServerHeader | Setting::ProcName | Setting::SyslogPrefix => Some("other"),
             Setting::App => Some("builtin:echo"),
+            Setting::WorkerClass => Some("gthread"),
             Setting::Loglevel => Some("debug"),
             Setting::ForwardedAllowIps | Setting::ProxyAllowIps => Some("10.0.0.0/8,*"),
             Setting::StaticRoot | Setting::Chdir | Setting::Virtualenv => Some("/srv/www"),
@@ -289,6 +292,39 @@ mod tests {
     }
 
     #[test]
+    fn threads_and_worker_class() {
+        use crate::config::WorkerClass;
+        let file = Some("threads = 8\nworker_class = \"gthread\"\n");
+        let get = |file, args: &[&str]| {
+            let cfg = merged(file, None, args).expect("valid");
+            (cfg.worker_class, cfg.threads, cfg.threaded())
+        };
+        /// File text, arguments, and the worker class, thread count and `threaded()` they give.
+        type Case<'a> = (Option<&'a str>, &'a [&'a str], (WorkerClass, usize, bool));
+        let cases: [Case<'_>; 7] = [
+            (None, &[], (WorkerClass::Sync, 1, false)),
+            (file, &[], (WorkerClass::Gthread, 8, true)),
+            (file, &["-k", "sync", "--threads", "1"], (WorkerClass::Sync, 1, false)),
+            (None, &["--threads", "4"], (WorkerClass::Sync, 4, true)),
+            (None, &["-k", "gthread"], (WorkerClass::Gthread, 1, true)),
+            (
+                None,
+                &["--worker-class=gunicorn.workers.gthread.ThreadWorker", "--threads=2"],
+                (WorkerClass::Gthread, 2, true),
+            ),
+            // A repeated flag: the last one wins, as with gunicorn's argparse.
+            (
+                file,
+                &["--threads", "2", "--threads", "3", "-k", "gthread", "-k", "sync"],
+                (WorkerClass::Sync, 3, true),
+            ),
+        ];
+        for (file, args, want) in cases {
+            assert_eq!(get(file, args), want, "{file:?} {args:?}");
+        }
+    }
+
+    #[test]
     fn repeated_env_flags_replace_the_file_list() {
         let file = Some("raw_env = [\"A=file\", \"B=file\"]\n");
         let cfg = merged(file, None, &["-e", "A=1", "--env", "C=x=y"]).expect("valid");
@@ -319,7 +355,7 @@ mod tests {
     fn errors_name_their_source() {
         /// File text, WEB_CONCURRENCY, arguments, the error line.
         type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a [&'a str], &'a str);
-        let cases: [Case<'_>; 12] = [
+        let cases: [Case<'_>; 14] = [
             (
                 None,
                 None,
@@ -349,6 +385,19 @@ mod tests {
                 None,
                 &["not an app"],
                 "APP: expected builtin:NAME or module[.sub]:callable, :factory() or :factory(args), got \"not an app\"",
+            ),
+            (
+                None,
+                None,
+                &["--threads", "0"],
+                "--threads: expected an integer from 1 to 1024, got 0",
+            ),
+            (
+                Some("worker_class = \"gthread\"\n"),
+                None,
+                &["-k", "gevent"],
+                "--worker-class: expected sync or gthread (forkhorn's worker classes; an app that waits on I/O \
+                 should raise threads instead), got \"gevent\"",
             ),
             (
                 None,

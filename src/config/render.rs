@@ -41,6 +41,8 @@ impl Config {
         Some(match setting {
             Setting::Bind => list(self.bind.iter().map(|a| a.to_string())),
             Setting::Workers => self.workers.to_string(),
+            Setting::WorkerClass => quote(self.worker_class.as_str()),
+            Setting::Threads => self.threads.to_string(),
             Setting::Backlog => self.backlog.to_string(),
             Setting::WorkerConnections => self.worker_connections.to_string(),
             Setting::Timeout => seconds(self.timeout),
@@ -149,7 +151,7 @@ mod tests {
     use super::super::file;
     use super::super::system::Fake;
     use super::*;
-    use crate::config::{AllowIps, BindAddr, LogLevel};
+    use crate::config::{AllowIps, BindAddr, LogLevel, WorkerClass};
     use std::net::SocketAddr;
     use std::path::Path;
 
@@ -162,6 +164,8 @@ mod tests {
             [
                 "bind = [\"127.0.0.1:8000\"]",
                 "workers = 1",
+                "worker_class = \"sync\"",
+                "threads = 1",
                 "backlog = 2048",
                 "worker_connections = 1000",
                 "timeout = 30",
@@ -227,6 +231,8 @@ mod tests {
                 BindAddr::Fd(3),
             ],
             workers: 9,
+            worker_class: WorkerClass::Gthread,
+            threads: 1024,
             backlog: 1,
             timeout: Duration::ZERO,
             graceful_timeout: Duration::from_millis(1500),

@@ -4,7 +4,7 @@
 
 use super::system::System;
 use super::{addr, allow, syslog};
-use super::{BindAddr, Config, LogLevel};
+use super::{BindAddr, Config, LogLevel, WorkerClass};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,6 +15,8 @@ use toml::Spanned;
 pub(crate) enum Setting {
     Bind,
     Workers,
+    WorkerClass,
+    Threads,
     Backlog,
     WorkerConnections,
     Timeout,
@@ -63,9 +65,11 @@ pub(crate) enum Setting {
 
 impl Setting {
     /// Every setting, in the order `--print-config` and `etc/forkhorn.toml` list them.
-    pub(crate) const ALL: [Setting; 46] = [
+    pub(crate) const ALL: [Setting; 48] = [
         Setting::Bind,
         Setting::Workers,
+        Setting::WorkerClass,
+        Setting::Threads,
         Setting::Backlog,
         Setting::WorkerConnections,
         Setting::Timeout,
@@ -117,6 +121,8 @@ impl Setting {
         match self {
             Setting::Bind => "bind",
             Setting::Workers => "workers",
+            Setting::WorkerClass => "worker_class",
+            Setting::Threads => "threads",
             Setting::Backlog => "backlog",
             Setting::WorkerConnections => "worker_connections",
             Setting::Timeout => "timeout",
@@ -170,6 +176,8 @@ impl Setting {
         Some(match self {
             Setting::Bind => "--bind",
             Setting::Workers => "--workers",
+            Setting::WorkerClass => "--worker-class",
+            Setting::Threads => "--threads",
             Setting::Backlog => "--backlog",
             Setting::WorkerConnections => "--worker-connections",
             Setting::Timeout => "--timeout",
@@ -297,6 +305,10 @@ pub(crate) fn assign(cfg: &mut Config, setting: Setting, value: &Value, sys: &dy
     match setting {
         Setting::Bind => cfg.bind = bind_list(value, sys)?,
         Setting::Workers => cfg.workers = integer(value, POSITIVE)?,
+        Setting::WorkerClass => cfg.worker_class = worker_class(value)?,
+        // gunicorn sets no upper bound; 1024 threads is past any useful pool, and a typo such as
+        // 40000 would otherwise cost every worker that many stacks.
+        Setting::Threads => cfg.threads = integer(value, Range::new(1, 1024, "an integer from 1 to 1024"))?,
         Setting::Backlog => cfg.backlog = integer(value, POSITIVE)?,
         Setting::WorkerConnections => cfg.worker_connections = integer(value, POSITIVE)?,
         Setting::Timeout => cfg.timeout = seconds(value, Zero::Allowed)?,
@@ -457,6 +469,32 @@ fn text<'v>(value: &'v Value, what: &str) -> Result<&'v str, Problem> {
         Value::Str(s) | Value::Arg(s) => Ok(s),
         other => Err(Problem::new(format!("expected {what}, got {other}"))),
     }
+}
+
+/// gunicorn's worker classes that forkhorn has, by every name gunicorn knows them by: the short
+/// name, the `egg:` entry point and the class path.
+const WORKER_CLASSES: [(&str, WorkerClass); 6] = [
+    ("sync", WorkerClass::Sync),
+    ("gthread", WorkerClass::Gthread),
+    ("egg:gunicorn#sync", WorkerClass::Sync),
+    ("egg:gunicorn#gthread", WorkerClass::Gthread),
+    ("gunicorn.workers.sync.SyncWorker", WorkerClass::Sync),
+    ("gunicorn.workers.gthread.ThreadWorker", WorkerClass::Gthread),
+];
+
+/// The async classes (gevent, eventlet, tornado, uvicorn's) are refused rather than mapped to
+/// gthread: a configuration that asks for one expects monkey-patching or an event loop the app
+/// runs on, which forkhorn does not give; the message points at `threads`, which does serve an
+/// app that waits.
+fn worker_class(value: &Value) -> Result<WorkerClass, Problem> {
+    const WHAT: &str =
+        "sync or gthread (forkhorn's worker classes; an app that waits on I/O should raise threads instead)";
+    let name = text(value, WHAT)?;
+    WORKER_CLASSES
+        .into_iter()
+        .find(|(n, _)| *n == name.trim())
+        .map(|(_, class)| class)
+        .ok_or_else(|| Problem::new(format!("expected {WHAT}, got {value}")))
 }
 
 fn loglevel(value: &Value) -> Result<LogLevel, Problem> {
@@ -927,6 +965,72 @@ mod tests {
             refused(Setting::Backlog, Value::Int(1 << 31)),
             "expected a positive integer, got 2147483648, which is too large"
         );
+    }
+
+    #[test]
+    fn thread_counts() {
+        let t = Setting::Threads;
+        let cases = [
+            (Value::Int(1), 1),
+            (Value::Int(8), 8),
+            (arg("4"), 4),
+            (arg(" 16 "), 16),
+            (Value::Int(1024), 1024),
+        ];
+        for (value, want) in cases {
+            assert_eq!(try_set(t, value.clone()).map(|c| c.threads), Ok(want), "{value:?}");
+        }
+        let what = "expected an integer from 1 to 1024";
+        let cases = [
+            (Value::Int(0), "0"),
+            (arg("0"), "0"),
+            (Value::Int(-2), "-2"),
+            (Value::Int(1025), "1025"),
+            (arg("many"), "\"many\""),
+            (str("4"), "\"4\""),
+            (Value::Float(4.0), "4.0"),
+            (Value::Bool(true), "true"),
+        ];
+        for (value, shown) in cases {
+            assert_eq!(refused(t, value.clone()), format!("{what}, got {shown}"), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn worker_classes() {
+        let w = Setting::WorkerClass;
+        let cases = [
+            ("sync", WorkerClass::Sync),
+            ("gthread", WorkerClass::Gthread),
+            (" gthread ", WorkerClass::Gthread),
+            ("egg:gunicorn#sync", WorkerClass::Sync),
+            ("egg:gunicorn#gthread", WorkerClass::Gthread),
+            ("gunicorn.workers.sync.SyncWorker", WorkerClass::Sync),
+            ("gunicorn.workers.gthread.ThreadWorker", WorkerClass::Gthread),
+        ];
+        for (name, want) in cases {
+            assert_eq!(try_set(w, str(name)).map(|c| c.worker_class), Ok(want), "{name}");
+            assert_eq!(try_set(w, arg(name)).map(|c| c.worker_class), Ok(want), "{name}");
+        }
+        let what =
+            "expected sync or gthread (forkhorn's worker classes; an app that waits on I/O should raise threads instead)";
+        let bad = [
+            "gevent",
+            "eventlet",
+            "tornado",
+            "gevent_pywsgi",
+            "egg:gunicorn#gevent",
+            "gunicorn.workers.ggevent.GeventWorker",
+            "uvicorn.workers.UvicornWorker",
+            "SYNC",
+            "threads",
+            "",
+        ];
+        for name in bad {
+            assert_eq!(refused(w, str(name)), format!("{what}, got {name:?}"), "{name}");
+        }
+        assert_eq!(refused(w, Value::Int(1)), format!("{what}, got 1"));
+        assert_eq!(refused(w, spanned(vec![str("sync")])), format!("{what}, got a list"));
     }
 
     #[test]
