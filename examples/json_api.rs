@@ -11,8 +11,8 @@
 use forkhorn::config::BindAddr;
 use forkhorn::{AppError, Application, Body, Config, Environ, StartResponse};
 use serde_json::{json, Value};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::io::Read;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 struct Api {
     items: Mutex<Vec<String>>,

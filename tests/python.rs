@@ -177,7 +177,20 @@ fn head_requests_get_headers_only() {
 
 #[test]
 fn large_generator_body_and_close_exactly_once() {
-    let s = start(&["wsgi_apps:app"], 1);
+    bodies_closed_once(&[]);
+}
+
+#[test]
+fn bodies_are_closed_once_on_application_threads() {
+    bodies_closed_once(&["--threads", "4"]);
+}
+
+/// A large generator body arrives whole, and every body's close() runs exactly once, also for
+/// a client that leaves in the middle (on a server started with `args`).
+fn bodies_closed_once(args: &[&str]) {
+    let mut all = args.to_vec();
+    all.push("wsgi_apps:app");
+    let s = start(&all, 1);
     let r = s.get("/big");
     let block: Vec<u8> = (0..=255u8).cycle().take(65536).collect();
     assert_eq!(r.body.len(), 64 * 65536);
@@ -415,7 +428,20 @@ fn file_wrapper_uses_sendfile() {
 
 #[test]
 fn app_threads_run_while_the_worker_waits() {
-    let s = start(&["wsgi_apps:app"], 1);
+    own_threads_run(&[]);
+}
+
+#[test]
+fn own_threads_run_beside_application_threads() {
+    own_threads_run(&["--threads", "4"]);
+}
+
+/// An app's own thread runs while the worker (started with `args`) idles, and while `write`
+/// waits for a client that does not read.
+fn own_threads_run(args: &[&str]) {
+    let mut all = args.to_vec();
+    all.push("wsgi_apps:app");
+    let s = start(&all, 1);
     let marker = std::env::temp_dir().join(format!("forkhorn-thread-{}", std::process::id()));
     let _ = std::fs::remove_file(&marker);
     assert_eq!(s.get(&format!("/thread?{}", marker.display())).text(), "started");
@@ -520,7 +546,20 @@ fn bad_app_specs_stop_the_master_with_one_line() {
 
 #[test]
 fn validator_finds_nothing_wrong() {
-    let s = start(&["-w", "2", "wsgi_apps:validated"], 2);
+    validate(&[]);
+}
+
+#[test]
+fn validator_finds_nothing_wrong_on_application_threads() {
+    validate(&["--threads", "4"]);
+}
+
+/// Every test app through wsgiref.validate, on a server started with `args`.
+fn validate(args: &[&str]) {
+    let mut all = vec!["-w", "2"];
+    all.extend_from_slice(args);
+    all.push("wsgi_apps:validated");
+    let s = start(&all, 2);
     let data = b"0123456789".repeat(1000);
     let path = std::env::temp_dir().join(format!("forkhorn-validator-{}.bin", std::process::id()));
     std::fs::write(&path, &data).unwrap();

@@ -73,6 +73,16 @@ fn flask_end_to_end() {
 }
 
 #[test]
+fn flask_and_django_on_application_threads() {
+    let s = start_in_venv(&["-w", "2", "--threads", "4", "flask_app:app"], 2);
+    let source = apps_dir().join("flask_app.py");
+    check_framework(&s, "Flask", &source, "attachment; filename=flask_app.py");
+    let s = start_in_venv(&["-w", "2", "--threads", "4", "djangoapp.wsgi:application"], 2);
+    let source = apps_dir().join("djangoapp").join("urls.py");
+    check_framework(&s, "Django", &source, "attachment; filename=\"urls.py\"");
+}
+
+#[test]
 fn django_end_to_end() {
     let s = start_in_venv(&["-w", "2", "djangoapp.wsgi:application"], 2);
     let source = apps_dir().join("djangoapp").join("urls.py");

@@ -34,7 +34,8 @@ impl PythonApp {
     pub fn new(app: Py<PyAny>, cfg: &Config) -> Result<PythonApp, LoadError> {
         let (multiprocess, multithread) = (cfg.workers > 1, cfg.threaded() && cfg.threads > 1);
         // Made now on this thread, so that a Python failure is a boot error, not a 500.
-        let builder = Python::attach(|py| EnvironBuilder::new(py, multiprocess, multithread)).map_err(LoadError::Prepare)?;
+        let builder =
+            Python::attach(|py| EnvironBuilder::new(py, multiprocess, multithread)).map_err(LoadError::Prepare)?;
         ENVIRON.set(Some(builder));
         Ok(PythonApp {
             app,
