@@ -286,6 +286,67 @@ pub fn inherited_fds() -> Vec<RawFd> {
         .collect()
 }
 
+/// Text an application writes to its error stream (`wsgi.errors`), passed to the error log as
+/// written, without the `[time] [pid] [LEVEL]` prefix of forkhorn's own lines (gunicorn writes it
+/// raw too). Whole lines only, each with one write(2), so lines from several processes never mix
+/// mid-line: the start of a line waits for its end, for [`AppErrors::flush`], or for
+/// [`AppErrors::MAX_PENDING`] bytes; a line ended by a flush gets its newline here. Not sent to
+/// syslog, which takes forkhorn's own lines (gunicorn's wsgi.errors writes only to the error
+/// log's streams).
+#[derive(Debug, Default)]
+pub struct AppErrors {
+    /// The start of an unfinished line.
+    pending: Vec<u8>,
+}
+
+impl AppErrors {
+    /// An unfinished line longer than this is written out (ended with a newline): the
+    /// application's output must not grow a worker's memory without bound.
+    pub const MAX_PENDING: usize = 64 * 1024;
+
+    /// Writes the complete lines of `text` (with what was pending before them); keeps the rest.
+    pub fn write(&mut self, text: &[u8]) {
+        self.feed(text, write_error_text);
+    }
+
+    /// Writes the unfinished line, if any, with a newline.
+    pub fn flush(&mut self) {
+        self.finish(write_error_text);
+    }
+
+    fn feed(&mut self, text: &[u8], mut out: impl FnMut(&[u8])) {
+        let mut rest = text;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let (line, after) = rest.split_at(i + 1);
+            if self.pending.is_empty() {
+                out(line);
+            } else {
+                self.pending.extend_from_slice(line);
+                out(&self.pending);
+                self.pending.clear();
+            }
+            rest = after;
+        }
+        self.pending.extend_from_slice(rest);
+        if self.pending.len() > Self::MAX_PENDING {
+            self.finish(out);
+        }
+    }
+
+    fn finish(&mut self, mut out: impl FnMut(&[u8])) {
+        if !self.pending.is_empty() {
+            self.pending.push(b'\n');
+            out(&self.pending);
+            self.pending.clear();
+        }
+    }
+}
+
+/// One write to wherever the error log goes now (its file, or stderr or stdout).
+fn write_error_text(text: &[u8]) {
+    let _ = file::write_fd(LOGGER.fd.load(Ordering::Acquire), text);
+}
+
 /// Sends an access line to syslog (when it is configured).
 fn syslog_access(line: &str) {
     if LOGGER.syslog_on.load(Ordering::Acquire) {
@@ -302,7 +363,31 @@ pub fn check_access_format(format: &str) -> Result<(), FormatError> {
 
 #[cfg(test)]
 mod tests {
-    use super::StdStream;
+    use super::{AppErrors, StdStream};
+
+    #[test]
+    fn application_error_text_goes_out_raw_in_whole_lines() {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut errors = AppErrors::default();
+        let mut write = |e: &mut AppErrors, text: &[u8]| e.feed(text, |l| out.push(l.to_vec()));
+        write(&mut errors, b"first line\nsec");
+        write(&mut errors, b"ond");
+        write(&mut errors, b" line\n\n  \r\nunfinished");
+        errors.finish(|l| out.push(l.to_vec()));
+        errors.finish(|l| out.push(l.to_vec()));
+        let want: [&[u8]; 5] = [b"first line\n", b"second line\n", b"\n", b"  \r\n", b"unfinished\n"];
+        assert_eq!(
+            out, want,
+            "as written, each line whole, nothing added but the flush's newline"
+        );
+
+        // A line that never ends is written out once it is too long.
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let long = vec![b'x'; AppErrors::MAX_PENDING + 1];
+        errors.feed(&long, |l| out.push(l.to_vec()));
+        assert_eq!(out, [[&long[..], b"\n"].concat()]);
+        errors.finish(|_| panic!("nothing left"));
+    }
 
     #[test]
     fn the_names_of_stdout_and_stderr_are_streams_other_paths_are_files() {
