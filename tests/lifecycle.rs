@@ -151,6 +151,37 @@ fn int_stops_fast() {
     );
 }
 
+/// The `Worker exiting (pid: W)` lines of a stopped server, with the pid of the process that
+/// wrote each.
+fn exit_lines(s: &Server) -> Vec<(i32, i32)> {
+    s.wait_log("Shutting down: Master", 1);
+    s.log()
+        .iter()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("] [")?;
+            let (writer, rest) = rest.split_once(']')?;
+            let worker = rest.split_once("Worker exiting (pid: ")?.1.strip_suffix(')')?;
+            Some((writer.parse().ok()?, worker.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn each_worker_says_once_that_it_is_exiting_on_term_and_on_int() {
+    for signal in [sig::TERM, sig::INT] {
+        let mut s = Server::start(&["-w", "2", "builtin:hello"], 2);
+        let mut workers = s.workers();
+        s.signal(signal);
+        assert_eq!(s.wait_exit().code(), Some(0));
+        let mut said = exit_lines(&s);
+        said.sort();
+        workers.sort();
+        // Written by the worker itself, once; the master does not repeat it.
+        let want: Vec<(i32, i32)> = workers.iter().map(|&w| (w, w)).collect();
+        assert_eq!(said, want, "signal {signal}; log:\n{}", s.log().join("\n"));
+    }
+}
+
 #[test]
 fn unknown_app_stops_the_master_instead_of_looping() {
     let out = Command::new(bin())

@@ -305,7 +305,10 @@ fn upgrade_rolled_back_with_hup_and_term_new_drops_nothing() {
     old.wait_log("Booting worker", 3);
     wait_until("old master has a worker again", || children_of(old.pid()).len() == 2);
     kill(new_pid, sig::TERM);
-    old.wait_log("The upgraded master", 1);
+    old.wait_log(
+        &format!("The upgraded master (pid {new_pid}) exited with status 0; this master serves alone"),
+        1,
+    );
     std::thread::sleep(Duration::from_millis(300));
     let stats = load.finish();
     assert!(stats.failures.is_empty(), "{:?}", stats.failures);

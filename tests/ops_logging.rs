@@ -268,6 +268,26 @@ fn access_log_dash_is_stderr() {
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
 }
 
+#[test]
+fn dev_stdout_and_dev_stderr_are_the_process_streams_not_refused_links() {
+    // On Linux both are symbolic links (to /proc/self/fd/N), which a log file may not be; in a
+    // container they are the usual way to send gunicorn's logs to the console.
+    let s = Server::start(
+        &[
+            "--access-logfile",
+            "/dev/stdout",
+            "--error-logfile",
+            "/dev/stderr",
+            "builtin:hello",
+        ],
+        1,
+    );
+    assert_eq!(s.get("/to-stdout").status, 200);
+    let line = s.wait_stdout("\"GET /to-stdout HTTP/1.1\" 200 13 \"-\" \"-\"", 1);
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(!s.log().iter().any(|l| l.contains("/to-stdout")), "not on stderr too");
+}
+
 /// Requests sent by the load threads: (id, sent after every process confirmed the reopen).
 type Sent = Arc<Mutex<Vec<(u64, bool)>>>;
 

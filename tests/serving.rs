@@ -201,6 +201,32 @@ fn malformed_head_gets_400_and_close() {
 }
 
 #[test]
+fn later_http_1x_minor_versions_are_http11_and_raw_non_ascii_targets_are_refused() {
+    let s = Server::start(&["builtin:echo"], 1);
+    // RFC 9110 §2.5: HTTP/1.2 is processed, and answered, as HTTP/1.1 (keep-alive included).
+    let all = parse_all(
+        &s.exchange(b"GET /one HTTP/1.2\r\nHost: h\r\n\r\nGET /two HTTP/1.2\r\nHost: h\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(all.len(), 2);
+    for (resp, path) in all.iter().zip(["/one", "/two"]) {
+        assert_eq!(resp.status_line, "HTTP/1.1 200 OK");
+        let env = &echo_json(resp)["environ"];
+        assert_eq!(env["PATH_INFO"], path);
+        assert_eq!(env["SERVER_PROTOCOL"], "HTTP/1.1");
+    }
+    // Another major version is still a 505.
+    let all = parse_all(&s.exchange(b"GET / HTTP/2.0\r\nHost: h\r\n\r\n"));
+    assert_eq!(all[0].status, 505);
+    // RFC 9112 §3.2: é must be sent percent-encoded, not as the raw bytes C3 A9.
+    let all = parse_all(&s.exchange(b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n"));
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, 400);
+    assert_eq!(all[0].header("Connection"), Some("close"));
+    let env = &echo_json(&s.get("/caf%C3%A9"))["environ"];
+    assert_eq!(env["RAW_URI"], "/caf%C3%A9");
+}
+
+#[test]
 fn expect_100_continue() {
     let s = Server::start(&["builtin:echo"], 1);
     let conn = s.connect();

@@ -6,7 +6,7 @@
 mod common;
 use common::python::apps_dir;
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::process::Command;
 
 /// Starts forkhorn in `tests/python` serving `threads_app:app` with `args` before it.
@@ -121,8 +121,8 @@ fn write_waits_on_its_thread_while_the_worker_serves_others() {
 fn a_stuck_thread_is_named_and_its_worker_replaced() {
     let s = start(&["--threads", "2", "--timeout", "2"], 1);
     let before = s.workers();
-    let mut stuck = Confirmations::new("threads-stuck");
-    let mut other = Confirmations::new("threads-stuck-other");
+    let stuck = Confirmations::new("threads-stuck");
+    let other = Confirmations::new("threads-stuck-other");
     let mut a = s.connect();
     write!(a, "GET /wait?{} HTTP/1.1\r\nHost: t\r\n\r\n", stuck.path.display()).unwrap();
     let mut b = s.connect();

@@ -4,6 +4,7 @@
 //! once the worker has warmed up.
 
 use super::input::Input;
+use crate::logging::AppErrors;
 use std::fmt;
 use std::io;
 
@@ -146,7 +147,7 @@ impl Environ {
 
     /// The error stream (`wsgi.errors`): each line written goes to the error log.
     pub fn errors(&self) -> Errors {
-        Errors
+        Errors::default()
     }
 
     fn slice(&self, (a, b): (u32, u32)) -> &str {
@@ -177,21 +178,28 @@ impl fmt::Debug for Environ {
     }
 }
 
-/// `wsgi.errors`: what the application writes here is logged at error level.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Errors;
+/// `wsgi.errors`: what the application writes here goes to the error log as written, line by
+/// line (see [`AppErrors`]); an unfinished line is written at `flush` or drop.
+#[derive(Debug, Default)]
+pub struct Errors {
+    lines: AppErrors,
+}
 
 impl io::Write for Errors {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        for line in text.lines().filter(|l| !l.is_empty()) {
-            log::error!("{line}");
-        }
+        self.lines.write(buf);
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.lines.flush();
         Ok(())
+    }
+}
+
+impl Drop for Errors {
+    fn drop(&mut self) {
+        self.lines.flush();
     }
 }
 

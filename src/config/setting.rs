@@ -5,6 +5,7 @@
 use super::system::System;
 use super::{addr, allow, syslog};
 use super::{BindAddr, Config, LogLevel, WorkerClass};
+use crate::logging::StdStream;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -715,7 +716,8 @@ fn existing_dir(value: &Value, sys: &dyn System) -> Result<PathBuf, Problem> {
     }
 }
 
-/// Whether a file setting may also be `-` for stderr.
+/// Whether a file setting may also be `-` for stderr (or another name of the process's stdout or
+/// stderr, such as `/dev/stdout`: see [`StdStream::named`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FilePath {
     Only,
@@ -730,7 +732,7 @@ fn file_path(value: &Value, sys: &dyn System, kind: FilePath) -> Result<String, 
         FilePath::OrStderr => "\"-\" (stderr) or a file path in an existing directory",
     };
     let s = path_text(value, what)?;
-    if kind == FilePath::OrStderr && s == "-" {
+    if kind == FilePath::OrStderr && StdStream::named(s).is_some() {
         return Ok(s.to_owned());
     }
     let path = Path::new(s);
@@ -1505,6 +1507,12 @@ mod tests {
                 _ => c.accesslog,
             };
             assert_eq!(try_set(s, str("-")).map(get), Ok(Some("-".into())));
+            // Accepted whatever the fake file system holds: they are never opened.
+            assert_eq!(try_set(s, str("/dev/stdout")).map(get), Ok(Some("/dev/stdout".into())));
+            assert_eq!(
+                try_set(s, arg("/proc/self/fd/2")).map(get),
+                Ok(Some("/proc/self/fd/2".into()))
+            );
             assert_eq!(
                 try_set(s, arg("/srv/www/a.log")).map(get),
                 Ok(Some("/srv/www/a.log".into()))

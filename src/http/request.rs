@@ -330,12 +330,7 @@ fn scan_request_line(buf: &[u8], start: usize, limit: usize) -> Result<Option<Re
             return match line.get(i + 1) {
                 None => Ok(None),
                 Some(b'\n') if part == Part::Version && i - target_end - 1 == VERSION_SHAPE.len() => {
-                    let version = match &line[target_end + 1..i] {
-                        b"HTTP/1.1" => Version::Http11,
-                        b"HTTP/1.0" => Version::Http10,
-                        // Well formed (the shape was checked byte by byte) but not 1.0 or 1.1.
-                        _ => return Err(ParseError::UnsupportedVersion),
-                    };
+                    let version = version_of(&line[target_end + 1..i])?;
                     Ok(Some(RequestLine {
                         method: (start, start + method_end),
                         target: (start + method_end + 1, start + target_end),
@@ -375,9 +370,12 @@ fn scan_request_line(buf: &[u8], start: usize, limit: usize) -> Result<Option<Re
                 part = Part::Version;
             }
             Part::Target => {
-                // Visible ASCII and obs-text: stricter URI syntax is left to the form rules,
-                // which is also how gunicorn accepts quotes and raw UTF-8 in paths.
-                if b < 0x21 || b == 0x7f {
+                // Visible ASCII only: stricter URI syntax is left to the form rules, which is
+                // how gunicorn accepts quotes in paths. Bytes above 0x7F are refused, unlike
+                // gunicorn, which takes raw UTF-8: a URI is ASCII and anything else must be
+                // percent-encoded (RFC 9112 §3.2, RFC 3986 §2), and a raw byte leaves PATH_INFO
+                // to a guess about its encoding.
+                if !(0x21..0x7f).contains(&b) {
                     return Err(ParseError::Malformed("invalid byte in request target"));
                 }
             }
@@ -395,6 +393,18 @@ fn scan_request_line(buf: &[u8], start: usize, limit: usize) -> Result<Option<Re
         }
     }
     Ok(None)
+}
+
+/// The version of a well-formed `HTTP/d.d` token (its shape was checked byte by byte). A later
+/// HTTP/1.x minor version is understood as HTTP/1.1, the highest this server speaks and the one
+/// its response carries (RFC 9110 §2.5, §6.2): minor versions are compatible by definition. Any
+/// other major version, and HTTP/0.x, is answered 505.
+fn version_of(token: &[u8]) -> Result<Version, ParseError> {
+    match token.strip_prefix(b"HTTP/1.") {
+        Some(b"0") => Ok(Version::Http10),
+        Some(&[minor]) if minor.is_ascii_digit() => Ok(Version::Http11),
+        _ => Err(ParseError::UnsupportedVersion),
+    }
 }
 
 /// Fills `head` from a complete, scanned head: the target's form, the fields (through

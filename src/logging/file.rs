@@ -41,7 +41,7 @@ pub fn open_append(path: &Path) -> io::Result<File> {
                 io::Error::new(
                     e.kind(),
                     "the path is a symbolic link, which forkhorn does not follow for a log file \
-                     (`-` logs to stderr)",
+                     (`-` or /dev/stderr logs to stderr, /dev/stdout to stdout)",
                 )
             }
             _ => e,
@@ -78,17 +78,6 @@ impl LogFile {
         // SAFETY: both descriptors are open: `new` until the end of this function, `self.fd` for
         // the life of the process. dup3 replaces the file behind `self.fd` atomically.
         if unsafe { libc::dup3(new.as_raw_fd(), self.fd, libc::O_CLOEXEC) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// Points `target` (1 or 2, for captured output) at this file as well.
-    pub fn dup_onto(&self, target: RawFd) -> io::Result<()> {
-        // dup2, not dup3: stdout and stderr must survive exec.
-        // SAFETY: `self.fd` is open for the life of the process (never closed, only replaced
-        // through dup3), and dup2 onto 1 or 2 replaces a standard stream this process owns.
-        if unsafe { libc::dup2(self.fd, target) } < 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! The logs. The error log takes `log` records and writes gunicorn's lines,
-//! `[2026-11-20 10:00:00 +0000] [1234] [INFO] message`, to stderr or the `errorlog` file, and to
-//! syslog when `syslog` is on; the [`access`] log is written by each worker.
+//! `[2026-11-20 10:00:00 +0000] [1234] [INFO] message`, to stderr (or stdout, see [`StdStream`])
+//! or the `errorlog` file, and to syslog when `syslog` is on; the [`access`] log is written by
+//! each worker.
 //!
 //! - `file`: an append-only file that can be reopened in place (logrotate, then USR1);
 //! - `syslog`: one syslog connection per process, re-made after fork;
@@ -65,10 +66,42 @@ pub enum LoggingError {
     },
 }
 
+/// One of the process's own standard streams, as a log setting can name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdStream {
+    /// Descriptor 1.
+    Stdout,
+    /// Descriptor 2.
+    Stderr,
+}
+
+impl StdStream {
+    /// The stream a log path names, or `None` for a file: `-` (stderr), and the names Linux gives
+    /// the process's own streams. Those are symbolic links, which a log file may not be (see
+    /// `file::open_append`); they are written to through the inherited descriptor instead of
+    /// being opened, as `gunicorn --access-logfile /dev/stdout` in a container expects.
+    pub fn named(path: &str) -> Option<StdStream> {
+        match path {
+            "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1" => Some(StdStream::Stdout),
+            "-" | "/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2" => Some(StdStream::Stderr),
+            _ => None,
+        }
+    }
+
+    /// The descriptor.
+    pub fn fd(self) -> RawFd {
+        match self {
+            StdStream::Stdout => 1,
+            StdStream::Stderr => 2,
+        }
+    }
+}
+
 /// The process's error log.
 struct ErrorLog {
-    /// The error log file's descriptor, or -1 for stderr. Loaded without the lock on every line;
-    /// the number stays valid because a reopen replaces the file behind it (see `file`).
+    /// The descriptor lines go to: the error log file's, or a standard stream's. Loaded without
+    /// the lock on every line; a file's number stays valid because a reopen replaces the file
+    /// behind it (see `file`).
     fd: AtomicI32,
     /// Whether `state.syslog` is set, so that lines skip the lock when it is not.
     syslog_on: AtomicBool,
@@ -83,7 +116,7 @@ struct State {
 }
 
 static LOGGER: ErrorLog = ErrorLog {
-    fd: AtomicI32::new(-1),
+    fd: AtomicI32::new(2),
     syslog_on: AtomicBool::new(false),
     state: Mutex::new(State {
         file: None,
@@ -124,11 +157,7 @@ impl Log for ErrorLog {
             level_name(record.level()),
             record.args()
         );
-        let fd = match self.fd.load(Ordering::Acquire) {
-            -1 => 2,
-            fd => fd,
-        };
-        let _ = file::write_fd(fd, line.as_bytes());
+        let _ = file::write_fd(self.fd.load(Ordering::Acquire), line.as_bytes());
         if self.syslog_on.load(Ordering::Acquire) {
             if let Some(s) = state().syslog.as_mut() {
                 s.error_line(record.level(), record.args());
@@ -162,18 +191,20 @@ pub fn set_level(level: LogLevel) {
 pub fn configure(cfg: &Config, owner: (Option<Uid>, Option<Gid>)) -> Result<(), LoggingError> {
     init(cfg.loglevel);
     access::format::AccessFormat::parse(&cfg.access_log_format)?;
-    let error_file = match cfg.errorlog.as_str() {
-        "-" => None,
-        path => {
+    let (error_file, error_fd) = match StdStream::named(&cfg.errorlog) {
+        Some(stream) => (None, stream.fd()),
+        None => {
+            let path = cfg.errorlog.as_str();
             let f = file::LogFile::open(path.as_ref()).map_err(|source| LoggingError::OpenErrorLog {
                 path: path.into(),
                 source,
             })?;
             f.chown(owner.0, owner.1);
-            Some(f)
+            let fd = f.fd();
+            (Some(f), fd)
         }
     };
-    if let Some(path) = cfg.accesslog.as_deref().filter(|p| *p != "-") {
+    if let Some(path) = cfg.accesslog.as_deref().filter(|p| StdStream::named(p).is_none()) {
         // Created here, as the master's user, so a worker that has dropped privileges can open
         // it; each worker opens its own descriptor.
         let f = file::open_append(path.as_ref()).map_err(|source| LoggingError::OpenAccessLog {
@@ -193,13 +224,11 @@ pub fn configure(cfg: &Config, owner: (Option<Uid>, Option<Gid>)) -> Result<(), 
         None
     };
     if cfg.capture_output {
-        capture(error_file.as_ref()).map_err(LoggingError::CaptureOutput)?;
+        capture(error_fd).map_err(LoggingError::CaptureOutput)?;
     }
     let mut st = state();
     // Publish the new descriptor before the old file (if any) is closed with the old state.
-    LOGGER
-        .fd
-        .store(error_file.as_ref().map_or(-1, file::LogFile::fd), Ordering::Release);
+    LOGGER.fd.store(error_fd, Ordering::Release);
     LOGGER.syslog_on.store(syslog.is_some(), Ordering::Release);
     st.file = error_file;
     st.capture = cfg.capture_output;
@@ -207,21 +236,18 @@ pub fn configure(cfg: &Config, owner: (Option<Uid>, Option<Gid>)) -> Result<(), 
     Ok(())
 }
 
-/// Points stdout and stderr at the error log: its file, or stderr itself.
-fn capture(file: Option<&file::LogFile>) -> io::Result<()> {
-    match file {
-        Some(f) => {
-            f.dup_onto(1)?;
-            f.dup_onto(2)
-        }
-        None => {
-            // SAFETY: dup2 of this process's own standard descriptors.
-            if unsafe { libc::dup2(2, 1) } < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
+/// Points stdout and stderr at the error log's descriptor `to`: its file, or one of the two.
+fn capture(to: RawFd) -> io::Result<()> {
+    for std in [1, 2] {
+        // dup2, not dup3: stdout and stderr must survive exec.
+        // SAFETY: `to` is open for the life of the process (a log file's number is never closed,
+        // only replaced through dup3), and dup2 onto 1 or 2 replaces a standard stream this
+        // process owns.
+        if std != to && unsafe { libc::dup2(to, std) } < 0 {
+            return Err(io::Error::last_os_error());
         }
     }
+    Ok(())
 }
 
 /// USR1: reopens the error log file (and re-points captured output at it). A worker reopens
@@ -235,7 +261,7 @@ pub fn reopen() -> Result<(), LoggingError> {
         };
         f.reopen().map_err(err)?;
         if st.capture {
-            capture(Some(f)).map_err(err)?;
+            capture(f.fd()).map_err(err)?;
         }
     }
     Ok(())
@@ -260,6 +286,67 @@ pub fn inherited_fds() -> Vec<RawFd> {
         .collect()
 }
 
+/// Text an application writes to its error stream (`wsgi.errors`), passed to the error log as
+/// written, without the `[time] [pid] [LEVEL]` prefix of forkhorn's own lines (gunicorn writes it
+/// raw too). Whole lines only, each with one write(2), so lines from several processes never mix
+/// mid-line: the start of a line waits for its end, for [`AppErrors::flush`], or for
+/// [`AppErrors::MAX_PENDING`] bytes; a line ended by a flush gets its newline here. Not sent to
+/// syslog, which takes forkhorn's own lines (gunicorn's wsgi.errors writes only to the error
+/// log's streams).
+#[derive(Debug, Default)]
+pub struct AppErrors {
+    /// The start of an unfinished line.
+    pending: Vec<u8>,
+}
+
+impl AppErrors {
+    /// An unfinished line longer than this is written out (ended with a newline): the
+    /// application's output must not grow a worker's memory without bound.
+    pub const MAX_PENDING: usize = 64 * 1024;
+
+    /// Writes the complete lines of `text` (with what was pending before them); keeps the rest.
+    pub fn write(&mut self, text: &[u8]) {
+        self.feed(text, write_error_text);
+    }
+
+    /// Writes the unfinished line, if any, with a newline.
+    pub fn flush(&mut self) {
+        self.finish(write_error_text);
+    }
+
+    fn feed(&mut self, text: &[u8], mut out: impl FnMut(&[u8])) {
+        let mut rest = text;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let (line, after) = rest.split_at(i + 1);
+            if self.pending.is_empty() {
+                out(line);
+            } else {
+                self.pending.extend_from_slice(line);
+                out(&self.pending);
+                self.pending.clear();
+            }
+            rest = after;
+        }
+        self.pending.extend_from_slice(rest);
+        if self.pending.len() > Self::MAX_PENDING {
+            self.finish(out);
+        }
+    }
+
+    fn finish(&mut self, mut out: impl FnMut(&[u8])) {
+        if !self.pending.is_empty() {
+            self.pending.push(b'\n');
+            out(&self.pending);
+            self.pending.clear();
+        }
+    }
+}
+
+/// One write to wherever the error log goes now (its file, or stderr or stdout).
+fn write_error_text(text: &[u8]) {
+    let _ = file::write_fd(LOGGER.fd.load(Ordering::Acquire), text);
+}
+
 /// Sends an access line to syslog (when it is configured).
 fn syslog_access(line: &str) {
     if LOGGER.syslog_on.load(Ordering::Acquire) {
@@ -272,4 +359,60 @@ fn syslog_access(line: &str) {
 /// Checks an `access_log_format` (for the configuration's validation).
 pub fn check_access_format(format: &str) -> Result<(), FormatError> {
     access::format::AccessFormat::parse(format).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AppErrors, StdStream};
+
+    #[test]
+    fn application_error_text_goes_out_raw_in_whole_lines() {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut errors = AppErrors::default();
+        let mut write = |e: &mut AppErrors, text: &[u8]| e.feed(text, |l| out.push(l.to_vec()));
+        write(&mut errors, b"first line\nsec");
+        write(&mut errors, b"ond");
+        write(&mut errors, b" line\n\n  \r\nunfinished");
+        errors.finish(|l| out.push(l.to_vec()));
+        errors.finish(|l| out.push(l.to_vec()));
+        let want: [&[u8]; 5] = [b"first line\n", b"second line\n", b"\n", b"  \r\n", b"unfinished\n"];
+        assert_eq!(
+            out, want,
+            "as written, each line whole, nothing added but the flush's newline"
+        );
+
+        // A line that never ends is written out once it is too long.
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let long = vec![b'x'; AppErrors::MAX_PENDING + 1];
+        errors.feed(&long, |l| out.push(l.to_vec()));
+        assert_eq!(out, [[&long[..], b"\n"].concat()]);
+        errors.finish(|_| panic!("nothing left"));
+    }
+
+    #[test]
+    fn the_names_of_stdout_and_stderr_are_streams_other_paths_are_files() {
+        for path in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"] {
+            assert_eq!(StdStream::named(path), Some(StdStream::Stdout), "{path}");
+        }
+        for path in ["-", "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2"] {
+            assert_eq!(StdStream::named(path), Some(StdStream::Stderr), "{path}");
+        }
+        assert_eq!(StdStream::Stdout.fd(), 1);
+        assert_eq!(StdStream::Stderr.fd(), 2);
+        // Only those exact names: other descriptors, other processes' streams, look-alikes and
+        // relative paths are files (and a symbolic link among them is refused when opened).
+        for path in [
+            "/dev/fd/3",
+            "/proc/self/fd/0",
+            "/proc/1/fd/1",
+            "/dev/stdin",
+            "/dev/stdout/",
+            "dev/stdout",
+            "/dev//stdout",
+            "--",
+            "/var/log/forkhorn/access.log",
+        ] {
+            assert_eq!(StdStream::named(path), None, "{path}");
+        }
+    }
 }

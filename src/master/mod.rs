@@ -783,7 +783,8 @@ impl Master<'_> {
     fn worker_exited(&mut self, pid: Pid, slot: Slot, status: WaitStatus) {
         let expected = slot.life == Life::Retiring || matches!(self.state, State::Stopping { .. });
         match status {
-            WaitStatus::Exited(_, 0) => log::info!("Worker exiting (pid: {pid})"),
+            // The worker said so itself ("Worker exiting"); gunicorn's master adds nothing.
+            WaitStatus::Exited(_, 0) => log::debug!("Worker (pid:{pid}) exited with code 0"),
             WaitStatus::Exited(_, code) => log::error!("Worker (pid:{pid}) exited with code {code}"),
             WaitStatus::Signaled(_, sig, _) if expected && sig == Signal::SIGKILL => {
                 log::warn!("Worker (pid:{pid}) was sent SIGKILL")

@@ -6,7 +6,7 @@
 //! The sockets travel as open descriptors across exec, their numbers in the environment
 //! variable [`sys::listen::INHERIT_ENV`]; the new master matches them to its `bind` addresses.
 
-use crate::sys::{self, pidfile::Pidfile, Listener};
+use crate::sys::{self, pidfile::Pidfile, process::Ended, Listener};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use std::ffi::{CString, OsString};
@@ -110,7 +110,10 @@ impl Upgrade {
             return;
         }
         self.child = None;
-        log::info!("The upgraded master (pid {pid}) exited ({status:?}); this master serves alone");
+        log::info!(
+            "The upgraded master (pid {pid}) {}; this master serves alone",
+            Ended(status)
+        );
         crate::service::upgrade_ended(); // service: MAINPID=this master
         if let Some(pf) = pidfile {
             if let Err(e) = pf.restore() {

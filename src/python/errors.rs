@@ -1,22 +1,21 @@
-//! `wsgi.errors`: a text stream whose lines go to forkhorn's error log. One object serves a
-//! worker's requests; a partial line waits for its end (or `flush`).
+//! `wsgi.errors`: a text stream whose lines go to forkhorn's error log as written (see
+//! [`AppErrors`]). One object serves a worker's requests; a partial line waits for its end (or
+//! `flush`).
 
+use crate::logging::AppErrors;
 use pyo3::prelude::*;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 /// The error stream.
 #[pyclass(frozen, module = "forkhorn", name = "ErrorStream")]
 #[derive(Default)]
 pub(super) struct ErrorStream {
-    /// Text of an unfinished line.
-    pending: Mutex<String>,
+    lines: Mutex<AppErrors>,
 }
 
 impl ErrorStream {
-    fn emit(line: &str) {
-        if !line.trim().is_empty() {
-            log::error!("{}", line.trim_end_matches('\r'));
-        }
+    fn lines(&self) -> MutexGuard<'_, AppErrors> {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -24,19 +23,7 @@ impl ErrorStream {
 impl ErrorStream {
     /// Writes text; complete lines are logged at once.
     fn write(&self, text: &str) -> usize {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let mut rest = text;
-        while let Some(i) = rest.find('\n') {
-            if pending.is_empty() {
-                Self::emit(&rest[..i]);
-            } else {
-                pending.push_str(&rest[..i]);
-                Self::emit(&pending);
-                pending.clear();
-            }
-            rest = &rest[i + 1..];
-        }
-        pending.push_str(rest);
+        self.lines().write(text.as_bytes());
         text.chars().count()
     }
 
@@ -50,8 +37,6 @@ impl ErrorStream {
 
     /// Logs an unfinished line.
     fn flush(&self) {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        Self::emit(&pending);
-        pending.clear();
+        self.lines().flush();
     }
 }

@@ -2,7 +2,9 @@
 //! child, and the signal mask a child starts from.
 
 use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::{ForkResult, Pid};
+use std::fmt;
 use std::os::fd::RawFd;
 
 /// Forks; the child runs `child` and exits with the status it returns, never returning here.
@@ -16,6 +18,28 @@ pub fn fork_child(child: impl FnOnce() -> i32) -> Result<Pid, nix::Error> {
         ForkResult::Child => {
             let code = child();
             std::process::exit(code)
+        }
+    }
+}
+
+/// How a child ended, for a log line: `exited with status 0`, `was killed by SIGKILL`.
+pub struct Ended<'a>(pub &'a WaitStatus);
+
+impl fmt::Display for Ended<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self.0 {
+            WaitStatus::Exited(_, code) => write!(f, "exited with status {code}"),
+            WaitStatus::Signaled(_, sig, core) => {
+                write!(f, "was killed by {}", sig.as_str())?;
+                if core {
+                    f.write_str(" (core dumped)")?;
+                }
+                Ok(())
+            }
+            WaitStatus::Stopped(_, sig) => write!(f, "was stopped by {}", sig.as_str()),
+            WaitStatus::Continued(_) => f.write_str("was continued"),
+            WaitStatus::PtraceEvent(..) | WaitStatus::PtraceSyscall(_) => f.write_str("stopped under ptrace"),
+            WaitStatus::StillAlive => f.write_str("is still running"),
         }
     }
 }
@@ -53,6 +77,33 @@ pub fn raise_nofile_limit() {
     if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         if soft < hard {
             let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::signal::Signal;
+
+    #[test]
+    fn an_ended_child_reads_as_a_sentence() {
+        let pid = Pid::from_raw(42);
+        let cases = [
+            (WaitStatus::Exited(pid, 0), "exited with status 0"),
+            (WaitStatus::Exited(pid, 3), "exited with status 3"),
+            (
+                WaitStatus::Signaled(pid, Signal::SIGKILL, false),
+                "was killed by SIGKILL",
+            ),
+            (
+                WaitStatus::Signaled(pid, Signal::SIGSEGV, true),
+                "was killed by SIGSEGV (core dumped)",
+            ),
+            (WaitStatus::Stopped(pid, Signal::SIGSTOP), "was stopped by SIGSTOP"),
+        ];
+        for (status, want) in cases {
+            assert_eq!(Ended(&status).to_string(), want);
         }
     }
 }

@@ -469,7 +469,14 @@ impl Io {
         for &sig in &got[..n] {
             match sig {
                 SIGTERM => self.begin_stop(ctx, now + ctx.graceful),
-                SIGINT | SIGQUIT => self.quit = true,
+                SIGINT | SIGQUIT => {
+                    // Said however the worker is told to go, as gunicorn's does (a graceful stop
+                    // already said it in begin_stop).
+                    if !self.quit && self.stopping.is_none() {
+                        log::info!("Worker exiting (pid: {})", std::process::id());
+                    }
+                    self.quit = true;
+                }
                 SIGUSR1 => self.reopen_logs(), // service
                 _ => {}
             }

@@ -19,8 +19,51 @@ pub struct Server {
     child: Child,
     /// The first TCP listener's address, read from the `Listening at:` log line.
     pub addr: SocketAddr,
-    log: Arc<(Mutex<Vec<String>>, Condvar)>,
+    log: Lines,
+    /// What the master and its workers write to stdout.
+    stdout: Lines,
     exited: Option<ExitStatus>,
+}
+
+/// Lines read from one of the child's output streams by a thread of their own.
+type Lines = Arc<(Mutex<Vec<String>>, Condvar)>;
+
+/// Collects the lines of `stream` into new [`Lines`] (echoed when `FORKHORN_TEST_LOG` is set).
+fn collect_lines(stream: impl Read + Send + 'static) -> Lines {
+    let lines: Lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if std::env::var_os("FORKHORN_TEST_LOG").is_some() {
+                eprintln!("{line}");
+            }
+            let (lines, cv) = &*sink;
+            lines.lock().unwrap().push(line);
+            cv.notify_all();
+        }
+    });
+    lines
+}
+
+/// Waits until `count` of `lines` contain `needle`; returns the last of them.
+fn wait_lines(lines: &Lines, needle: &str, count: usize) -> String {
+    let (lines, cv) = &**lines;
+    let deadline = Instant::now() + WAIT;
+    let mut guard = lines.lock().unwrap();
+    loop {
+        let hits: Vec<&String> = guard.iter().filter(|l| l.contains(needle)).collect();
+        if hits.len() >= count {
+            return hits[count - 1].clone();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "timed out waiting for {count} x {needle:?}; lines:\n{}",
+            guard.join("\n")
+        );
+        guard = cv.wait_timeout(guard, left).unwrap().0;
+    }
 }
 
 /// The binary under test.
@@ -40,32 +83,22 @@ impl Server {
         Server::start_cmd(Command::new(bin()).args(&all), workers)
     }
 
-    /// Starts a prepared command (its stderr is captured) and waits as [`Server::start`] does.
+    /// Starts a prepared command (its stderr and stdout are captured) and waits as
+    /// [`Server::start`] does.
     pub fn start_cmd(cmd: &mut Command, workers: usize) -> Server {
         let mut child = cmd
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn forkhorn");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if std::env::var_os("FORKHORN_TEST_LOG").is_some() {
-                    eprintln!("{line}");
-                }
-                let (lines, cv) = &*sink;
-                lines.lock().unwrap().push(line);
-                cv.notify_all();
-            }
-        });
+        let log = collect_lines(child.stderr.take().expect("stderr"));
+        let stdout = collect_lines(child.stdout.take().expect("stdout"));
         let mut server = Server {
             child,
             addr: "0.0.0.0:0".parse().unwrap(),
             log,
+            stdout,
             exited: None,
         };
         let line = server.wait_log("Listening at: http://", 1);
@@ -85,24 +118,19 @@ impl Server {
         self.log.0.lock().unwrap().clone()
     }
 
-    /// Waits until `count` log lines contain `needle`; returns the last of them.
+    /// Waits until `count` log lines (stderr) contain `needle`; returns the last of them.
     pub fn wait_log(&self, needle: &str, count: usize) -> String {
-        let (lines, cv) = &*self.log;
-        let deadline = Instant::now() + WAIT;
-        let mut guard = lines.lock().unwrap();
-        loop {
-            let hits: Vec<&String> = guard.iter().filter(|l| l.contains(needle)).collect();
-            if hits.len() >= count {
-                return hits[count - 1].clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "timed out waiting for {count} x {needle:?}; log:\n{}",
-                guard.join("\n")
-            );
-            guard = cv.wait_timeout(guard, left).unwrap().0;
-        }
+        wait_lines(&self.log, needle, count)
+    }
+
+    /// Every stdout line so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.0.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` stdout lines contain `needle`; returns the last of them.
+    pub fn wait_stdout(&self, needle: &str, count: usize) -> String {
+        wait_lines(&self.stdout, needle, count)
     }
 
     /// Sends a signal to the master.

@@ -155,6 +155,12 @@ pub const DEVIATIONS: &[(&str, u16, &str)] = &[
         "forkhorn is not a proxy: a 2xx to CONNECT would promise a tunnel (RFC 9110 §9.3.6)",
     ),
     (
+        "valid/027",
+        400,
+        "stricter than gunicorn: raw bytes above 0x7F in the request-target; RFC 9112 §3.2 and \
+         RFC 3986 §2 make the target ASCII, anything else percent-encoded",
+    ),
+    (
         "invalid/version_02",
         505,
         "HTTP/2.0 is a well-formed version forkhorn does not support: 505 (RFC 9110 §15.6.6) \

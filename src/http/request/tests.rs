@@ -134,8 +134,29 @@ fn request_line_table() {
         ("HTTP/0.9 style", b"GET /\r\n\r\n", Status(400)),
         ("space before CRLF", b"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", Status(400)),
         ("HTTP/2.0", b"GET / HTTP/2.0\r\n\r\n", Status(505)),
+        ("HTTP/3.0", b"GET / HTTP/3.0\r\nHost: h\r\n\r\n", Status(505)),
+        ("HTTP/2.1", b"GET / HTTP/2.1\r\nHost: h\r\n\r\n", Status(505)),
+        ("HTTP/9.9", b"GET / HTTP/9.9\r\nHost: h\r\n\r\n", Status(505)),
         ("HTTP/0.9", b"GET / HTTP/0.9\r\n\r\n", Status(505)),
-        ("HTTP/1.2", b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", Status(505)),
+        // RFC 9110 §2.5: a later 1.x minor version is processed as the highest this server
+        // speaks, HTTP/1.1, with all of its rules (Host required, keep-alive by default).
+        (
+            "HTTP/1.2 is HTTP/1.1",
+            b"GET / HTTP/1.2\r\nHost: h\r\n\r\n",
+            Head(|h, _| {
+                assert_eq!(h.version, Version::Http11);
+                assert!(h.keep_alive);
+            }),
+        ),
+        (
+            "HTTP/1.9 is HTTP/1.1",
+            b"POST / HTTP/1.9\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+            Head(|h, _| {
+                assert_eq!(h.version, Version::Http11);
+                assert_eq!(h.framing, BodyFraming::Chunked);
+            }),
+        ),
+        ("HTTP/1.2 without Host", b"GET / HTTP/1.2\r\n\r\n", Status(400)),
         ("HTTP/1.1.1", b"GET / HTTP/1.1.1\r\nHost: h\r\n\r\n", Status(400)),
         ("HTTX/1.1", b"GET / HTTX/1.1\r\nHost: h\r\n\r\n", Status(400)),
         ("lowercase version", b"GET / http/1.1\r\nHost: h\r\n\r\n", Status(400)),
@@ -184,10 +205,23 @@ fn request_line_table() {
                 assert_eq!(text(h.query, b), "foo=\"bar\"");
             }),
         ),
+        // RFC 9112 §3.2: the target is ASCII; other bytes must be percent-encoded.
+        ("UTF-8 in target", b"GET /\xc3\xa0%20k HTTP/1.0\r\n\r\n", Status(400)),
+        ("0x80 in target", b"GET /a\x80 HTTP/1.1\r\nHost: h\r\n\r\n", Status(400)),
         (
-            "UTF-8 in target",
-            b"GET /\xc3\xa0%20k HTTP/1.0\r\n\r\n",
-            Head(|h, b| assert_eq!(h.path.of(b), b"/\xc3\xa0%20k")),
+            "0xFF in query",
+            b"GET /a?q=\xff HTTP/1.1\r\nHost: h\r\n\r\n",
+            Status(400),
+        ),
+        (
+            "UTF-8 in absolute-form target",
+            b"GET http://h/\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n",
+            Status(400),
+        ),
+        (
+            "percent-encoded UTF-8 in target",
+            b"GET /%C3%A0%20k HTTP/1.0\r\n\r\n",
+            Head(|h, b| assert_eq!(h.path.of(b), b"/%C3%A0%20k")),
         ),
     ];
     run_table(rows, &Limits::default());

@@ -11,7 +11,7 @@
 pub mod format;
 
 use super::file::{open_append, write_fd};
-use super::LoggingError;
+use super::{LoggingError, StdStream};
 use crate::app::Environ;
 use crate::config::Config;
 pub use format::Exchange;
@@ -31,8 +31,9 @@ const FLUSH_SIZE: usize = 64 * 1024;
 enum Output {
     /// `accesslog` is not set.
     Nowhere,
-    /// `accesslog = "-"`: stderr, next to the error log (gunicorn uses stdout).
-    Stderr,
+    /// `accesslog = "-"` (stderr, next to the error log; gunicorn uses stdout), or a name of
+    /// stdout or stderr such as `/dev/stdout`.
+    Stream(StdStream),
     /// A file, reopened on USR1.
     File {
         /// Absolute, so that reopening does not depend on the working directory.
@@ -117,10 +118,10 @@ impl AccessLog {
     /// and `disable_redirect_access_to_syslog` is not (gunicorn's rule).
     pub fn open(cfg: &Config) -> Result<AccessLog, LoggingError> {
         let syslog = cfg.syslog && !cfg.disable_redirect_access_to_syslog;
-        let output = match cfg.accesslog.as_deref() {
+        let output = match cfg.accesslog.as_deref().map(|p| (p, StdStream::named(p))) {
             None => Output::Nowhere,
-            Some("-") => Output::Stderr,
-            Some(path) => {
+            Some((_, Some(stream))) => Output::Stream(stream),
+            Some((path, None)) => {
                 let err = |source| LoggingError::OpenAccessLog {
                     path: path.into(),
                     source,
@@ -235,7 +236,7 @@ impl AccessLog {
         }
         let result = match &mut self.output {
             Output::Nowhere => Ok(()),
-            Output::Stderr => write_fd(2, &self.buf),
+            Output::Stream(stream) => write_fd(stream.fd(), &self.buf),
             Output::File { file, .. } => file.write_all(&self.buf),
         };
         // On failure the lines are dropped: holding them would grow without bound while a disk
