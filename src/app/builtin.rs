@@ -27,6 +27,10 @@ impl Application for Hello {
         sr.start_response("200 OK", &[("Content-Type", "text/plain; charset=utf-8")], None)?;
         Ok(Body::Static(b"Hello, World!"))
     }
+
+    fn may_wait(&self) -> bool {
+        false
+    }
 }
 
 /// `{"environ": {...every string-valued key...}, "body_b64": "..."}` as application/json.
@@ -42,6 +46,11 @@ thread_local! {
 impl Application for Echo {
     fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
         ECHO_BODY.with_borrow_mut(|body| Echo::answer(environ, sr, body))
+    }
+
+    /// The body is read already (memory or a spool file): nothing to wait for.
+    fn may_wait(&self) -> bool {
+        false
     }
 }
 

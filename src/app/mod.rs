@@ -43,6 +43,15 @@ pub trait Application: Send + Sync {
         None
     }
 
+    /// Whether a call may wait (on a database, another service, a lock, a sleep): true unless
+    /// the application says otherwise. With application threads, the worker calls an
+    /// application that never waits on its loop thread, as with `threads = 1`: handing a call
+    /// that takes microseconds to a thread and its output back costs more than the call, and
+    /// threads only pay off for calls that wait.
+    fn may_wait(&self) -> bool {
+        true
+    }
+
     /// Called once on each application thread before its first call; the guard lives as long
     /// as the thread. The Python bridge keeps the thread's interpreter state here, so that each
     /// call only takes the GIL instead of making that state anew.

@@ -124,6 +124,8 @@ pub struct Conn {
     pub(super) began: u64,
     /// Back-pressure for application threads, made at the first request that goes to one.
     link: Option<Arc<Link>>,
+    /// No request head has completed yet: counted in the worker's `unstarted`.
+    pub(super) unstarted: bool,
 }
 
 impl Conn {
@@ -161,6 +163,7 @@ impl Conn {
             access: RequestLog::default(),
             began: 0,
             link: None,
+            unstarted: true,
         }
     }
 
@@ -229,6 +232,10 @@ impl Conn {
                                 self.rbuf.consume(len);
                                 sh.io.access.begin(&mut self.access); // service: access log
                                 self.fresh = false;
+                                if self.unstarted {
+                                    self.unstarted = false;
+                                    sh.io.unstarted -= 1;
+                                }
                                 let trusted = match self.peer {
                                     Peer::Tcp(a) => sh.ctx.settings.forwarded_allow_ips.contains(a.ip()),
                                     // Only local processes reach a Unix socket: a front proxy.

@@ -177,6 +177,8 @@ impl Drain for WorkerDrain<'_, '_> {
 /// follows.
 pub fn begin_call(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
     match &mut sh.io.pool {
+        // An application that never waits gains nothing from a thread (Application::may_wait).
+        Some(_) if !sh.ctx.app.may_wait() => call_app(conn, sh),
         Some(pool) if !pool.has_room() => {
             sh.io.parked.push_back(conn.key);
             Phase::Queued

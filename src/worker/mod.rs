@@ -175,6 +175,9 @@ pub struct Io {
     pub(crate) pool: Option<pool::Pool>,
     /// Connections whose complete request waits for room in the pool, oldest first.
     pub(crate) parked: std::collections::VecDeque<usize>,
+    /// Connections accepted that have not sent a complete request head yet: work that is
+    /// about to arrive, counted with the pool's when deciding to accept more.
+    pub(crate) unstarted: usize,
 }
 
 /// What a poll event said about a connection.
@@ -285,6 +288,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         batch: batch::Batch::default(),
         pool: None,
         parked: std::collections::VecDeque::new(),
+        unstarted: 0,
     };
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
     let tick = match spec.cfg.timeout / 2 {
@@ -507,12 +511,20 @@ impl Io {
             && self.accept_retry.is_none()
             && self.conns.len() < ctx.max_conns
             && self.requests_left > 0
+            && !self.threads_busy()
         {
             self.set_accepting(true);
             for i in 0..self.listeners.len() {
                 self.accept(ctx, i, now, usize::MAX);
             }
         }
+    }
+
+    /// Whether all the application threads have a request, counting the connections just
+    /// accepted whose first request is on its way (never while stopping: connections
+    /// already queued are then taken whatever the load, since the listeners close next).
+    fn threads_busy(&self) -> bool {
+        self.stopping.is_none() && self.pool.as_ref().is_some_and(|p| p.saturated(self.unstarted))
     }
 
     /// Registers or removes the shared listeners: a level-triggered listener left registered
@@ -557,6 +569,12 @@ impl Io {
                 self.set_accepting(false);
                 return taken;
             }
+            if self.shared.get(listener).copied().unwrap_or(false) && self.threads_busy() {
+                // Every application thread has a request: another worker may have one free
+                // (see `pool`).
+                self.set_accepting(false);
+                return taken;
+            }
             match self.listeners[listener].accept() {
                 Ok((mut stream, peer)) => {
                     let entry = self.conns.vacant_entry();
@@ -580,6 +598,7 @@ impl Io {
                         conn.linger_until(stop.min(now + ctx.settings.keepalive));
                     }
                     entry.insert(Some(conn));
+                    self.unstarted += 1;
                     taken += 1;
                     self.drive(ctx, key, now);
                 }
@@ -714,6 +733,9 @@ impl Io {
 
     fn close_conn(&mut self, key: usize, mut conn: Conn) {
         self.conns.try_remove(key);
+        if conn.unstarted {
+            self.unstarted -= 1;
+        }
         self.missed.retain(|(k, _)| *k != key);
         conn.log_access(&mut self.access); // service: a request cut short is logged too
         let _ = self.poll.registry().deregister(&mut conn.stream);
