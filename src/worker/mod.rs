@@ -39,6 +39,18 @@ const CONN_BASE: usize = 1 << 16;
 const POOL_MAX: usize = 256;
 /// Connections taken from a shared listening socket per wake-up.
 const ACCEPT_BATCH: usize = 4;
+/// How long a worker whose application threads all have a request leaves new connections to
+/// the other workers before it takes one itself, per request waiting for each thread.
+const ACCEPT_DEFER: Duration = Duration::from_millis(1);
+
+/// Whether an accept leaves connections to other workers while this one's threads are busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Defer {
+    /// Yes: a wake-up from the listening socket.
+    WhenBusy,
+    /// No: a deferred accept's turn came, or the worker is stopping.
+    Never,
+}
 
 /// Set when the application asks this worker to stop (see [`request_stop`]).
 static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -339,11 +351,14 @@ fn run_loop(io: &mut Io, ctx: &Ctx<'_>, tick: Duration) -> Result<(), WorkerErro
     io.to_master.write_all(&[READY]).map_err(WorkerError::NotifyMaster)?;
     log::info!("Booting worker with pid: {}", std::process::id());
     loop {
-        let timeout = if io.conns.is_empty() && io.stopping.is_none() {
+        let mut timeout = if io.conns.is_empty() && io.stopping.is_none() {
             tick
         } else {
             tick.min(Duration::from_millis(250))
         };
+        if let Some(at) = io.accept_retry {
+            timeout = timeout.min(at.saturating_duration_since(Instant::now()));
+        }
         io.turn(ctx, timeout, None);
         if io.quit {
             return Ok(());
@@ -392,7 +407,7 @@ impl Io {
                         // are idle, instead of one worker taking the whole queue.
                         let shared = self.shared.get(i).copied().unwrap_or(false);
                         let batch = if shared { ACCEPT_BATCH } else { usize::MAX };
-                        if self.accept(ctx, i, now, batch) > 0 && shared && self.accepting {
+                        if self.accept(ctx, i, now, batch, Defer::WhenBusy) > 0 && shared && self.accepting {
                             // Go to the back of the queue of waiting workers: the kernel wakes
                             // the first idle one, so this hands the next connections round.
                             self.requeue(i);
@@ -511,11 +526,19 @@ impl Io {
             && self.accept_retry.is_none()
             && self.conns.len() < ctx.max_conns
             && self.requests_left > 0
-            && !self.threads_busy()
         {
             self.set_accepting(true);
+            // Deferred while every thread was busy: take one now whatever the load, so that
+            // connections never starve when all workers are busy, then defer again.
+            let (limit, defer) = match self.threads_busy() {
+                true => (1, Defer::Never),
+                false => (usize::MAX, Defer::WhenBusy),
+            };
             for i in 0..self.listeners.len() {
-                self.accept(ctx, i, now, usize::MAX);
+                self.accept(ctx, i, now, limit, defer);
+            }
+            if self.accepting && self.threads_busy() {
+                self.defer_accept(now);
             }
         }
     }
@@ -525,6 +548,19 @@ impl Io {
     /// already queued are then taken whatever the load, since the listeners close next).
     fn threads_busy(&self) -> bool {
         self.stopping.is_none() && self.pool.as_ref().is_some_and(|p| p.saturated(self.unstarted))
+    }
+
+    /// Leaves the shared listeners to the other workers for a moment ([`ACCEPT_DEFER`] per
+    /// round of work its threads have in hand).
+    fn defer_accept(&mut self, now: Instant) {
+        self.set_accepting(false);
+        // Longer the more work per thread this worker has: among busy workers, the least
+        // loaded takes the next connection.
+        let rounds = self
+            .pool
+            .as_ref()
+            .map_or(1, |p| p.rounds(self.unstarted + self.parked.len()));
+        self.accept_retry = Some(now + ACCEPT_DEFER * rounds.clamp(1, 20) as u32);
     }
 
     /// Registers or removes the shared listeners: a level-triggered listener left registered
@@ -560,7 +596,7 @@ impl Io {
 
     /// Accepts up to `limit` connections, until the listener is drained or the worker is full.
     /// Returns how many it took.
-    fn accept(&mut self, ctx: &Ctx<'_>, listener: usize, now: Instant, limit: usize) -> usize {
+    fn accept(&mut self, ctx: &Ctx<'_>, listener: usize, now: Instant, limit: usize, defer: Defer) -> usize {
         let mut taken = 0;
         for _ in 0..limit {
             if self.conns.len() >= ctx.max_conns || self.requests_left == 0 {
@@ -569,10 +605,10 @@ impl Io {
                 self.set_accepting(false);
                 return taken;
             }
-            if self.shared.get(listener).copied().unwrap_or(false) && self.threads_busy() {
+            if defer == Defer::WhenBusy && self.shared.get(listener).copied().unwrap_or(false) && self.threads_busy() {
                 // Every application thread has a request: another worker may have one free
-                // (see `pool`).
-                self.set_accepting(false);
+                // (see `pool`); this one takes connections again a moment later.
+                self.defer_accept(now);
                 return taken;
             }
             match self.listeners[listener].accept() {
@@ -795,7 +831,7 @@ impl Io {
         self.stopping = Some(deadline);
         if self.requests_left > 0 {
             for i in 0..self.listeners.len() {
-                self.accept(ctx, i, now, usize::MAX);
+                self.accept(ctx, i, now, usize::MAX, Defer::Never);
             }
         }
         self.set_accepting(false);

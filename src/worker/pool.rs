@@ -15,8 +15,10 @@
 //! thread, two waiting per thread, so a thread that finishes takes the next request without a
 //! round trip through the loop); further complete requests wait in their connections, which
 //! read nothing more meanwhile, and the worker stops accepting at `worker_connections`.
-//! A worker whose threads all have a request stops taking connections from a shared listening
-//! socket until one is free, so that the other workers take them: whichever worker wins an
+//! A worker whose threads all have a request leaves new connections on a shared listening
+//! socket to the other workers for 1 ms per request waiting for each thread (then takes one
+//! itself, so that nothing starves when every worker is busy; the least loaded worker comes
+//! first): whichever worker wins an
 //! accept keeps a keep-alive connection for its life, and without this one worker could hold
 //! nearly all of a client's connections with only its own threads to serve them (64 connections
 //! over 2 workers of 16 threads measured 4/68 in one run, half the throughput).
@@ -316,6 +318,12 @@ impl Pool {
     /// worker may have a thread free.
     pub fn saturated(&self, coming: usize) -> bool {
         self.outstanding + coming >= self.threads
+    }
+
+    /// How many requests each thread has in hand, counting `coming` ones: the number of
+    /// rounds a new request would wait behind.
+    pub fn rounds(&self, coming: usize) -> usize {
+        (self.outstanding + coming) / self.threads.max(1)
     }
 
     /// A job to fill (reused when one is spare).
