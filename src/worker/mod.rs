@@ -39,9 +39,6 @@ const CONN_BASE: usize = 1 << 16;
 const POOL_MAX: usize = 256;
 /// Connections taken from a shared listening socket per wake-up.
 const ACCEPT_BATCH: usize = 4;
-/// How long a worker whose application threads all have a request leaves new connections to
-/// the other workers before it takes one itself, per request waiting for each thread.
-const ACCEPT_DEFER: Duration = Duration::from_millis(1);
 
 /// Whether an accept leaves connections to other workers while this one's threads are busy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -550,17 +547,12 @@ impl Io {
         self.stopping.is_none() && self.pool.as_ref().is_some_and(|p| p.saturated(self.unstarted))
     }
 
-    /// Leaves the shared listeners to the other workers for a moment ([`ACCEPT_DEFER`] per
-    /// round of work its threads have in hand).
+    /// Leaves the shared listeners to the other workers for a moment (see `pool`).
     fn defer_accept(&mut self, now: Instant) {
         self.set_accepting(false);
-        // Longer the more work per thread this worker has: among busy workers, the least
-        // loaded takes the next connection.
-        let rounds = self
-            .pool
-            .as_ref()
-            .map_or(1, |p| p.rounds(self.unstarted + self.parked.len()));
-        self.accept_retry = Some(now + ACCEPT_DEFER * rounds.clamp(1, 20) as u32);
+        let coming = self.unstarted + self.parked.len();
+        let wait = self.pool.as_ref().map_or(Duration::ZERO, |p| p.defer_for(coming));
+        self.accept_retry = Some(now + wait);
     }
 
     /// Registers or removes the shared listeners: a level-triggered listener left registered

@@ -16,9 +16,9 @@
 //! round trip through the loop); further complete requests wait in their connections, which
 //! read nothing more meanwhile, and the worker stops accepting at `worker_connections`.
 //! A worker whose threads all have a request leaves new connections on a shared listening
-//! socket to the other workers for 1 ms per request waiting for each thread (then takes one
-//! itself, so that nothing starves when every worker is busy; the least loaded worker comes
-//! first): whichever worker wins an
+//! socket to the other workers for about as long as a new request would wait for a thread
+//! ([`Pool::defer_for`]), then takes one itself (so that nothing starves when every worker is
+//! busy, and the least loaded worker comes back first): whichever worker wins an
 //! accept keeps a keep-alive connection for its life, and without this one worker could hold
 //! nearly all of a client's connections with only its own threads to serve them (64 connections
 //! over 2 workers of 16 threads measured 4/68 in one run, half the throughput).
@@ -65,6 +65,8 @@ pub struct Job {
     pub link: Option<Arc<Link>>,
     /// What the call came to.
     pub outcome: Outcome,
+    /// How long the call took on its thread, body included.
+    pub took: Duration,
 }
 
 /// What an application call came to, for the loop to carry on with.
@@ -97,6 +99,7 @@ impl Job {
             method_len: 0,
             link: None,
             outcome: Outcome::Pending,
+            took: Duration::ZERO,
         })
     }
 }
@@ -248,6 +251,8 @@ pub struct Pool {
     pub outstanding: usize,
     threads: usize,
     limit: usize,
+    /// Moving average of call times, in microseconds (each call weighs 1/8).
+    call_us: u64,
     // Boxed: a job moves through two channels and back, and a box moves as one pointer.
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Job>>,
@@ -292,6 +297,7 @@ pub fn new<'a>(
         outstanding: 0,
         threads,
         limit: threads * QUEUED_PER_THREAD,
+        call_us: 0,
         spare: Vec::new(),
     };
     let shared = Threads {
@@ -320,10 +326,15 @@ impl Pool {
         self.outstanding + coming >= self.threads
     }
 
-    /// How many requests each thread has in hand, counting `coming` ones: the number of
-    /// rounds a new request would wait behind.
-    pub fn rounds(&self, coming: usize) -> usize {
-        (self.outstanding + coming) / self.threads.max(1)
+    /// How long a busy worker leaves new connections to the other workers before it takes
+    /// one itself: about as long as the requests in hand, `coming` ones included, would keep
+    /// a new one waiting for a thread (the rounds of work per thread times the usual call,
+    /// counted between 50 µs and 1 ms a round, and at most 20 rounds). The least loaded worker
+    /// comes back first, and a fast app's connections never wait long in the listen queue.
+    pub fn defer_for(&self, coming: usize) -> Duration {
+        let rounds = ((self.outstanding + coming) / self.threads.max(1)).clamp(1, 20);
+        let round = Duration::from_micros(self.call_us.clamp(50, 1000));
+        round * rounds as u32
     }
 
     /// A job to fill (reused when one is spare).
@@ -342,6 +353,8 @@ impl Pool {
     /// Takes back a job that returned, for reuse.
     pub fn recycle(&mut self, mut job: Box<Job>) {
         self.outstanding = self.outstanding.saturating_sub(1);
+        let took = job.took.as_micros().min(3_600_000_000) as u64;
+        self.call_us = self.call_us - self.call_us / 8 + took / 8;
         job.out.clear();
         job.link = None;
         job.outcome = Outcome::Pending;
@@ -388,12 +401,14 @@ impl Threads<'_> {
             method_len,
             link,
             outcome,
+            took,
         } = job;
         let Some(link) = link.as_deref() else {
             return;
         };
         let (method, target) = line.split_at(*method_len);
         self.heartbeat.begin_request(slot, method, target);
+        let began = Instant::now();
         let stamp = Stamp {
             date,
             server: self.server_header,
@@ -431,6 +446,7 @@ impl Threads<'_> {
             }
         };
         self.heartbeat.end_request(slot);
+        *took = began.elapsed();
     }
 }
 
