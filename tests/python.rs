@@ -562,7 +562,12 @@ fn validate(args: &[&str]) {
     all.push("wsgi_apps:validated");
     let s = start(&all, 2);
     let data = b"0123456789".repeat(1000);
-    let path = std::env::temp_dir().join(format!("forkhorn-validator-{}.bin", std::process::id()));
+    // One file per variant: the variants run at the same time.
+    let path = std::env::temp_dir().join(format!(
+        "forkhorn-validator-{}-{}.bin",
+        std::process::id(),
+        args.join("")
+    ));
     std::fs::write(&path, &data).unwrap();
     for path in [
         "/hello",
