@@ -443,7 +443,8 @@ fn own_threads_run(args: &[&str]) {
     let mut all = args.to_vec();
     all.push("wsgi_apps:app");
     let s = start(&all, 1);
-    let marker = std::env::temp_dir().join(format!("forkhorn-thread-{}", std::process::id()));
+    // One marker per variant: the variants run at the same time.
+    let marker = std::env::temp_dir().join(format!("forkhorn-thread-{}-{}", std::process::id(), args.join("")));
     let _ = std::fs::remove_file(&marker);
     assert_eq!(s.get(&format!("/thread?{}", marker.display())).text(), "started");
     // No more requests: the thread can only run if the idle worker does not hold the GIL.
