@@ -69,6 +69,19 @@ where
     }
 }
 
+/// An application error after which the worker retires: it answers the request as for any
+/// error, finishes its other requests and is replaced, as after its last `max_requests`
+/// (Python's `SystemExit` and `KeyboardInterrupt` raise it). How an application asks for its
+/// worker's retirement, through what its call returns.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} (the worker exits after this response)")]
+pub struct RetireWorker(pub String);
+
+/// Whether an application error asks for the worker's retirement.
+pub fn asks_to_retire(err: &AppError) -> bool {
+    err.is::<RetireWorker>()
+}
+
 /// Why an application could not be loaded in a worker.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -130,8 +130,8 @@ impl std::fmt::Display for PythonError {
 impl std::error::Error for PythonError {}
 
 /// The worker's error for an exception from the app: its one-line summary, then the
-/// traceback. `SystemExit` and `KeyboardInterrupt` also tell the worker to stop once the
-/// response is out, so that the master replaces it.
+/// traceback. `SystemExit` and `KeyboardInterrupt` become [`crate::app::RetireWorker`]: the
+/// worker stops once the response is out, and the master replaces it.
 pub(super) fn app_error(py: Python<'_>, err: PyErr) -> AppError {
     let kind = err
         .get_type(py)
@@ -144,8 +144,7 @@ pub(super) fn app_error(py: Python<'_>, err: PyErr) -> AppError {
         false => format!("{kind}: {message}"),
     };
     if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
-        crate::worker::request_stop();
-        return Box::new(PythonError(format!("{summary} (the worker exits after this response)")));
+        return Box::new(crate::app::RetireWorker(summary));
     }
     Box::new(PythonError(format!("{summary}\n{}", super::traceback(py, &err))))
 }

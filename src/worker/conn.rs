@@ -1,17 +1,18 @@
 //! One client connection: the read/parse/dispatch/write state machine. I/O happens only in
 //! `fill` and `flush`; everything else moves bytes between buffers.
 
-use super::dispatch::{self, Shared};
-use super::pool::{Job, Link, Outcome};
 use super::stream::{Peer, PeerText, RecvBuf, Stream};
+use super::Shared;
 use crate::app::protocol::{Ending, Response, StartResponse, OUTPUT_HIGH_WATER};
+use crate::app::AppError;
 use crate::app::{BodyIter, FileRegion, Input};
 use crate::http::response::{self, Stamp};
 use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
 use crate::logging::access::{self, AccessLog, Exchange, RequestLog};
 use std::io::{self, Write};
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
 /// Why a connection ends.
@@ -38,6 +39,8 @@ pub enum Phase {
     },
     /// Receiving the request body.
     Body(BodyReader),
+    /// The request is complete and waits to be handed to the application.
+    Ready,
     /// Pulling the application's body iterable as the client reads.
     Streaming(Box<dyn BodyIter>),
     /// Sending the application's file body with sendfile(2) as the client reads.
@@ -49,6 +52,18 @@ pub enum Phase {
     InApp(InApp),
     /// The response is complete in the output buffer; what happens once it is flushed.
     Done(Ending),
+}
+
+/// What driving a connection came to, when it stops short of its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing more to do until the socket is ready again, or output comes back from an
+    /// application thread.
+    Wait,
+    /// A complete request is ready for the application ([`Phase::Ready`]).
+    Call,
+    /// The application's body may give its next chunk ([`Phase::Streaming`]).
+    Pull,
 }
 
 /// A body sent from a file: the body (closed at the end) and the part of its file still to go.
@@ -71,13 +86,63 @@ impl FileSend {
     }
 }
 
+/// Back-pressure between an application thread that produces a connection's output and the
+/// loop that sends it; one per connection, reused for each of its requests.
+#[derive(Default)]
+pub struct Link {
+    /// Bytes handed to the loop and not yet sent.
+    pub(super) unsent: AtomicUsize,
+    /// The client went away: output is dropped, and `write` fails.
+    gone: AtomicBool,
+    /// The application thread waits for `unsent` to fall.
+    pub(super) waiting: AtomicBool,
+    pub(super) lock: Mutex<()>,
+    pub(super) cond: Condvar,
+}
+
+impl Link {
+    /// Ready for the connection's next request.
+    pub fn reset(&self) {
+        self.unsent.store(0, Ordering::SeqCst);
+        self.gone.store(false, Ordering::SeqCst);
+    }
+
+    /// Loop: `n` bytes of the application's output went to the socket.
+    pub fn sent(&self, n: usize) {
+        let left = self.unsent.fetch_sub(n, Ordering::SeqCst).saturating_sub(n);
+        if left <= OUTPUT_HIGH_WATER / 2 && self.waiting.load(Ordering::SeqCst) {
+            self.notify();
+        }
+    }
+
+    /// Loop: the client is gone; a waiting application thread gives up.
+    pub fn abandon(&self) {
+        self.gone.store(true, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) {
+            self.notify();
+        }
+    }
+
+    /// Whether the client went away.
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    fn notify(&self) {
+        // Taking the lock orders this after a waiter's check of `unsent`: it is either before
+        // the check (which then sees the new value) or inside the wait (which this wakes).
+        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.cond.notify_all();
+    }
+}
+
 /// A request with an application thread.
 pub struct InApp {
     /// Back-pressure for the thread's output.
-    link: Arc<Link>,
+    pub(super) link: Arc<Link>,
     /// Bytes of earlier responses that were unsent when the request left: they go out first,
     /// and only the bytes after them count as the thread's.
-    foreign: usize,
+    pub(super) foreign: usize,
 }
 
 /// How the request body is being delimited.
@@ -103,7 +168,7 @@ pub struct Conn {
     pub(super) listener: usize,
     pub(super) rbuf: RecvBuf,
     pub(super) wbuf: Vec<u8>,
-    wpos: usize,
+    pub(super) wpos: usize,
     can_read: bool,
     can_write: bool,
     /// The event said the peer closed its side: read until EOF even after a short read.
@@ -123,7 +188,7 @@ pub struct Conn {
     /// When the current request entered the application (monotonic ms).
     pub(super) began: u64,
     /// Back-pressure for application threads, made at the first request that goes to one.
-    link: Option<Arc<Link>>,
+    pub(super) link: Option<Arc<Link>>,
     /// No request head has completed yet: counted in the worker's `unstarted`.
     pub(super) unstarted: bool,
 }
@@ -188,7 +253,7 @@ impl Conn {
         }
     }
 
-    fn pending(&self) -> usize {
+    pub(super) fn pending(&self) -> usize {
         self.wbuf.len() - self.wpos
     }
 
@@ -202,177 +267,203 @@ impl Conn {
         (rbuf, wbuf)
     }
 
-    /// Advances the connection as far as the socket allows.
-    pub fn drive(&mut self, sh: &mut Shared<'_>) -> Result<(), Close> {
+    /// Advances the connection as far as the socket allows, or until the application is
+    /// needed (see [`Step`]).
+    pub fn drive(&mut self, sh: &mut Shared<'_>) -> Result<Step, Close> {
         loop {
-            match &mut self.phase {
-                Phase::Head { started } => {
-                    if !self.rbuf.data().is_empty() {
-                        if !*started {
-                            *started = true;
-                            self.deadline = sh.now + sh.ctx.settings.header_timeout;
-                        }
-                        if self.fresh && sh.ctx.settings.proxy_protocol && proxy::looks_like_proxy(self.rbuf.data()) {
-                            match self.take_proxy_header(sh) {
-                                Some(true) => continue,
-                                Some(false) => {}
-                                None => {
-                                    self.flush(sh)?;
-                                    if !self.fill(sh)? {
-                                        return Ok(());
-                                    }
-                                    continue;
-                                }
-                            }
-                        }
-                        match parse_head(self.rbuf.data(), &sh.ctx.settings.limits, &mut self.head) {
-                            Ok(Some(len)) => {
-                                self.head_buf.clear();
-                                self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
-                                self.rbuf.consume(len);
-                                sh.io.access.begin(&mut self.access); // service: access log
-                                self.fresh = false;
-                                if self.unstarted {
-                                    self.unstarted = false;
-                                    sh.io.unstarted -= 1;
-                                }
-                                let trusted = match self.peer {
-                                    Peer::Tcp(a) => sh.ctx.settings.forwarded_allow_ips.contains(a.ip()),
-                                    // Only local processes reach a Unix socket: a front proxy.
-                                    Peer::Unix => true,
-                                };
-                                match forwarded::url_scheme(
-                                    &self.head.headers,
-                                    &self.head_buf,
-                                    &sh.ctx.settings.secure_scheme_headers,
-                                    trusted,
-                                ) {
-                                    Ok(scheme) => self.scheme = scheme,
-                                    Err(e) => {
-                                        self.reject(e, sh);
-                                        continue;
-                                    }
-                                }
-                                self.begin_body(sh);
-                                continue;
-                            }
-                            Ok(None) if self.rbuf.at_capacity(sh.ctx.settings.max_head) => {
-                                self.reject(ParseError::FieldTooLarge, sh);
-                                continue;
-                            }
-                            Ok(None) => {}
-                            Err(e) => {
-                                self.reject(e, sh);
-                                continue;
-                            }
-                        }
-                    }
-                    // Nothing more to read now: a finished response may wait for the end of the
-                    // turn and leave with the others (see `batch`).
-                    if sh.ctx.settings.batch_responses
-                        && !self.can_read
-                        && self.pending() > 0
-                        && sh.io.batch.hold(self.key, sh.ctx.heartbeat.last_beat())
-                    {
-                        return Ok(());
-                    }
-                    self.flush(sh)?;
-                    match self.fill(sh) {
-                        Ok(true) => {}
-                        Ok(false) => return Ok(()),
-                        // EOF with part of a head buffered: answer it, as gunicorn does.
-                        Err(Close::Done) if !self.rbuf.data().is_empty() => self.reject(ParseError::Incomplete, sh),
-                        // The client is done sending, not reading: what it asked for goes out
-                        // whole before the connection closes.
-                        Err(Close::Done) if self.pending() > 0 => self.phase = Phase::Done(Ending::Close),
-                        Err(e) => return Err(e),
-                    }
-                }
-                Phase::Body(reader) => {
-                    let data = self.rbuf.data();
-                    let finished = match reader {
-                        BodyReader::Length(remaining) => {
-                            let take = (data.len() as u64).min(*remaining) as usize;
-                            self.body.staging().extend_from_slice(&data[..take]);
-                            self.rbuf.consume(take);
-                            *remaining -= take as u64;
-                            *remaining == 0
-                        }
-                        BodyReader::Chunked(dec) => match dec.decode(data, self.body.staging()) {
-                            Ok(p) => {
-                                self.rbuf.consume(p.consumed);
-                                let limit = sh.ctx.settings.limit_request_body;
-                                if limit > 0 && self.body.len() > limit {
-                                    self.reject(ParseError::BodyTooLarge, sh);
-                                    continue;
-                                }
-                                p.done
-                            }
-                            Err(e) => {
-                                self.reject(e, sh);
-                                continue;
-                            }
-                        },
-                    };
-                    let stored = if finished {
-                        self.body.finish()
-                    } else {
-                        self.body.settle(sh.ctx.settings.body_buffer_size)
-                    };
-                    if let Err(e) = stored {
-                        log::error!("cannot store request body: {e}");
-                        self.answer_and_close(500, "", sh);
-                        continue;
-                    }
-                    if finished {
-                        self.phase = dispatch::begin_call(self, sh);
-                        continue;
-                    }
-                    self.flush(sh)?;
-                    match self.fill(sh) {
-                        Ok(true) => {}
-                        Ok(false) => return Ok(()),
-                        // EOF before the body is complete.
-                        Err(Close::Done) => self.reject(ParseError::Incomplete, sh),
-                        Err(e) => return Err(e),
-                    }
-                }
-                Phase::Streaming(_) => {
-                    // PEP 3333: a block goes out before the application is asked for the next,
-                    // which may take any time (a server-sent event, a progress line).
-                    self.flush(sh)?;
-                    if self.pending() > 0 && (!self.resp.body_complete() || self.pending() >= OUTPUT_HIGH_WATER) {
-                        return Ok(());
-                    }
-                    self.pull_body(sh);
-                }
-                Phase::SendFile(_) => {
-                    self.flush(sh)?;
-                    if self.pending() > 0 || !self.send_file(sh)? {
-                        return Ok(());
-                    }
-                }
+            let step = match &self.phase {
+                Phase::Head { .. } => self.on_head(sh)?,
+                Phase::Body(_) => self.on_body(sh)?,
+                Phase::Ready => Some(Step::Call),
+                Phase::Streaming(_) => self.on_stream(sh)?,
+                Phase::SendFile(_) => self.on_file(sh)?,
                 Phase::Queued | Phase::InApp(_) => {
                     // What an application thread handed over so far, or earlier responses.
                     self.flush(sh)?;
-                    return Ok(());
+                    Some(Step::Wait)
                 }
                 Phase::Done(Ending::KeepAlive) => {
                     self.log_access(&mut sh.io.access); // service
                     self.phase = Phase::Head { started: false };
                     self.deadline = sh.now + sh.ctx.settings.keepalive;
+                    None
                 }
-                Phase::Done(Ending::Close) => {
-                    self.flush(sh)?;
-                    return if self.pending() == 0 {
-                        self.stream.shutdown_write();
-                        Err(Close::Done)
-                    } else {
-                        Ok(())
+                Phase::Done(Ending::Close) => self.on_close(sh)?,
+            };
+            if let Some(step) = step {
+                return Ok(step);
+            }
+        }
+    }
+
+    /// Waiting for (the rest of) a request head. None: the phase moved on, drive again.
+    fn on_head(&mut self, sh: &mut Shared<'_>) -> Result<Option<Step>, Close> {
+        let Phase::Head { started } = &mut self.phase else {
+            return Ok(None);
+        };
+        if !self.rbuf.data().is_empty() {
+            if !*started {
+                *started = true;
+                self.deadline = sh.now + sh.ctx.settings.header_timeout;
+            }
+            if self.fresh && sh.ctx.settings.proxy_protocol && proxy::looks_like_proxy(self.rbuf.data()) {
+                match self.take_proxy_header(sh) {
+                    Some(true) => return Ok(None),
+                    Some(false) => {}
+                    None => {
+                        self.flush(sh)?;
+                        return Ok(if self.fill(sh)? { None } else { Some(Step::Wait) });
+                    }
+                }
+            }
+            match parse_head(self.rbuf.data(), &sh.ctx.settings.limits, &mut self.head) {
+                Ok(Some(len)) => {
+                    self.head_buf.clear();
+                    self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
+                    self.rbuf.consume(len);
+                    sh.io.access.begin(&mut self.access); // service: access log
+                    self.fresh = false;
+                    if self.unstarted {
+                        self.unstarted = false;
+                        sh.io.unstarted -= 1;
+                    }
+                    let trusted = match self.peer {
+                        Peer::Tcp(a) => sh.ctx.settings.forwarded_allow_ips.contains(a.ip()),
+                        // Only local processes reach a Unix socket: a front proxy.
+                        Peer::Unix => true,
                     };
+                    match forwarded::url_scheme(
+                        &self.head.headers,
+                        &self.head_buf,
+                        &sh.ctx.settings.secure_scheme_headers,
+                        trusted,
+                    ) {
+                        Ok(scheme) => self.scheme = scheme,
+                        Err(e) => {
+                            self.reject(e, sh);
+                            return Ok(None);
+                        }
+                    }
+                    self.begin_body(sh);
+                    return Ok(None);
+                }
+                Ok(None) if self.rbuf.at_capacity(sh.ctx.settings.max_head) => {
+                    self.reject(ParseError::FieldTooLarge, sh);
+                    return Ok(None);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.reject(e, sh);
+                    return Ok(None);
                 }
             }
         }
+        // Nothing more to read now: a finished response may wait for the end of the turn and
+        // leave with the others (see `batch`).
+        if sh.ctx.settings.batch_responses
+            && !self.can_read
+            && self.pending() > 0
+            && sh.io.batch.hold(self.key, sh.ctx.heartbeat.last_beat())
+        {
+            return Ok(Some(Step::Wait));
+        }
+        self.flush(sh)?;
+        match self.fill(sh) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Some(Step::Wait)),
+            // EOF with part of a head buffered: answer it, as gunicorn does.
+            Err(Close::Done) if !self.rbuf.data().is_empty() => self.reject(ParseError::Incomplete, sh),
+            // The client is done sending, not reading: what it asked for goes out whole
+            // before the connection closes.
+            Err(Close::Done) if self.pending() > 0 => self.phase = Phase::Done(Ending::Close),
+            Err(e) => return Err(e),
+        }
+        Ok(None)
+    }
+
+    /// Receiving the request body, into memory or a spool file.
+    fn on_body(&mut self, sh: &mut Shared<'_>) -> Result<Option<Step>, Close> {
+        let Phase::Body(reader) = &mut self.phase else {
+            return Ok(None);
+        };
+        let data = self.rbuf.data();
+        let finished = match reader {
+            BodyReader::Length(remaining) => {
+                let take = (data.len() as u64).min(*remaining) as usize;
+                self.body.staging().extend_from_slice(&data[..take]);
+                self.rbuf.consume(take);
+                *remaining -= take as u64;
+                *remaining == 0
+            }
+            BodyReader::Chunked(dec) => match dec.decode(data, self.body.staging()) {
+                Ok(p) => {
+                    self.rbuf.consume(p.consumed);
+                    let limit = sh.ctx.settings.limit_request_body;
+                    if limit > 0 && self.body.len() > limit {
+                        self.reject(ParseError::BodyTooLarge, sh);
+                        return Ok(None);
+                    }
+                    p.done
+                }
+                Err(e) => {
+                    self.reject(e, sh);
+                    return Ok(None);
+                }
+            },
+        };
+        let stored = if finished {
+            self.body.finish()
+        } else {
+            self.body.settle(sh.ctx.settings.body_buffer_size)
+        };
+        if let Err(e) = stored {
+            log::error!("cannot store request body: {e}");
+            self.answer_and_close(500, "", sh);
+            return Ok(None);
+        }
+        if finished {
+            self.phase = Phase::Ready;
+            return Ok(None);
+        }
+        self.flush(sh)?;
+        match self.fill(sh) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Some(Step::Wait)),
+            // EOF before the body is complete.
+            Err(Close::Done) => self.reject(ParseError::Incomplete, sh),
+            Err(e) => return Err(e),
+        }
+        Ok(None)
+    }
+
+    /// Sending a body the application produces as the client reads.
+    fn on_stream(&mut self, sh: &mut Shared<'_>) -> Result<Option<Step>, Close> {
+        // PEP 3333: a block goes out before the application is asked for the next, which may
+        // take any time (a server-sent event, a progress line).
+        self.flush(sh)?;
+        if self.pending() > 0 && (!self.resp.body_complete() || self.pending() >= OUTPUT_HIGH_WATER) {
+            return Ok(Some(Step::Wait));
+        }
+        Ok(Some(Step::Pull))
+    }
+
+    /// Sending a file body with sendfile(2).
+    fn on_file(&mut self, sh: &mut Shared<'_>) -> Result<Option<Step>, Close> {
+        self.flush(sh)?;
+        if self.pending() > 0 || !self.send_file(sh)? {
+            return Ok(Some(Step::Wait));
+        }
+        Ok(None)
+    }
+
+    /// The last response is out: the connection ends once its output is flushed.
+    fn on_close(&mut self, sh: &mut Shared<'_>) -> Result<Option<Step>, Close> {
+        self.flush(sh)?;
+        if self.pending() == 0 {
+            self.stream.shutdown_write();
+            return Err(Close::Done);
+        }
+        Ok(Some(Step::Wait))
     }
 
     /// Reads a PROXY protocol header at the start of the connection. Some(true): consumed (or
@@ -411,7 +502,7 @@ impl Conn {
         let limit = sh.ctx.settings.limit_request_body;
         match self.head.framing {
             BodyFraming::None => {
-                self.phase = dispatch::begin_call(self, sh);
+                self.phase = Phase::Ready;
                 return;
             }
             BodyFraming::Length(n) if limit > 0 && n > limit => {
@@ -425,6 +516,32 @@ impl Conn {
         if self.head.expect_continue && self.head.version == Version::Http11 {
             self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
+    }
+
+    /// An application error: a 500 if nothing was sent yet, otherwise the connection is
+    /// aborted (a second status line is never sent). Returns the phase that follows.
+    pub(super) fn fail(&mut self, sh: &mut Shared<'_>, err: AppError) -> Phase {
+        let method = String::from_utf8_lossy(self.head.method.of(&self.head_buf)).into_owned();
+        let target = String::from_utf8_lossy(self.head.target.of(&self.head_buf)).into_owned();
+        log::error!("Error handling request {method} {target}: {err}");
+        if crate::app::asks_to_retire(&err) {
+            // Retire as after the last of max_requests.
+            sh.io.requests_left = 0;
+        }
+        if !self.resp.headers_sent() {
+            self.wbuf.truncate(self.resp_start);
+            let stamp = Stamp {
+                date: sh.io.date.get(),
+                server: &sh.ctx.settings.server_header,
+            };
+            let start = self.wbuf.len();
+            response::put_error(&mut self.wbuf, self.head.version, 500, "", &stamp);
+            // service: the access log shows the 500
+            self.access.answered(500, access::body_len(&self.wbuf[start..]));
+        }
+        // Headers already went out: what was sent stays (the client sees a body that ends
+        // early, without its last chunk or short of its length) and the connection closes.
+        Phase::Done(Ending::Close)
     }
 
     /// Answers a request the server refuses, and closes after it.
@@ -462,46 +579,9 @@ impl Conn {
         log.finish(&mut self.access, &exchange);
     }
 
-    /// Pulls chunks from the application's body until one is left to send (or, once the body
-    /// has its whole `Content-Length`, until the output is above the high-water mark), or the
-    /// body ends.
-    fn pull_body(&mut self, sh: &mut Shared<'_>) {
-        let Phase::Streaming(iter) = &mut self.phase else {
-            return;
-        };
-        let stamp = Stamp {
-            date: sh.io.date.get(),
-            server: &sh.ctx.settings.server_header,
-        };
-        let mut sr = StartResponse::new(&mut self.resp, &mut self.wbuf, stamp);
-        let outcome = loop {
-            let unsent = sr.pending() - self.wpos;
-            if unsent > 0 && (!sr.body_complete() || unsent >= OUTPUT_HIGH_WATER) {
-                return;
-            }
-            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iter.next_chunk(&mut sr)));
-            match next {
-                Ok(Some(Ok(chunk))) => {
-                    if let Err(e) = sr.send_chunk(&chunk, None) {
-                        break Err(e);
-                    }
-                }
-                Ok(None) => break sr.finish(),
-                Ok(Some(Err(e))) => break Err(e),
-                Err(panic) => break Err(dispatch::panic_message(panic).into()),
-            }
-        };
-        self.close_body();
-        dispatch::app_returned(self.began, sh);
-        self.phase = match outcome {
-            Ok(ending) => Phase::Done(ending),
-            Err(e) => dispatch::fail(self, sh, e),
-        };
-    }
-
     /// Sends file bytes while the socket takes them. Ok(true): the body is complete (and the
     /// phase moved on); Ok(false): the socket is full.
-    fn send_file(&mut self, sh: &Shared<'_>) -> Result<bool, Close> {
+    fn send_file(&mut self, sh: &mut Shared<'_>) -> Result<bool, Close> {
         let Phase::SendFile(f) = &mut self.phase else {
             return Ok(true);
         };
@@ -533,13 +613,13 @@ impl Conn {
         };
         self.phase = match StartResponse::new(&mut self.resp, &mut self.wbuf, stamp).finish() {
             Ok(ending) => Phase::Done(ending),
-            Err(e) => dispatch::fail(self, sh, e),
+            Err(e) => self.fail(sh, e),
         };
         Ok(true)
     }
 
     /// Calls the body's close, once, if a body is being streamed.
-    fn close_body(&mut self) {
+    pub(super) fn close_body(&mut self) {
         if let Phase::Streaming(iter) | Phase::SendFile(FileSend { body: iter, .. }) = &mut self.phase {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iter.close()));
             self.phase = Phase::Done(Ending::Close);
@@ -626,19 +706,6 @@ impl Conn {
 }
 
 impl Conn {
-    /// The request leaves for an application thread in `job`: the connection keeps what it
-    /// needs to take the output back.
-    pub(super) fn hand_to_thread(&mut self, job: &mut Job) -> Phase {
-        let link = self.link.get_or_insert_with(Arc::default).clone();
-        link.reset();
-        job.link = Some(link.clone());
-        self.resp_start = self.wbuf.len();
-        Phase::InApp(InApp {
-            link,
-            foreign: self.pending(),
-        })
-    }
-
     /// Output an application thread handed over while its call goes on.
     pub(super) fn thread_output(&mut self, data: &[u8]) {
         if self.pending() == 0 {
@@ -665,31 +732,6 @@ impl Conn {
     /// Whether the client went away while its request was with an application thread.
     pub(super) fn abandoned(&self) -> bool {
         matches!(&self.phase, Phase::InApp(app) if app.link.is_gone())
-    }
-
-    /// An application thread finished the call in `job`: the response state, the request body
-    /// and the last output come back, and the connection goes on with the outcome.
-    pub(super) fn thread_done(&mut self, job: &mut Job, log: &AccessLog) {
-        std::mem::swap(&mut self.resp, &mut job.resp);
-        log.capture_environ(&mut self.access, &job.environ); // service: %({key}e)s
-        std::mem::swap(&mut self.body, job.environ.input());
-        self.body.clear();
-        if self.pending() == 0 {
-            self.wbuf.clear();
-            self.wpos = 0;
-            std::mem::swap(&mut self.wbuf, &mut job.out);
-        } else {
-            self.wbuf.extend_from_slice(&job.out);
-        }
-        self.phase = match std::mem::take(&mut job.outcome) {
-            Outcome::Ended(ending) => Phase::Done(ending),
-            Outcome::File(file) => Phase::SendFile(file),
-            Outcome::Failed(body_len) => {
-                self.access.answered(500, body_len); // service: the access log shows the 500
-                Phase::Done(Ending::Close)
-            }
-            Outcome::Aborted | Outcome::Pending => Phase::Done(Ending::Close),
-        };
     }
 
     /// The parts an application call needs besides the connection's state: the response, the

@@ -1,16 +1,16 @@
 //! Handing a complete request to the application: building the environ, calling the app under
-//! the start_response/write protocol, and turning its errors into 500s or aborted connections.
+//! the start_response/write protocol on the loop's thread (and pulling its body as the client
+//! reads), or sending the request to an application thread (`pool`).
 
 use super::conn::{Conn, FileSend, Phase};
 use super::stream::{PeerText, Stream};
-use super::{Ctx, Io};
-use crate::app::protocol::{send_whole, Drain, Ending, RequestInfo, StartResponse};
-use crate::app::{AppError, Body, Environ};
+use super::{panic_message, Ctx, Io, Shared};
+use crate::app::protocol::{send_whole, Drain, RequestInfo, StartResponse, OUTPUT_HIGH_WATER};
+use crate::app::{Body, Environ};
 use crate::config::{AllowIps, Config};
-use crate::http::response::{self, Stamp};
+use crate::http::response::Stamp;
 use crate::http::uri::percent_decoded;
 use crate::http::{Head, Limits, Version};
-use std::any::Any;
 use std::io::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -98,16 +98,6 @@ pub struct ServerName {
     pub name: String,
     /// SERVER_PORT.
     pub port: String,
-}
-
-/// What a connection is driven with: the worker's fixed context and its mutable state.
-pub struct Shared<'s> {
-    /// The application, settings, listeners' names, heartbeat.
-    pub ctx: &'s Ctx<'s>,
-    /// Sockets, connections, buffers, the Date cache, the access log.
-    pub io: &'s mut Io,
-    /// The time of this loop iteration.
-    pub now: Instant,
 }
 
 /// `write` for the connection whose application call runs on the worker's thread: sends the
@@ -214,7 +204,7 @@ pub fn to_thread(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
     job.method_len = method.len();
     job.line.extend_from_slice(conn.head.target.of(&conn.head_buf));
     std::mem::swap(&mut conn.body, job.environ.input());
-    let phase = conn.hand_to_thread(&mut job);
+    let phase = super::pool::hand_over(conn, &mut job);
     if let Some(pool) = sh.io.pool.as_mut() {
         pool.submit(job);
     }
@@ -231,7 +221,10 @@ fn request_info(conn: &Conn, sh: &mut Shared<'_>) -> RequestInfo {
         version: head.version,
         head: head.method.of(&conn.head_buf) == b"HEAD",
         // The request that uses up `max_requests` already says the connection will close.
-        keep_alive: head.keep_alive && sh.io.stopping.is_none() && left > 0 && !sh.ctx.settings.keepalive.is_zero(),
+        keep_alive: head.keep_alive
+            && sh.io.life == super::Life::Serving
+            && left > 0
+            && !sh.ctx.settings.keepalive.is_zero(),
     }
 }
 
@@ -300,7 +293,7 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
                     Some((region, Ok(Some(len)))) => Phase::SendFile(FileSend::new(iter, region, len)),
                     Some((_, Err(e))) => {
                         iter.close();
-                        fail(conn, sh, e)
+                        conn.fail(sh, e)
                     }
                     _ => Phase::Streaming(iter),
                 };
@@ -315,7 +308,7 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
     app_returned(conn.began, sh);
     match result {
         Ok(ending) => Phase::Done(ending),
-        Err(e) => fail(conn, sh, e),
+        Err(e) => conn.fail(sh, e),
     }
 }
 
@@ -326,36 +319,41 @@ pub fn app_returned(began: u64, sh: &mut Shared<'_>) {
     sh.io.batch.called(ended.saturating_sub(began));
 }
 
-/// An application error: a 500 if nothing was sent yet, otherwise the connection is aborted
-/// (a second status line is never sent).
-pub fn fail(conn: &mut Conn, sh: &Shared<'_>, err: AppError) -> Phase {
-    let method = String::from_utf8_lossy(conn.head.method.of(&conn.head_buf)).into_owned();
-    let target = String::from_utf8_lossy(conn.head.target.of(&conn.head_buf)).into_owned();
-    log::error!("Error handling request {method} {target}: {err}");
-    if !conn.resp.headers_sent() {
-        conn.wbuf.truncate(conn.resp_start);
-        let stamp = Stamp {
-            date: sh.io.date.get(),
-            server: &sh.ctx.settings.server_header,
-        };
-        let start = conn.wbuf.len();
-        response::put_error(&mut conn.wbuf, conn.head.version, 500, "", &stamp);
-        let body_len = crate::logging::access::body_len(&conn.wbuf[start..]);
-        conn.access.answered(500, body_len); // service: the access log shows the 500
-    }
-    // Headers already went out: what was sent stays (the client sees a body that ends early,
-    // without its last chunk or short of its length) and the connection closes after it.
-    Phase::Done(Ending::Close)
-}
-
-/// The text of a caught panic.
-pub fn panic_message(panic: Box<dyn Any + Send>) -> String {
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    format!("application panicked: {text}")
+/// Pulls chunks from the body of the response in `conn` until one is left to send (or, once the body
+/// has its whole `Content-Length`, until the output is above the high-water mark), or the
+/// body ends.
+pub fn pull_body(conn: &mut Conn, sh: &mut Shared<'_>) {
+    let Phase::Streaming(iter) = &mut conn.phase else {
+        return;
+    };
+    let stamp = Stamp {
+        date: sh.io.date.get(),
+        server: &sh.ctx.settings.server_header,
+    };
+    let mut sr = StartResponse::new(&mut conn.resp, &mut conn.wbuf, stamp);
+    let outcome = loop {
+        let unsent = sr.pending() - conn.wpos;
+        if unsent > 0 && (!sr.body_complete() || unsent >= OUTPUT_HIGH_WATER) {
+            return;
+        }
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iter.next_chunk(&mut sr)));
+        match next {
+            Ok(Some(Ok(chunk))) => {
+                if let Err(e) = sr.send_chunk(&chunk, None) {
+                    break Err(e);
+                }
+            }
+            Ok(None) => break sr.finish(),
+            Ok(Some(Err(e))) => break Err(e),
+            Err(panic) => break Err(panic_message(panic).into()),
+        }
+    };
+    conn.close_body();
+    app_returned(conn.began, sh);
+    conn.phase = match outcome {
+        Ok(ending) => Phase::Done(ending),
+        Err(e) => conn.fail(sh, e),
+    };
 }
 
 /// Fills `env` with the CGI/WSGI variables of the request whose head is `head` (spans into

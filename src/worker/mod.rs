@@ -15,7 +15,7 @@ use crate::logging::AccessLog;
 use crate::sys::heartbeat::Heartbeat;
 use crate::sys::{Listener, ListenerKind};
 use conn::{Close, Conn};
-use dispatch::{ServerName, Settings, Shared};
+use dispatch::{ServerName, Settings};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
@@ -49,14 +49,33 @@ enum Defer {
     Never,
 }
 
-/// Set when the application asks this worker to stop (see [`request_stop`]).
-static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Where a worker stands in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Life {
+    /// Taking connections and requests.
+    Serving,
+    /// TERM, `max_requests`, or the application's wish to retire: no new connections and no
+    /// keep-alive; requests in flight finish until `until`, then the worker exits.
+    Draining {
+        /// The graceful deadline.
+        until: Instant,
+    },
+    /// INT/QUIT, or the loop failed: leave as soon as the loop unwinds.
+    Quitting,
+}
 
-/// Asks the worker to stop gracefully once the current request's response is out, so that the
-/// master replaces it: for an application no longer fit to serve (Python's `SystemExit` and
-/// `KeyboardInterrupt`).
-pub fn request_stop() {
-    STOP_REQUESTED.store(true, std::sync::atomic::Ordering::Relaxed);
+/// Whether the worker takes connections from its shared listening sockets (its own
+/// `reuse_port` socket stays registered: nobody else would take its connections).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Accepting {
+    /// Registered: new connections wake this worker.
+    Open,
+    /// Not registered until there is room again (`worker_connections`, `max_requests`), or
+    /// for good once draining.
+    Full,
+    /// Not registered until this time: out of descriptors, or leaving connections to the
+    /// other workers while this one's application threads are busy.
+    Until(Instant),
 }
 
 /// Why a worker could not set itself up.
@@ -151,9 +170,7 @@ pub struct Io {
     /// Per listener: shared with the other workers (exclusive, level-triggered registration)
     /// rather than this worker's own `reuse_port` socket (edge-triggered).
     shared: Vec<bool>,
-    accepting: bool,
-    /// Out of descriptors: accepting resumes at this time.
-    accept_retry: Option<Instant>,
+    accepting: Accepting,
     conns: Slab<Option<Conn>>,
     /// Readiness that arrived for connections taken out of their slot; applied when they return
     /// (edge-triggered events come once).
@@ -163,8 +180,8 @@ pub struct Io {
     pub(crate) environs: Vec<Environ>,
     /// The cached Date header.
     pub(crate) date: DateCache,
-    /// Draining until this time: no keep-alive, no new connections.
-    pub(crate) stopping: Option<Instant>,
+    /// Serving, draining or quitting.
+    pub(crate) life: Life,
     /// Requests this worker may still take (`max_requests`); at zero it retires.
     pub(crate) requests_left: u64,
     to_master: std::fs::File,
@@ -172,8 +189,6 @@ pub struct Io {
     inherited: Vec<std::os::fd::RawFd>,
     // service: this worker's access log.
     pub(crate) access: AccessLog,
-    /// INT/QUIT: leave as soon as the loop unwinds.
-    quit: bool,
     /// How many application calls are waiting in `write` below this turn.
     depth: usize,
     spare_events: Vec<Events>,
@@ -187,6 +202,26 @@ pub struct Io {
     /// Connections accepted that have not sent a complete request head yet: work that is
     /// about to arrive, counted with the pool's when deciding to accept more.
     pub(crate) unstarted: usize,
+}
+
+/// What a connection is driven with: the worker's fixed context and its mutable state.
+pub struct Shared<'s> {
+    /// The application, settings, listeners' names, heartbeat.
+    pub ctx: &'s Ctx<'s>,
+    /// Sockets, connections, buffers, the Date cache, the access log.
+    pub io: &'s mut Io,
+    /// The time of this loop iteration.
+    pub now: Instant,
+}
+
+/// The text of a caught panic.
+pub fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    format!("application panicked: {text}")
 }
 
 /// What a poll event said about a connection.
@@ -278,19 +313,17 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         signals,
         listeners,
         shared,
-        accepting: true,
-        accept_retry: None,
+        accepting: Accepting::Open,
         conns: Slab::with_capacity(spec.cfg.worker_connections.min(4096)),
         missed: Vec::new(),
         spare_bufs: Vec::new(),
         environs: vec![Environ::new()],
         date: DateCache::default(),
-        stopping: None,
+        life: Life::Serving,
         requests_left: request_budget(spec.cfg),
         to_master: std::fs::File::from(spec.to_master),
         inherited: spec.listeners.iter().map(|l| l.raw_fd()).collect(),
         access,
-        quit: false,
         depth: 0,
         spare_events: Vec::new(),
         last_sweep: Instant::now(),
@@ -348,22 +381,19 @@ fn run_loop(io: &mut Io, ctx: &Ctx<'_>, tick: Duration) -> Result<(), WorkerErro
     io.to_master.write_all(&[READY]).map_err(WorkerError::NotifyMaster)?;
     log::info!("Booting worker with pid: {}", std::process::id());
     loop {
-        let mut timeout = if io.conns.is_empty() && io.stopping.is_none() {
+        let mut timeout = if io.conns.is_empty() && io.life == Life::Serving {
             tick
         } else {
             tick.min(Duration::from_millis(250))
         };
-        if let Some(at) = io.accept_retry {
+        if let Accepting::Until(at) = io.accepting {
             timeout = timeout.min(at.saturating_duration_since(Instant::now()));
         }
         io.turn(ctx, timeout, None);
-        if io.quit {
-            return Ok(());
-        }
-        if let Some(deadline) = io.stopping {
-            if io.conns.is_empty() || Instant::now() >= deadline {
-                return Ok(());
-            }
+        match io.life {
+            Life::Serving => {}
+            Life::Draining { until } if !io.conns.is_empty() && Instant::now() < until => {}
+            Life::Draining { .. } | Life::Quitting => return Ok(()),
         }
     }
 }
@@ -384,7 +414,7 @@ impl Io {
         if let Err(e) = polled {
             if e.kind() != io::ErrorKind::Interrupted {
                 log::error!("poll failed: {e}");
-                self.quit = true;
+                self.life = Life::Quitting;
             }
         }
         ctx.heartbeat.beat();
@@ -398,13 +428,14 @@ impl Io {
                 // Read below, whether or not this turn's poll saw the wake-up.
                 WAKER_TOKEN => {}
                 Token(i) if i < CONN_BASE => {
-                    if self.stopping.is_none() {
+                    if self.life == Life::Serving {
                         // A few at a time from a shared socket: the rest stay queued (and the
                         // level-triggered registration reports them again) for workers that
                         // are idle, instead of one worker taking the whole queue.
                         let shared = self.shared.get(i).copied().unwrap_or(false);
                         let batch = if shared { ACCEPT_BATCH } else { usize::MAX };
-                        if self.accept(ctx, i, now, batch, Defer::WhenBusy) > 0 && shared && self.accepting {
+                        let taken = self.accept(ctx, i, now, batch, Defer::WhenBusy);
+                        if taken > 0 && shared && self.accepting == Accepting::Open {
                             // Go to the back of the queue of waiting workers: the kernel wakes
                             // the first idle one, so this hands the next connections round.
                             self.requeue(i);
@@ -488,10 +519,10 @@ impl Io {
                 SIGINT | SIGQUIT => {
                     // Said however the worker is told to go, as gunicorn's does (a graceful stop
                     // already said it in begin_stop).
-                    if !self.quit && self.stopping.is_none() {
+                    if self.life == Life::Serving {
                         log::info!("Worker exiting (pid: {})", std::process::id());
                     }
-                    self.quit = true;
+                    self.life = Life::Quitting;
                 }
                 SIGUSR1 => self.reopen_logs(), // service
                 _ => {}
@@ -501,30 +532,23 @@ impl Io {
 
     /// Retiring, deadlines and resuming accept: after every turn, at any depth.
     fn housekeeping(&mut self, ctx: &Ctx<'_>, now: Instant) {
-        if STOP_REQUESTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
-            // The app asked to go: retire as after the last of max_requests.
-            self.requests_left = 0;
-        }
-        if self.requests_left == 0 && self.stopping.is_none() {
+        if self.requests_left == 0 && self.life == Life::Serving {
             log::info!("Autorestarting worker after current request.");
             // Tell the master first, so the replacement boots while this one drains.
             let _ = self.to_master.write_all(&[RETIRING]);
             self.begin_stop(ctx, now + ctx.graceful);
         }
-        if now.duration_since(self.last_sweep) >= Duration::from_secs(1) || self.stopping.is_some() {
+        if now.duration_since(self.last_sweep) >= Duration::from_secs(1) || self.life != Life::Serving {
             self.last_sweep = now;
             self.sweep(ctx, now);
         }
-        if self.accept_retry.is_some_and(|t| now >= t) {
-            self.accept_retry = None;
-        }
-        if !self.accepting
-            && self.stopping.is_none()
-            && self.accept_retry.is_none()
-            && self.conns.len() < ctx.max_conns
-            && self.requests_left > 0
-        {
-            self.set_accepting(true);
+        let due = match self.accepting {
+            Accepting::Open => false,
+            Accepting::Full => true,
+            Accepting::Until(at) => now >= at,
+        };
+        if due && self.life == Life::Serving && self.conns.len() < ctx.max_conns && self.requests_left > 0 {
+            self.open_listeners();
             // Deferred while every thread was busy: take one now whatever the load, so that
             // connections never starve when all workers are busy, then defer again.
             let (limit, defer) = match self.threads_busy() {
@@ -534,7 +558,7 @@ impl Io {
             for i in 0..self.listeners.len() {
                 self.accept(ctx, i, now, limit, defer);
             }
-            if self.accepting && self.threads_busy() {
+            if self.accepting == Accepting::Open && self.threads_busy() {
                 self.defer_accept(now);
             }
         }
@@ -544,24 +568,34 @@ impl Io {
     /// accepted whose first request is on its way (never while stopping: connections
     /// already queued are then taken whatever the load, since the listeners close next).
     fn threads_busy(&self) -> bool {
-        self.stopping.is_none() && self.pool.as_ref().is_some_and(|p| p.saturated(self.unstarted))
+        self.life == Life::Serving && self.pool.as_ref().is_some_and(|p| p.saturated(self.unstarted))
     }
 
     /// Leaves the shared listeners to the other workers for a moment (see `pool`).
     fn defer_accept(&mut self, now: Instant) {
-        self.set_accepting(false);
         let coming = self.unstarted + self.parked.len();
         let wait = self.pool.as_ref().map_or(Duration::ZERO, |p| p.defer_for(coming));
-        self.accept_retry = Some(now + wait);
+        self.close_listeners(Accepting::Until(now + wait));
     }
 
-    /// Registers or removes the shared listeners: a level-triggered listener left registered
-    /// while the worker cannot accept would wake it in a loop.
-    fn set_accepting(&mut self, on: bool) {
-        if self.accepting == on {
-            return;
+    /// Registers the shared listeners again.
+    fn open_listeners(&mut self) {
+        if self.accepting != Accepting::Open {
+            self.accepting = Accepting::Open;
+            self.register_shared(true);
         }
-        self.accepting = on;
+    }
+
+    /// Removes the shared listeners until `state` says otherwise: a level-triggered listener
+    /// left registered while the worker cannot accept would wake it in a loop.
+    fn close_listeners(&mut self, state: Accepting) {
+        if self.accepting == Accepting::Open {
+            self.register_shared(false);
+        }
+        self.accepting = state;
+    }
+
+    fn register_shared(&self, on: bool) {
         for (i, l) in self.listeners.iter().enumerate() {
             if !self.shared[i] {
                 continue;
@@ -594,7 +628,7 @@ impl Io {
             if self.conns.len() >= ctx.max_conns || self.requests_left == 0 {
                 // Stop taking connections; they wait in the backlog (or go to another worker)
                 // until a slot frees up.
-                self.set_accepting(false);
+                self.close_listeners(Accepting::Full);
                 return taken;
             }
             if defer == Defer::WhenBusy && self.shared.get(listener).copied().unwrap_or(false) && self.threads_busy() {
@@ -622,7 +656,7 @@ impl Io {
                         .unwrap_or_else(|| (RecvBuf::new(8192), Vec::with_capacity(8192)));
                     let deadline = now + ctx.settings.header_timeout;
                     let mut conn = Conn::new(key, stream, peer, listener, rbuf, wbuf, deadline);
-                    if let Some(stop) = self.stopping {
+                    if let Life::Draining { until: stop } = self.life {
                         conn.linger_until(stop.min(now + ctx.settings.keepalive));
                     }
                     entry.insert(Some(conn));
@@ -639,8 +673,7 @@ impl Io {
                     log::debug!("accept failed: {e}");
                     if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE) {
                         log::warn!("accept failed: {e}; pausing accept for 100 ms");
-                        self.set_accepting(false);
-                        self.accept_retry = Some(now + Duration::from_millis(100));
+                        self.close_listeners(Accepting::Until(now + Duration::from_millis(100)));
                         return taken;
                     }
                 }
@@ -657,7 +690,19 @@ impl Io {
             return;
         };
         loop {
-            let result = conn.drive(&mut Shared { ctx, io: self, now });
+            let mut sh = Shared { ctx, io: self, now };
+            let result = conn.drive(&mut sh);
+            match result {
+                Ok(conn::Step::Call) => {
+                    conn.phase = dispatch::begin_call(&mut conn, &mut sh);
+                    continue;
+                }
+                Ok(conn::Step::Pull) => {
+                    dispatch::pull_body(&mut conn, &mut sh);
+                    continue;
+                }
+                Ok(conn::Step::Wait) | Err(_) => {}
+            }
             if let Err(close) = result {
                 if let Close::Io(e) = close {
                     log::debug!("connection error: {e}");
@@ -717,9 +762,13 @@ impl Io {
                 }
                 pool::Event::Done(mut job) => {
                     let key = job.key;
+                    if job.retire {
+                        // Retire as after the last of max_requests.
+                        self.requests_left = 0;
+                    }
                     if let Some(mut conn) = self.conns.get_mut(key).and_then(Option::take) {
                         let gone = conn.abandoned();
-                        conn.thread_done(&mut job, &self.access);
+                        pool::take_back(&mut conn, &mut job, &self.access);
                         if let Some(slot) = self.conns.get_mut(key) {
                             *slot = Some(conn);
                         }
@@ -776,7 +825,10 @@ impl Io {
     /// Closes connections whose deadline passed; while stopping, idle ones linger at most
     /// `keepalive`. Connections inside the application are left to their call.
     fn sweep(&mut self, ctx: &Ctx<'_>, now: Instant) {
-        let linger = self.stopping.map(|stop| stop.min(now + ctx.settings.keepalive));
+        let linger = match self.life {
+            Life::Draining { until } => Some(until.min(now + ctx.settings.keepalive)),
+            Life::Serving | Life::Quitting => None,
+        };
         let keys: Vec<usize> = self.conns.iter().filter_map(|(k, c)| c.as_ref().map(|_| k)).collect();
         for key in keys {
             let Some(mut conn) = self.conns.get_mut(key).and_then(Option::take) else {
@@ -813,20 +865,20 @@ impl Io {
     /// Graceful stop: take what is already queued, stop accepting, finish in-flight requests
     /// without keep-alive; idle connections linger briefly, then close.
     fn begin_stop(&mut self, ctx: &Ctx<'_>, deadline: Instant) {
-        if self.stopping.is_some() {
+        if self.life != Life::Serving {
             return;
         }
         log::info!("Worker exiting (pid: {})", std::process::id());
         let now = Instant::now();
         // Connections the kernel already completed are in flight from the client's view:
         // take them (with keep-alive off) before letting go of the listeners.
-        self.stopping = Some(deadline);
+        self.life = Life::Draining { until: deadline };
         if self.requests_left > 0 {
             for i in 0..self.listeners.len() {
                 self.accept(ctx, i, now, usize::MAX, Defer::Never);
             }
         }
-        self.set_accepting(false);
+        self.close_listeners(Accepting::Full);
         // Close every copy of the listening sockets this process holds: once the last holder
         // has stopped accepting, the kernel refuses new connections instead of queueing them
         // for nobody (and resetting them later).
@@ -850,17 +902,17 @@ impl Io {
     /// other connections until `key`'s socket may take more, or `timeout` passes. False when
     /// the worker cannot nest another turn (too deep, or quitting).
     pub(crate) fn quit_requested(&self) -> bool {
-        self.quit
+        self.life == Life::Quitting
     }
 
     /// See [`Io::turn`]; used by the application's `write`.
     pub(crate) fn wait_writable(&mut self, ctx: &Ctx<'_>, key: usize, timeout: Duration) -> bool {
-        if self.depth >= MAX_DEPTH || self.quit {
+        if self.depth >= MAX_DEPTH || self.life == Life::Quitting {
             return false;
         }
         self.depth += 1;
         self.turn(ctx, timeout, Some(key));
         self.depth -= 1;
-        !self.quit
+        self.life != Life::Quitting
     }
 }

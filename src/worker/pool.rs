@@ -25,12 +25,13 @@
 //! An application thread's unsent output is bounded by [`OUTPUT_HIGH_WATER`]: past it, its
 //! `write` (or the next chunk of its body) waits until the client has read half of it.
 
-use super::conn::FileSend;
-use super::dispatch::panic_message;
+use super::conn::{Conn, FileSend, InApp, Link, Phase};
+use super::panic_message;
 use crate::app::protocol::{send_whole, Drain, Ending, Response, StartResponse, OUTPUT_HIGH_WATER};
 use crate::app::{AppError, Application, Body, BodyIter, Environ};
 use crate::http::response::{self, Stamp};
 use crate::http::Version;
+use crate::logging::AccessLog;
 use crate::sys::heartbeat::Heartbeat;
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
@@ -67,6 +68,8 @@ pub struct Job {
     pub outcome: Outcome,
     /// How long the call took on its thread, body included.
     pub took: Duration,
+    /// The application asked for the worker's retirement ([`crate::app::RetireWorker`]).
+    pub retire: bool,
 }
 
 /// What an application call came to, for the loop to carry on with.
@@ -100,6 +103,7 @@ impl Job {
             link: None,
             outcome: Outcome::Pending,
             took: Duration::ZERO,
+            retire: false,
         })
     }
 }
@@ -116,56 +120,6 @@ pub enum Event {
     },
     /// The call is over: the job comes back with its outcome.
     Done(Box<Job>),
-}
-
-/// Back-pressure between an application thread that produces a connection's output and the
-/// loop that sends it; one per connection, reused for each of its requests.
-#[derive(Default)]
-pub struct Link {
-    /// Bytes handed to the loop and not yet sent.
-    unsent: AtomicUsize,
-    /// The client went away: output is dropped, and `write` fails.
-    gone: AtomicBool,
-    /// The application thread waits for `unsent` to fall.
-    waiting: AtomicBool,
-    lock: Mutex<()>,
-    cond: Condvar,
-}
-
-impl Link {
-    /// Ready for the connection's next request.
-    pub fn reset(&self) {
-        self.unsent.store(0, Ordering::SeqCst);
-        self.gone.store(false, Ordering::SeqCst);
-    }
-
-    /// Loop: `n` bytes of the application's output went to the socket.
-    pub fn sent(&self, n: usize) {
-        let left = self.unsent.fetch_sub(n, Ordering::SeqCst).saturating_sub(n);
-        if left <= OUTPUT_HIGH_WATER / 2 && self.waiting.load(Ordering::SeqCst) {
-            self.notify();
-        }
-    }
-
-    /// Loop: the client is gone; a waiting application thread gives up.
-    pub fn abandon(&self) {
-        self.gone.store(true, Ordering::SeqCst);
-        if self.waiting.load(Ordering::SeqCst) {
-            self.notify();
-        }
-    }
-
-    /// Whether the client went away.
-    pub fn is_gone(&self) -> bool {
-        self.gone.load(Ordering::SeqCst)
-    }
-
-    fn notify(&self) {
-        // Taking the lock orders this after a waiter's check of `unsent`: it is either before
-        // the check (which then sees the new value) or inside the wait (which this wakes).
-        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        self.cond.notify_all();
-    }
 }
 
 /// The requests waiting for a thread: a lock-free channel, and a place where threads with
@@ -358,6 +312,7 @@ impl Pool {
         job.out.clear();
         job.link = None;
         job.outcome = Outcome::Pending;
+        job.retire = false;
         self.spare.push(job);
     }
 }
@@ -402,6 +357,7 @@ impl Threads<'_> {
             link,
             outcome,
             took,
+            retire,
         } = job;
         let Some(link) = link.as_deref() else {
             return;
@@ -436,6 +392,7 @@ impl Threads<'_> {
                 let method = String::from_utf8_lossy(method);
                 let target = String::from_utf8_lossy(target);
                 log::error!("Error handling request {method} {target}: {e}");
+                *retire = crate::app::asks_to_retire(&e);
                 if headers_sent {
                     Outcome::Aborted
                 } else {
@@ -448,6 +405,44 @@ impl Threads<'_> {
         self.heartbeat.end_request(slot);
         *took = began.elapsed();
     }
+}
+
+/// The request in `conn` leaves for an application thread in `job`: the connection keeps what
+/// it needs to take the output back.
+pub fn hand_over(conn: &mut Conn, job: &mut Job) -> Phase {
+    let link = conn.link.get_or_insert_with(Arc::default).clone();
+    link.reset();
+    job.link = Some(link.clone());
+    conn.resp_start = conn.wbuf.len();
+    Phase::InApp(InApp {
+        link,
+        foreign: conn.pending(),
+    })
+}
+
+/// An application thread finished the call in `job` for `conn`: the response state, the request
+/// body and the last output come back, and the connection goes on with the outcome.
+pub fn take_back(conn: &mut Conn, job: &mut Job, log: &AccessLog) {
+    std::mem::swap(&mut conn.resp, &mut job.resp);
+    log.capture_environ(&mut conn.access, &job.environ); // service: %({key}e)s
+    std::mem::swap(&mut conn.body, job.environ.input());
+    conn.body.clear();
+    if conn.pending() == 0 {
+        conn.wbuf.clear();
+        conn.wpos = 0;
+        std::mem::swap(&mut conn.wbuf, &mut job.out);
+    } else {
+        conn.wbuf.extend_from_slice(&job.out);
+    }
+    conn.phase = match std::mem::take(&mut job.outcome) {
+        Outcome::Ended(ending) => Phase::Done(ending),
+        Outcome::File(file) => Phase::SendFile(file),
+        Outcome::Failed(body_len) => {
+            conn.access.answered(500, body_len); // service: the access log shows the 500
+            Phase::Done(Ending::Close)
+        }
+        Outcome::Aborted | Outcome::Pending => Phase::Done(Ending::Close),
+    };
 }
 
 /// Pulls a body on the application thread, handing each block to the loop before asking for
