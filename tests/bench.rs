@@ -4,6 +4,7 @@
 
 mod common;
 use common::bin;
+use common::skip::tool_or_skip;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -235,8 +236,7 @@ fn new_connections_against_another_server() {
 
 #[test]
 fn wrk_engine_measures_the_same_server() {
-    if Command::new("wrk").arg("-v").output().is_err() {
-        eprintln!("wrk is not installed: skipping");
+    if !tool_or_skip("wrk", "wrk") {
         return;
     }
     let dir = out_dir("wrk");

@@ -3,6 +3,7 @@
 
 mod common;
 mod ops_support;
+use common::skip::{met_or_skip, tool_or_skip};
 use common::*;
 use ops_support::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -24,8 +25,7 @@ fn is_gone(pid: i32) -> bool {
 
 #[test]
 fn workers_run_as_nobody_reopen_their_logs_and_still_serve() {
-    if !is_root() {
-        eprintln!("skipped: dropping privileges needs root");
+    if !met_or_skip(is_root(), "dropping privileges needs root") {
         return;
     }
     let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("a nobody user");
@@ -50,11 +50,12 @@ fn workers_run_as_nobody_reopen_their_logs_and_still_serve() {
     let workers = s.workers();
     assert_eq!(workers.len(), 2);
     let (uid, gid) = (nobody.uid.as_raw(), nobody.gid.as_raw());
+    let have_ps = tool_or_skip("ps", "procps");
     for w in &workers {
         assert_eq!(proc_status(*w, "Uid"), format!("{uid} {uid} {uid} {uid}"), "worker {w}");
         assert_eq!(proc_status(*w, "Gid"), format!("{gid} {gid} {gid} {gid}"), "worker {w}");
         assert_eq!(proc_status(*w, "Groups"), gid.to_string(), "worker {w}: initgroups");
-        if have("ps") {
+        if have_ps {
             let (_, user) = output_of(Command::new("ps").args(["-o", "user=", "-p", &w.to_string()]));
             assert_eq!(user.trim(), "nobody");
         }

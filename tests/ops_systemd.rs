@@ -5,6 +5,7 @@
 
 mod common;
 mod ops_support;
+use common::skip::tool_or_skip;
 use common::*;
 use ops_support::*;
 use std::io::{BufReader, Read, Write};
@@ -241,8 +242,7 @@ fn socket_activation_with_tcp_and_unix_sockets_passed_by_the_harness() {
 
 #[test]
 fn systemd_socket_activate_serves_requests() {
-    if !have("systemd-socket-activate") {
-        eprintln!("skipped: systemd-socket-activate is not installed (Debian package systemd)");
+    if !tool_or_skip("systemd-socket-activate", "systemd") {
         return;
     }
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "python")]
 pub mod python;
+pub mod skip;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -220,15 +220,6 @@ pub fn output_of(cmd: &mut Command) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
-/// Whether `program` can be run (found on PATH).
-pub fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// A field of /proc/PID/status, e.g. `Uid`.
 pub fn proc_status(pid: i32, field: &str) -> String {
     let mut text = String::new();
