@@ -184,15 +184,7 @@ pub fn to_thread(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
         return call_app(conn, sh);
     };
     let mut job = pool.job();
-    build_environ(
-        &mut job.environ,
-        &conn.head,
-        &conn.head_buf,
-        &conn.client,
-        conn.scheme,
-        &sh.ctx.servers[conn.listener],
-    );
-    let info = request_info(conn, sh);
+    let info = begin_request(conn, sh, &mut job.environ);
     job.resp.begin(info);
     job.version = info.version;
     job.key = conn.key;
@@ -211,9 +203,17 @@ pub fn to_thread(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
     phase
 }
 
-/// The response facts of the request in `conn`, which takes one of the worker's
-/// `max_requests`.
-fn request_info(conn: &Conn, sh: &mut Shared<'_>) -> RequestInfo {
+/// The request in `conn` goes to the application: fills `environ` and returns the response
+/// facts; the request takes one of the worker's `max_requests`.
+fn begin_request(conn: &Conn, sh: &mut Shared<'_>, environ: &mut Environ) -> RequestInfo {
+    build_environ(
+        environ,
+        &conn.head,
+        &conn.head_buf,
+        &conn.client,
+        conn.scheme,
+        &sh.ctx.servers[conn.listener],
+    );
     let head = &conn.head;
     let left = sh.io.requests_left.saturating_sub(1);
     sh.io.requests_left = left;
@@ -240,15 +240,7 @@ pub fn call_app(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
 }
 
 fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) -> Phase {
-    build_environ(
-        environ,
-        &conn.head,
-        &conn.head_buf,
-        &conn.client,
-        conn.scheme,
-        &sh.ctx.servers[conn.listener],
-    );
-    let info = request_info(conn, sh);
+    let info = begin_request(conn, sh, environ);
     let head = &conn.head;
     conn.began = sh
         .ctx
