@@ -104,6 +104,10 @@ pub struct Cli {
     /// Add up to this many requests to --max-requests at random, per worker. [default: 0]
     #[arg(long = "max-requests-jitter", value_name = "INT")]
     pub max_requests_jitter: Option<String>,
+    /// Replace a worker whose resident memory passes this many MiB, after its requests in
+    /// flight (0: never). [default: 0]
+    #[arg(long = "max-worker-memory", value_name = "MIB")]
+    pub max_worker_memory: Option<String>,
     /// One SO_REUSEPORT listening socket per worker instead of one shared socket.
     #[arg(long = "reuse-port")]
     pub reuse_port: bool,

@@ -248,7 +248,7 @@ fn example_keys() -> Vec<String> {
 /// Every documented setting is printed exactly once: set, or as `# KEY is not set`.
 fn assert_every_key_once(printed: &str) {
     let keys = example_keys();
-    assert_eq!(keys.len(), 48, "{keys:?}");
+    assert_eq!(keys.len(), 49, "{keys:?}");
     for key in &keys {
         let set = format!("{key} = ");
         let unset = format!("# {key} is not set");

@@ -311,3 +311,24 @@ fn a_full_worker_stops_accepting_until_a_slot_frees() {
     assert!(worker_holding(&s, port).is_some());
     drop(b);
 }
+
+#[test]
+fn a_worker_past_max_worker_memory_is_replaced_without_losing_requests() {
+    // 1 MiB: any worker is past it at its first check, a second after it starts.
+    let s = Server::start(&["-w", "1", "--max-worker-memory", "1", "builtin:hello"], 1);
+    let first = s.workers();
+    let load = Load::start(s.addr, 1);
+    let line = s.wait_log("above max_worker_memory (1 MiB)", 1);
+    assert!(line.contains(&format!("Worker (pid: {})", first[0])), "{line}");
+    wait_until("a new worker replaces it", || {
+        let now = s.workers();
+        !now.is_empty() && !now.contains(&first[0])
+    });
+    let stats = load.finish();
+    assert!(
+        stats.failures.iter().all(|f| !f.contains("after")),
+        "{:?}",
+        stats.failures
+    );
+    assert_eq!(s.get("/").status, 200);
+}

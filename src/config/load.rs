@@ -98,6 +98,7 @@ fn cli_values(cli: &Cli) -> Vec<(Setting, Value)> {
         (Setting::BootTimeout, one(&cli.boot_timeout)),
         (Setting::MaxRequests, one(&cli.max_requests)),
         (Setting::MaxRequestsJitter, one(&cli.max_requests_jitter)),
+        (Setting::MaxWorkerMemory, one(&cli.max_worker_memory)),
         (Setting::ReusePort, switch(cli.reuse_port)),
         (
             Setting::BatchResponses,

@@ -101,6 +101,9 @@ pub struct Config {
     pub max_requests: u64,
     /// Up to this many requests are added to `max_requests` at random, per worker.
     pub max_requests_jitter: u64,
+    /// A worker whose resident memory passes this many MiB is replaced after its requests in
+    /// flight, as after `max_requests` (0 = never).
+    pub max_worker_memory: u64,
     /// One SO_REUSEPORT listening socket per worker instead of one shared socket.
     pub reuse_port: bool,
     /// Send the responses a worker finishes in one turn of its loop together (see the worker's
@@ -240,6 +243,7 @@ impl Default for Config {
             boot_timeout: Duration::from_secs(120),
             max_requests: 0,
             max_requests_jitter: 0,
+            max_worker_memory: 0,
             reuse_port: false,
             batch_responses: true,
             threads: 1,

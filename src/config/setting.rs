@@ -40,6 +40,7 @@ pub(crate) enum Setting {
     BootTimeout,
     MaxRequests,
     MaxRequestsJitter,
+    MaxWorkerMemory,
     ReusePort,
     BatchResponses,
     Pidfile,
@@ -66,7 +67,7 @@ pub(crate) enum Setting {
 
 impl Setting {
     /// Every setting, in the order `--print-config` and `etc/forkhorn.toml` list them.
-    pub(crate) const ALL: [Setting; 48] = [
+    pub(crate) const ALL: [Setting; 49] = [
         Setting::Bind,
         Setting::Workers,
         Setting::WorkerClass,
@@ -93,6 +94,7 @@ impl Setting {
         Setting::BootTimeout,
         Setting::MaxRequests,
         Setting::MaxRequestsJitter,
+        Setting::MaxWorkerMemory,
         Setting::ReusePort,
         Setting::BatchResponses,
         Setting::Pidfile,
@@ -146,6 +148,7 @@ impl Setting {
             Setting::BootTimeout => "boot_timeout",
             Setting::MaxRequests => "max_requests",
             Setting::MaxRequestsJitter => "max_requests_jitter",
+            Setting::MaxWorkerMemory => "max_worker_memory",
             Setting::ReusePort => "reuse_port",
             Setting::BatchResponses => "batch_responses",
             Setting::Pidfile => "pidfile",
@@ -201,6 +204,7 @@ impl Setting {
             Setting::BootTimeout => "--boot-timeout",
             Setting::MaxRequests => "--max-requests",
             Setting::MaxRequestsJitter => "--max-requests-jitter",
+            Setting::MaxWorkerMemory => "--max-worker-memory",
             Setting::ReusePort => "--reuse-port",
             Setting::BatchResponses => "--no-batch-responses",
             Setting::Pidfile => "--pid",
@@ -350,6 +354,9 @@ pub(crate) fn assign(cfg: &mut Config, setting: Setting, value: &Value, sys: &dy
         Setting::BootTimeout => cfg.boot_timeout = seconds(value, Zero::Refused)?,
         Setting::MaxRequests => {
             cfg.max_requests = integer(value, Range::new(0, u64::MAX, "a non-negative integer (0 = never)"))?
+        }
+        Setting::MaxWorkerMemory => {
+            cfg.max_worker_memory = integer(value, Range::new(0, 1 << 40, "a number of MiB (0: no limit)"))?
         }
         Setting::MaxRequestsJitter => {
             cfg.max_requests_jitter = integer(value, Range::new(0, u64::MAX, "a non-negative integer"))?

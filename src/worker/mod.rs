@@ -158,6 +158,8 @@ pub struct Ctx<'a> {
     pub heartbeat: &'a Heartbeat,
     max_conns: usize,
     graceful: Duration,
+    /// `max_worker_memory` in bytes (0: no limit).
+    max_memory: u64,
 }
 
 /// The worker's mutable state: sockets, connections and buffers. A connection whose request is
@@ -222,6 +224,19 @@ pub fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned());
     format!("application panicked: {text}")
+}
+
+/// This process's resident memory in bytes, from `/proc/self/statm`.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read("/proc/self/statm").ok()?;
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok()??;
+    Some(resident_pages(&statm)? * u64::try_from(page).ok()?)
+}
+
+/// The resident page count in the text of `/proc/PID/statm` (its second field).
+fn resident_pages(statm: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(statm).ok()?;
+    text.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
 /// What a poll event said about a connection.
@@ -307,6 +322,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         heartbeat: spec.heartbeat,
         max_conns: spec.cfg.worker_connections,
         graceful: spec.cfg.graceful_timeout,
+        max_memory: spec.cfg.max_worker_memory.saturating_mul(1 << 20),
     };
     let mut io = Io {
         poll,
@@ -541,6 +557,7 @@ impl Io {
         if now.duration_since(self.last_sweep) >= Duration::from_secs(1) || self.life != Life::Serving {
             self.last_sweep = now;
             self.sweep(ctx, now);
+            self.check_memory(ctx);
         }
         let due = match self.accepting {
             Accepting::Open => false,
@@ -561,6 +578,26 @@ impl Io {
             if self.accepting == Accepting::Open && self.threads_busy() {
                 self.defer_accept(now);
             }
+        }
+    }
+
+    /// `max_worker_memory`, once a second: past it the worker retires as after its last
+    /// `max_requests` (the next housekeeping starts the drain and tells the master).
+    fn check_memory(&mut self, ctx: &Ctx<'_>) {
+        if ctx.max_memory == 0 || self.life != Life::Serving || self.requests_left == 0 {
+            return;
+        }
+        let Some(rss) = resident_bytes() else {
+            return;
+        };
+        if rss > ctx.max_memory {
+            log::warn!(
+                "Worker (pid: {}) uses {} MiB, above max_worker_memory ({} MiB): restarting it after current requests",
+                std::process::id(),
+                rss >> 20,
+                ctx.max_memory >> 20
+            );
+            self.requests_left = 0;
         }
     }
 
@@ -914,5 +951,25 @@ impl Io {
         self.turn(ctx, timeout, Some(key));
         self.depth -= 1;
         self.life != Life::Quitting
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resident_pages;
+
+    #[test]
+    fn statm_resident_pages() {
+        let cases: &[(&[u8], Option<u64>)] = &[
+            (b"11873 2035 1539 222 0 1083 0\n", Some(2035)),
+            (b"1 2", Some(2)),
+            (b"1", None),
+            (b"", None),
+            (b"1 x 3", None),
+            (b"\xff\xfe 2", None),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(resident_pages(text), want, "{text:?}");
+        }
     }
 }
