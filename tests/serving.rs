@@ -570,3 +570,41 @@ fn server_header_can_be_changed_or_omitted() {
     let s = Server::start(&["--server-header", "edge/1", "builtin:hello"], 1);
     assert_eq!(s.get("/").header("Server"), Some("edge/1"));
 }
+
+#[test]
+fn echo_of_a_large_upload_keeps_worker_memory_flat() {
+    let s = Server::start(&["builtin:echo"], 1);
+    let worker = s.workers()[0];
+    // 32 MiB, chunked, in 64 KiB chunks of a known pattern.
+    let block: Vec<u8> = (0..65536u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut c = s.connect();
+    c.write_all(b"POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    for _ in 0..512 {
+        write!(c, "{:x}\r\n", block.len()).unwrap();
+        c.write_all(&block).unwrap();
+        c.write_all(b"\r\n").unwrap();
+    }
+    c.write_all(b"0\r\n\r\n").unwrap();
+    let r = read_response(&mut BufReader::new(c), false).expect("response");
+    assert_eq!(r.status, 200);
+    let doc: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+    assert_eq!(doc["environ"]["REQUEST_METHOD"], "POST");
+    let body = b64_decode(doc["body_b64"].as_str().unwrap());
+    assert_eq!(body.len(), 512 * block.len());
+    assert!(body.chunks(block.len()).all(|c| c == block.as_slice()));
+    // The upload went to a spool file and the echo encoded it a block at a time: the worker
+    // never held the body, let alone its base64, in memory.
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(peak_kib < 24 * 1024, "worker peak RSS {peak_kib} KiB");
+}
+
+fn b64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).expect("base64")
+}
