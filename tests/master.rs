@@ -1,5 +1,5 @@
 //! The master under real load and real signals: rolling reload, broken reloads, binary
-//! upgrade, worker timeouts, max_requests, crash-loop backoff.
+//! upgrade, worker timeouts, max_requests, crash-loop backoff, workers stopped while booting.
 
 mod common;
 use common::*;
@@ -454,4 +454,190 @@ fn boot_timeout_bounds_a_slow_import() {
     .env("SLOW_IMPORT_SECONDS", "2");
     let s = Server::start_cmd(&mut cmd, 1);
     assert_eq!(s.get("/").text(), "finally booted");
+}
+
+/// `tests/python/boot_gate.py`'s workers boot until the file `gate` exists; with `first`, the
+/// first of them fails to boot instead.
+#[cfg(feature = "python")]
+struct BootGate {
+    dir: std::path::PathBuf,
+    gate: std::path::PathBuf,
+    first: std::path::PathBuf,
+}
+
+#[cfg(feature = "python")]
+impl BootGate {
+    fn new(name: &str) -> BootGate {
+        let dir = std::env::temp_dir().join(format!("forkhorn-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        BootGate {
+            gate: dir.join("gate"),
+            first: dir.join("first"),
+            dir,
+        }
+    }
+
+    /// The app spec: every worker waits for the gate.
+    fn spec(&self) -> String {
+        format!("boot_gate:gated({:?})", self.gate.to_str().unwrap())
+    }
+
+    /// The app spec: the first worker fails to boot, the others wait for the gate.
+    fn spec_failing_first(&self) -> String {
+        format!(
+            "boot_gate:gated({:?}, fail_first={:?})",
+            self.gate.to_str().unwrap(),
+            self.first.to_str().unwrap()
+        )
+    }
+
+    /// Lets the waiting workers finish booting.
+    fn open(&self) {
+        std::fs::write(&self.gate, "").unwrap();
+    }
+}
+
+#[cfg(feature = "python")]
+impl Drop for BootGate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `forkhorn ARGS` run in `tests/python`, not waiting for any worker to boot.
+#[cfg(feature = "python")]
+fn start_booting(args: &[&str]) -> Server {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
+    let mut cmd = Command::new(bin());
+    cmd.args(["-b", "127.0.0.1:0", "--chdir", dir]).args(args);
+    Server::start_cmd(&mut cmd, 0)
+}
+
+/// A worker that was still booting when the master stopped it is no stuck worker: no timeout,
+/// no SIGABRT, and no boot failure of its own to back off from.
+#[cfg(feature = "python")]
+fn assert_no_false_timeout(log: &[String]) {
+    for wrong in ["WORKER TIMEOUT", "SIGABRT", "Worker failed to boot; next attempt"] {
+        assert!(
+            !log.iter().any(|l| l.contains(wrong)),
+            "{wrong:?} in the log:\n{}",
+            log.join("\n")
+        );
+    }
+}
+
+/// Each of `workers` logged that it stopped gracefully.
+#[cfg(feature = "python")]
+fn assert_exited(log: &[String], workers: &[i32]) {
+    for w in workers {
+        let line = format!("Worker exiting (pid: {w})");
+        assert!(
+            log.iter().any(|l| l.contains(&line)),
+            "no {line:?} in the log:\n{}",
+            log.join("\n")
+        );
+    }
+}
+
+#[cfg(feature = "python")]
+#[test]
+fn term_while_workers_boot_stops_them_without_a_timeout() {
+    let gate = BootGate::new("term-booting");
+    let mut s = start_booting(&["-w", "3", &gate.spec()]);
+    wait_until("three workers forked", || s.workers().len() == 3);
+    let booting = s.workers();
+    s.signal(sig::TERM);
+    s.wait_log("Handling signal: term", 1);
+    // A worker acts on TERM once its application has loaded.
+    gate.open();
+    assert_eq!(s.wait_exit().code(), Some(0));
+    // The master writes this last, after its workers' lines.
+    s.wait_log("Shutting down: Master", 1);
+    assert_no_false_timeout(&s.log());
+    assert_exited(&s.log(), &booting);
+}
+
+#[cfg(feature = "python")]
+#[test]
+fn boot_failure_at_start_up_stops_the_other_booting_workers_with_term() {
+    let gate = BootGate::new("startup-fail");
+    let mut s = start_booting(&["-w", "3", &gate.spec_failing_first()]);
+    s.wait_log("Reason: Worker failed to boot.", 1);
+    let others = s.workers();
+    assert_eq!(others.len(), 2, "the other workers are still booting");
+    gate.open();
+    assert_eq!(s.wait_exit().code(), Some(3));
+    s.wait_log("Shutting down: Master", 1);
+    assert_no_false_timeout(&s.log());
+    assert_exited(&s.log(), &others);
+}
+
+#[cfg(feature = "python")]
+#[test]
+fn rolled_back_reload_stops_the_booting_new_workers_with_term() {
+    let gate = BootGate::new("rollback-booting");
+    let cfg = config_file(
+        "rollback-booting.toml",
+        "workers = 2\nbind = \"127.0.0.1:0\"\napp = \"builtin:hello\"\n",
+    );
+    let mut s = start_booting(&["-c", cfg.to_str().unwrap()]);
+    s.wait_log("Booting worker", 2);
+    let before = s.workers();
+    let app = gate.spec_failing_first().replace('"', "'");
+    std::fs::write(&cfg, format!("workers = 3\nbind = \"127.0.0.1:0\"\napp = \"{app}\"\n")).unwrap();
+    s.signal(sig::HUP);
+    s.wait_log("Reload failed: the new workers could not boot; keeping generation 1", 1);
+    let booting: Vec<i32> = s.workers().into_iter().filter(|w| !before.contains(w)).collect();
+    assert_eq!(booting.len(), 2, "the other new workers are still booting");
+    assert_eq!(s.get("/").text(), "Hello, World!");
+    gate.open();
+    wait_until("the failed generation is gone", || s.workers() == before);
+    assert_eq!(s.get("/").text(), "Hello, World!");
+    s.signal(sig::TERM);
+    assert_eq!(s.wait_exit().code(), Some(0));
+    s.wait_log("Shutting down: Master", 1);
+    let log = s.log();
+    assert_no_false_timeout(&log);
+    assert_exited(&log, &booting);
+    assert!(
+        !log.iter().any(|l| l.contains("Reload complete")),
+        "generation 1 stayed in force"
+    );
+}
+
+#[cfg(feature = "python")]
+#[test]
+fn booting_worker_that_ignores_term_is_killed_after_graceful_timeout() {
+    let gate = BootGate::new("rollback-stuck");
+    let cfg = config_file(
+        "rollback-stuck.toml",
+        "workers = 1\nbind = \"127.0.0.1:0\"\napp = \"builtin:hello\"\n",
+    );
+    let mut s = start_booting(&["-c", cfg.to_str().unwrap()]);
+    s.wait_log("Booting worker", 1);
+    let before = s.workers();
+    // The gate never opens: the stopped worker never gets to act on its TERM.
+    let app = gate.spec_failing_first().replace('"', "'");
+    std::fs::write(
+        &cfg,
+        format!("workers = 2\ngraceful_timeout = 1\nbind = \"127.0.0.1:0\"\napp = \"{app}\"\n"),
+    )
+    .unwrap();
+    s.signal(sig::HUP);
+    s.wait_log("Reload failed: the new workers could not boot; keeping generation 1", 1);
+    wait_until("the failed generation is gone", || s.workers() == before);
+    s.signal(sig::TERM);
+    assert_eq!(s.wait_exit().code(), Some(0));
+    s.wait_log("Shutting down: Master", 1);
+    let log = s.log();
+    assert_no_false_timeout(&log);
+    // Its own configuration's graceful_timeout, not the rolled-back one's (30 s).
+    let killed = log.iter().find(|l| l.contains("did not stop within"));
+    assert!(
+        killed.is_some_and(|l| l.contains("within 1s; killing it")),
+        "{}",
+        log.join("\n")
+    );
+    assert!(log.iter().any(|l| l.contains("was sent SIGKILL")), "{}", log.join("\n"));
 }

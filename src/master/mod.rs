@@ -81,14 +81,40 @@ pub struct Hooks<'a> {
 /// Where one worker stands in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Life {
-    /// Forked; loading the application.
+    /// Forked; loading the application. Its heartbeat has not started: `boot_timeout`, not
+    /// `timeout`, bounds it.
     Booting,
     /// Serving.
     Ready,
-    /// Told to stop gracefully (TERM), or retiring by itself after `max_requests`.
+    /// Was ready; told to stop gracefully (TERM), or retiring by itself after `max_requests`.
+    /// Its loop still beats, so `timeout` still applies.
     Retiring,
-    /// Silent past `timeout`: sent SIGABRT at `since`, SIGKILL follows.
+    /// Told to stop at `since` before it was ready. It acts on the signal only once its
+    /// application has loaded, and cannot beat until then, so its silence is no timeout:
+    /// its `graceful_timeout` alone bounds it, then SIGKILL.
+    Stopping { since: Instant },
+    /// Sent SIGKILL for outstaying `graceful_timeout` in `Stopping`; waiting to be reaped.
+    Killed,
+    /// Silent past `timeout` (sent SIGABRT at `since`, SIGKILL follows), or past
+    /// `boot_timeout` (sent SIGKILL).
     Aborting { since: Instant },
+}
+
+impl Life {
+    /// What a worker becomes when the master tells it to stop: a ready one retires, a booting
+    /// one is `Stopping`; one already on its way out stays as it is.
+    fn told_to_stop(self, now: Instant) -> Life {
+        match self {
+            Life::Booting => Life::Stopping { since: now },
+            Life::Ready => Life::Retiring,
+            other => other,
+        }
+    }
+
+    /// Stopping as the master asked, or retiring by itself: its exit is no failure.
+    fn leaving(self) -> bool {
+        matches!(self, Life::Retiring | Life::Stopping { .. } | Life::Killed)
+    }
 }
 
 /// One live worker process.
@@ -100,6 +126,8 @@ struct Slot {
     heartbeat: Heartbeat,
     life: Life,
     spawned: Instant,
+    /// The `graceful_timeout` of the configuration it was started with, which it drains by.
+    graceful: Duration,
 }
 
 /// The configuration a reload can fall back to until its new workers are all ready.
@@ -322,8 +350,8 @@ impl Master<'_> {
         if let Some((_, when)) = self.backoff {
             at(when.saturating_duration_since(now));
         }
-        // Heartbeats, boot timeouts and aborts are checked once a second while workers exist:
-        // one wake-up a second is the whole cost of supervision.
+        // Heartbeat, boot, stop and abort deadlines are checked once a second while workers
+        // exist: one wake-up a second is the whole cost of supervision.
         if !self.workers.is_empty() {
             at(Duration::from_secs(1));
         }
@@ -468,12 +496,8 @@ impl Master<'_> {
             log::error!("{e}");
         }
         self.service.reload_finished(self.generation, self.cfg.workers);
-        for (pid, slot) in self.workers.iter_mut() {
-            if slot.generation == failed && slot.life != Life::Retiring {
-                slot.life = Life::Retiring;
-                let _ = kill(*pid, Signal::SIGTERM);
-            }
-        }
+        // The failed generation's other workers did nothing wrong; most are still booting.
+        self.retire_where(|s| s.generation == failed);
     }
 
     /// WINCH: stop every worker gracefully but keep the master and its sockets.
@@ -508,10 +532,9 @@ impl Master<'_> {
                 killed: false,
             };
         }
+        let now = Instant::now();
         for slot in self.workers.values_mut() {
-            if !matches!(slot.life, Life::Aborting { .. }) {
-                slot.life = Life::Retiring;
-            }
+            slot.life = slot.life.told_to_stop(now);
         }
         self.signal_all(sig);
         // The workers take what is queued and then close their copies; the master must not keep
@@ -542,10 +565,12 @@ impl Master<'_> {
         }
     }
 
+    /// TERM to every booting or ready worker `pick` chooses.
     fn retire_where(&mut self, pick: impl Fn(&Slot) -> bool) {
+        let now = Instant::now();
         for (pid, slot) in self.workers.iter_mut() {
             if matches!(slot.life, Life::Booting | Life::Ready) && pick(slot) {
-                slot.life = Life::Retiring;
+                slot.life = slot.life.told_to_stop(now);
                 let _ = kill(*pid, Signal::SIGTERM);
             }
         }
@@ -609,10 +634,7 @@ impl Master<'_> {
             self.booted = true;
             self.service.booted(target); // service: READY=1
         }
-        let others = self
-            .workers
-            .values()
-            .any(|s| s.generation != gen && s.life != Life::Retiring);
+        let others = self.workers.values().any(|s| s.generation != gen && !s.life.leaving());
         if self.fallback.is_some() && ready_new >= target && !others {
             self.fallback = None;
             log::info!("Reload complete: generation {} is serving", gen);
@@ -676,6 +698,7 @@ impl Master<'_> {
                 heartbeat,
                 life: Life::Booting,
                 spawned: Instant::now(),
+                graceful: self.cfg.graceful_timeout,
             },
         );
         Ok(())
@@ -697,6 +720,11 @@ impl Master<'_> {
                                 self.backoff = None;
                                 log::debug!("worker {} (pid: {}) is ready", slot.id, pid);
                             }
+                            // Told to stop while booting: it acts on that now, and its loop
+                            // beats while it drains, like any retiring worker's.
+                            worker::READY if matches!(slot.life, Life::Stopping { .. }) => {
+                                slot.life = Life::Retiring;
+                            }
                             worker::RETIRING if slot.life == Life::Ready => slot.life = Life::Retiring,
                             _ => {}
                         }
@@ -708,12 +736,14 @@ impl Master<'_> {
         }
     }
 
-    /// Heartbeat, boot and abort deadlines.
+    /// Heartbeat, boot, stop and abort deadlines.
     fn check_timers(&mut self) {
         let now = Instant::now();
         let now_ms = monotonic_ms();
         let timeout = self.cfg.timeout;
         let boot_timeout = self.cfg.boot_timeout;
+        // A stopping master has one deadline for every worker.
+        let own_deadlines = !matches!(self.state, State::Stopping { .. });
         for (pid, slot) in self.workers.iter_mut() {
             match slot.life {
                 Life::Booting if now.duration_since(slot.spawned) > boot_timeout => {
@@ -741,6 +771,14 @@ impl Master<'_> {
                         let _ = kill(*pid, Signal::SIGABRT);
                         slot.life = Life::Aborting { since: now };
                     }
+                }
+                Life::Stopping { since } if own_deadlines && now.duration_since(since) > slot.graceful => {
+                    log::warn!(
+                        "Worker (pid:{pid}) did not stop within {}s; killing it",
+                        slot.graceful.as_secs_f64()
+                    );
+                    let _ = kill(*pid, Signal::SIGKILL);
+                    slot.life = Life::Killed;
                 }
                 Life::Aborting { since } if now.duration_since(since) > ABORT_GRACE => {
                     let _ = kill(*pid, Signal::SIGKILL);
@@ -781,7 +819,7 @@ impl Master<'_> {
     }
 
     fn worker_exited(&mut self, pid: Pid, slot: Slot, status: WaitStatus) {
-        let expected = slot.life == Life::Retiring || matches!(self.state, State::Stopping { .. });
+        let expected = slot.life.leaving() || matches!(self.state, State::Stopping { .. });
         match status {
             // The worker said so itself ("Worker exiting"); gunicorn's master adds nothing.
             WaitStatus::Exited(_, 0) => log::debug!("Worker (pid:{pid}) exited with code 0"),
@@ -801,10 +839,12 @@ impl Master<'_> {
         if self.fallback.is_some() && slot.generation == self.generation {
             self.roll_back();
         } else if !self.booted {
-            // At start-up a boot failure is a configuration problem, not bad luck: stop.
+            // At start-up a boot failure is a configuration problem, not bad luck: stop. The
+            // other workers did nothing wrong, and may still be loading the application: they
+            // get TERM and `graceful_timeout`, as in any graceful stop.
             log::error!("Reason: Worker failed to boot.");
             self.exit_code = EXIT_WORKER_BOOT;
-            self.stop(false);
+            self.stop(true);
         } else {
             let delay = self.backoff.map_or(BACKOFF_START, |(d, _)| (d * 2).min(BACKOFF_MAX));
             log::warn!("Worker failed to boot; next attempt in {} ms", delay.as_millis());

@@ -85,7 +85,7 @@ impl Server {
     }
 
     /// Starts a prepared command (its stderr and stdout are captured) and waits as
-    /// [`Server::start`] does.
+    /// [`Server::start`] does; with `workers` 0, only for the listening line.
     pub fn start_cmd(cmd: &mut Command, workers: usize) -> Server {
         let mut child = cmd
             .stdin(Stdio::null())
@@ -105,7 +105,9 @@ impl Server {
         let line = server.wait_log("Listening at: http://", 1);
         let url = line.split("Listening at: http://").nth(1).unwrap();
         server.addr = url.split_whitespace().next().unwrap().parse().expect("listen address");
-        server.wait_log("Booting worker", workers);
+        if workers > 0 {
+            server.wait_log("Booting worker", workers);
+        }
         server
     }
 
