@@ -9,6 +9,8 @@ use base64::Engine as _;
 use common::python::apps_dir;
 use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -544,6 +546,44 @@ fn bad_app_specs_stop_the_master_with_one_line() {
         let err = boot_failure(&["-w", "2", spec]);
         assert!(err.contains(line), "{spec}: {err}");
     }
+}
+
+#[test]
+fn an_interpreter_the_worker_user_cannot_read_is_named_in_one_line() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: dropping privileges needs root");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("a nobody user");
+    let prefix = Path::new(common::python::build_python())
+        .parent()
+        .and_then(Path::parent)
+        .unwrap();
+    let stdlib = prefix
+        .join("lib")
+        .join(concat!("python", env!("FORKHORN_PYTHON_VERSION")));
+    // The first directory on the way that nobody does not own and others may not search closes
+    // it (for a pyenv under root's 0700 home, /root).
+    let ancestors: Vec<&Path> = stdlib.ancestors().collect();
+    let closed = ancestors.iter().rev().find(|dir| {
+        let meta = std::fs::metadata(dir).unwrap();
+        meta.uid() != nobody.uid.as_raw() && meta.mode() & 0o001 == 0
+    });
+    let Some(closed) = closed else {
+        eprintln!("skipped: nobody can read {}", stdlib.display());
+        return;
+    };
+    let err = boot_failure(&["-u", "nobody", "wsgi_apps:app"]);
+    let mut line = format!(
+        "Worker failed to boot: cannot start Python: {} is not readable by user nobody (uid {})",
+        stdlib.display(),
+        nobody.uid
+    );
+    if *closed != stdlib {
+        line += &format!(": {} is closed to it\n", closed.display());
+    }
+    assert!(err.contains(&line), "{err}");
+    assert!(!err.contains("Python path configuration"), "CPython's dump: {err}");
 }
 
 #[test]

@@ -4,13 +4,21 @@
 #
 #   packaging/debian/build.sh [--profile release|debug] [--out DIR]
 #
-# The package lands in DIR (default target/debian); its path is printed last. --profile debug
-# reuses the build `cargo test` made (CI checks the package that way, quickly).
+# The binary is built against Debian's own Python (python3-dev), not the interpreter pinned for
+# development in .cargo/config.toml: that one lives in a home directory no other machine has.
+# Debian's libpython is in a directory the loader searches, so build.rs gives the binary no
+# rpath, and dpkg-shlibdeps turns what it links (libpython3.X among them) into Depends. It
+# builds in its own target directory, $CARGO_TARGET_DIR/debian-build (default target/), so the
+# development build is left as it is. The package lands in DIR (default $CARGO_TARGET_DIR/debian);
+# its path is printed last. --profile debug is the quick build CI checks.
+#
+# Run as root on a machine without python3-dev or dpkg-dev, it installs them with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+target=${CARGO_TARGET_DIR:-target}
 profile=release
-out=target/debian
+out=$target/debian
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--profile) profile="$2"; shift 2 ;;
@@ -24,7 +32,22 @@ debug) cargo_profile=() ;;
 *) echo "$0: unknown profile $profile" >&2; exit 2 ;;
 esac
 
-cargo build --quiet "${cargo_profile[@]}" --bin forkhorn --example manpage
+# python3-dev: Debian's python3, its shared libpython and headers; dpkg-dev: dpkg-shlibdeps.
+missing=()
+for pkg in python3-dev dpkg-dev; do
+	[ "$(dpkg-query -W -f '${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+		echo "$0: needs ${missing[*]} (Debian packages); install them, as root: apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+build=$target/debian-build
+PYO3_PYTHON=/usr/bin/python3 CARGO_TARGET_DIR=$build cargo build --quiet "${cargo_profile[@]}" --bin forkhorn --example manpage
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 arch=$(dpkg --print-architecture)
 name="forkhorn_${version}_${arch}"
@@ -32,7 +55,7 @@ root="$out/$name"
 rm -rf "$root"
 mkdir -p "$root/DEBIAN"
 
-install -D -m 0755 "target/$profile/forkhorn" "$root/usr/bin/forkhorn"
+install -D -m 0755 "$build/$profile/forkhorn" "$root/usr/bin/forkhorn"
 if [ "$profile" = release ]; then
 	strip --strip-unneeded "$root/usr/bin/forkhorn"
 fi
@@ -41,19 +64,28 @@ install -D -m 0644 packaging/systemd/forkhorn.socket "$root/lib/systemd/system/f
 install -D -m 0644 packaging/debian/forkhorn.toml "$root/etc/forkhorn/forkhorn.toml"
 install -D -m 0644 packaging/logrotate/forkhorn "$root/etc/logrotate.d/forkhorn"
 install -d "$root/usr/share/man/man1"
-"target/$profile/examples/manpage" | gzip -9n > "$root/usr/share/man/man1/forkhorn.1.gz"
+"$build/$profile/examples/manpage" | gzip -9n > "$root/usr/share/man/man1/forkhorn.1.gz"
 install -D -m 0644 packaging/debian/copyright "$root/usr/share/doc/forkhorn/copyright"
 install -D -m 0644 etc/forkhorn.toml "$root/usr/share/doc/forkhorn/forkhorn.toml.example"
 install -D -m 0644 README.md "$root/usr/share/doc/forkhorn/README.md"
 
 installed_kb=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
+# dpkg-shlibdeps reads debian/control for the package's name (a stub in a scratch directory
+# does) and takes the binary's package root from the DEBIAN directory above it.
+shlibdeps=$(mktemp -d)
+trap 'rm -rf "$shlibdeps"' EXIT
+mkdir "$shlibdeps/debian"
+printf 'Source: forkhorn\n\nPackage: forkhorn\nArchitecture: any\n' > "$shlibdeps/debian/control"
+binary=$(realpath "$root/usr/bin/forkhorn")
+depends=$(cd "$shlibdeps" && dpkg-shlibdeps -O "$binary" | sed -n 's/^shlibs:Depends=//p')
+[ -n "$depends" ] || { echo "$0: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: forkhorn
 Version: $version
 Architecture: $arch
 Maintainer: forkhorn authors <forkhorn@localhost>
 Installed-Size: $installed_kb
-Depends: libc6, libgcc-s1
+Depends: $depends
 Recommends: logrotate
 Section: httpd
 Priority: optional

@@ -1,5 +1,6 @@
 //! Starting CPython inside a forkhorn process: PyConfig (the virtualenv's interpreter as program
-//! name, Python's signal handlers off), the working directory and `sys.path`.
+//! name, Python's signal handlers off), the working directory and `sys.path`, after checking
+//! that this process's user can read the standard library at all.
 //!
 //! Runs once per process: in each worker after fork, or in the master when it preloads the app
 //! (the workers then inherit the initialised interpreter).
@@ -9,6 +10,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::ffi::{CStr, CString};
+use std::io::ErrorKind;
 use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,23 @@ pub enum InitError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The user the process runs as cannot read the interpreter's files (a worker dropped to
+    /// `user = "nobody"` while the interpreter lives under a private home). Said in one line
+    /// here, because CPython's own report is a page about its path configuration.
+    #[error(
+        "cannot start Python: {path} is not readable by user {user} (uid {uid}){}",
+        blocked_note(.path, .blocked_at)
+    )]
+    ReadInterpreter {
+        /// The directory CPython needs (its standard library, or the virtualenv).
+        path: PathBuf,
+        /// The user's name (its uid if it has none).
+        user: String,
+        /// The effective uid.
+        uid: u32,
+        /// The directory that refuses the user: `path` itself or one above it.
+        blocked_at: PathBuf,
     },
     /// A path or argument holds a NUL byte, which C strings cannot carry.
     #[error("cannot pass {0:?} to Python: it contains a NUL byte")]
@@ -84,6 +103,9 @@ pub fn ensure_started(setup: &Setup) -> Result<(), InitError> {
         })?;
     }
     let program = program_name(setup.virtualenv.as_deref())?;
+    if let Some(stdlib) = stdlib_dir(&program, setup.virtualenv.as_deref()) {
+        check_readable(&stdlib)?;
+    }
     start(&program)?;
     Python::attach(|py| {
         keep_default_sigint(py).map_err(InitError::ResetSignals)?;
@@ -107,13 +129,79 @@ fn program_name(virtualenv: Option<&Path>) -> Result<PathBuf, InitError> {
         Some(venv) => {
             let venv = std::path::absolute(venv).unwrap_or_else(|_| venv.to_path_buf());
             let python = venv.join("bin").join("python");
-            if !python.exists() {
-                return Err(InitError::FindVirtualenv { path: venv });
+            match python.try_exists() {
+                Ok(true) => Ok(python),
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(unreadable(&venv)),
+                _ => Err(InitError::FindVirtualenv { path: venv }),
             }
-            Ok(python)
         }
         // The interpreter of the build: the libpython forkhorn is linked against belongs to it.
         None => Ok(PathBuf::from(env!("FORKHORN_PYTHON"))),
+    }
+}
+
+/// Where CPython will look for its standard library, found as it does: `lib/pythonX.Y` beside
+/// the directory of the interpreter (for a virtualenv, of the base interpreter its `pyvenv.cfg`
+/// names as `home`). `None` if a virtualenv's `pyvenv.cfg` cannot be read: CPython then says why.
+fn stdlib_dir(program: &Path, virtualenv: Option<&Path>) -> Option<PathBuf> {
+    let bin_dir = match virtualenv {
+        Some(venv) => {
+            let cfg = std::fs::read_to_string(venv.join("pyvenv.cfg")).ok()?;
+            cfg.lines().find_map(|line| {
+                let (key, value) = line.split_once('=')?;
+                (key.trim() == "home").then(|| PathBuf::from(value.trim()))
+            })?
+        }
+        None => program.parent()?.to_path_buf(),
+    };
+    Some(
+        bin_dir
+            .parent()?
+            .join("lib")
+            .join(concat!("python", env!("FORKHORN_PYTHON_VERSION"))),
+    )
+}
+
+/// Fails with [`InitError::ReadInterpreter`] if this process may not read `stdlib` (opening
+/// `os.py`, the file CPython looks for there). A missing standard library is left to CPython.
+fn check_readable(stdlib: &Path) -> Result<(), InitError> {
+    match std::fs::File::open(stdlib.join("os.py")) {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(unreadable(stdlib)),
+        _ => Ok(()),
+    }
+}
+
+/// The error for `path` being unreadable by this process's effective user, naming the first
+/// directory on the way that refuses it.
+fn unreadable(path: &Path) -> InitError {
+    let uid = nix::unistd::geteuid();
+    let user = match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => uid.to_string(),
+    };
+    // A path that cannot even be looked up lies in a directory the user may not search.
+    let ancestors: Vec<&Path> = path.ancestors().collect();
+    let blocked_at = ancestors
+        .iter()
+        .rev()
+        .find(|dir| matches!(std::fs::symlink_metadata(dir), Err(e) if e.kind() == ErrorKind::PermissionDenied))
+        .and_then(|dir| dir.parent())
+        .unwrap_or(path);
+    InitError::ReadInterpreter {
+        path: path.to_path_buf(),
+        user,
+        uid: uid.as_raw(),
+        blocked_at: blocked_at.to_path_buf(),
+    }
+}
+
+/// The tail of [`InitError::ReadInterpreter`]'s message: the refusing directory, when it is not
+/// the path itself.
+fn blocked_note(path: &Path, blocked_at: &Path) -> String {
+    if blocked_at == path {
+        String::new()
+    } else {
+        format!(": {} is closed to it", blocked_at.display())
     }
 }
 
