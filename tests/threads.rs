@@ -168,3 +168,21 @@ fn hups_then_term_under_load_lose_no_request() {
     let unaccepted = lost.iter().filter(|f| f.contains("new connection")).count();
     assert!(lost.len() == unaccepted && unaccepted <= 2, "{lost:?}");
 }
+
+#[test]
+fn threads_that_cannot_start_fail_the_boot_at_once() {
+    // 1024 threads cannot all start in 1 GiB of address space: the worker gives up at the
+    // first that fails (instead of waiting, with those started, for the boot timeout), and the
+    // master stops with the boot failure's status.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 1048576; exec {} -b 127.0.0.1:0 --threads 1024 --boot-timeout 60 builtin:sleep",
+            bin()
+        ))
+        .output()
+        .expect("run forkhorn");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{log}");
+    assert!(log.contains("cannot start application thread"), "{log}");
+}

@@ -760,7 +760,13 @@ impl Master<'_> {
                     // A loop that stopped beating (the application on its thread, or the loop
                     // itself, is stuck), or an application thread stuck in one request.
                     let stuck = match silent {
-                        true => Some(slot.heartbeat.current_request()),
+                        // Stuck on the loop's thread, or the loop waits for an application
+                        // thread (for the GIL, say): name whichever request is in the app.
+                        true => Some(
+                            slot.heartbeat
+                                .current_request()
+                                .or_else(|| slot.heartbeat.stuck_request(now_ms, 0)),
+                        ),
                         false => slot.heartbeat.stuck_request(now_ms, limit).map(Some),
                     };
                     if let Some(request) = stuck {

@@ -11,7 +11,7 @@ use crate::config::Config;
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A Python WSGI application.
 pub struct PythonApp {
@@ -21,6 +21,20 @@ pub struct PythonApp {
     multithread: bool,
     /// Numbers requests, so a request's callables never act on another request's response.
     requests: AtomicU64,
+}
+
+/// Set once the worker has application threads (the first one entered).
+static APP_THREADS: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// This thread is one of the worker's application threads.
+    static ON_APP_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether Python runs here only at the cost of waiting for the GIL an application thread
+/// holds: the worker has application threads and this is not one of them (its loop).
+pub(super) fn off_the_app_threads() -> bool {
+    APP_THREADS.load(Ordering::Relaxed) && !ON_APP_THREAD.get()
 }
 
 thread_local! {
@@ -59,8 +73,9 @@ impl Application for PythonApp {
             }
         }
         // SAFETY: PyGILState_Check only reads this thread's state. If this thread holds the GIL
-        // (an app call below is waiting in write), it is released for the duration of a poll
-        // system call, which runs no Python; the guard re-takes it before anything else runs,
+        // (an app call below is waiting in write), it is released for the duration of a wait
+        // that runs no Python (a poll system call on the loop's thread, a condition variable on
+        // an application thread); the guard re-takes it before anything else runs,
         // so pyo3's count of being attached (unchanged meanwhile) is true whenever it is read.
         unsafe {
             if pyo3::ffi::PyGILState_Check() == 1 {
@@ -85,6 +100,8 @@ impl Application for PythonApp {
                 }
             }
         }
+        APP_THREADS.store(true, Ordering::Relaxed);
+        ON_APP_THREAD.set(true);
         // SAFETY: the interpreter was started in this worker before its threads; Ensure makes
         // this thread's state and takes the GIL, SaveThread gives the GIL back while keeping the
         // state (its Ensure count stays above zero until the guard drops), so each call's
@@ -99,6 +116,9 @@ impl Application for PythonApp {
     fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
         let request = self.requests.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         Python::attach(|py| {
+            if ON_APP_THREAD.get() {
+                body::close_left(py);
+            }
             let env = ENVIRON
                 .with_borrow_mut(|builder| {
                     let builder = match builder {

@@ -15,6 +15,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
 use std::borrow::Cow;
+use std::sync::{Mutex, PoisonError};
 
 /// The chunk a [`BodyIter`] returns after writing the item itself.
 const WRITTEN: Chunk = Cow::Borrowed(b"");
@@ -166,9 +167,40 @@ impl BodyIter for PyBody {
     }
 
     fn close(&mut self) {
-        if self.iterable.is_some() {
-            Python::attach(|py| self.close_in(py));
+        if self.iterable.is_none() {
+            return;
         }
+        if super::app::off_the_app_threads() {
+            // The worker's loop, which must never wait for the GIL an application thread
+            // holds: the next call on an application thread closes it.
+            self.iterator = None;
+            if let Some(iterable) = self.iterable.take() {
+                CLOSE_LATER
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(iterable);
+            }
+            return;
+        }
+        Python::attach(|py| self.close_in(py));
+    }
+}
+
+/// Bodies the worker's loop finished with (a file sent with sendfile, a client gone) while the
+/// app runs on application threads; closed at the start of the next call on one of them.
+static CLOSE_LATER: Mutex<Vec<Py<PyAny>>> = Mutex::new(Vec::new());
+
+/// Closes the bodies left in [`CLOSE_LATER`]; call with the GIL held, on an application
+/// thread.
+pub(super) fn close_left(py: Python<'_>) {
+    let left = std::mem::take(&mut *CLOSE_LATER.lock().unwrap_or_else(PoisonError::into_inner));
+    for iterable in left {
+        let mut body = PyBody {
+            request: 0,
+            iterable: Some(iterable),
+            iterator: None,
+        };
+        body.close_in(py);
     }
 }
 

@@ -189,8 +189,6 @@ pub struct Conn {
     pub(super) began: u64,
     /// Back-pressure for application threads, made at the first request that goes to one.
     pub(super) link: Option<Arc<Link>>,
-    /// No request head has completed yet: counted in the worker's `unstarted`.
-    pub(super) unstarted: bool,
 }
 
 impl Conn {
@@ -228,7 +226,6 @@ impl Conn {
             access: RequestLog::default(),
             began: 0,
             link: None,
-            unstarted: true,
         }
     }
 
@@ -237,6 +234,11 @@ impl Conn {
         self.can_read |= readable || closed;
         self.can_write |= writable;
         self.peer_closed |= closed;
+    }
+
+    /// True until the connection's first request head has arrived.
+    pub fn awaiting_first_request(&self) -> bool {
+        self.fresh && matches!(self.phase, Phase::Head { .. })
     }
 
     /// True when the connection sits between requests with nothing buffered.
@@ -323,10 +325,6 @@ impl Conn {
                     self.rbuf.consume(len);
                     sh.io.access.begin(&mut self.access); // service: access log
                     self.fresh = false;
-                    if self.unstarted {
-                        self.unstarted = false;
-                        sh.io.unstarted -= 1;
-                    }
                     let trusted = match self.peer {
                         Peer::Tcp(a) => sh.ctx.settings.forwarded_allow_ips.contains(a.ip()),
                         // Only local processes reach a Unix socket: a front proxy.

@@ -37,6 +37,9 @@ const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 /// Tokens below this are listeners; connections are offset above it.
 const CONN_BASE: usize = 1 << 16;
 const POOL_MAX: usize = 256;
+/// How long a connection just accepted counts as bringing a request (see `Io::recent`).
+const ARRIVING: Duration = Duration::from_millis(20);
+
 /// Connections taken from a shared listening socket per wake-up.
 const ACCEPT_BATCH: usize = 4;
 
@@ -160,6 +163,9 @@ pub struct Ctx<'a> {
     graceful: Duration,
     /// `max_worker_memory` in bytes (0: no limit).
     max_memory: u64,
+    /// Whether a worker whose application threads are busy leaves new connections to the
+    /// others: only with other workers to take them, and threads that the app uses.
+    defer_accepts: bool,
 }
 
 /// The worker's mutable state: sockets, connections and buffers. A connection whose request is
@@ -201,9 +207,11 @@ pub struct Io {
     pub(crate) pool: Option<pool::Pool>,
     /// Connections whose complete request waits for room in the pool, oldest first.
     pub(crate) parked: std::collections::VecDeque<usize>,
-    /// Connections accepted that have not sent a complete request head yet: work that is
-    /// about to arrive, counted with the pool's when deciding to accept more.
-    pub(crate) unstarted: usize,
+    /// Connections accepted in the last [`ARRIVING`], oldest first: while they have sent no
+    /// request yet, their first is about to arrive and counts with the pool's work when deciding
+    /// to accept more (older connections that sent nothing do not: idle ones must not slow
+    /// accepting).
+    recent: std::collections::VecDeque<(Instant, usize)>,
 }
 
 /// What a connection is driven with: the worker's fixed context and its mutable state.
@@ -323,6 +331,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         max_conns: spec.cfg.worker_connections,
         graceful: spec.cfg.graceful_timeout,
         max_memory: spec.cfg.max_worker_memory.saturating_mul(1 << 20),
+        defer_accepts: spec.cfg.workers > 1 && spec.cfg.threaded() && app.may_wait(),
     };
     let mut io = Io {
         poll,
@@ -346,7 +355,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         batch: batch::Batch::default(),
         pool: None,
         parked: std::collections::VecDeque::new(),
-        unstarted: 0,
+        recent: std::collections::VecDeque::new(),
     };
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
     let tick = match spec.cfg.timeout / 2 {
@@ -375,6 +384,8 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
                 .spawn_scoped(scope, move || shared.run(slot));
             if let Err(e) = spawned {
                 log::error!("cannot start application thread {slot}: {e}");
+                // The threads started so far end once the pool is gone; the scope joins them.
+                drop(io.pool.take());
                 return Err(WorkerError::StartThreads(e));
             }
         }
@@ -568,14 +579,14 @@ impl Io {
             self.open_listeners();
             // Deferred while every thread was busy: take one now whatever the load, so that
             // connections never starve when all workers are busy, then defer again.
-            let (limit, defer) = match self.threads_busy() {
+            let (limit, defer) = match self.threads_busy(ctx, now) {
                 true => (1, Defer::Never),
                 false => (usize::MAX, Defer::WhenBusy),
             };
             for i in 0..self.listeners.len() {
                 self.accept(ctx, i, now, limit, defer);
             }
-            if self.accepting == Accepting::Open && self.threads_busy() {
+            if self.accepting == Accepting::Open && self.threads_busy(ctx, now) {
                 self.defer_accept(now);
             }
         }
@@ -604,13 +615,33 @@ impl Io {
     /// Whether all the application threads have a request, counting the connections just
     /// accepted whose first request is on its way (never while stopping: connections
     /// already queued are then taken whatever the load, since the listeners close next).
-    fn threads_busy(&self) -> bool {
-        self.life == Life::Serving && self.pool.as_ref().is_some_and(|p| p.saturated(self.unstarted))
+    fn threads_busy(&mut self, ctx: &Ctx<'_>, now: Instant) -> bool {
+        if !ctx.defer_accepts || self.life != Life::Serving {
+            return false;
+        }
+        let arriving = self.arriving(now);
+        self.pool.as_ref().is_some_and(|p| p.saturated(arriving))
+    }
+
+    /// Connections accepted within [`ARRIVING`] of `now` that have sent no request yet.
+    fn arriving(&mut self, now: Instant) -> usize {
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(at, _)| now.duration_since(at) > ARRIVING)
+        {
+            self.recent.pop_front();
+        }
+        let conns = &self.conns;
+        self.recent
+            .iter()
+            .filter(|&&(_, key)| matches!(conns.get(key), Some(Some(c)) if c.awaiting_first_request()))
+            .count()
     }
 
     /// Leaves the shared listeners to the other workers for a moment (see `pool`).
     fn defer_accept(&mut self, now: Instant) {
-        let coming = self.unstarted + self.parked.len();
+        let coming = self.arriving(now) + self.parked.len();
         let wait = self.pool.as_ref().map_or(Duration::ZERO, |p| p.defer_for(coming));
         self.close_listeners(Accepting::Until(now + wait));
     }
@@ -668,7 +699,10 @@ impl Io {
                 self.close_listeners(Accepting::Full);
                 return taken;
             }
-            if defer == Defer::WhenBusy && self.shared.get(listener).copied().unwrap_or(false) && self.threads_busy() {
+            if defer == Defer::WhenBusy
+                && self.shared.get(listener).copied().unwrap_or(false)
+                && self.threads_busy(ctx, now)
+            {
                 // Every application thread has a request: another worker may have one free
                 // (see `pool`); this one takes connections again a moment later.
                 self.defer_accept(now);
@@ -697,7 +731,9 @@ impl Io {
                         conn.linger_until(stop.min(now + ctx.settings.keepalive));
                     }
                     entry.insert(Some(conn));
-                    self.unstarted += 1;
+                    if ctx.defer_accepts {
+                        self.recent.push_back((now, key));
+                    }
                     taken += 1;
                     self.drive(ctx, key, now);
                 }
@@ -847,9 +883,6 @@ impl Io {
 
     fn close_conn(&mut self, key: usize, mut conn: Conn) {
         self.conns.try_remove(key);
-        if conn.unstarted {
-            self.unstarted -= 1;
-        }
         self.missed.retain(|(k, _)| *k != key);
         conn.log_access(&mut self.access); // service: a request cut short is logged too
         let _ = self.poll.registry().deregister(&mut conn.stream);

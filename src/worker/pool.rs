@@ -391,7 +391,12 @@ impl Threads<'_> {
             Err(e) => {
                 let method = String::from_utf8_lossy(method);
                 let target = String::from_utf8_lossy(target);
-                log::error!("Error handling request {method} {target}: {e}");
+                if client_left(&e) {
+                    // The client's doing, not the app's: as on the loop's thread.
+                    log::debug!("Request {method} {target} ended early: {e}");
+                } else {
+                    log::error!("Error handling request {method} {target}: {e}");
+                }
                 *retire = crate::app::asks_to_retire(&e);
                 if headers_sent {
                     Outcome::Aborted
@@ -443,6 +448,16 @@ pub fn take_back(conn: &mut Conn, job: &mut Job, log: &AccessLog) {
         }
         Outcome::Aborted | Outcome::Pending => Phase::Done(Ending::Close),
     };
+}
+
+/// Whether an application error is only the client going away (or stalling) under `write`.
+fn client_left(err: &AppError) -> bool {
+    err.downcast_ref::<io::Error>().is_some_and(|e| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::TimedOut | io::ErrorKind::ConnectionReset
+        )
+    })
 }
 
 /// Pulls a body on the application thread, handing each block to the loop before asking for
