@@ -608,3 +608,34 @@ fn b64_decode(text: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(text).expect("base64")
 }
+
+#[test]
+fn a_pipelining_client_that_does_not_read_cannot_grow_the_worker() {
+    let s = Server::start(&["builtin:echo"], 1);
+    let worker = s.workers()[0];
+    // Each request asks for a 1 MiB answer (its own body, echoed as base64); 200 of them are
+    // pipelined and nothing is read until all were sent.
+    let body = vec![b'x'; 1 << 20];
+    let mut c = s.connect();
+    c.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut sent = 0;
+    for _ in 0..200 {
+        let head = format!("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", body.len());
+        if c.write_all(head.as_bytes()).and_then(|()| c.write_all(&body)).is_err() {
+            // The worker stopped reading: the client's send buffer is full. That is the point.
+            break;
+        }
+        sent += 1;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(sent < 200, "the worker read all 200 requests while none was answered");
+    assert!(
+        rss_kib < 64 * 1024,
+        "worker RSS {rss_kib} KiB after {sent} unread answers"
+    );
+}

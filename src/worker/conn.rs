@@ -300,6 +300,14 @@ impl Conn {
 
     /// Waiting for (the rest of) a request head. None: the phase moved on, drive again.
     fn on_head(&mut self, sh: &mut Shared<'_>) -> Result<Option<Step>, Close> {
+        if self.pending() >= OUTPUT_HIGH_WATER && !self.rbuf.data().is_empty() {
+            // A pipelining client that does not read its answers: the next request waits for
+            // the output to drain, so that unread responses cannot pile up without bound.
+            self.flush(sh)?;
+            if self.pending() >= OUTPUT_HIGH_WATER {
+                return Ok(Some(Step::Wait));
+            }
+        }
         let Phase::Head { started } = &mut self.phase else {
             return Ok(None);
         };
