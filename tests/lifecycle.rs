@@ -289,27 +289,68 @@ fn idle_master_and_workers_use_no_cpu() {
 
 #[test]
 fn a_full_worker_stops_accepting_until_a_slot_frees() {
-    let s = Server::start(&["-w", "1", "--worker-connections", "2", "builtin:hello"], 1);
+    let s = Server::start(&["-w", "1", "--worker-connections", "2", "builtin:echo"], 1);
+    // Two uploads under way: requests in progress, which a full worker never closes.
     let mut a = s.connect();
     let mut b = s.connect();
-    assert_eq!(keepalive_get(&mut a).unwrap().status, 200);
-    assert_eq!(keepalive_get(&mut b).unwrap().status, 200);
+    for c in [&mut a, &mut b] {
+        c.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n12345")
+            .unwrap();
+    }
+    wait_until("the worker holds both", || {
+        worker_holding(&s, a.local_addr().unwrap().port()).is_some()
+            && worker_holding(&s, b.local_addr().unwrap().port()).is_some()
+    });
     // A third connection completes in the kernel's backlog, but the full worker leaves it there.
     let mut c = s.connect();
     c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
     let port = c.local_addr().unwrap().port();
-    assert!(worker_holding(&s, a.local_addr().unwrap().port()).is_some());
     assert_eq!(
         worker_holding_once(&s, port),
         None,
         "the worker took a third connection"
     );
     // A slot frees: the waiting connection is accepted and answered.
+    a.write_all(b"67890").unwrap();
+    let r = read_response(&mut BufReader::new(a.try_clone().unwrap()), false).unwrap();
+    assert_eq!(r.status, 200);
     drop(a);
     let r = read_response(&mut BufReader::new(c.try_clone().unwrap()), false).unwrap();
-    assert_eq!(r.text(), "Hello, World!");
+    assert_eq!(r.status, 200);
     assert!(worker_holding(&s, port).is_some());
     drop(b);
+}
+
+#[test]
+fn a_full_worker_closes_idle_and_slow_connections_to_take_new_ones() {
+    let s = Server::start(&["-w", "1", "--worker-connections", "3", "builtin:hello"], 1);
+    // One idle keep-alive connection and two that never finish their head (slowloris).
+    let mut idle = s.connect();
+    assert_eq!(keepalive_get(&mut idle).unwrap().status, 200);
+    let mut slow1 = s.connect();
+    slow1.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nX-A: ").unwrap();
+    let mut slow2 = s.connect();
+    slow2.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nX-B: ").unwrap();
+    wait_until("the worker holds all three", || {
+        [&idle, &slow1, &slow2]
+            .iter()
+            .all(|c| worker_holding(&s, c.local_addr().unwrap().port()).is_some())
+    });
+    // A new client is served at once, not after header_timeout: the idle connection goes first.
+    let mut new1 = s.connect();
+    assert_eq!(keepalive_get(&mut new1).unwrap().status, 200);
+    let mut rest = Vec::new();
+    let _ = idle.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    // With no idle connection left (new1 starts an upload), the slow head that began first goes.
+    new1.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n12345")
+        .unwrap();
+    let mut new2 = s.connect();
+    assert_eq!(keepalive_get(&mut new2).unwrap().status, 200);
+    let _ = slow1.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(worker_holding(&s, slow2.local_addr().unwrap().port()).is_some());
+    s.wait_log("Worker at worker_connections: closed", 1);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -239,6 +239,20 @@ impl Conn {
     /// True until the connection's first request head has arrived.
     pub fn awaiting_first_request(&self) -> bool {
         self.fresh && matches!(self.phase, Phase::Head { .. })
+    }
+
+    /// Since when the connection has been waiting for its client without a request under way
+    /// (idle between requests, or with its head missing or incomplete); None while a request
+    /// is. A worker at `worker_connections` closes the one waiting longest to take a new one.
+    pub fn waiting_since(&self, keepalive: Duration, header_timeout: Duration) -> Option<Instant> {
+        match self.phase {
+            Phase::Head { .. } if self.pending() > 0 => None,
+            Phase::Head { started: false } if !self.fresh && self.rbuf.data().is_empty() => {
+                self.deadline.checked_sub(keepalive)
+            }
+            Phase::Head { .. } => self.deadline.checked_sub(header_timeout),
+            _ => None,
+        }
     }
 
     /// True when the connection sits between requests with nothing buffered.

@@ -37,6 +37,9 @@ const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 /// Tokens below this are listeners; connections are offset above it.
 const CONN_BASE: usize = 1 << 16;
 const POOL_MAX: usize = 256;
+/// At most one line this often about connections closed to make room.
+const SHED_LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// How long a connection just accepted counts as bringing a request (see `Io::recent`).
 const ARRIVING: Duration = Duration::from_millis(20);
 
@@ -212,6 +215,9 @@ pub struct Io {
     /// to accept more (older connections that sent nothing do not: idle ones must not slow
     /// accepting).
     recent: std::collections::VecDeque<(Instant, usize)>,
+    /// Connections closed to make room since the last line that said so, and when it was.
+    shed_count: u64,
+    shed_logged: Option<Instant>,
 }
 
 /// What a connection is driven with: the worker's fixed context and its mutable state.
@@ -356,6 +362,8 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         pool: None,
         parked: std::collections::VecDeque::new(),
         recent: std::collections::VecDeque::new(),
+        shed_count: 0,
+        shed_logged: None,
     };
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
     let tick = match spec.cfg.timeout / 2 {
@@ -623,6 +631,37 @@ impl Io {
         self.pool.as_ref().is_some_and(|p| p.saturated(arriving))
     }
 
+    /// The connection to close for a new one when the worker is full: the one that has kept
+    /// the worker waiting longest without a request (see `Conn::waiting_since`), be it idle
+    /// between requests or slow to send its head.
+    fn victim(&self, ctx: &Ctx<'_>) -> Option<usize> {
+        let (keepalive, head) = (ctx.settings.keepalive, ctx.settings.header_timeout);
+        self.conns
+            .iter()
+            .filter_map(|(key, c)| Some((c.as_ref()?.waiting_since(keepalive, head)?, key)))
+            .min()
+            .map(|(_, key)| key)
+    }
+
+    /// Closes connection `key` to make room; says so now and then (not per connection).
+    fn shed(&mut self, key: usize, now: Instant) {
+        if let Some(conn) = self.conns.get_mut(key).and_then(Option::take) {
+            self.close_conn(key, conn);
+        }
+        self.shed_count += 1;
+        if self
+            .shed_logged
+            .is_none_or(|at| now.duration_since(at) >= SHED_LOG_EVERY)
+        {
+            log::warn!(
+                "Worker at worker_connections: closed {} idle or slow connection(s) to take new ones",
+                self.shed_count
+            );
+            self.shed_logged = Some(now);
+            self.shed_count = 0;
+        }
+    }
+
     /// Connections accepted within [`ARRIVING`] of `now` that have sent no request yet.
     fn arriving(&mut self, now: Instant) -> usize {
         while self
@@ -693,7 +732,13 @@ impl Io {
     fn accept(&mut self, ctx: &Ctx<'_>, listener: usize, now: Instant, limit: usize, defer: Defer) -> usize {
         let mut taken = 0;
         for _ in 0..limit {
-            if self.conns.len() >= ctx.max_conns || self.requests_left == 0 {
+            let mut shed = None;
+            if self.conns.len() >= ctx.max_conns && self.requests_left > 0 {
+                // Full: make room by closing the connection that has kept the worker waiting
+                // longest (slow clients must not hold every slot).
+                shed = self.victim(ctx);
+            }
+            if (self.conns.len() >= ctx.max_conns && shed.is_none()) || self.requests_left == 0 {
                 // Stop taking connections; they wait in the backlog (or go to another worker)
                 // until a slot frees up.
                 self.close_listeners(Accepting::Full);
@@ -710,6 +755,9 @@ impl Io {
             }
             match self.listeners[listener].accept() {
                 Ok((mut stream, peer)) => {
+                    if let Some(key) = shed {
+                        self.shed(key, now);
+                    }
                     let entry = self.conns.vacant_entry();
                     let key = entry.key();
                     let token = Token(CONN_BASE + key);
