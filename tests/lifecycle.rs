@@ -323,7 +323,21 @@ fn a_full_worker_stops_accepting_until_a_slot_frees() {
 
 #[test]
 fn a_full_worker_closes_idle_and_slow_connections_to_take_new_ones() {
-    let s = Server::start(&["-w", "1", "--worker-connections", "3", "builtin:hello"], 1);
+    // Timeouts far past the test's own wait: only making room lets new clients in.
+    let s = Server::start(
+        &[
+            "-w",
+            "1",
+            "--worker-connections",
+            "3",
+            "--keep-alive",
+            "300",
+            "--header-timeout",
+            "300",
+            "builtin:hello",
+        ],
+        1,
+    );
     // One idle keep-alive connection and two that never finish their head (slowloris).
     let mut idle = s.connect();
     assert_eq!(keepalive_get(&mut idle).unwrap().status, 200);
