@@ -901,3 +901,17 @@ fn an_endless_event_stream_is_read_event_by_event_and_closed_when_the_client_lea
     });
     assert_eq!(json(&s.get("/counts"))["close"].as_u64().unwrap(), closed_before + 1);
 }
+
+#[test]
+fn a_head_request_that_fails_gets_a_500_head_without_a_body() {
+    for args in [&["wsgi_apps:app"][..], &["--threads", "2", "wsgi_apps:app"]] {
+        let s = start(args, 1);
+        let (_, raw) = exchange(&s, b"HEAD /error HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 500 "), "{args:?}: {text}");
+        assert!(
+            text.ends_with("\r\n\r\n"),
+            "{args:?}: a body follows the head: {text:?}"
+        );
+    }
+}

@@ -170,9 +170,31 @@ pub fn put_error(out: &mut Vec<u8>, version: Version, status: u16, detail: &str,
     debug_assert!(out.ends_with(b"\n"));
 }
 
+/// Drops the body of the response that starts at `start` in `out`, keeping its head (and its
+/// `Content-Length`): the answer to a HEAD request (RFC 9110 §9.3.2).
+pub fn strip_body(out: &mut Vec<u8>, start: usize) {
+    if let Some(end) = out[start..].windows(4).position(|w| w == b"\r\n\r\n") {
+        out.truncate(start + end + 4);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_head_answer_keeps_the_head_only() {
+        let stamp = Stamp {
+            date: "Thu, 01 Jan 1970 00:00:00 GMT",
+            server: "",
+        };
+        let mut out = b"earlier".to_vec();
+        put_error(&mut out, Version::Http11, 500, "", &stamp);
+        strip_body(&mut out, 7);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("earlierHTTP/1.1 500 "), "{text}");
+        assert!(text.ends_with("Content-Length: 22\r\n\r\n"), "{text}");
+    }
 
     #[test]
     fn chunks_and_lengths() {

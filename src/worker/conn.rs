@@ -556,6 +556,9 @@ impl Conn {
             };
             let start = self.wbuf.len();
             response::put_error(&mut self.wbuf, self.head.version, 500, "", &stamp);
+            if self.head.method.of(&self.head_buf) == b"HEAD" {
+                response::strip_body(&mut self.wbuf, start);
+            }
             // service: the access log shows the 500
             self.access.answered(500, access::body_len(&self.wbuf[start..]));
         }

@@ -403,6 +403,9 @@ impl Threads<'_> {
                 } else {
                     out.clear();
                     response::put_error(out, *version, 500, "", &stamp);
+                    if line[..*method_len] == b"HEAD"[..] {
+                        response::strip_body(out, 0);
+                    }
                     Outcome::Failed(crate::logging::access::body_len(out))
                 }
             }
