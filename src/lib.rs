@@ -17,6 +17,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod loader;
 pub mod logging;
 pub mod master;
 #[cfg(feature = "python")]

@@ -112,56 +112,8 @@ pub trait ForkHooks {
     fn after_fork_child(&self);
 }
 
-/// The loader the `forkhorn` command uses: the app the `app` setting names (a Python app when
-/// the spec is not `builtin:NAME`).
-pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Application>, AppError> {
-    if cfg.app == "builtin:static" {
-        return Ok(Box::new(static_files::Static::new(cfg.static_root.as_deref())?));
-    }
-    if cfg.app.starts_with("builtin:") {
-        return load(&cfg.app).map_err(Into::into);
-    }
-    python::load(cfg)
-}
-
-/// `preload_app`: loads the configured app in the master, before the workers are forked, and
-/// returns the hooks to run around each fork; `None` when the app has nothing to preload (the
-/// built-in apps are made in each worker).
-pub fn preload_configured(cfg: &crate::config::Config) -> Result<Option<Box<dyn ForkHooks>>, AppError> {
-    if cfg.app.starts_with("builtin:") {
-        return Ok(None);
-    }
-    python::preload(cfg).map(Some)
-}
-
-/// Python apps through the bridge, or the reason this build cannot run them.
-mod python {
-    use super::{AppError, Application, ForkHooks};
-    use crate::config::Config;
-
-    #[cfg(feature = "python")]
-    pub(super) fn load(cfg: &Config) -> Result<Box<dyn Application>, AppError> {
-        Ok(Box::new(crate::python::load(cfg)?))
-    }
-
-    #[cfg(feature = "python")]
-    pub(super) fn preload(cfg: &Config) -> Result<Box<dyn ForkHooks>, AppError> {
-        Ok(crate::python::preload(cfg)?)
-    }
-
-    #[cfg(not(feature = "python"))]
-    pub(super) fn load(cfg: &Config) -> Result<Box<dyn Application>, AppError> {
-        Err(super::LoadError::PythonUnavailable(cfg.app.clone()).into())
-    }
-
-    #[cfg(not(feature = "python"))]
-    pub(super) fn preload(cfg: &Config) -> Result<Box<dyn ForkHooks>, AppError> {
-        Err(super::LoadError::PythonUnavailable(cfg.app.clone()).into())
-    }
-}
-
 /// Resolves a built-in app spec (`builtin:NAME`); a Python spec needs the configuration
-/// ([`load_configured`]).
+/// (the `loader` module's `load_configured`).
 pub fn load(spec: &str) -> Result<Box<dyn Application>, LoadError> {
     match spec.strip_prefix("builtin:") {
         Some(name) => builtin::by_name(name).ok_or_else(|| LoadError::UnknownBuiltin(name.to_owned())),

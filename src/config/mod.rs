@@ -359,9 +359,11 @@ mod file;
 mod load;
 mod render;
 mod setting;
+mod stream;
 mod suggest;
 mod syslog;
 mod system;
 
 pub use error::{ConfigError, Origin};
 pub use load::{load, load_with_env, WEB_CONCURRENCY};
+pub use stream::StdStream;

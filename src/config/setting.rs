@@ -3,9 +3,9 @@
 //! a value is judged the same way wherever it was written.
 
 use super::system::System;
+use super::StdStream;
 use super::{addr, allow, syslog};
 use super::{BindAddr, Config, LogLevel, WorkerClass};
-use crate::logging::StdStream;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

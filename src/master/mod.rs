@@ -203,7 +203,7 @@ pub fn run(cfg: Config, reload: &dyn Fn() -> Result<Config, ConfigError>) -> Res
     start(
         cfg,
         Hooks {
-            loader: &crate::app::load_configured,
+            loader: &crate::loader::load_configured,
             reload,
         },
         true,
@@ -250,7 +250,7 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     // After blocking signals: threads the app starts at import inherit the mask, so every
     // signal still reaches the signalfd.
     let fork_hooks = match preload && cfg.preload_app {
-        true => match crate::app::preload_configured(&cfg) {
+        true => match crate::loader::preload_configured(&cfg) {
             Ok(hooks) => hooks,
             Err(e) => {
                 log::error!("Failed to preload the app: {e}");

@@ -278,7 +278,7 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
             Body::Iter(mut iter) => {
                 // A file body goes out with sendfile unless the framing is chunked.
                 let raw = iter.file().map(|region| (region, sr.send_raw(region.len)));
-                sh.io.access.capture_environ(&mut conn.access, environ); // service: %({key}e)s
+                sh.io.access.capture_environ(&mut conn.access, || environ.iter()); // service: %({key}e)s
                 std::mem::swap(&mut conn.body, environ.input());
                 conn.body.clear();
                 return match raw {
@@ -294,7 +294,7 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
         Ok(Err(e)) => Err(e),
         Err(panic) => Err(panic_message(panic).into()),
     };
-    sh.io.access.capture_environ(&mut conn.access, environ); // service: %({key}e)s
+    sh.io.access.capture_environ(&mut conn.access, || environ.iter()); // service: %({key}e)s
     std::mem::swap(&mut conn.body, environ.input());
     conn.body.clear();
     app_returned(conn.began, sh);

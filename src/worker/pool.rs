@@ -432,7 +432,7 @@ pub fn hand_over(conn: &mut Conn, job: &mut Job) -> Phase {
 /// body and the last output come back, and the connection goes on with the outcome.
 pub fn take_back(conn: &mut Conn, job: &mut Job, log: &AccessLog) {
     std::mem::swap(&mut conn.resp, &mut job.resp);
-    log.capture_environ(&mut conn.access, &job.environ); // service: %({key}e)s
+    log.capture_environ(&mut conn.access, || job.environ.iter()); // service: %({key}e)s
     std::mem::swap(&mut conn.body, job.environ.input());
     conn.body.clear();
     if conn.pending() == 0 {

@@ -121,14 +121,17 @@ pub struct EnvValues {
 }
 
 impl EnvValues {
-    /// Copies the value of each of `keys` (compared ignoring case, as gunicorn does) from `env`.
-    pub fn capture(&mut self, keys: &[String], env: &crate::app::Environ) {
+    /// Copies the value of each of `keys` (compared ignoring case, as gunicorn does) from the
+    /// environ whose (key, value) pairs `env` lists.
+    pub fn capture<'e, I>(&mut self, keys: &[String], env: impl Fn() -> I)
+    where
+        I: Iterator<Item = (&'e str, &'e str)>,
+    {
         self.bytes.clear();
         self.spans.clear();
         for key in keys {
             // The last value set wins, as in `Environ::get`.
-            let value = env
-                .iter()
+            let value = env()
                 .filter(|(k, _)| k.eq_ignore_ascii_case(key))
                 .last()
                 .map(|(_, v)| v);
@@ -435,11 +438,9 @@ mod tests {
             field_size: 8190,
         };
         parse_head(request, &limits, &mut head).unwrap().unwrap();
-        let mut env = crate::app::Environ::new();
-        env.set("REMOTE_USER", "alice");
-        env.set("wsgi.url_scheme", "http");
+        let env = [("REMOTE_USER", "alice"), ("wsgi.url_scheme", "http")];
         let mut values = EnvValues::default();
-        values.capture(fmt.environ_keys(), &env);
+        values.capture(fmt.environ_keys(), || env.iter().copied());
         let mut time = Vec::new();
         clf_time(1_795_168_800, &mut time);
         let rec = Record {

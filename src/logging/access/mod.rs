@@ -12,7 +12,6 @@ pub mod format;
 
 use super::file::{open_append, write_fd};
 use super::{LoggingError, StdStream};
-use crate::app::Environ;
 use crate::config::Config;
 pub use format::Exchange;
 use format::{AccessFormat, EnvValues, Record};
@@ -160,7 +159,11 @@ impl AccessLog {
 
     /// The application returned: keep the environ values the format needs, since the environ
     /// is reused for the next request before a streamed response ends.
-    pub fn capture_environ(&self, req: &mut RequestLog, environ: &Environ) {
+    /// `environ` lists the environ's (key, value) pairs.
+    pub fn capture_environ<'e, I>(&self, req: &mut RequestLog, environ: impl Fn() -> I)
+    where
+        I: Iterator<Item = (&'e str, &'e str)>,
+    {
         if let (Some(f), Phase::InFlight { .. }) = (&self.format, &req.phase) {
             if !f.environ_keys().is_empty() {
                 req.environ.capture(f.environ_keys(), environ);
