@@ -29,3 +29,19 @@ wait_port() {
   echo "server on port $1 did not start" >&2
   return 1
 }
+
+# The Python servers' benchmarks (python-wsgi.sh, blocking-apps.sh): the venv at $VENV, one pip
+# call per package so that one failing install skips only that server, and the servers they
+# start ($SERVERS, killed with their workers at exit, with $TMP removed).
+pip_install() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" >/dev/null 2>&1; }
+have() { "$VENV/bin/python" -c "import $1" 2>/dev/null; }
+stop_servers() {
+  local pid
+  for pid in "${SERVERS[@]}"; do
+    kill -KILL "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+
+# The median of the numbers on standard input, one a line (the middle one of an odd count).
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }

@@ -29,7 +29,6 @@ BIN=$ROOT/target/release/forkhorn
 
 # The venv: one pip call per server, so that one failing install skips only that server.
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-pip_install() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" >/dev/null 2>&1; }
 pip_install flask==3.1.3
 SKIPPED=()
 pip_install gunicorn==27.0.1 || SKIPPED+=("gunicorn (pip install failed)")
@@ -38,20 +37,10 @@ if ! pip_install bjoern==3.2.2; then
   if [ ! -e /usr/include/ev.h ]; then apt-get install -y -qq libev-dev >/dev/null 2>&1 || true; fi
   pip_install bjoern==3.2.2 || SKIPPED+=("bjoern (pip install failed: needs libev-dev)")
 fi
-have() { "$VENV/bin/python" -c "import $1" 2>/dev/null; }
 
 TMP=$(mktemp -d)
 SERVERS=()
-cleanup() {
-  local pid
-  for pid in "${SERVERS[@]}"; do
-    kill -KILL "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+trap stop_servers EXIT
 
 # The servers of one app run side by side, each on its own port, and the runs are interleaved
 # (run 1 of every server, then run 2, ...): a slow spell of the machine then falls on all of
