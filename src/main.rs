@@ -1,6 +1,5 @@
 //! The `forkhorn` command: arguments -> configuration -> master; errors -> exit status.
 
-use clap::Parser;
 use forkhorn::{cli::Cli, config, logging, master};
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,7 +13,7 @@ fn main() -> ExitCode {
         return forkhorn::bench::main(std::env::args_os().skip(1));
     }
     let cli = Cli::parse();
-    let cfg = match config::load(&cli) {
+    let cfg = match config::load(&cli.settings) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("forkhorn: {e}");
@@ -41,7 +40,7 @@ fn main() -> ExitCode {
     }
     logging::init(cfg.loglevel);
     // HUP re-reads the same sources: the file named by -c, WEB_CONCURRENCY and these flags.
-    match master::run(cfg, &|| config::load(&cli)) {
+    match master::run(cfg, &|| config::load(&cli.settings)) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             log::error!("{e}");

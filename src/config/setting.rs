@@ -1,232 +1,254 @@
-//! The settings: each one's key in the file and flag on the command line, and the one function,
-//! [`assign`], that checks a value and stores it in a [`Config`]. Every source goes through it, so
-//! a value is judged the same way wherever it was written.
+//! What a setting is, apart from which one: the [`settings!`] macro that turns the table of
+//! settings (`table.rs`) into the `Setting` enum, [`Config`], its defaults, [`assign`] and
+//! `Config::value_toml`; the description each entry carries ([`Descriptor`], [`Cli`]); and the
+//! checks that turn a source's [`Value`] into a setting's type. Every source goes through
+//! [`assign`], so a value is judged the same way wherever it was written.
 
 use super::system::System;
+use super::table::Setting;
 use super::StdStream;
 use super::{addr, allow, syslog};
-use super::{BindAddr, Config, LogLevel, WorkerClass};
+use super::{BindAddr, LogLevel, WorkerClass};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
-/// One configurable setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Setting {
-    Bind,
-    Workers,
-    WorkerClass,
-    Threads,
-    Backlog,
-    WorkerConnections,
-    Timeout,
-    GracefulTimeout,
-    Keepalive,
-    LimitRequestLine,
-    LimitRequestFields,
-    LimitRequestFieldSize,
-    LimitRequestBody,
-    BodyBufferSize,
-    HeaderTimeout,
-    ServerHeader,
-    App,
-    Loglevel,
-    ForwardedAllowIps,
-    SecureSchemeHeaders,
-    ProxyProtocol,
-    ProxyAllowIps,
-    StaticRoot,
-    BootTimeout,
-    MaxRequests,
-    MaxRequestsJitter,
-    MaxWorkerMemory,
-    ReusePort,
-    BatchResponses,
-    Pidfile,
-    Chdir,
-    Pythonpath,
-    Virtualenv,
-    PreloadApp,
-    Errorlog,
-    Accesslog,
-    AccessLogFormat,
-    Syslog,
-    SyslogAddr,
-    SyslogFacility,
-    SyslogPrefix,
-    DisableRedirectAccessToSyslog,
-    CaptureOutput,
-    User,
-    Group,
-    Umask,
-    ProcName,
-    RawEnv,
-    Daemon,
+/// Generates, from one entry per setting, everything that lists the settings:
+///
+/// - `Setting`, one variant per entry, with `ALL` and `KEYS` in table order (the order of
+///   `--print-config` and `etc/forkhorn.toml`) and `describe()`, the entry's [`Descriptor`];
+/// - `Config`, one public field per entry (the field's name is the file's key), and its
+///   `Default`;
+/// - `assign`, which checks a value with the entry's `parse` and stores it;
+/// - `Config::value_toml`, which prints a field with the entry's `show`.
+///
+/// An entry reads `Variant field: Type = default, { cli, help, doc, [example,] [section,] parse,
+/// show }`; `parse` is a `fn(&Value, &dyn System) -> Result<Type, Problem>` and `show` a
+/// `fn(&Type) -> Option<String>` (`None`: not set), closures included.
+macro_rules! settings {
+    ($(
+        $(#[$attr:meta])*
+        $variant:ident $field:ident: $ty:ty = $default:expr, {
+            cli: $cli:expr,
+            help: $help:expr,
+            doc: $doc:expr,
+            $(example: $example:expr,)?
+            $(section: $section:expr,)?
+            parse: $parse:expr,
+            show: $show:expr $(,)?
+        }
+    )*) => {
+        /// One configurable setting.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Setting {
+            $($variant,)*
+        }
+
+        impl Setting {
+            /// Every setting, in the order `--print-config` and `etc/forkhorn.toml` list them.
+            pub(crate) const ALL: [Setting; Setting::COUNT] = [$(Setting::$variant,)*];
+
+            /// The keys of the file, in the order of [`Setting::ALL`].
+            pub(crate) const KEYS: [&'static str; Setting::COUNT] = [$(stringify!($field),)*];
+
+            const COUNT: usize = [$(stringify!($variant),)*].len();
+
+            /// What the table says about the setting.
+            pub(crate) fn describe(self) -> &'static Descriptor {
+                match self {
+                    $(Setting::$variant => {
+                        const D: Descriptor = Descriptor {
+                            key: stringify!($field),
+                            cli: $cli,
+                            help: $help,
+                            doc: $doc,
+                            example: settings!(@optional $($example)?),
+                            section: settings!(@optional $($section)?),
+                        };
+                        &D
+                    })*
+                }
+            }
+        }
+
+        /// The effective configuration. Every value has been validated.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Config {
+            /// The config file this came from, if any (re-read on HUP).
+            pub config_file: Option<std::path::PathBuf>,
+            $($(#[$attr])* pub $field: $ty,)*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Config {
+                    config_file: None,
+                    $($field: $default,)*
+                }
+            }
+        }
+
+        /// Checks `value` for `setting` and stores it in `cfg`; on error `cfg` is unchanged.
+        /// `sys` answers what a check must ask the machine (host names, directories, users).
+        pub(crate) fn assign(
+            cfg: &mut Config,
+            setting: Setting,
+            value: &Value,
+            sys: &dyn System,
+        ) -> Result<(), Problem> {
+            match setting {
+                $(Setting::$variant => {
+                    let parse: fn(&Value, &dyn System) -> Result<$ty, Problem> = $parse;
+                    cfg.$field = parse(value, sys)?;
+                })*
+            }
+            Ok(())
+        }
+
+        impl Config {
+            /// The value as TOML, or `None` for an optional setting that is not set.
+            pub(crate) fn value_toml(&self, setting: Setting) -> Option<String> {
+                match setting {
+                    $(Setting::$variant => {
+                        let show: fn(&$ty) -> Option<String> = $show;
+                        show(&self.$field)
+                    })*
+                }
+            }
+        }
+    };
+    (@optional) => { None };
+    (@optional $value:expr) => { Some($value) };
+}
+pub(super) use settings;
+
+/// A setting as the table describes it, apart from its type, default, check and printing.
+#[derive(Debug)]
+pub(crate) struct Descriptor {
+    /// The key in the TOML file (gunicorn's setting name).
+    pub(crate) key: &'static str,
+    /// How the command line sets it.
+    pub(crate) cli: Cli,
+    /// Its line in `--help` and the man page.
+    pub(crate) help: &'static str,
+    /// The paragraph above it in `etc/forkhorn.toml` (wrapped when printed).
+    pub(crate) doc: &'static str,
+    /// For a setting that is not set by default, the value `etc/forkhorn.toml` shows it with,
+    /// commented out.
+    pub(crate) example: Option<&'static str>,
+    /// The heading of the part of `etc/forkhorn.toml` that this setting opens.
+    pub(crate) section: Option<&'static str>,
 }
 
 impl Setting {
-    /// Every setting, in the order `--print-config` and `etc/forkhorn.toml` list them.
-    pub(crate) const ALL: [Setting; 49] = [
-        Setting::Bind,
-        Setting::Workers,
-        Setting::WorkerClass,
-        Setting::Threads,
-        Setting::Backlog,
-        Setting::WorkerConnections,
-        Setting::Timeout,
-        Setting::GracefulTimeout,
-        Setting::Keepalive,
-        Setting::LimitRequestLine,
-        Setting::LimitRequestFields,
-        Setting::LimitRequestFieldSize,
-        Setting::LimitRequestBody,
-        Setting::BodyBufferSize,
-        Setting::HeaderTimeout,
-        Setting::ServerHeader,
-        Setting::App,
-        Setting::Loglevel,
-        Setting::ForwardedAllowIps,
-        Setting::SecureSchemeHeaders,
-        Setting::ProxyProtocol,
-        Setting::ProxyAllowIps,
-        Setting::StaticRoot,
-        Setting::BootTimeout,
-        Setting::MaxRequests,
-        Setting::MaxRequestsJitter,
-        Setting::MaxWorkerMemory,
-        Setting::ReusePort,
-        Setting::BatchResponses,
-        Setting::Pidfile,
-        Setting::Chdir,
-        Setting::Pythonpath,
-        Setting::Virtualenv,
-        Setting::PreloadApp,
-        Setting::Errorlog,
-        Setting::Accesslog,
-        Setting::AccessLogFormat,
-        Setting::Syslog,
-        Setting::SyslogAddr,
-        Setting::SyslogFacility,
-        Setting::SyslogPrefix,
-        Setting::DisableRedirectAccessToSyslog,
-        Setting::CaptureOutput,
-        Setting::User,
-        Setting::Group,
-        Setting::Umask,
-        Setting::ProcName,
-        Setting::RawEnv,
-        Setting::Daemon,
-    ];
-
     /// The key in the TOML file (gunicorn's setting name).
     pub(crate) fn key(self) -> &'static str {
-        match self {
-            Setting::Bind => "bind",
-            Setting::Workers => "workers",
-            Setting::WorkerClass => "worker_class",
-            Setting::Threads => "threads",
-            Setting::Backlog => "backlog",
-            Setting::WorkerConnections => "worker_connections",
-            Setting::Timeout => "timeout",
-            Setting::GracefulTimeout => "graceful_timeout",
-            Setting::Keepalive => "keepalive",
-            Setting::LimitRequestLine => "limit_request_line",
-            Setting::LimitRequestFields => "limit_request_fields",
-            Setting::LimitRequestFieldSize => "limit_request_field_size",
-            Setting::LimitRequestBody => "limit_request_body",
-            Setting::BodyBufferSize => "body_buffer_size",
-            Setting::HeaderTimeout => "header_timeout",
-            Setting::ServerHeader => "server_header",
-            Setting::App => "app",
-            Setting::Loglevel => "loglevel",
-            Setting::ForwardedAllowIps => "forwarded_allow_ips",
-            Setting::SecureSchemeHeaders => "secure_scheme_headers",
-            Setting::ProxyProtocol => "proxy_protocol",
-            Setting::ProxyAllowIps => "proxy_allow_ips",
-            Setting::StaticRoot => "static_root",
-            Setting::BootTimeout => "boot_timeout",
-            Setting::MaxRequests => "max_requests",
-            Setting::MaxRequestsJitter => "max_requests_jitter",
-            Setting::MaxWorkerMemory => "max_worker_memory",
-            Setting::ReusePort => "reuse_port",
-            Setting::BatchResponses => "batch_responses",
-            Setting::Pidfile => "pidfile",
-            Setting::Chdir => "chdir",
-            Setting::Pythonpath => "pythonpath",
-            Setting::Virtualenv => "virtualenv",
-            Setting::PreloadApp => "preload_app",
-            Setting::Errorlog => "errorlog",
-            Setting::Accesslog => "accesslog",
-            Setting::AccessLogFormat => "access_log_format",
-            Setting::Syslog => "syslog",
-            Setting::SyslogAddr => "syslog_addr",
-            Setting::SyslogFacility => "syslog_facility",
-            Setting::SyslogPrefix => "syslog_prefix",
-            Setting::DisableRedirectAccessToSyslog => "disable_redirect_access_to_syslog",
-            Setting::CaptureOutput => "capture_output",
-            Setting::User => "user",
-            Setting::Group => "group",
-            Setting::Umask => "umask",
-            Setting::ProcName => "proc_name",
-            Setting::RawEnv => "raw_env",
-            Setting::Daemon => "daemon",
-        }
+        self.describe().key
     }
 
     /// The command-line flag (gunicorn's spelling) that errors name; `APP` is the positional.
     /// `None` for a setting only the file can set, as in gunicorn.
     pub(crate) fn flag(self) -> Option<&'static str> {
-        Some(match self {
-            Setting::Bind => "--bind",
-            Setting::Workers => "--workers",
-            Setting::WorkerClass => "--worker-class",
-            Setting::Threads => "--threads",
-            Setting::Backlog => "--backlog",
-            Setting::WorkerConnections => "--worker-connections",
-            Setting::Timeout => "--timeout",
-            Setting::GracefulTimeout => "--graceful-timeout",
-            Setting::Keepalive => "--keep-alive",
-            Setting::LimitRequestLine => "--limit-request-line",
-            Setting::LimitRequestFields => "--limit-request-fields",
-            Setting::LimitRequestFieldSize => "--limit-request-field_size",
-            Setting::LimitRequestBody => "--limit-request-body",
-            Setting::BodyBufferSize => "--body-buffer-size",
-            Setting::HeaderTimeout => "--header-timeout",
-            Setting::ServerHeader => "--server-header",
-            Setting::App => "APP",
-            Setting::Loglevel => "--log-level",
-            Setting::ForwardedAllowIps => "--forwarded-allow-ips",
-            Setting::SecureSchemeHeaders => return None,
-            Setting::ProxyProtocol => "--proxy-protocol",
-            Setting::ProxyAllowIps => "--proxy-allow-from",
-            Setting::StaticRoot => "--static-root",
-            Setting::BootTimeout => "--boot-timeout",
-            Setting::MaxRequests => "--max-requests",
-            Setting::MaxRequestsJitter => "--max-requests-jitter",
-            Setting::MaxWorkerMemory => "--max-worker-memory",
-            Setting::ReusePort => "--reuse-port",
-            Setting::BatchResponses => "--no-batch-responses",
-            Setting::Pidfile => "--pid",
-            Setting::Chdir => "--chdir",
-            Setting::Pythonpath => "--pythonpath",
-            Setting::Virtualenv => "--virtualenv",
-            Setting::PreloadApp => "--preload",
-            Setting::Errorlog => "--error-logfile",
-            Setting::Accesslog => "--access-logfile",
-            Setting::AccessLogFormat => "--access-logformat",
-            Setting::Syslog => "--log-syslog",
-            Setting::SyslogAddr => "--log-syslog-to",
-            Setting::SyslogFacility => "--log-syslog-facility",
-            Setting::SyslogPrefix => "--log-syslog-prefix",
-            Setting::DisableRedirectAccessToSyslog => "--disable-redirect-access-to-syslog",
-            Setting::CaptureOutput => "--capture-output",
-            Setting::User => "--user",
-            Setting::Group => "--group",
-            Setting::Umask => "--umask",
-            Setting::ProcName => "--name",
-            Setting::RawEnv => "--env",
-            Setting::Daemon => "--daemon",
+        match self.describe().cli {
+            Cli::FileOnly => None,
+            Cli::Positional(name) => Some(name),
+            Cli::Flag(flag) => Some(flag.long),
+        }
+    }
+}
+
+/// How a setting appears on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cli {
+    /// It does not: only the file sets it, as in gunicorn.
+    FileOnly,
+    /// As the positional argument, with this name in help and errors.
+    Positional(&'static str),
+    /// As a flag.
+    Flag(Flag),
+}
+
+/// A flag: built with [`Cli::long`] and finished by what it takes, e.g.
+/// `Cli::long("--bind").short('b').values("ADDR")`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Flag {
+    /// gunicorn's spelling, with its dashes: the name errors use.
+    pub(crate) long: &'static str,
+    pub(crate) short: Option<char>,
+    /// A second spelling, shown in help (with its dashes).
+    pub(crate) alias: Option<&'static str>,
+    pub(crate) takes: Takes,
+}
+
+/// What a flag takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Takes {
+    /// One value, named so in help; given twice, the last one wins (as with gunicorn's argparse).
+    One(&'static str),
+    /// One value each time it is given, every one kept (`-b A -b B`).
+    Many(&'static str),
+    /// No value: given, it sets the setting to this boolean. Absent, it leaves the file's value,
+    /// so a switch can only change a setting one way, as in gunicorn.
+    Switch(bool),
+}
+
+impl Cli {
+    /// A flag, to be finished by [`Flag::value`], [`Flag::values`] or a switch.
+    pub(crate) const fn long(long: &'static str) -> Flag {
+        Flag {
+            long,
+            short: None,
+            alias: None,
+            takes: Takes::Switch(true),
+        }
+    }
+}
+
+impl Flag {
+    pub(crate) const fn short(self, short: char) -> Flag {
+        Flag {
+            short: Some(short),
+            ..self
+        }
+    }
+
+    pub(crate) const fn alias(self, alias: &'static str) -> Flag {
+        Flag {
+            alias: Some(alias),
+            ..self
+        }
+    }
+
+    /// Takes one value, named `name` in help.
+    pub(crate) const fn value(self, name: &'static str) -> Cli {
+        Cli::Flag(Flag {
+            takes: Takes::One(name),
+            ..self
+        })
+    }
+
+    /// Takes a value each time it is given.
+    pub(crate) const fn values(self, name: &'static str) -> Cli {
+        Cli::Flag(Flag {
+            takes: Takes::Many(name),
+            ..self
+        })
+    }
+
+    /// Turns the setting on.
+    pub(crate) const fn switch(self) -> Cli {
+        Cli::Flag(Flag {
+            takes: Takes::Switch(true),
+            ..self
+        })
+    }
+
+    /// Turns the setting off (`--no-...`).
+    pub(crate) const fn switch_off(self) -> Cli {
+        Cli::Flag(Flag {
+            takes: Takes::Switch(false),
+            ..self
         })
     }
 }
@@ -301,114 +323,39 @@ const LEVELS: [LogLevel; 5] = [
     LogLevel::Critical,
 ];
 
-/// Checks `value` for `setting` and stores it in `cfg`; on error `cfg` is unchanged. `sys`
-/// answers what a check must ask the machine (host names, directories, users).
-pub(crate) fn assign(cfg: &mut Config, setting: Setting, value: &Value, sys: &dyn System) -> Result<(), Problem> {
-    const POSITIVE: Range = Range::new(1, u64::MAX, "a positive integer");
-    const BYTES: Range = Range::new(0, u64::MAX, "a non-negative number of bytes");
-    const ALLOW: &str = "a comma-separated string or a list of IP addresses, CIDR networks or *";
-    match setting {
-        Setting::Bind => cfg.bind = bind_list(value, sys)?,
-        Setting::Workers => cfg.workers = integer(value, POSITIVE)?,
-        Setting::WorkerClass => cfg.worker_class = worker_class(value)?,
-        // gunicorn sets no upper bound; 1024 threads is past any useful pool, and a typo such as
-        // 40000 would otherwise cost every worker that many stacks.
-        Setting::Threads => cfg.threads = integer(value, Range::new(1, 1024, "an integer from 1 to 1024"))?,
-        Setting::Backlog => cfg.backlog = integer(value, POSITIVE)?,
-        Setting::WorkerConnections => cfg.worker_connections = integer(value, POSITIVE)?,
-        Setting::Timeout => cfg.timeout = seconds(value, Zero::Allowed)?,
-        Setting::GracefulTimeout => cfg.graceful_timeout = seconds(value, Zero::Allowed)?,
-        Setting::Keepalive => cfg.keepalive = seconds(value, Zero::Allowed)?,
-        // gunicorn's bounds, applied as gunicorn applies them: a larger value (and for the
-        // field count, 0) means the bound, so a gunicorn configuration keeps working.
-        Setting::LimitRequestLine => {
-            let n: usize = integer(value, Range::new(0, u64::MAX, "a non-negative integer (0 = unlimited)"))?;
-            cfg.limit_request_line = n.min(8190)
-        }
-        Setting::LimitRequestFields => {
-            let n: usize = integer(value, Range::new(0, u64::MAX, "a non-negative integer"))?;
-            cfg.limit_request_fields = if n == 0 { 32768 } else { n.min(32768) }
-        }
-        Setting::LimitRequestFieldSize => {
-            cfg.limit_request_field_size =
-                integer(value, Range::new(0, u64::MAX, "a non-negative integer (0 = unlimited)"))?
-        }
-        Setting::LimitRequestBody => {
-            cfg.limit_request_body = integer(
-                value,
-                Range::new(0, u64::MAX, "a non-negative number of bytes (0 = unlimited)"),
-            )?
-        }
-        Setting::BodyBufferSize => cfg.body_buffer_size = integer(value, BYTES)?,
-        // Zero would time every connection out the moment it is accepted.
-        Setting::HeaderTimeout => cfg.header_timeout = seconds(value, Zero::Refused)?,
-        Setting::ServerHeader => cfg.server_header = server_header(value)?,
-        Setting::App => cfg.app = app(value)?,
-        Setting::Loglevel => cfg.loglevel = loglevel(value)?,
-        Setting::ForwardedAllowIps => cfg.forwarded_allow_ips = allow_ips(value, ALLOW)?,
-        Setting::SecureSchemeHeaders => cfg.secure_scheme_headers = scheme_headers(value)?,
-        Setting::ProxyProtocol => cfg.proxy_protocol = boolean(value)?,
-        Setting::ProxyAllowIps => cfg.proxy_allow_ips = allow_ips(value, ALLOW)?,
-        Setting::StaticRoot => cfg.static_root = Some(existing_dir(value, sys)?),
-        // Zero would fail every boot before the worker could report in.
-        Setting::BootTimeout => cfg.boot_timeout = seconds(value, Zero::Refused)?,
-        Setting::MaxRequests => {
-            cfg.max_requests = integer(value, Range::new(0, u64::MAX, "a non-negative integer (0 = never)"))?
-        }
-        Setting::MaxWorkerMemory => {
-            cfg.max_worker_memory = integer(value, Range::new(0, 1 << 40, "a number of MiB (0: no limit)"))?
-        }
-        Setting::MaxRequestsJitter => {
-            cfg.max_requests_jitter = integer(value, Range::new(0, u64::MAX, "a non-negative integer"))?
-        }
-        Setting::ReusePort => cfg.reuse_port = boolean(value)?,
-        Setting::BatchResponses => cfg.batch_responses = boolean(value)?,
-        Setting::Pidfile => cfg.pidfile = Some(file_path(value, sys, FilePath::Only)?.into()),
-        Setting::Chdir => cfg.chdir = Some(existing_dir(value, sys)?),
-        Setting::Pythonpath => cfg.pythonpath = path_list(value)?,
-        Setting::Virtualenv => cfg.virtualenv = Some(existing_dir(value, sys)?),
-        Setting::PreloadApp => cfg.preload_app = boolean(value)?,
-        Setting::Errorlog => cfg.errorlog = file_path(value, sys, FilePath::OrStderr)?,
-        Setting::Accesslog => cfg.accesslog = Some(file_path(value, sys, FilePath::OrStderr)?),
-        // The logging code owns the `%(atom)s` syntax; a bad atom is a configuration error.
-        Setting::AccessLogFormat => {
-            let format = non_empty(value, "a non-empty access log format")?;
-            crate::logging::check_access_format(&format)
-                .map_err(|why| Problem::new(format!("{value} is not a valid access log format: {why}")))?;
-            cfg.access_log_format = format;
-        }
-        Setting::Syslog => cfg.syslog = boolean(value)?,
-        Setting::SyslogAddr => cfg.syslog_addr = syslog_addr(value)?,
-        Setting::SyslogFacility => cfg.syslog_facility = facility(value)?,
-        Setting::SyslogPrefix => cfg.syslog_prefix = Some(one_line_name(value)?),
-        Setting::DisableRedirectAccessToSyslog => cfg.disable_redirect_access_to_syslog = boolean(value)?,
-        Setting::CaptureOutput => cfg.capture_output = boolean(value)?,
-        Setting::User => cfg.user = Some(account(value, Account::User, sys)?),
-        Setting::Group => cfg.group = Some(account(value, Account::Group, sys)?),
-        Setting::Umask => cfg.umask = umask(value)?,
-        Setting::ProcName => cfg.proc_name = Some(one_line_name(value)?),
-        Setting::RawEnv => cfg.raw_env = env_pairs(value)?,
-        Setting::Daemon => cfg.daemon = boolean(value)?,
-    }
-    Ok(())
+/// Counts that must be at least 1.
+pub(super) const POSITIVE: Range = Range::new(1, u64::MAX, "a positive integer");
+
+/// Sizes in bytes.
+pub(super) const BYTES: Range = Range::new(0, u64::MAX, "a non-negative number of bytes");
+
+/// What the lists of peers (`forwarded_allow_ips`, `proxy_allow_ips`) admit.
+pub(super) const ALLOW: &str = "a comma-separated string or a list of IP addresses, CIDR networks or *";
+
+/// The logging code owns the `%(atom)s` syntax; a bad atom is a configuration error.
+pub(super) fn access_format(value: &Value) -> Result<String, Problem> {
+    let format = non_empty(value, "a non-empty access log format")?;
+    crate::logging::check_access_format(&format)
+        .map_err(|why| Problem::new(format!("{value} is not a valid access log format: {why}")))?;
+    Ok(format)
 }
 
 /// The integers a setting admits, and how a message describes them.
 #[derive(Clone, Copy)]
-struct Range {
+pub(super) struct Range {
     min: u64,
     max: u64,
     what: &'static str,
 }
 
 impl Range {
-    const fn new(min: u64, max: u64, what: &'static str) -> Range {
+    pub(super) const fn new(min: u64, max: u64, what: &'static str) -> Range {
         Range { min, max, what }
     }
 }
 
 /// An integer within `range` that also fits `T` (e.g. the `i32` of listen(2)'s backlog).
-fn integer<T: TryFrom<u64>>(value: &Value, range: Range) -> Result<T, Problem> {
+pub(super) fn integer<T: TryFrom<u64>>(value: &Value, range: Range) -> Result<T, Problem> {
     let expected = |got: &dyn fmt::Display| Problem::new(format!("expected {}, got {got}", range.what));
     let n = match value {
         Value::Int(n) => *n,
@@ -424,13 +371,13 @@ fn integer<T: TryFrom<u64>>(value: &Value, range: Range) -> Result<T, Problem> {
 
 /// Whether a duration may be zero.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Zero {
+pub(super) enum Zero {
     Allowed,
     Refused,
 }
 
 /// A duration in seconds, integer or (for fractions) float.
-fn seconds(value: &Value, zero: Zero) -> Result<Duration, Problem> {
+pub(super) fn seconds(value: &Value, zero: Zero) -> Result<Duration, Problem> {
     let what = match zero {
         Zero::Allowed => "a non-negative number of seconds",
         Zero::Refused => "a positive number of seconds",
@@ -494,7 +441,7 @@ const WORKER_CLASSES: [(&str, WorkerClass); 6] = [
 /// gthread: a configuration that asks for one expects monkey-patching or an event loop the app
 /// runs on, which forkhorn does not give; the message points at `threads`, which does serve an
 /// app that waits.
-fn worker_class(value: &Value) -> Result<WorkerClass, Problem> {
+pub(super) fn worker_class(value: &Value) -> Result<WorkerClass, Problem> {
     const WHAT: &str =
         "sync or gthread (forkhorn's worker classes; an app that waits on I/O should raise threads instead)";
     let name = text(value, WHAT)?;
@@ -505,7 +452,7 @@ fn worker_class(value: &Value) -> Result<WorkerClass, Problem> {
         .ok_or_else(|| Problem::new(format!("expected {WHAT}, got {value}")))
 }
 
-fn loglevel(value: &Value) -> Result<LogLevel, Problem> {
+pub(super) fn loglevel(value: &Value) -> Result<LogLevel, Problem> {
     let names = LEVELS.map(LogLevel::as_str).join(", ");
     let what = format!("one of {names}");
     let name = text(value, &what)?;
@@ -517,7 +464,7 @@ fn loglevel(value: &Value) -> Result<LogLevel, Problem> {
 
 /// A header value must not be able to end the header or start another: printable ASCII and
 /// spaces only.
-fn server_header(value: &Value) -> Result<String, Problem> {
+pub(super) fn server_header(value: &Value) -> Result<String, Problem> {
     const WHAT: &str = "printable ASCII text (or \"\" for no Server header)";
     let s = text(value, WHAT)?;
     if s.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
@@ -528,7 +475,7 @@ fn server_header(value: &Value) -> Result<String, Problem> {
 }
 
 /// The application's syntax only; which apps exist is the worker's business.
-fn app(value: &Value) -> Result<String, Problem> {
+pub(super) fn app(value: &Value) -> Result<String, Problem> {
     const WHAT: &str = "builtin:NAME or module[.sub]:callable, :factory() or :factory(args)";
     let s = text(value, WHAT)?;
     if is_app_spec(s) {
@@ -567,7 +514,7 @@ fn is_identifier(s: &str) -> bool {
     chars.next().is_some_and(|c| c == '_' || c.is_alphabetic()) && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
-fn bind_list(value: &Value, sys: &dyn System) -> Result<Vec<BindAddr>, Problem> {
+pub(super) fn bind_list(value: &Value, sys: &dyn System) -> Result<Vec<BindAddr>, Problem> {
     let items: Vec<(Option<usize>, &str)> = match value {
         Value::Str(s) | Value::Arg(s) => vec![(None, s.as_str())],
         Value::Args(list) => list.iter().map(|s| (None, s.as_str())).collect(),
@@ -611,7 +558,7 @@ fn bind_list(value: &Value, sys: &dyn System) -> Result<Vec<BindAddr>, Problem> 
     Ok(out)
 }
 
-fn boolean(value: &Value) -> Result<bool, Problem> {
+pub(super) fn boolean(value: &Value) -> Result<bool, Problem> {
     match value {
         Value::Bool(b) => Ok(*b),
         other => Err(Problem::new(format!("expected true or false, got {other}"))),
@@ -653,7 +600,7 @@ fn strings(value: &Value, split: Split, what: &str) -> Result<Vec<(Option<usize>
     }
 }
 
-fn allow_ips(value: &Value, what: &str) -> Result<super::AllowIps, Problem> {
+pub(super) fn allow_ips(value: &Value, what: &str) -> Result<super::AllowIps, Problem> {
     let mut entries = Vec::new();
     for (item, text) in strings(value, Split::Commas, what)? {
         let entry =
@@ -665,7 +612,7 @@ fn allow_ips(value: &Value, what: &str) -> Result<super::AllowIps, Problem> {
 
 /// Header names as gunicorn compares them (upper case), each mapped to the value that means
 /// https. The names must be tokens and the values printable, or they could never match a request.
-fn scheme_headers(value: &Value) -> Result<Vec<(String, String)>, Problem> {
+pub(super) fn scheme_headers(value: &Value) -> Result<Vec<(String, String)>, Problem> {
     let Value::Table(entries) = value else {
         return Err(Problem::new(format!(
             "expected a table of header names and values, such as {{ \"X-FORWARDED-PROTO\" = \"https\" }}, got {value}"
@@ -713,7 +660,7 @@ fn path_text<'v>(value: &'v Value, what: &str) -> Result<&'v str, Problem> {
 /// Checked when the configuration is loaded, so that a typo stops the server before it binds
 /// rather than when a worker first needs the directory. A relative path is taken from the
 /// directory forkhorn was started in.
-fn existing_dir(value: &Value, sys: &dyn System) -> Result<PathBuf, Problem> {
+pub(super) fn existing_dir(value: &Value, sys: &dyn System) -> Result<PathBuf, Problem> {
     const WHAT: &str = "an existing directory";
     let s = path_text(value, WHAT)?;
     if sys.is_dir(Path::new(s)) {
@@ -726,14 +673,14 @@ fn existing_dir(value: &Value, sys: &dyn System) -> Result<PathBuf, Problem> {
 /// Whether a file setting may also be `-` for stderr (or another name of the process's stdout or
 /// stderr, such as `/dev/stdout`: see [`StdStream::named`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum FilePath {
+pub(super) enum FilePath {
     Only,
     OrStderr,
 }
 
 /// A file forkhorn will create or append to: its directory must exist (the file need not), and
 /// it must not itself be a directory.
-fn file_path(value: &Value, sys: &dyn System, kind: FilePath) -> Result<String, Problem> {
+pub(super) fn file_path(value: &Value, sys: &dyn System, kind: FilePath) -> Result<String, Problem> {
     let what = match kind {
         FilePath::Only => "a file path in an existing directory",
         FilePath::OrStderr => "\"-\" (stderr) or a file path in an existing directory",
@@ -763,7 +710,7 @@ fn file_path(value: &Value, sys: &dyn System, kind: FilePath) -> Result<String, 
 
 /// gunicorn's `pythonpath`: directories for `sys.path`, not checked for existence (neither does
 /// gunicorn: a missing entry is harmless to Python).
-fn path_list(value: &Value) -> Result<Vec<PathBuf>, Problem> {
+pub(super) fn path_list(value: &Value) -> Result<Vec<PathBuf>, Problem> {
     const WHAT: &str = "a comma-separated string or a list of directory paths";
     let mut out = Vec::new();
     for (item, s) in strings(value, Split::Commas, WHAT)? {
@@ -783,7 +730,7 @@ fn non_empty(value: &Value, what: &str) -> Result<String, Problem> {
 }
 
 /// A name that appears inside log lines and process titles: one line, not empty.
-fn one_line_name(value: &Value) -> Result<String, Problem> {
+pub(super) fn one_line_name(value: &Value) -> Result<String, Problem> {
     const WHAT: &str = "non-empty text without control characters";
     let s = non_empty(value, WHAT)?;
     if s.chars().any(char::is_control) {
@@ -792,14 +739,14 @@ fn one_line_name(value: &Value) -> Result<String, Problem> {
     Ok(s)
 }
 
-fn syslog_addr(value: &Value) -> Result<String, Problem> {
+pub(super) fn syslog_addr(value: &Value) -> Result<String, Problem> {
     let s = text(value, "a syslog address such as unix:///dev/log or udp://HOST:PORT")?;
     syslog::check_addr(s)
         .map(|()| s.to_owned())
         .map_err(|why| Problem::new(format!("{value} is not a valid syslog address ({why})")))
 }
 
-fn facility(value: &Value) -> Result<String, Problem> {
+pub(super) fn facility(value: &Value) -> Result<String, Problem> {
     let what = format!("one of {}", syslog::FACILITIES.join(", "));
     let name = text(value, &what)?;
     syslog::facility(name)
@@ -809,14 +756,14 @@ fn facility(value: &Value) -> Result<String, Problem> {
 
 /// Whose database a name is looked up in.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Account {
+pub(super) enum Account {
     User,
     Group,
 }
 
 /// A user or group name, or a number as gunicorn takes it (not looked up: an id need not have a
 /// name). A name that does not exist is refused now, not when the master drops privileges.
-fn account(value: &Value, kind: Account, sys: &dyn System) -> Result<String, Problem> {
+pub(super) fn account(value: &Value, kind: Account, sys: &dyn System) -> Result<String, Problem> {
     let noun = match kind {
         Account::User => "user",
         Account::Group => "group",
@@ -849,7 +796,7 @@ fn account(value: &Value, kind: Account, sys: &dyn System) -> Result<String, Pro
 
 /// A umask as gunicorn reads it (Python's `int(x, 0)`, plus a leading 0 meaning octal), or a
 /// TOML integer such as `0o022`.
-fn umask(value: &Value) -> Result<u32, Problem> {
+pub(super) fn umask(value: &Value) -> Result<u32, Problem> {
     const WHAT: &str = "a umask from 0 to 0o777 (octal as 0o22 or 0022)";
     let n = match value {
         Value::Int(n) => *n,
@@ -888,7 +835,7 @@ fn auto_int(s: &str) -> Option<i64> {
 
 /// `KEY=VALUE` strings, split at the first `=`. The key may not be empty, and neither part may
 /// hold a NUL, which the environment cannot carry.
-fn env_pairs(value: &Value) -> Result<Vec<(String, String)>, Problem> {
+pub(super) fn env_pairs(value: &Value) -> Result<Vec<(String, String)>, Problem> {
     const WHAT: &str = "a list of \"KEY=VALUE\" strings";
     let mut out = Vec::new();
     for (item, s) in strings(value, Split::Whole, WHAT)? {
