@@ -190,7 +190,8 @@ mod tests {
             | Setting::DisableRedirectAccessToSyslog
             | Setting::CaptureOutput
             | Setting::Daemon => None,
-            _ => Some("7"),
+            // A setting unset by default has an example, valid on the fake machine.
+            _ => Some(s.describe().example.map_or("7", |e| e.trim_matches('"'))),
         };
         let mut with_flags = 0;
         for s in Setting::ALL {
