@@ -365,6 +365,20 @@ settings! {
         show: opt_path,
     }
 
+    /// gunicorn's directory for heartbeat files: accepted so that a gunicorn configuration keeps
+    /// working, and otherwise unused (forkhorn's heartbeat uses no file).
+    WorkerTmpDir worker_tmp_dir: Option<PathBuf> = None, {
+        cli: Cli::long("--worker-tmp-dir").value("DIR"),
+        help: "Accepted for gunicorn compatibility, with a warning; no effect (forkhorn's heartbeat uses \
+               no file)",
+        doc: "gunicorn's directory for the workers' heartbeat files (must exist). Accepted so that a \
+              gunicorn configuration keeps working, with a warning at start-up: forkhorn's heartbeat uses \
+              no file, so it has no effect.",
+        example: "\"/tmp\"",
+        parse: |v, sys| existing_dir(v, sys).map(Some),
+        show: opt_path,
+    }
+
     /// Directory to change to before loading the app.
     Chdir chdir: Option<PathBuf> = None, {
         cli: Cli::long("--chdir").value("DIR"),
