@@ -176,7 +176,7 @@ const KEEP_MAX: usize = 64 * 1024;
 
 impl Storage {
     /// New buffers, for when the pool is empty.
-    pub fn new() -> Storage {
+    fn allocate() -> Storage {
         let mut head = Head::default();
         head.headers.reserve(32);
         Storage {
@@ -359,7 +359,7 @@ impl Conn {
     /// has it already.
     pub(super) fn take_storage(&mut self, pool: &mut Vec<Storage>) {
         if !self.holds_storage() {
-            let mut s = pool.pop().unwrap_or_else(Storage::new);
+            let mut s = pool.pop().unwrap_or_else(Storage::allocate);
             self.swap_storage(&mut s);
         }
     }
