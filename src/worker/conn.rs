@@ -172,7 +172,7 @@ pub struct Storage {
 const RECV_SIZE: usize = 8192;
 /// Send buffers, head copies and in-memory bodies larger than this are shrunk when they go back
 /// to the pool: one large response must not pin its memory in the worker for good.
-const KEEP_MAX: usize = 64 * 1024;
+pub(super) const KEEP_MAX: usize = 64 * 1024;
 
 impl Storage {
     /// New buffers, for when the pool is empty.
@@ -877,5 +877,38 @@ impl Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.close_body();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_going_back_to_the_pool_keeps_no_large_buffer() {
+        let mut s = Storage::allocate();
+        s.wbuf.resize(4 << 20, b'x');
+        s.head_buf.resize(1 << 20, b'h');
+        s.body.staging().resize(2 << 20, b'b');
+        s.reset();
+        assert!(
+            s.wbuf.is_empty() && s.wbuf.capacity() <= KEEP_MAX,
+            "{}",
+            s.wbuf.capacity()
+        );
+        assert!(s.head_buf.is_empty() && s.head_buf.capacity() <= KEEP_MAX);
+        assert_eq!(s.body.len(), 0);
+        assert!(s.body.staging().capacity() <= KEEP_MAX);
+        assert_eq!(s.rbuf.capacity(), RECV_SIZE);
+    }
+
+    #[test]
+    fn what_an_idle_connection_keeps_owns_no_memory() {
+        let mut s = Storage::none();
+        assert_eq!(s.rbuf.capacity(), 0);
+        assert_eq!(s.wbuf.capacity(), 0);
+        assert_eq!(s.head_buf.capacity(), 0);
+        assert_eq!(s.head.headers.capacity(), 0);
+        assert_eq!(s.body.staging().capacity(), 0);
     }
 }

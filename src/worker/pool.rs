@@ -310,6 +310,8 @@ impl Pool {
         let took = job.took.as_micros().min(3_600_000_000) as u64;
         self.call_us = self.call_us - self.call_us / 8 + took / 8;
         job.out.clear();
+        // One large response must not pin its memory in the job pool for good.
+        job.out.shrink_to(super::conn::KEEP_MAX);
         job.link = None;
         job.outcome = Outcome::Pending;
         job.retire = false;
