@@ -7,6 +7,7 @@
 //! - `addr` parses listening addresses, `allow` the entries of [`AllowIps`] lists, `syslog` the
 //!   syslog address and facility; `render` prints a config back as TOML ([`Config::to_toml`]),
 //!   `suggest` finds the setting a misspelt key meant;
+//! - [`access_format`] is the grammar of `access_log_format`, which the access log renders;
 //! - `system` is what checks ask the machine (host names, directories, users), injected so that
 //!   only `load` touches it;
 //! - [`ConfigError`] is the one-line message for anything a user got wrong.
@@ -352,6 +353,7 @@ impl LogLevel {
     }
 }
 
+pub mod access_format;
 mod addr;
 mod allow;
 mod error;

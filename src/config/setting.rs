@@ -370,10 +370,10 @@ pub(crate) fn assign(cfg: &mut Config, setting: Setting, value: &Value, sys: &dy
         Setting::PreloadApp => cfg.preload_app = boolean(value)?,
         Setting::Errorlog => cfg.errorlog = file_path(value, sys, FilePath::OrStderr)?,
         Setting::Accesslog => cfg.accesslog = Some(file_path(value, sys, FilePath::OrStderr)?),
-        // The logging code owns the `%(atom)s` syntax; a bad atom is a configuration error.
+        // The `%(atom)s` grammar is in `access_format`; a bad atom is a configuration error.
         Setting::AccessLogFormat => {
             let format = non_empty(value, "a non-empty access log format")?;
-            crate::logging::check_access_format(&format)
+            super::access_format::AccessFormat::parse(&format)
                 .map_err(|why| Problem::new(format!("{value} is not a valid access log format: {why}")))?;
             cfg.access_log_format = format;
         }

@@ -5,7 +5,7 @@
 //!
 //! - `file`: an append-only file that can be reopened in place (logrotate, then USR1);
 //! - `syslog`: one syslog connection per process, re-made after fork;
-//! - [`access`]: the access log format and the worker's buffered writer.
+//! - [`access`]: rendering access log lines, and the worker's buffered writer.
 //!
 //! In a process's life: [`init`] (stderr, before the configuration is known), [`configure`]
 //! (the master: files, syslog, captured output), then in each worker [`after_fork`]; [`reopen`]
@@ -15,7 +15,7 @@ pub mod access;
 mod file;
 mod syslog;
 
-pub use access::format::FormatError;
+pub use crate::config::access_format::FormatError;
 pub use access::AccessLog;
 
 use crate::clock::Civil;
@@ -162,7 +162,7 @@ pub fn set_level(level: LogLevel) {
 /// May be called again (on reload) to apply a changed configuration.
 pub fn configure(cfg: &Config, owner: (Option<Uid>, Option<Gid>)) -> Result<(), LoggingError> {
     init(cfg.loglevel);
-    access::format::AccessFormat::parse(&cfg.access_log_format)?;
+    crate::config::access_format::AccessFormat::parse(&cfg.access_log_format)?;
     let (error_file, error_fd) = match StdStream::named(&cfg.errorlog) {
         Some(stream) => (None, stream.fd()),
         None => {
@@ -326,11 +326,6 @@ fn syslog_access(line: &str) {
             s.access_line(line);
         }
     }
-}
-
-/// Checks an `access_log_format` (for the configuration's validation).
-pub fn check_access_format(format: &str) -> Result<(), FormatError> {
-    access::format::AccessFormat::parse(format).map(|_| ())
 }
 
 #[cfg(test)]
