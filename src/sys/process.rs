@@ -7,18 +7,45 @@ use nix::unistd::{ForkResult, Pid};
 use std::fmt;
 use std::os::fd::RawFd;
 
+/// The crate's only fork(). Its callers are the two below, whose children either exit or
+/// carry on as the whole program.
+fn fork() -> Result<ForkResult, nix::Error> {
+    // SAFETY: fork() copies only the calling thread, so the child must not need a lock that
+    // another thread held at that instant (the danger nix marks this call unsafe for); there
+    // is no other way in which a fork breaks memory safety. The allocator is not such a lock
+    // (glibc's malloc resets its locks in the child). The callers keep the child clear of the
+    // others: the daemon's forks (`sys::daemon`) run in main before any thread exists. The
+    // master's forks (workers, a new master on USR2) run on the master's one thread of
+    // forkhorn code; it starts no thread of its own, since a worker starts its application
+    // threads after fork. With `preload_app` the imported app may have started threads: they
+    // run only holding the GIL, which the master holds across the fork (CPython's fork
+    // protocol, `python::fork`, what os.fork() does), so none is inside the interpreter when
+    // it is copied; a lock such a thread holds outside Python stays held in the worker, as
+    // with gunicorn's preload, and would stop (not corrupt) a worker that took it. The unit
+    // tests that fork (while libtest runs other tests on other threads) give the child only
+    // their own values and system calls.
+    unsafe { nix::unistd::fork() }
+}
+
 /// Forks; the child runs `child` and exits with the status it returns, never returning here.
 /// The parent gets the child's pid.
 pub fn fork_child(child: impl FnOnce() -> i32) -> Result<Pid, nix::Error> {
-    // SAFETY: the master is single-threaded (it never starts threads and never runs
-    // application code), so the child cannot inherit a lock held by another thread. The child
-    // runs `child` and leaves through `exit`, never returning into the parent's frames.
-    match unsafe { nix::unistd::fork() }? {
+    match fork()? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
             let code = child();
             std::process::exit(code)
         }
+    }
+}
+
+/// Forks; the parent runs `parent` with the child's pid and exits with the status it returns,
+/// never returning here; the child returns and carries on as the program (detaching, in
+/// `sys::daemon`). Call it before any thread is started.
+pub fn fork_to_child(parent: impl FnOnce(Pid) -> i32) -> Result<(), nix::Error> {
+    match fork()? {
+        ForkResult::Parent { child } => std::process::exit(parent(child)),
+        ForkResult::Child => Ok(()),
     }
 }
 
