@@ -30,7 +30,8 @@ pub use app::{AppError, Application, Body, Environ, StartResponse};
 pub use config::Config;
 
 /// Serves `make_app()` with forkhorn's master and workers, as configured by `cfg`: the call a
-/// Rust program makes from its own `main`. `make_app` runs in each worker after fork (open
+/// Rust program makes from its own `main`, before it starts any thread (the master changes the
+/// environment as it starts, and forks). `make_app` runs in each worker after fork (open
 /// database connections there, not before). Returns the exit status for the process.
 ///
 /// ```no_run

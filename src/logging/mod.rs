@@ -212,9 +212,10 @@ pub fn configure(cfg: &Config, owner: (Option<Uid>, Option<Gid>)) -> Result<(), 
 fn capture(to: RawFd) -> io::Result<()> {
     for std in [1, 2] {
         // dup2, not dup3: stdout and stderr must survive exec.
-        // SAFETY: `to` is open for the life of the process (a log file's number is never closed,
-        // only replaced through dup3), and dup2 onto 1 or 2 replaces a standard stream this
-        // process owns.
+        // SAFETY: dup2 passes no memory, and `to` is open for the call: 1, 2, or the number of
+        // the error log file that `configure` is installing or that the locked state holds.
+        // dup2 onto 1 or 2 replaces only the file behind a standard stream, numbers std's
+        // streams use without owning them.
         if std != to && unsafe { libc::dup2(to, std) } < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -174,8 +174,10 @@ pub fn take_inherited() -> Vec<Listener> {
     let Some(list) = std::env::var_os(INHERIT_ENV) else {
         return Vec::new();
     };
-    // SAFETY: the master is single-threaded at start-up; nothing reads the environment
-    // concurrently.
+    // SAFETY: this runs as the master starts, before it preloads the app (whose import may
+    // start threads), and the master starts no thread of its own, so no other thread reads the
+    // environment: `forkhorn` runs it first thing, and `forkhorn::serve` asks to be called
+    // before the program starts threads of its own.
     unsafe { std::env::remove_var(INHERIT_ENV) };
     list.to_string_lossy()
         .split(',')

@@ -11,19 +11,19 @@ use std::os::fd::RawFd;
 /// carry on as the whole program.
 fn fork() -> Result<ForkResult, nix::Error> {
     // SAFETY: fork() copies only the calling thread, so the child must not need a lock that
-    // another thread held at that instant (the danger nix marks this call unsafe for); there
-    // is no other way in which a fork breaks memory safety. The allocator is not such a lock
-    // (glibc's malloc resets its locks in the child). The callers keep the child clear of the
-    // others: the daemon's forks (`sys::daemon`) run in main before any thread exists. The
-    // master's forks (workers, a new master on USR2) run on the master's one thread of
-    // forkhorn code; it starts no thread of its own, since a worker starts its application
-    // threads after fork. With `preload_app` the imported app may have started threads: they
-    // run only holding the GIL, which the master holds across the fork (CPython's fork
-    // protocol, `python::fork`, what os.fork() does), so none is inside the interpreter when
-    // it is copied; a lock such a thread holds outside Python stays held in the worker, as
-    // with gunicorn's preload, and would stop (not corrupt) a worker that took it. The unit
-    // tests that fork (while libtest runs other tests on other threads) give the child only
-    // their own values and system calls.
+    // another thread held at that instant (the hazard nix marks this call unsafe for). The
+    // allocator is no such lock: glibc's malloc resets its locks in the child. The callers
+    // keep the child clear of the others. The daemon's forks run in main before any thread
+    // exists. The master's forks (a worker, a new master on USR2) run on the one thread of
+    // forkhorn code in the master, which starts no thread of its own (a worker starts its
+    // application threads after fork; a program calling `forkhorn::serve` starts none before,
+    // as its docs ask). With `preload_app`, the imported app may have started threads: they
+    // run Python only while holding the GIL, and the master holds the GIL across the fork
+    // (`python::fork`: CPython's fork protocol, what os.fork() does), so the interpreter is
+    // copied with no thread inside it; a lock such a thread holds outside Python stays held
+    // in the worker, as under gunicorn's preload, and can only stall a worker that takes it.
+    // The unit tests that fork while libtest runs other tests on other threads give the child
+    // only their own values, allocations and system calls.
     unsafe { nix::unistd::fork() }
 }
 
