@@ -323,11 +323,11 @@ pub(crate) fn assign(cfg: &mut Config, setting: Setting, value: &Value, sys: &dy
         // field count, 0) means the bound, so a gunicorn configuration keeps working.
         Setting::LimitRequestLine => {
             let n: usize = integer(value, Range::new(0, u64::MAX, "a non-negative integer (0 = unlimited)"))?;
-            cfg.limit_request_line = n.min(8190)
+            cfg.limit_request_line = crate::http::Limits::bound_request_line(n)
         }
         Setting::LimitRequestFields => {
             let n: usize = integer(value, Range::new(0, u64::MAX, "a non-negative integer"))?;
-            cfg.limit_request_fields = if n == 0 { 32768 } else { n.min(32768) }
+            cfg.limit_request_fields = crate::http::Limits::bound_fields(n)
         }
         Setting::LimitRequestFieldSize => {
             cfg.limit_request_field_size =
