@@ -81,7 +81,7 @@ pub struct Config {
     /// Log threshold.
     pub loglevel: LogLevel,
 
-    // --- HTTP and proxies (the HTTP issue) ---
+    // --- HTTP and proxies ---
     /// Peers trusted to set the scheme headers (`X-Forwarded-Proto` ...).
     pub forwarded_allow_ips: AllowIps,
     /// Header (upper case) and value pairs that, from a trusted peer, mean `https`.
@@ -91,11 +91,11 @@ pub struct Config {
     /// Peers allowed to send a PROXY protocol header.
     pub proxy_allow_ips: AllowIps,
 
-    // --- Files (the protocol issue) ---
+    // --- Files ---
     /// The directory `builtin:static` serves.
     pub static_root: Option<PathBuf>,
 
-    // --- Supervision (the master issue) ---
+    // --- Supervision ---
     /// How long a new worker may take to become ready (slow imports).
     pub boot_timeout: Duration,
     /// A worker is replaced after this many requests (0 = never).
@@ -117,7 +117,7 @@ pub struct Config {
     /// Where the master writes its pid.
     pub pidfile: Option<PathBuf>,
 
-    // --- Python (the Python issue) ---
+    // --- Python ---
     /// Directory to change to before loading the app.
     pub chdir: Option<PathBuf>,
     /// Directories put at the front of `sys.path`.
@@ -127,7 +127,7 @@ pub struct Config {
     /// Import the app in the master, before forking.
     pub preload_app: bool,
 
-    // --- Operations (the operations issue) ---
+    // --- Operations ---
     /// The error log: `-` (stderr) or a file path.
     pub errorlog: String,
     /// The access log: `-` (stderr), a file path, or none.
