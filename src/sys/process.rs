@@ -1,4 +1,5 @@
-//! Process creation and hygiene: the crate's only `fork()`, closing inherited descriptors in a
+//! Process creation and hygiene: the crate's only `fork()` call (`forkhorn bench` starts other
+//! programs through std's `Command`, which forks and execs), closing inherited descriptors in a
 //! child, and the signal mask a child starts from.
 
 use nix::sys::signal::{SigSet, SigmaskHow};
@@ -7,8 +8,8 @@ use nix::unistd::{ForkResult, Pid};
 use std::fmt;
 use std::os::fd::RawFd;
 
-/// The crate's only fork(). Its callers are the two below, whose children either exit or
-/// carry on as the whole program.
+/// The crate's only fork() call. Its callers are the two functions below: in one the child
+/// runs a closure and exits, in the other it carries on as the program and the parent exits.
 fn fork() -> Result<ForkResult, nix::Error> {
     // SAFETY: fork() copies only the calling thread, so the child must not need a lock that
     // another thread held at that instant (the hazard nix marks this call unsafe for). The
