@@ -1,7 +1,7 @@
 //! The master (gunicorn's arbiter): binds, forks and supervises the workers, and turns signals
 //! into lifecycle changes: reload by rolling replacement, binary upgrade, graceful and fast
-//! stop. It never parses HTTP and never runs application code. `docs/LIFECYCLE.md` draws the
-//! states.
+//! stop. It never parses HTTP, and runs application code only to import a Python app once for
+//! all workers (`preload_app`). `docs/LIFECYCLE.md` draws the states.
 
 mod upgrade;
 
