@@ -2,8 +2,8 @@
 //!
 //! The process model, in brief:
 //! - the **master** ([`master`]) reads the [`config`], binds the listening sockets ([`sys`]),
-//!   forks the workers and supervises them; it handles signals and never parses HTTP or runs
-//!   application code;
+//!   forks the workers and supervises them; it handles signals, never parses HTTP, and runs
+//!   application code only to import a Python app before forking (`preload_app`);
 //! - each **worker** ([`worker`]) runs a mio event loop over the inherited listeners: it accepts
 //!   connections, parses requests with the pure [`http`] module and calls the [`app`] through
 //!   the start_response/write protocol of PEP 3333;
@@ -30,7 +30,8 @@ pub use app::{AppError, Application, Body, Environ, StartResponse};
 pub use config::Config;
 
 /// Serves `make_app()` with forkhorn's master and workers, as configured by `cfg`: the call a
-/// Rust program makes from its own `main`. `make_app` runs in each worker after fork (open
+/// Rust program makes from its own `main`, before it starts any thread (the master changes the
+/// environment as it starts, and forks). `make_app` runs in each worker after fork (open
 /// database connections there, not before). Returns the exit status for the process.
 ///
 /// ```no_run

@@ -40,7 +40,7 @@ fn systemd_units_pass_systemd_analyze_verify() {
 }
 
 #[test]
-fn service_unit_is_what_the_issue_asks_for() {
+fn service_unit_notifies_reloads_with_hup_and_is_confined() {
     let unit = packaging("systemd/forkhorn.service");
     for line in [
         "Type=notify",

@@ -213,7 +213,7 @@ fn socket_activation_with_tcp_and_unix_sockets_passed_by_the_harness() {
     ])
     .env("LISTEN_FDS", "2")
     .env("LISTEN_FDNAMES", "web:admin");
-    // SAFETY: only dup/dup2, which are async-signal-safe, between fork and exec.
+    // SAFETY: only fcntl(F_DUPFD) and dup2, which are async-signal-safe, between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             // Copies above 100 first, so that dup2 onto 3 and 4 never clobbers a source.
@@ -290,7 +290,7 @@ fn a_usr2_upgrade_keeps_serving_the_sockets_systemd_passed() {
         "builtin:hello",
     ])
     .env("LISTEN_FDS", "1");
-    // SAFETY: only dup/dup2, which are async-signal-safe, between fork and exec.
+    // SAFETY: only fcntl(F_DUPFD) and dup2, which are async-signal-safe, between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             let a = libc::fcntl(tcp_fd, libc::F_DUPFD, 100);

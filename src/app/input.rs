@@ -79,7 +79,6 @@ impl Input {
 
 /// An unnamed file in the temporary directory: nothing to clean up, even after a crash.
 fn anonymous_file() -> io::Result<File> {
-    use std::os::fd::FromRawFd;
     let dir = std::env::temp_dir();
     let fd = nix::fcntl::open(
         &dir,
@@ -87,8 +86,7 @@ fn anonymous_file() -> io::Result<File> {
         nix::sys::stat::Mode::from_bits_truncate(0o600),
     )
     .map_err(io::Error::from)?;
-    // SAFETY: `fd` was just opened and is owned by nothing else.
-    Ok(unsafe { File::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) })
+    Ok(File::from(fd))
 }
 
 impl Read for Input {

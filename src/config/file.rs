@@ -340,7 +340,7 @@ loglevel = "DEBUG"
     }
 
     #[test]
-    fn the_settings_of_later_issues() {
+    fn proxy_file_supervision_python_and_operations_settings() {
         let cfg = parse_ok(
             r#"
 forwarded_allow_ips = "10.0.0.0/8, 192.168.0.1"

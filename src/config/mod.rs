@@ -13,6 +13,7 @@
 //!   syslog address and facility; `render` prints a config back as TOML ([`Config::to_toml`])
 //!   and writes the example file ([`example_toml`]),
 //!   `suggest` finds the setting a misspelt key meant;
+//! - [`access_format`] is the grammar of `access_log_format`, which the access log renders;
 //! - `system` is what checks ask the machine (host names, directories, users), injected so that
 //!   only `load` touches it;
 //! - [`ConfigError`] is the one-line message for anything a user got wrong.
@@ -179,6 +180,7 @@ impl LogLevel {
     }
 }
 
+pub mod access_format;
 mod addr;
 mod allow;
 mod args;

@@ -332,10 +332,10 @@ pub(super) const BYTES: Range = Range::new(0, u64::MAX, "a non-negative number o
 /// What the lists of peers (`forwarded_allow_ips`, `proxy_allow_ips`) admit.
 pub(super) const ALLOW: &str = "a comma-separated string or a list of IP addresses, CIDR networks or *";
 
-/// The logging code owns the `%(atom)s` syntax; a bad atom is a configuration error.
+/// The `%(atom)s` grammar is in `access_format`; a bad atom is a configuration error.
 pub(super) fn access_format(value: &Value) -> Result<String, Problem> {
     let format = non_empty(value, "a non-empty access log format")?;
-    crate::logging::check_access_format(&format)
+    super::access_format::AccessFormat::parse(&format)
         .map_err(|why| Problem::new(format!("{value} is not a valid access log format: {why}")))?;
     Ok(format)
 }

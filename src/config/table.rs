@@ -136,7 +136,7 @@ settings! {
         // gunicorn configuration keeps working.
         parse: |v, _| {
             let n: usize = integer(v, Range::new(0, u64::MAX, "a non-negative integer (0 = unlimited)"))?;
-            Ok(n.min(8190))
+            Ok(crate::http::Limits::bound_request_line(n))
         },
         show: display,
     }
@@ -149,7 +149,7 @@ settings! {
         // As for limit_request_line; 0 too means the bound.
         parse: |v, _| {
             let n: usize = integer(v, Range::new(0, u64::MAX, "a non-negative integer"))?;
-            Ok(if n == 0 { 32768 } else { n.min(32768) })
+            Ok(crate::http::Limits::bound_fields(n))
         },
         show: display,
     }

@@ -113,18 +113,34 @@ impl Default for Limits {
     }
 }
 
+/// gunicorn's rules for its three limit settings are these three functions: the configuration
+/// stores its values bounded by the first two, and the parser and the worker's buffer sizes
+/// read them through [`Limits::effective`].
 impl Limits {
-    /// The limits with the special values (0, out of range) replaced by what they mean.
-    fn effective(&self) -> Limits {
+    /// `limit_request_line` bounded as gunicorn bounds it: a larger value means
+    /// [`MAX_REQUEST_LINE`]; 0 stays 0, "unlimited".
+    pub fn bound_request_line(n: usize) -> usize {
+        n.min(MAX_REQUEST_LINE)
+    }
+
+    /// `limit_request_fields` bounded as gunicorn bounds it: 0 and larger values mean
+    /// [`MAX_FIELDS`].
+    pub fn bound_fields(n: usize) -> usize {
+        match n {
+            0 => MAX_FIELDS,
+            n => n.min(MAX_FIELDS),
+        }
+    }
+
+    /// The numbers a head is checked against: the bounded settings, with an unlimited request
+    /// line at [`MAX_REQUEST_LINE`] and an unlimited field size at [`DEFAULT_FIELD_SIZE`].
+    pub fn effective(&self) -> Limits {
         Limits {
-            request_line: match self.request_line {
+            request_line: match Limits::bound_request_line(self.request_line) {
                 0 => MAX_REQUEST_LINE,
-                n => n.min(MAX_REQUEST_LINE),
+                n => n,
             },
-            fields: match self.fields {
-                0 => MAX_FIELDS,
-                n => n.min(MAX_FIELDS),
-            },
+            fields: Limits::bound_fields(self.fields),
             field_size: match self.field_size {
                 0 => DEFAULT_FIELD_SIZE,
                 n => n,

@@ -1,10 +1,10 @@
 //! A log file that can be reopened in place: logrotate moves the file away, USR1 arrives, and
 //! from then on every line goes to a new file at the same path.
 //!
-//! The file stays at one descriptor number for the life of the process. Reopening opens the path
-//! again and `dup2`s the new file over that number, so a writer that loaded the number before the
-//! reopen writes either to the old file or to the new one, never to a closed or reused descriptor.
-//! That lets the error log write without a lock.
+//! The file stays at one descriptor number for the life of its [`LogFile`]. Reopening opens the
+//! path again and `dup3`s the new file over that number, so a writer that loaded the number
+//! before the reopen writes either to the old file or to the new one, never to a closed or
+//! reused descriptor. That lets the error log write without a lock.
 
 use nix::unistd::{Gid, Uid};
 use std::fs::{File, OpenOptions};
@@ -65,7 +65,8 @@ impl LogFile {
         &self.path
     }
 
-    /// The descriptor number lines are written to; it stays valid until the process exits.
+    /// The descriptor number lines are written to; a reopen keeps it, and only dropping the
+    /// `LogFile` closes it.
     pub fn fd(&self) -> RawFd {
         self.fd
     }
@@ -75,8 +76,9 @@ impl LogFile {
         let new = open_append(&self.path)?;
         // dup3 rather than dup2: the number keeps FD_CLOEXEC, so a re-executed master (USR2)
         // does not inherit the old master's log descriptor by accident.
-        // SAFETY: both descriptors are open: `new` until the end of this function, `self.fd` for
-        // the life of the process. dup3 replaces the file behind `self.fd` atomically.
+        // SAFETY: both descriptors are open: `new` until the end of this function, `self.fd`
+        // while `self` lives (only its drop closes it). dup3 passes no memory; it makes
+        // `self.fd` name the new file, atomically.
         if unsafe { libc::dup3(new.as_raw_fd(), self.fd, libc::O_CLOEXEC) } < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -86,8 +88,8 @@ impl LogFile {
     /// Gives the file to `uid`/`gid`, so that a worker running as that user can reopen it after
     /// logrotate (gunicorn does the same). Failure is not fatal: the file may be `/dev/null`.
     pub fn chown(&self, uid: Option<Uid>, gid: Option<Gid>) {
-        // SAFETY: `self.fd` is open for the life of the process (never closed, only replaced
-        // through dup3); the borrow ends with this call.
+        // SAFETY: `self.fd` is open while `self` lives (only its drop closes it), and the
+        // borrow ends with this call.
         let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
         chown_file(fd, &self.path, uid, gid);
     }
@@ -108,8 +110,11 @@ pub fn chown_file(file: impl AsFd, path: &Path, uid: Option<Uid>, gid: Option<Gi
 /// Writes `bytes` whole to the descriptor `fd`, retrying on partial writes and EINTR. Used for
 /// descriptors this process keeps open for its whole life (a [`LogFile`], stdout, stderr).
 pub fn write_fd(fd: RawFd, mut bytes: &[u8]) -> io::Result<()> {
-    // SAFETY: callers pass a descriptor that is open for the life of the process; the borrow
-    // ends with this call.
+    // SAFETY: the borrow ends with this call, and the callers' descriptors stay open until then:
+    // stdout and stderr are never closed, and the error log's file number (`LOGGER.fd`) is
+    // closed only when `configure` replaces the file, after publishing the new number. That
+    // happens in the master alone, on the one thread of the master that logs (no line is
+    // being written meanwhile); a worker never replaces its file, whichever thread writes.
     let fd = unsafe { BorrowedFd::borrow_raw(fd) };
     while !bytes.is_empty() {
         match nix::unistd::write(fd, bytes) {

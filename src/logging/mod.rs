@@ -5,7 +5,7 @@
 //!
 //! - `file`: an append-only file that can be reopened in place (logrotate, then USR1);
 //! - `syslog`: one syslog connection per process, re-made after fork;
-//! - [`access`]: the access log format and the worker's buffered writer.
+//! - [`access`]: rendering access log lines, and the worker's buffered writer.
 //!
 //! In a process's life: [`init`] (stderr, before the configuration is known), [`configure`]
 //! (the master: files, syslog, captured output), then in each worker [`after_fork`]; [`reopen`]
@@ -15,7 +15,7 @@ pub mod access;
 mod file;
 mod syslog;
 
-pub use access::format::FormatError;
+pub use crate::config::access_format::FormatError;
 pub use access::AccessLog;
 
 use crate::clock::Civil;
@@ -162,7 +162,7 @@ pub fn set_level(level: LogLevel) {
 /// May be called again (on reload) to apply a changed configuration.
 pub fn configure(cfg: &Config, owner: (Option<Uid>, Option<Gid>)) -> Result<(), LoggingError> {
     init(cfg.loglevel);
-    access::format::AccessFormat::parse(&cfg.access_log_format)?;
+    crate::config::access_format::AccessFormat::parse(&cfg.access_log_format)?;
     let (error_file, error_fd) = match StdStream::named(&cfg.errorlog) {
         Some(stream) => (None, stream.fd()),
         None => {
@@ -212,9 +212,10 @@ pub fn configure(cfg: &Config, owner: (Option<Uid>, Option<Gid>)) -> Result<(), 
 fn capture(to: RawFd) -> io::Result<()> {
     for std in [1, 2] {
         // dup2, not dup3: stdout and stderr must survive exec.
-        // SAFETY: `to` is open for the life of the process (a log file's number is never closed,
-        // only replaced through dup3), and dup2 onto 1 or 2 replaces a standard stream this
-        // process owns.
+        // SAFETY: dup2 passes no memory, and `to` is open for the call: 1, 2, or the number of
+        // the error log file that `configure` is installing or that the locked state holds.
+        // dup2 onto 1 or 2 replaces only the file behind a standard stream, numbers std's
+        // streams use without owning them.
         if std != to && unsafe { libc::dup2(to, std) } < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -326,11 +327,6 @@ fn syslog_access(line: &str) {
             s.access_line(line);
         }
     }
-}
-
-/// Checks an `access_log_format` (for the configuration's validation).
-pub fn check_access_format(format: &str) -> Result<(), FormatError> {
-    access::format::AccessFormat::parse(format).map(|_| ())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The master (gunicorn's arbiter): binds, forks and supervises the workers, and turns signals
 //! into lifecycle changes: reload by rolling replacement, binary upgrade, graceful and fast
-//! stop. It never parses HTTP and never runs application code. `docs/LIFECYCLE.md` draws the
-//! states.
+//! stop. It never parses HTTP, and runs application code only to import a Python app once for
+//! all workers (`preload_app`). `docs/LIFECYCLE.md` draws the states.
 
 mod upgrade;
 
@@ -23,9 +23,6 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-
-/// Exit status when a worker could not boot.
-pub const EXIT_WORKER_BOOT: i32 = 3;
 
 const SIGNAL_TOKEN: Token = Token(0);
 /// The first respawn delay after a boot failure; it doubles up to [`BACKOFF_MAX`].
@@ -254,7 +251,7 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
             Ok(hooks) => hooks,
             Err(e) => {
                 log::error!("Failed to preload the app: {e}");
-                return Ok(EXIT_WORKER_BOOT);
+                return Ok(worker::EXIT_BOOT_ERROR);
             }
         },
         false => None,
@@ -668,7 +665,6 @@ impl Master<'_> {
             }
             sys::process::close_fds_except(&keep);
             worker::run(worker::Spec {
-                id,
                 cfg,
                 listeners: &listeners,
                 to_master: write_end,
@@ -849,7 +845,7 @@ impl Master<'_> {
             // other workers did nothing wrong, and may still be loading the application: they
             // get TERM and `graceful_timeout`, as in any graceful stop.
             log::error!("Reason: Worker failed to boot.");
-            self.exit_code = EXIT_WORKER_BOOT;
+            self.exit_code = worker::EXIT_BOOT_ERROR;
             self.stop(true);
         } else {
             let delay = self.backoff.map_or(BACKOFF_START, |(d, _)| (d * 2).min(BACKOFF_MAX));

@@ -75,7 +75,8 @@ impl Upgrade {
                     return 1;
                 }
             }
-            // SAFETY: this is the freshly forked child of a single-threaded master.
+            // SAFETY: this runs in the child fork_child made, which has only the thread that
+            // forked it: nothing else can read or write the environment meanwhile.
             unsafe { std::env::set_var(sys::listen::INHERIT_ENV, fds.join(",")) };
             // service: systemd's sockets and watchdog go along.
             crate::service::prepare_exec();

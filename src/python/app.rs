@@ -102,7 +102,9 @@ impl Application for PythonApp {
         }
         APP_THREADS.store(true, Ordering::Relaxed);
         ON_APP_THREAD.set(true);
-        // SAFETY: the interpreter was started in this worker before its threads; Ensure makes
+        // SAFETY: the interpreter was started before this worker's application threads (in the
+        // worker, or in the master with preload_app, then readied by PyOS_AfterFork_Child in
+        // the worker); Ensure makes
         // this thread's state and takes the GIL, SaveThread gives the GIL back while keeping the
         // state (its Ensure count stays above zero until the guard drops), so each call's
         // Ensure only takes the GIL.

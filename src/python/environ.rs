@@ -127,7 +127,8 @@ impl EnvironBuilder {
 
 /// An empty dict with room for `n` items: no resizing while the environ is filled.
 fn presized_dict(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyDict>> {
-    // SAFETY: _PyDict_NewPresized returns a new reference or NULL with an exception set.
+    // SAFETY: called with the GIL held (`py`); _PyDict_NewPresized returns a new reference, or
+    // NULL with an exception set.
     let dict = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::_PyDict_NewPresized(n as pyo3::ffi::Py_ssize_t))? };
     Ok(dict.cast_into::<PyDict>()?)
 }

@@ -31,17 +31,21 @@ impl FileWrapper {
             return None;
         }
         let fd: RawFd = filelike.call_method0("fileno").ok()?.extract().ok()?;
-        // SAFETY: fstat/lseek on a descriptor the file object owns and keeps open; neither
-        // takes ownership or invalidates it.
+        // The position the object would read from next: tell() knows about its read-ahead. Asked
+        // before the descriptor is borrowed, so that no Python code runs while it is.
+        let told = filelike.call_method0("tell").and_then(|t| t.extract::<u64>()).ok();
+        // SAFETY: `fd` is the wrapped object's own descriptor (its fileno()), which the object,
+        // kept alive by this wrapper, holds open until its close(); no Python code runs until
+        // the borrow ends with this function, so nothing closes it meanwhile. fstat and lseek
+        // neither take it over nor close it.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         let stat = nix::sys::stat::fstat(borrowed).ok()?;
         if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
             return None;
         }
-        // The position the object would read from next: tell() knows about its read-ahead.
-        let offset = match filelike.call_method0("tell").and_then(|t| t.extract::<u64>()) {
-            Ok(pos) => pos,
-            Err(_) => nix::unistd::lseek(borrowed, 0, nix::unistd::Whence::SeekCur).ok()? as u64,
+        let offset = match told {
+            Some(pos) => pos,
+            None => nix::unistd::lseek(borrowed, 0, nix::unistd::Whence::SeekCur).ok()? as u64,
         };
         let size = stat.st_size.max(0) as u64;
         Some(RegularFile {

@@ -8,8 +8,8 @@
 //! exits 0, or exits 1 if the daemon died first, so the command's status tells the caller whether
 //! the server came up. Must run before any thread is started.
 
+use super::process;
 use nix::errno::Errno;
-use nix::unistd::ForkResult;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -38,27 +38,27 @@ pub enum DaemonError {
 /// calls [`report_ready`], with 1 if the daemon exits before that.
 pub fn detach() -> Result<(), DaemonError> {
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(DaemonError::CreatePipe)?;
-    // SAFETY: called from main before any thread exists (see the module docs), so the child
-    // cannot inherit a lock held by another thread.
-    match unsafe { nix::unistd::fork() }.map_err(DaemonError::Fork)? {
-        ForkResult::Parent { .. } => {
-            drop(write_end);
-            std::process::exit(wait_ready(read_end))
-        }
-        ForkResult::Child => {}
-    }
-    drop(read_end);
+    // The started process closes its copy of the daemon's end, so that the daemon's death
+    // reads as the end of the pipe, waits for the daemon's word, then leaves; `read_end` goes
+    // with the closure, in both processes.
+    let mut write_end = Some(write_end);
+    process::fork_to_child(|_| {
+        drop(write_end.take());
+        wait_ready(read_end)
+    })
+    .map_err(DaemonError::Fork)?;
     nix::unistd::setsid().map_err(DaemonError::Setsid)?;
-    // SAFETY: as above; this process is single-threaded.
-    match unsafe { nix::unistd::fork() }.map_err(DaemonError::Fork)? {
-        // The session leader leaves at once, without running exit handlers or flushing buffers
-        // the original process also holds.
-        // SAFETY: _exit ends the process immediately; nothing is shared with the daemon.
-        ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
-        ForkResult::Child => {}
-    }
+    process::fork_to_child(|_| {
+        // The session leader leaves at once: no exit handlers, no flush of buffers the started
+        // process also holds.
+        // SAFETY: _exit has no precondition; it ends the process.
+        unsafe { libc::_exit(0) }
+    })
+    .map_err(DaemonError::Fork)?;
     redirect_stdio().map_err(DaemonError::RedirectStdio)?;
-    READY_PIPE.store(write_end.into_raw_fd(), Ordering::Release);
+    if let Some(fd) = write_end {
+        READY_PIPE.store(fd.into_raw_fd(), Ordering::Release);
+    }
     Ok(())
 }
 
@@ -81,7 +81,8 @@ fn wait_ready(pipe: OwnedFd) -> i32 {
 fn redirect_stdio() -> io::Result<()> {
     let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
     for fd in [0, 1, 2] {
-        // SAFETY: dup2 onto this process's own standard descriptors.
+        // SAFETY: `null` is open for the call, and dup2 replaces only the file behind 0, 1 or
+        // 2, numbers std's streams use without owning them (nothing closes them).
         if unsafe { libc::dup2(null.as_raw_fd(), fd) } < 0 {
             return Err(io::Error::last_os_error());
         }

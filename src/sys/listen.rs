@@ -5,7 +5,7 @@ use socket2::{Domain, Socket, Type};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -121,8 +121,7 @@ impl Listener {
 
     /// Clears close-on-exec, so an exec'd process inherits the socket.
     pub fn inherit_across_exec(&self) -> io::Result<()> {
-        let fd = unsafe_borrow(self.raw_fd());
-        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
+        nix::fcntl::fcntl(self, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
             .map(|_| ())
             .map_err(io::Error::from)
     }
@@ -148,6 +147,15 @@ impl Listener {
     }
 }
 
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.kind {
+            ListenerKind::Tcp(l) => l.as_fd(),
+            ListenerKind::Unix(l) => l.as_fd(),
+        }
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         if let Some(file) = self.socket_file.take() {
@@ -166,8 +174,10 @@ pub fn take_inherited() -> Vec<Listener> {
     let Some(list) = std::env::var_os(INHERIT_ENV) else {
         return Vec::new();
     };
-    // SAFETY: the master is single-threaded at start-up; nothing reads the environment
-    // concurrently.
+    // SAFETY: this runs as the master starts, before it preloads the app (whose import may
+    // start threads), and the master starts no thread of its own, so no other thread reads the
+    // environment: `forkhorn` runs it first thing, and `forkhorn::serve` asks to be called
+    // before the program starts threads of its own.
     unsafe { std::env::remove_var(INHERIT_ENV) };
     list.to_string_lossy()
         .split(',')
@@ -310,20 +320,29 @@ fn remove_stale_socket(path: &Path) -> Result<(), ListenError> {
     }
 }
 
-/// Adopts an inherited listening socket, telling TCP from Unix by its local address.
+/// Adopts an inherited listening socket, telling TCP from Unix by its local address. `fd` is
+/// one the process was given to serve: `fd://N` (systemd's sockets become `fd://3`...) names a
+/// descriptor the process was started with, and an upgrading master lists its sockets in
+/// [`INHERIT_ENV`]. A number that is not an open stream socket is refused and left as it is.
 pub fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
     let err = |source| ListenError::InheritFd { fd, source };
-    if nix::fcntl::fcntl(unsafe_borrow(fd), nix::fcntl::FcntlArg::F_GETFD).is_err() {
+    // SAFETY: F_GETFD only reads the flags of whatever `fd` names, and fails with EBADF when
+    // it names nothing (-1 included); no memory is passed.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err(err(io::Error::from_raw_os_error(libc::EBADF)));
     }
-    // SAFETY: the descriptor is open (checked above) and was handed to this process to own.
-    let sock = unsafe { Socket::from_raw_fd(fd) };
-    let local = sock.local_addr().map_err(err)?;
-    let accepting = sock.r#type().map_err(err)? == Type::STREAM;
-    if !accepting {
-        std::mem::forget(sock);
+    // SAFETY: `fd` is open (checked above), and nothing closes it while this borrow lives: it
+    // ends before the socket is taken over below or refused.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let probe = socket2::SockRef::from(&borrowed);
+    let local = probe.local_addr().map_err(err)?;
+    if probe.r#type().map_err(err)? != Type::STREAM {
         return Err(err(io::Error::other("not a stream socket")));
     }
+    // SAFETY: `fd` is an open stream socket, and by the meaning of `fd://N` (a descriptor the
+    // process was started with) and of INHERIT_ENV (the listening sockets an upgrading master
+    // left open across exec) no other value in this process owns it: from here `sock` does.
+    let sock = unsafe { Socket::from_raw_fd(fd) };
     sock.set_nonblocking(true).map_err(err)?;
     sock.set_cloexec(true).map_err(err)?;
     // An inherited socket may be bound without listening (an upgraded master in reuse_port
@@ -340,11 +359,6 @@ pub fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
         socket_file: None,
         per_worker,
     })
-}
-
-fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
-    // SAFETY: used only for a momentary F_GETFD probe; an invalid fd yields EBADF, not UB.
-    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
 #[cfg(test)]
@@ -442,9 +456,8 @@ mod inherit_tests {
     fn inherited_sockets_serve_matching_addresses() {
         let mut first = bind_all(&[BindAddr::Tcp("127.0.0.1:0".parse().unwrap())], OPTS, &mut Vec::new()).unwrap();
         let port = first[0].local_tcp().unwrap().port();
-        let fd = first[0].raw_fd();
         // As an upgraded master would see it: the same socket, adopted by descriptor.
-        let dup = nix::unistd::dup(unsafe_borrow(fd)).unwrap();
+        let dup = nix::unistd::dup(&first[0]).unwrap();
         let mut inherited = vec![inherit(std::os::fd::IntoRawFd::into_raw_fd(dup)).unwrap()];
         let want = [BindAddr::Tcp(format!("127.0.0.1:{port}").parse().unwrap())];
         let again = bind_all(&want, OPTS, &mut inherited).unwrap();

@@ -158,7 +158,8 @@ impl Watchdog {
 pub fn hand_watchdog_to_exec() {
     let parent = nix::unistd::getppid().as_raw() as u32;
     if std::env::var("WATCHDOG_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
-        // SAFETY: called in a freshly forked child of the single-threaded master, before exec.
+        // SAFETY: called in the child the master forks to exec a new master, which has only the
+        // thread that forked it: nothing else can read or write the environment meanwhile.
         unsafe { std::env::set_var("WATCHDOG_PID", std::process::id().to_string()) };
     }
 }

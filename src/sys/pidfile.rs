@@ -226,12 +226,13 @@ mod tests {
     }
 
     #[test]
-    fn a_symlink_at_the_old_temporary_name_is_not_followed() {
+    fn a_symlink_at_a_predictable_temporary_name_is_not_followed() {
         let dir = scratch("tmplink");
         let path = dir.join("app.pid");
         let victim = dir.join("victim");
         std::fs::write(&victim, "precious\n").unwrap();
-        // The name the pidfile's temporary copy used to have, predictable from the pid.
+        // A temporary name anyone can predict from the pid: the pidfile's temporary copy has a
+        // random name, and a link planted here is left alone.
         let planted = path.with_extension(format!("tmp{}", me()));
         std::os::unix::fs::symlink(&victim, &planted).unwrap();
         let pf = Pidfile::create(&path).unwrap();

@@ -1,4 +1,5 @@
-//! Process creation and hygiene: the crate's only `fork()`, closing inherited descriptors in a
+//! Process creation and hygiene: the crate's only `fork()` call (`forkhorn bench` starts other
+//! programs through std's `Command`, which forks and execs), closing inherited descriptors in a
 //! child, and the signal mask a child starts from.
 
 use nix::sys::signal::{SigSet, SigmaskHow};
@@ -7,18 +8,45 @@ use nix::unistd::{ForkResult, Pid};
 use std::fmt;
 use std::os::fd::RawFd;
 
+/// The crate's only fork() call. Its callers are the two functions below: in one the child
+/// runs a closure and exits, in the other it carries on as the program and the parent exits.
+fn fork() -> Result<ForkResult, nix::Error> {
+    // SAFETY: fork() copies only the calling thread, so the child must not need a lock that
+    // another thread held at that instant (the hazard nix marks this call unsafe for). The
+    // allocator is no such lock: glibc's malloc resets its locks in the child. The callers
+    // keep the child clear of the others. The daemon's forks run in main before any thread
+    // exists. The master's forks (a worker, a new master on USR2) run on the one thread of
+    // forkhorn code in the master, which starts no thread of its own (a worker starts its
+    // application threads after fork; a program calling `forkhorn::serve` starts none before,
+    // as its docs ask). With `preload_app`, the imported app may have started threads: they
+    // run Python only while holding the GIL, and the master holds the GIL across the fork
+    // (`python::fork`: CPython's fork protocol, what os.fork() does), so the interpreter is
+    // copied with no thread inside it; a lock such a thread holds outside Python stays held
+    // in the worker, as under gunicorn's preload, and can only stall a worker that takes it.
+    // The unit tests that fork while libtest runs other tests on other threads give the child
+    // only their own values, allocations and system calls.
+    unsafe { nix::unistd::fork() }
+}
+
 /// Forks; the child runs `child` and exits with the status it returns, never returning here.
 /// The parent gets the child's pid.
 pub fn fork_child(child: impl FnOnce() -> i32) -> Result<Pid, nix::Error> {
-    // SAFETY: the master is single-threaded (it never starts threads and never runs
-    // application code), so the child cannot inherit a lock held by another thread. The child
-    // runs `child` and leaves through `exit`, never returning into the parent's frames.
-    match unsafe { nix::unistd::fork() }? {
+    match fork()? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
             let code = child();
             std::process::exit(code)
         }
+    }
+}
+
+/// Forks; the parent runs `parent` with the child's pid and exits with the status it returns,
+/// never returning here; the child returns and carries on as the program (detaching, in
+/// `sys::daemon`). Call it before any thread is started.
+pub fn fork_to_child(parent: impl FnOnce(Pid) -> i32) -> Result<(), nix::Error> {
+    match fork()? {
+        ForkResult::Parent { child } => std::process::exit(parent(child)),
+        ForkResult::Child => Ok(()),
     }
 }
 

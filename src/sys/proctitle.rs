@@ -22,7 +22,11 @@ pub fn set(title: &str) {
         let n = title.len().min(len - 1);
         bytes[..n].copy_from_slice(&title.as_bytes()[..n]);
         // SAFETY: [arg_start, arg_end) is this process's own argv block, mapped writable on the
-        // initial stack. std reads argv lazily, so callers parse the command line before this.
+        // initial stack, and `bytes` is exactly that long. Nothing reads the block meanwhile:
+        // std reads it only when std::env::args is called, and the title is set before the
+        // process starts threads (the master before preloading, a worker before its
+        // application threads); what needs argv later copies it first (`Upgrade::capture`,
+        // `python::keep_argv`).
         unsafe {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), start as *mut u8, len);
         }

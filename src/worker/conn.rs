@@ -721,8 +721,9 @@ impl Conn {
             if !self.can_write {
                 return Ok(false);
             }
-            // SAFETY: the body owns the open file and keeps it open until its close(), which
-            // runs only after this phase ends (close_body).
+            // SAFETY: the body keeps its file open until its close() (the contract of
+            // BodyIter::file) or its drop; both need this phase, which `f` borrows for as long
+            // as `file` lives.
             let file = unsafe { BorrowedFd::borrow_raw(f.fd) };
             let count = f.remaining.min(1 << 30) as usize;
             match self.stream.send_file(file, &mut f.offset, count) {

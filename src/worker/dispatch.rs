@@ -51,25 +51,18 @@ pub struct Settings {
 impl Settings {
     /// Derives the hot-path settings from the configuration.
     pub fn new(cfg: &Config) -> Settings {
-        let line = if cfg.limit_request_line == 0 {
-            8190
-        } else {
-            cfg.limit_request_line
+        let limits = Limits {
+            request_line: cfg.limit_request_line,
+            fields: cfg.limit_request_fields,
+            field_size: cfg.limit_request_field_size,
         };
-        let field = if cfg.limit_request_field_size == 0 {
-            8190
-        } else {
-            cfg.limit_request_field_size
-        };
+        let most = limits.effective();
         // The largest head the limits admit, plus slack for CRLFs; hard-capped so that
         // "unlimited" settings still cannot make one connection hold unbounded memory.
-        let max_head = (line + 2 + cfg.limit_request_fields.saturating_mul(field + 2) + 2).clamp(4096, 4 << 20);
+        let max_head =
+            (most.request_line + 2 + most.fields.saturating_mul(most.field_size + 2) + 2).clamp(4096, 4 << 20);
         Settings {
-            limits: Limits {
-                request_line: cfg.limit_request_line,
-                fields: cfg.limit_request_fields,
-                field_size: cfg.limit_request_field_size,
-            },
+            limits,
             max_head,
             limit_request_body: cfg.limit_request_body,
             body_buffer_size: cfg.body_buffer_size,

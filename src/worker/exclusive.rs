@@ -15,7 +15,8 @@ pub fn register(poll: &Poll, fd: RawFd, token: Token) -> io::Result<()> {
         events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
         u64: token.0 as u64,
     };
-    // SAFETY: both descriptors are open for the duration of the call; `ev` is a valid event.
+    // SAFETY: epoll_ctl reads `ev`, a valid event that outlives the call; the two descriptors
+    // are only numbers to it (one that names nothing fails with EBADF).
     let rc = unsafe { libc::epoll_ctl(poll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
     if rc == 0 {
         Ok(())
@@ -27,8 +28,8 @@ pub fn register(poll: &Poll, fd: RawFd, token: Token) -> io::Result<()> {
 /// Removes `fd` from `poll` (a worker that is full, or stopping).
 pub fn deregister(poll: &Poll, fd: RawFd) -> io::Result<()> {
     let mut ev = libc::epoll_event { events: 0, u64: 0 };
-    // SAFETY: as above; the event argument is ignored for EPOLL_CTL_DEL on current kernels but
-    // must be non-null on old ones.
+    // SAFETY: as in `register`; EPOLL_CTL_DEL ignores the event on current kernels, and old
+    // ones (before 2.6.9) need it non-null.
     let rc = unsafe { libc::epoll_ctl(poll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) };
     if rc == 0 {
         Ok(())

@@ -25,7 +25,8 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 use stream::Listen;
 
-/// Exit status of a worker whose application could not be loaded (gunicorn's value).
+/// Exit status of a worker that could not boot, and of a master that stops because a worker
+/// could not (gunicorn's `WORKER_BOOT_ERROR`).
 pub const EXIT_BOOT_ERROR: i32 = 3;
 
 /// The message a worker writes on its pipe once it is ready to serve.
@@ -113,8 +114,6 @@ pub enum WorkerError {
 /// How a worker is started: the master's configuration, the listeners it bound, and the write
 /// end of this worker's pipe to the master.
 pub struct Spec<'a> {
-    /// The worker's number (1-based, stable for a slot).
-    pub id: usize,
     /// Configuration.
     pub cfg: &'a Config,
     /// Listening sockets, inherited across fork.

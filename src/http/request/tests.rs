@@ -747,6 +747,25 @@ fn limits(request_line: usize, fields: usize, field_size: usize) -> Limits {
 }
 
 #[test]
+fn limits_read_as_gunicorn_reads_them() {
+    assert_eq!(Limits::bound_request_line(0), 0, "unlimited stays unlimited");
+    assert_eq!(Limits::bound_request_line(100), 100);
+    assert_eq!(Limits::bound_request_line(MAX_REQUEST_LINE + 1), MAX_REQUEST_LINE);
+    assert_eq!(Limits::bound_fields(0), MAX_FIELDS);
+    assert_eq!(Limits::bound_fields(7), 7);
+    assert_eq!(Limits::bound_fields(MAX_FIELDS + 1), MAX_FIELDS);
+    assert_eq!(
+        limits(0, 0, 0).effective(),
+        limits(MAX_REQUEST_LINE, MAX_FIELDS, DEFAULT_FIELD_SIZE)
+    );
+    assert_eq!(
+        limits(MAX_REQUEST_LINE + 1, MAX_FIELDS + 1, 1 << 20).effective(),
+        limits(MAX_REQUEST_LINE, MAX_FIELDS, 1 << 20)
+    );
+    assert_eq!(Limits::default().effective(), Limits::default());
+}
+
+#[test]
 fn limit_table() {
     use Want::*;
     // The request line limit counts the line without its CRLF.

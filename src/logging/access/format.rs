@@ -1,14 +1,8 @@
-//! The access log line: gunicorn's `access_log_format` (Python's `%(atom)s` syntax), compiled
-//! once into a list of pieces and rendered for each request into a reused buffer, with no
-//! allocation and no map of atoms.
-//!
-//! Atoms (gunicorn's): `h` remote address, `l` `-`, `u` user name (HTTP Basic), `t` time,
-//! `r` request line, `m` method, `U` path, `q` query, `H` protocol, `s` status, `b` body bytes
-//! (`-` for none, as in Apache's common log format), `B` body bytes, `f` referer, `a` user agent,
-//! `T` seconds, `M` milliseconds, `D` microseconds, `L` seconds as a decimal, `p` `<pid>`,
-//! `{name}i` a request header, `{name}o` a response header, `{key}e` an environ variable.
-//! `%%` is a percent sign. Anything else is an error, reported when the configuration is read.
+//! Rendering the access log line: a compiled `access_log_format` (its grammar is
+//! [`config::access_format`](crate::config::access_format)) turned into bytes for each request,
+//! in a reused buffer, with no allocation and no map of atoms.
 
+use crate::config::access_format::{AccessFormat, Atom, Piece};
 use crate::http::response::put_decimal as put_u64;
 use crate::http::uri::percent_decoded;
 use crate::http::{Head, Version};
@@ -16,70 +10,6 @@ use base64::Engine as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// Why an `access_log_format` cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FormatError {
-    /// `%(x)s` with an `x` that is not an atom.
-    #[error("unknown atom %({0})s (known: h l u t r m U q H s b B f a T M D L p, {{header}}i, {{header}}o, {{key}}e)")]
-    UnknownAtom(String),
-    /// `%(` without its closing `)`.
-    #[error("unterminated %( at byte {0}")]
-    Unterminated(usize),
-    /// `%(x)` followed by something other than `s`.
-    #[error("%({0}) must be followed by s, as in %({0})s")]
-    Conversion(String),
-    /// A `%` that starts neither `%(` nor `%%`.
-    #[error("stray % at byte {0} (write %% for a percent sign)")]
-    StrayPercent(usize),
-}
-
-/// One value a line can contain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Atom {
-    RemoteAddr,
-    Ident,
-    User,
-    Time,
-    RequestLine,
-    Method,
-    Path,
-    Query,
-    Protocol,
-    Status,
-    BytesClf,
-    Bytes,
-    Referer,
-    UserAgent,
-    Seconds,
-    Millis,
-    Micros,
-    SecondsDecimal,
-    Pid,
-    /// A request header, by lower-case name.
-    RequestHeader(Box<[u8]>),
-    /// A response header, by lower-case name.
-    ResponseHeader(Box<[u8]>),
-    /// An environ variable: the index of its key in [`AccessFormat::environ_keys`].
-    Environ(usize),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
-    /// Bytes of [`AccessFormat::text`].
-    Literal(usize, usize),
-    Atom(Atom),
-}
-
-/// A compiled `access_log_format`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessFormat {
-    text: String,
-    pieces: Vec<Piece>,
-    environ_keys: Vec<String>,
-    /// The format shows a duration (`T`, `M`, `D`, `L`): requests must be timed.
-    timed: bool,
-}
 
 /// The facts of an exchange the connection holds when its response completes.
 #[derive(Clone, Copy)]
@@ -149,182 +79,69 @@ impl EnvValues {
     }
 }
 
-impl AccessFormat {
-    /// Compiles `format`.
-    pub fn parse(format: &str) -> Result<AccessFormat, FormatError> {
-        let bytes = format.as_bytes();
-        let mut pieces = Vec::new();
-        let mut environ_keys: Vec<String> = Vec::new();
-        let mut lit_start = 0;
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] != b'%' {
-                i += 1;
+/// Appends the line `format` makes of `rec`, newline included, to `out`.
+pub fn render(format: &AccessFormat, rec: &Record<'_>, out: &mut Vec<u8>) {
+    let head = rec.exchange.head;
+    let buf = rec.exchange.buf;
+    for piece in format.pieces() {
+        let atom = match piece {
+            Piece::Literal(text) => {
+                out.extend_from_slice(text);
                 continue;
             }
-            if lit_start < i {
-                pieces.push(Piece::Literal(lit_start, i));
-            }
-            match bytes.get(i + 1) {
-                Some(b'%') => {
-                    // Keep the second `%` as a one-byte literal.
-                    pieces.push(Piece::Literal(i + 1, i + 2));
-                    i += 2;
-                }
-                Some(b'(') => {
-                    let close = format[i + 2..].find(')').ok_or(FormatError::Unterminated(i))? + i + 2;
-                    let name = &format[i + 2..close];
-                    if bytes.get(close + 1) != Some(&b's') {
-                        return Err(FormatError::Conversion(name.to_owned()));
-                    }
-                    pieces.push(Piece::Atom(atom(name, &mut environ_keys)?));
-                    i = close + 2;
-                }
-                _ => return Err(FormatError::StrayPercent(i)),
-            }
-            lit_start = i;
-        }
-        if lit_start < bytes.len() {
-            pieces.push(Piece::Literal(lit_start, bytes.len()));
-        }
-        let timed = pieces.iter().any(|p| {
-            matches!(
-                p,
-                Piece::Atom(Atom::Seconds | Atom::Millis | Atom::Micros | Atom::SecondsDecimal)
-            )
-        });
-        Ok(AccessFormat {
-            text: format.to_owned(),
-            pieces,
-            environ_keys,
-            timed,
-        })
-    }
-
-    /// Whether lines show how long the request took (so each request's start must be noted).
-    pub fn timed(&self) -> bool {
-        self.timed
-    }
-
-    /// The environ keys the format uses, lower case; their values go in [`Record::environ`].
-    pub fn environ_keys(&self) -> &[String] {
-        &self.environ_keys
-    }
-
-    /// Appends the line for `rec`, newline included, to `out`.
-    pub fn render(&self, rec: &Record<'_>, out: &mut Vec<u8>) {
-        let head = rec.exchange.head;
-        let buf = rec.exchange.buf;
-        for piece in &self.pieces {
-            let atom = match piece {
-                Piece::Literal(a, b) => {
-                    out.extend_from_slice(&self.text.as_bytes()[*a..*b]);
-                    continue;
-                }
-                Piece::Atom(atom) => atom,
-            };
-            match atom {
-                Atom::RemoteAddr => match rec.exchange.peer {
-                    Some(SocketAddr::V4(a)) => {
-                        for (i, octet) in a.ip().octets().into_iter().enumerate() {
-                            if i > 0 {
-                                out.push(b'.');
-                            }
-                            put_u64(out, u64::from(octet));
+            Piece::Atom(atom) => atom,
+        };
+        match atom {
+            Atom::RemoteAddr => match rec.exchange.peer {
+                Some(SocketAddr::V4(a)) => {
+                    for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(b'.');
                         }
-                    }
-                    Some(a) => put_display(out, a.ip()),
-                    None => out.push(b'-'),
-                },
-                Atom::Ident => out.push(b'-'),
-                Atom::User => put_or_dash(out, basic_auth_user(head, buf, &mut [0u8; 192])),
-                Atom::Time => out.extend_from_slice(rec.time),
-                Atom::RequestLine => {
-                    put_escaped(out, head.method.of(buf));
-                    out.push(b' ');
-                    put_escaped(out, head.target.of(buf));
-                    out.push(b' ');
-                    out.extend_from_slice(protocol(head.version));
-                }
-                Atom::Method => put_escaped(out, head.method.of(buf)),
-                Atom::Path => {
-                    for b in percent_decoded(head.path.of(buf)) {
-                        put_escaped(out, &[b]);
+                        put_u64(out, u64::from(octet));
                     }
                 }
-                Atom::Query => put_escaped(out, head.query.of(buf)),
-                Atom::Protocol => out.extend_from_slice(protocol(head.version)),
-                Atom::Status => put_u64(out, u64::from(rec.exchange.status)),
-                Atom::BytesClf if rec.exchange.body_bytes == 0 => out.push(b'-'),
-                Atom::BytesClf | Atom::Bytes => put_u64(out, rec.exchange.body_bytes),
-                Atom::Referer => put_or_dash(out, request_header(head, buf, b"referer")),
-                Atom::UserAgent => put_or_dash(out, request_header(head, buf, b"user-agent")),
-                Atom::Seconds => put_display(out, rec.elapsed.as_secs()),
-                Atom::Millis => put_display(out, rec.elapsed.as_millis()),
-                Atom::Micros => put_display(out, rec.elapsed.as_micros()),
-                Atom::SecondsDecimal => {
-                    let _ = write!(out, "{}.{:06}", rec.elapsed.as_secs(), rec.elapsed.subsec_micros());
-                }
-                Atom::Pid => {
-                    let _ = write!(out, "<{}>", rec.pid);
-                }
-                Atom::RequestHeader(name) => put_or_dash(out, request_header(head, buf, name)),
-                Atom::ResponseHeader(name) => put_or_dash(out, response_header(rec.exchange.resp_head, name)),
-                Atom::Environ(i) => put_or_dash(out, rec.environ.get(*i)),
+                Some(a) => put_display(out, a.ip()),
+                None => out.push(b'-'),
+            },
+            Atom::Ident => out.push(b'-'),
+            Atom::User => put_or_dash(out, basic_auth_user(head, buf, &mut [0u8; 192])),
+            Atom::Time => out.extend_from_slice(rec.time),
+            Atom::RequestLine => {
+                put_escaped(out, head.method.of(buf));
+                out.push(b' ');
+                put_escaped(out, head.target.of(buf));
+                out.push(b' ');
+                out.extend_from_slice(protocol(head.version));
             }
-        }
-        out.push(b'\n');
-    }
-}
-
-fn atom(name: &str, environ_keys: &mut Vec<String>) -> Result<Atom, FormatError> {
-    let simple = match name {
-        "h" => Some(Atom::RemoteAddr),
-        "l" => Some(Atom::Ident),
-        "u" => Some(Atom::User),
-        "t" => Some(Atom::Time),
-        "r" => Some(Atom::RequestLine),
-        "m" => Some(Atom::Method),
-        "U" => Some(Atom::Path),
-        "q" => Some(Atom::Query),
-        "H" => Some(Atom::Protocol),
-        "s" => Some(Atom::Status),
-        "b" => Some(Atom::BytesClf),
-        "B" => Some(Atom::Bytes),
-        "f" => Some(Atom::Referer),
-        "a" => Some(Atom::UserAgent),
-        "T" => Some(Atom::Seconds),
-        "M" => Some(Atom::Millis),
-        "D" => Some(Atom::Micros),
-        "L" => Some(Atom::SecondsDecimal),
-        "p" => Some(Atom::Pid),
-        _ => None,
-    };
-    if let Some(a) = simple {
-        return Ok(a);
-    }
-    let unknown = || FormatError::UnknownAtom(name.to_owned());
-    let inner = name.strip_prefix('{').ok_or_else(unknown)?;
-    let (key, kind) = inner.rsplit_once('}').ok_or_else(unknown)?;
-    if key.is_empty() || key.bytes().any(|b| b.is_ascii_control()) {
-        return Err(unknown());
-    }
-    let lower = key.to_ascii_lowercase();
-    match kind {
-        "i" => Ok(Atom::RequestHeader(lower.into_bytes().into())),
-        "o" => Ok(Atom::ResponseHeader(lower.into_bytes().into())),
-        "e" => {
-            let index = match environ_keys.iter().position(|k| *k == lower) {
-                Some(i) => i,
-                None => {
-                    environ_keys.push(lower);
-                    environ_keys.len() - 1
+            Atom::Method => put_escaped(out, head.method.of(buf)),
+            Atom::Path => {
+                for b in percent_decoded(head.path.of(buf)) {
+                    put_escaped(out, &[b]);
                 }
-            };
-            Ok(Atom::Environ(index))
+            }
+            Atom::Query => put_escaped(out, head.query.of(buf)),
+            Atom::Protocol => out.extend_from_slice(protocol(head.version)),
+            Atom::Status => put_u64(out, u64::from(rec.exchange.status)),
+            Atom::BytesClf if rec.exchange.body_bytes == 0 => out.push(b'-'),
+            Atom::BytesClf | Atom::Bytes => put_u64(out, rec.exchange.body_bytes),
+            Atom::Referer => put_or_dash(out, request_header(head, buf, b"referer")),
+            Atom::UserAgent => put_or_dash(out, request_header(head, buf, b"user-agent")),
+            Atom::Seconds => put_display(out, rec.elapsed.as_secs()),
+            Atom::Millis => put_display(out, rec.elapsed.as_millis()),
+            Atom::Micros => put_display(out, rec.elapsed.as_micros()),
+            Atom::SecondsDecimal => {
+                let _ = write!(out, "{}.{:06}", rec.elapsed.as_secs(), rec.elapsed.subsec_micros());
+            }
+            Atom::Pid => {
+                let _ = write!(out, "<{}>", rec.pid);
+            }
+            Atom::RequestHeader(name) => put_or_dash(out, request_header(head, buf, name)),
+            Atom::ResponseHeader(name) => put_or_dash(out, response_header(rec.exchange.resp_head, name)),
+            Atom::Environ(i) => put_or_dash(out, rec.environ.get(*i)),
         }
-        _ => Err(unknown()),
     }
+    out.push(b'\n');
 }
 
 fn protocol(v: Version) -> &'static [u8] {
@@ -458,7 +275,7 @@ mod tests {
             pid: 42,
         };
         let mut out = Vec::new();
-        fmt.render(&rec, &mut out);
+        render(&fmt, &rec, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -498,23 +315,6 @@ mod tests {
     }
 
     #[test]
-    fn format_errors() {
-        for (fmt, err) in [
-            ("%(h)s %(zz)s", FormatError::UnknownAtom("zz".into())),
-            ("%({x}z)s", FormatError::UnknownAtom("{x}z".into())),
-            ("%({}i)s", FormatError::UnknownAtom("{}i".into())),
-            ("%(h", FormatError::Unterminated(0)),
-            ("%(h)d", FormatError::Conversion("h".into())),
-            ("50% off", FormatError::StrayPercent(2)),
-            ("end %", FormatError::StrayPercent(4)),
-        ] {
-            assert_eq!(AccessFormat::parse(fmt), Err(err), "{fmt}");
-        }
-        assert!(AccessFormat::parse(DEFAULT).is_ok());
-        assert!(AccessFormat::parse("no atoms at all").is_ok());
-    }
-
-    #[test]
     fn numbers_addresses_and_timing() {
         for n in [0u64, 7, 10, 65535, u64::MAX] {
             let mut out = Vec::new();
@@ -523,8 +323,6 @@ mod tests {
         }
         let req = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
         assert!(line("%(h)s", req, 200, 0, b"").starts_with("10.1.2.3\n"));
-        assert!(!AccessFormat::parse(DEFAULT).unwrap().timed());
-        assert!(AccessFormat::parse("%(D)s").unwrap().timed());
     }
 
     #[test]

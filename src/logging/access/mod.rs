@@ -12,9 +12,10 @@ pub mod format;
 
 use super::file::{open_append, write_fd};
 use super::{LoggingError, StdStream};
+use crate::config::access_format::AccessFormat;
 use crate::config::Config;
 pub use format::Exchange;
-use format::{AccessFormat, EnvValues, Record};
+use format::{EnvValues, Record};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -197,7 +198,7 @@ impl AccessLog {
             pid: self.pid,
         };
         let line_start = self.buf.len();
-        format.render(&rec, &mut self.buf);
+        format::render(format, &rec, &mut self.buf);
         if self.syslog {
             let line = &self.buf[line_start..self.buf.len() - 1];
             // Escaping keeps the line ASCII, so this never replaces anything.
