@@ -218,11 +218,24 @@ impl Storage {
     }
 }
 
+/// Whether a connection's socket is in the worker's poll set. It is added only once the
+/// connection has to wait (for bytes, for room to write, for an application thread): a short
+/// exchange whose request is already there when it is accepted, and which closes after its
+/// response, never costs an `epoll_ctl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polled {
+    /// Not registered yet.
+    No,
+    /// Registered, readable and writable, edge-triggered.
+    Yes,
+}
+
 /// A connection, reused across its requests.
 pub struct Conn {
     /// This connection's slot in the worker's table (its poll token is derived from it).
     pub(super) key: usize,
     pub(super) stream: Stream,
+    pub(super) polled: Polled,
     pub(super) peer: Peer,
     /// The client as the environ reports it: the peer, or the source a PROXY header named.
     pub(super) client: PeerText,
@@ -271,6 +284,7 @@ impl Conn {
         Conn {
             key,
             stream,
+            polled: Polled::No,
             peer,
             client: PeerText::of(peer),
             fresh: true,
@@ -869,9 +883,9 @@ impl Conn {
 
     /// The parts an application call needs besides the connection's state: the response, the
     /// output buffer, and the socket with its flushed position (for `write`'s back-pressure).
-    pub(super) fn app_parts(&mut self) -> (&mut Response, &mut Vec<u8>, &mut Stream, &mut usize) {
+    pub(super) fn app_parts(&mut self) -> (&mut Response, &mut Vec<u8>, &mut Stream, &mut Polled, &mut usize) {
         self.can_write = true;
-        (&mut self.resp, &mut self.wbuf, &mut self.stream, &mut self.wpos)
+        (&mut self.resp, &mut self.wbuf, &mut self.stream, &mut self.polled, &mut self.wpos)
     }
 }
 

@@ -2,7 +2,7 @@
 //! the start_response/write protocol on the loop's thread (and pulling its body as the client
 //! reads), or sending the request to an application thread (`pool`).
 
-use super::conn::{Conn, FileSend, Phase};
+use super::conn::{Conn, FileSend, Phase, Polled};
 use super::stream::{PeerText, Stream};
 use super::{panic_message, Ctx, Io, Shared};
 use crate::app::protocol::{send_whole, Drain, RequestInfo, StartResponse, OUTPUT_HIGH_WATER};
@@ -103,6 +103,7 @@ struct WorkerDrain<'a, 'c> {
     io: &'a mut Io,
     key: usize,
     stream: &'c mut Stream,
+    polled: &'c mut Polled,
     wpos: &'c mut usize,
     timeout: Duration,
     reentrant: bool,
@@ -127,6 +128,8 @@ impl Drain for WorkerDrain<'_, '_> {
                         return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading"));
                     }
                     let wait = deadline.saturating_duration_since(now).min(Duration::from_millis(250));
+                    // The loop's turns learn that the socket drained only if it is polled.
+                    self.io.watch(self.key, self.stream, self.polled)?;
                     if self.reentrant && self.io.wait_writable(self.ctx, self.key, wait) {
                         continue;
                     }
@@ -250,12 +253,13 @@ fn call_app_with(conn: &mut Conn, sh: &mut Shared<'_>, environ: &mut Environ) ->
     };
     std::mem::swap(&mut conn.body, environ.input());
     let key = conn.key;
-    let (resp, wbuf, stream, wpos) = conn.app_parts();
+    let (resp, wbuf, stream, polled, wpos) = conn.app_parts();
     let mut drain = WorkerDrain {
         ctx,
         io: &mut *sh.io,
         key,
         stream,
+        polled,
         wpos,
         timeout: ctx.settings.timeout,
         reentrant: ctx.app.reentrant(),

@@ -768,21 +768,12 @@ impl Io {
                 return taken;
             }
             match self.listeners[listener].accept() {
-                Ok((mut stream, peer)) => {
+                Ok((stream, peer)) => {
                     if let Some(key) = shed {
                         self.shed(key, now);
                     }
                     let entry = self.conns.vacant_entry();
                     let key = entry.key();
-                    let token = Token(CONN_BASE + key);
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-                    {
-                        log::warn!("cannot register connection: {e}");
-                        continue;
-                    }
                     let deadline = now + ctx.settings.header_timeout;
                     let mut conn = Conn::new(key, stream, peer, listener, deadline);
                     if let Life::Draining { until: stop } = self.life {
@@ -811,6 +802,18 @@ impl Io {
             }
         }
         taken
+    }
+
+    /// Adds connection `key`'s socket to the poll set, if it is not there yet (see
+    /// [`conn::Polled`]).
+    pub(crate) fn watch(&self, key: usize, stream: &mut stream::Stream, polled: &mut conn::Polled) -> io::Result<()> {
+        if *polled == conn::Polled::No {
+            self.poll
+                .registry()
+                .register(stream, Token(CONN_BASE + key), Interest::READABLE | Interest::WRITABLE)?;
+            *polled = conn::Polled::Yes;
+        }
+        Ok(())
     }
 
     /// Advances connection `key`, taken out of its slot meanwhile (its application call may run
@@ -860,6 +863,11 @@ impl Io {
             if !again {
                 break;
             }
+        }
+        if let Err(e) = self.watch(key, &mut conn.stream, &mut conn.polled) {
+            log::warn!("cannot register connection: {e}");
+            self.close_conn(key, conn);
+            return;
         }
         conn.lend_storage(&mut self.spares, POOL_MAX);
         if let Some(slot) = self.conns.get_mut(key) {
