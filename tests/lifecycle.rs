@@ -71,7 +71,7 @@ fn killed_worker_is_replaced_and_others_are_unaffected() {
         .find(|o| **o != victim)
         .expect("connections spread over both workers");
     let killed_at = Instant::now();
-    assert!(kill(victim, sig::KILL));
+    assert!(kill(victim, Signal::SIGKILL));
     // A replacement appears and serves.
     s.wait_log("Booting worker", 3);
     let workers = s.workers();
@@ -108,7 +108,7 @@ fn term_lets_an_in_flight_request_finish() {
         .unwrap();
     // The interim response proves the worker is inside this request.
     assert_eq!(read_response(&mut r, false).unwrap().status, 100);
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     s.wait_log("Handling signal: term", 1);
     s.wait_log("Worker exiting", 1);
     // The master waits for the worker, which waits for this request.
@@ -131,7 +131,7 @@ fn term_waits_for_a_slow_application() {
     let mut s = Server::start(&["builtin:sleep"], 1);
     let mut conn = s.connect();
     conn.write_all(b"GET /?s=1 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     let resp = read_response(&mut BufReader::new(conn), false).unwrap();
     assert_eq!((resp.status, resp.text().as_str()), (200, "slept 1"));
     assert_eq!(s.wait_exit().code(), Some(0));
@@ -143,7 +143,7 @@ fn int_stops_fast() {
     let mut conn = s.connect();
     conn.write_all(b"GET /?s=30 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
     let start = Instant::now();
-    s.signal(sig::INT);
+    s.signal(Signal::SIGINT);
     assert_eq!(s.wait_exit().code(), Some(0));
     assert!(
         start.elapsed() < Duration::from_secs(10),
@@ -168,7 +168,7 @@ fn exit_lines(s: &Server) -> Vec<(i32, i32)> {
 
 #[test]
 fn each_worker_says_once_that_it_is_exiting_on_term_and_on_int() {
-    for signal in [sig::TERM, sig::INT] {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
         let mut s = Server::start(&["-w", "2", "builtin:hello"], 2);
         let mut workers = s.workers();
         s.signal(signal);
@@ -200,13 +200,13 @@ fn unknown_app_stops_the_master_instead_of_looping() {
 #[test]
 fn ttin_and_ttou_change_the_worker_count() {
     let s = Server::start(&["-w", "2", "builtin:hello"], 2);
-    s.signal(sig::TTIN);
+    s.signal(Signal::SIGTTIN);
     s.wait_log("Booting worker", 3);
     assert_eq!(s.workers().len(), 3);
     // Standard signals do not queue: send the next only once the last took effect.
-    s.signal(sig::TTOU);
+    s.signal(Signal::SIGTTOU);
     s.wait_log("Number of workers: 2", 1);
-    s.signal(sig::TTOU);
+    s.signal(Signal::SIGTTOU);
     s.wait_log("Number of workers: 1", 1);
     let deadline = Instant::now() + WAIT;
     while s.workers().len() != 1 {
@@ -215,7 +215,7 @@ fn ttin_and_ttou_change_the_worker_count() {
     }
     assert_eq!(s.get("/").status, 200);
     // Never fewer than one.
-    s.signal(sig::TTOU);
+    s.signal(Signal::SIGTTOU);
     assert_eq!(s.get("/").status, 200);
     assert_eq!(s.workers().len(), 1);
 }
@@ -241,7 +241,7 @@ fn unix_socket_is_served_and_removed_at_exit() {
     assert_eq!(r.status, 200);
     let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(doc["environ"]["PATH_INFO"], "/u");
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     assert_eq!(s.wait_exit().code(), Some(0));
     assert!(!path.exists(), "socket file removed at exit");
     std::fs::remove_dir_all(&dir).unwrap();

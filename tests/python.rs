@@ -483,7 +483,7 @@ fn python_leaves_signals_to_forkhorn() {
     let mut c = s.connect();
     c.write_all(b"GET /slow?0.5 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     let r = read_response(&mut BufReader::new(c), false).expect("response");
     assert_eq!(r.text(), "slept");
     assert_eq!(s.wait_exit().code(), Some(0));
@@ -655,7 +655,7 @@ fn validate(args: &[&str]) {
     }
     let _ = std::fs::remove_file(&path);
     // Destructors run by now; a stop makes sure every worker's output is in.
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     let mut s = s;
     assert_eq!(s.wait_exit().code(), Some(0));
     // The master's last line: everything before it has been read from the pipe.
@@ -750,7 +750,7 @@ fn preload_with_app_threads_forks_working_workers() {
     assert!(s.get("/").text().starts_with("worker "));
     // More forks while the app's thread keeps taking the GIL in the master.
     for n in 3..=6 {
-        s.signal(sig::TTIN);
+        s.signal(Signal::SIGTTIN);
         s.wait_log("Booting worker", n);
     }
     // Every worker answers: each accepts in turn on the shared socket.
@@ -790,7 +790,7 @@ fn reload_under_load(preload: bool) -> (String, LoadStats) {
     let load = Load::start(s.addr, 2);
     // A different size, so that no cached bytecode can pass for the new source.
     std::fs::write(&module, format!("VERSION = b'version two!'\n{VERSIONED}")).unwrap();
-    s.signal(sig::HUP);
+    s.signal(Signal::SIGHUP);
     s.wait_log("Reload complete: generation 2 is serving", 1);
     // Retiring workers still answer what they had accepted; then only new ones are left.
     let deadline = Instant::now() + WAIT;

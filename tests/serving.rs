@@ -289,12 +289,12 @@ fn without_batching_a_response_does_not_wait_for_the_next_call() {
     let s = Server::start(&["-w", "1", "--no-batch-responses", "builtin:sleep"], 1);
     let worker = s.workers()[0];
     // Stopped, the worker finds both requests in one turn, the fast one first.
-    assert!(kill(worker, 19)); // SIGSTOP
+    stop_process(worker);
     let mut fast = s.connect();
     let mut slow = s.connect();
     fast.write_all(b"GET /?s=0 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     slow.write_all(b"GET /?s=1.5 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    assert!(kill(worker, 18)); // SIGCONT
+    assert!(kill(worker, Signal::SIGCONT));
     fast_before_slow(fast, slow);
 }
 

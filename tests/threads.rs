@@ -151,12 +151,12 @@ fn hups_then_term_under_load_lose_no_request() {
     // Clients whose every request waits 50 ms inside the app.
     let load = Load::start(s.addr, 4);
     for generation in 2..=21 {
-        s.signal(sig::HUP);
+        s.signal(Signal::SIGHUP);
         s.wait_log(&format!("Reload complete: generation {generation} is serving"), 1);
     }
     // TERM with requests inside the application threads: each is answered before the workers
     // exit.
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     assert_eq!(s.wait_exit().code(), Some(0));
     let stats = load.finish();
     assert!(stats.ok > 0);

@@ -1,10 +1,14 @@
 //! The integration-test harness: starts the real `forkhorn` binary on a free port, collects its
-//! log, and speaks raw HTTP/1.1 to it.
+//! log, and speaks raw HTTP/1.1 to it; drives load, FIFO barriers and signals.
+// Each test crate compiles this module for itself and uses only part of it.
 #![allow(dead_code)]
 
+pub mod ops;
 #[cfg(feature = "python")]
 pub mod python;
 pub mod skip;
+
+pub use nix::sys::signal::Signal;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -102,9 +106,7 @@ impl Server {
             stdout,
             exited: None,
         };
-        let line = server.wait_log("Listening at: http://", 1);
-        let url = line.split("Listening at: http://").nth(1).unwrap();
-        server.addr = url.split_whitespace().next().unwrap().parse().expect("listen address");
+        server.addr = listen_addr(&server.wait_log("Listening at: http://", 1));
         if workers > 0 {
             server.wait_log("Booting worker", workers);
         }
@@ -137,26 +139,18 @@ impl Server {
     }
 
     /// Sends a signal to the master.
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) with a pid this test owns.
-        assert_eq!(unsafe { libc_kill(self.pid(), sig) }, 0);
+    pub fn signal(&self, sig: Signal) {
+        assert!(kill(self.pid(), sig), "send {sig} to the master");
     }
 
     /// Waits for the master to exit.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                self.exited = Some(s);
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "master did not exit; log:\n{}",
-                self.log().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let log = self.log.clone();
+        let status = wait_child(&mut self.child, || {
+            format!("the master did not exit; log:\n{}", log.0.lock().unwrap().join("\n"))
+        });
+        self.exited = Some(status);
+        status
     }
 
     /// The master's live children (its workers).
@@ -184,49 +178,70 @@ impl Server {
 
     /// GET `path` on a new connection; the parsed response.
     pub fn get(&self, path: &str) -> Response {
-        let mut s = self.connect();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
-        read_response(&mut BufReader::new(s), false).expect("response")
+        get(self.addr, path)
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         if self.exited.is_none() {
-            let kids = self.workers();
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            for k in kids {
-                // SAFETY: kill(2) on a worker of the master this test started.
-                unsafe { libc_kill(k, 9) };
-            }
+            kill_with_workers(&mut self.child);
         }
     }
 }
 
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
+/// The address in a `Listening at: http://ADDR (PID)` log line.
+pub fn listen_addr(line: &str) -> SocketAddr {
+    let url = line.split("Listening at: http://").nth(1).expect("a Listening at line");
+    url.split_whitespace().next().unwrap().parse().expect("listen address")
 }
 
-/// Signal numbers used by the tests (Linux).
-pub mod sig {
-    pub const HUP: i32 = 1;
-    pub const INT: i32 = 2;
-    pub const QUIT: i32 = 3;
-    pub const KILL: i32 = 9;
-    pub const USR1: i32 = 10;
-    pub const USR2: i32 = 12;
-    pub const TERM: i32 = 15;
-    pub const TTIN: i32 = 21;
-    pub const TTOU: i32 = 22;
-    pub const WINCH: i32 = 28;
+/// GET `path` from `addr` on a new connection; the parsed response.
+pub fn get(addr: SocketAddr, path: &str) -> Response {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    read_response(&mut BufReader::new(s), false).expect("response")
 }
 
-/// Sends a signal to any process.
-pub fn kill(pid: i32, sig: i32) -> bool {
-    // SAFETY: kill(2) has no memory effects.
-    unsafe { libc_kill(pid, sig) == 0 }
+/// Waits for `child` to exit; `what` says what was expected, should it not.
+fn wait_child(child: &mut Child, what: impl FnOnce() -> String) -> ExitStatus {
+    let mut status = None;
+    let deadline = Instant::now() + WAIT;
+    while status.is_none() && Instant::now() < deadline {
+        status = child.try_wait().expect("try_wait");
+        if status.is_none() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    status.unwrap_or_else(|| panic!("{}", what()))
+}
+
+/// Kills a master the test started, and the workers it leaves behind.
+fn kill_with_workers(master: &mut Child) {
+    let workers = children_of(master.id() as i32);
+    let _ = master.kill();
+    let _ = master.wait();
+    for w in workers {
+        kill(w, Signal::SIGKILL);
+    }
+}
+
+/// Sends a signal to any process; whether it could be sent.
+pub fn kill(pid: i32, sig: Signal) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).is_ok()
+}
+
+/// A process's state letter from /proc (`R`, `S`, `T` for stopped, `Z`...); None once it is gone.
+pub fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// Stops `pid` with SIGSTOP and waits until it is stopped.
+pub fn stop_process(pid: i32) {
+    assert!(kill(pid, Signal::SIGSTOP), "SIGSTOP {pid}");
+    wait_until("the process is stopped", || process_state(pid) == Some('T'));
 }
 
 /// Live (non-zombie) children of `pid`, from /proc.
