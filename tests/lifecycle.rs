@@ -208,14 +208,11 @@ fn ttin_and_ttou_change_the_worker_count() {
     s.wait_log("Number of workers: 2", 1);
     s.signal(Signal::SIGTTOU);
     s.wait_log("Number of workers: 1", 1);
-    let deadline = Instant::now() + WAIT;
-    while s.workers().len() != 1 {
-        assert!(Instant::now() < deadline, "workers: {:?}", s.workers());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("one worker is left", || s.workers().len() == 1);
     assert_eq!(s.get("/").status, 200);
     // Never fewer than one.
     s.signal(Signal::SIGTTOU);
+    s.wait_log("Handling signal: ttou", 3);
     assert_eq!(s.get("/").status, 200);
     assert_eq!(s.workers().len(), 1);
 }

@@ -13,6 +13,7 @@ pub use nix::sys::signal::Signal;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -419,7 +420,9 @@ pub fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
 /// failures: keep-alive (one connection, reopened only after the server said
 /// `Connection: close`) or a new connection per request.
 pub struct Load {
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
+    /// Requests answered so far, per client.
+    served: Arc<Vec<AtomicU64>>,
     threads: Vec<std::thread::JoinHandle<LoadStats>>,
 }
 
@@ -435,19 +438,35 @@ pub struct LoadStats {
 impl Load {
     /// Starts `clients` clients of each kind against `addr`.
     pub fn start(addr: SocketAddr, clients: usize) -> Load {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let served: Arc<Vec<AtomicU64>> = Arc::new((0..clients * 2).map(|_| AtomicU64::new(0)).collect());
         let mut threads = Vec::new();
         for i in 0..clients * 2 {
-            let stop = stop.clone();
+            let (stop, served) = (stop.clone(), served.clone());
             let keepalive = i % 2 == 0;
-            threads.push(std::thread::spawn(move || client_loop(addr, keepalive, &stop)));
+            threads.push(std::thread::spawn(move || {
+                client_loop(addr, keepalive, &stop, &served[i])
+            }));
         }
-        Load { stop, threads }
+        Load { stop, served, threads }
+    }
+
+    /// How many requests each client has had answered so far: a mark to wait from.
+    pub fn mark(&self) -> Vec<u64> {
+        self.served.iter().map(|n| n.load(Ordering::SeqCst)).collect()
+    }
+
+    /// Waits until every client has had a request answered after `mark` (taken by
+    /// [`Load::mark`]): whatever happened before the mark, the server serves each client since.
+    pub fn wait_served_since(&self, mark: &[u64]) {
+        wait_until("every load client is answered again", || {
+            self.mark().iter().zip(mark).all(|(now, then)| now > then)
+        });
     }
 
     /// Stops the clients and sums what they saw.
     pub fn finish(self) -> LoadStats {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
         let mut total = LoadStats::default();
         for t in self.threads {
             let s = t.join().unwrap();
@@ -458,12 +477,12 @@ impl Load {
     }
 }
 
-fn client_loop(addr: SocketAddr, keepalive: bool, stop: &std::sync::atomic::AtomicBool) -> LoadStats {
+fn client_loop(addr: SocketAddr, keepalive: bool, stop: &AtomicBool, served: &AtomicU64) -> LoadStats {
     let mut stats = LoadStats::default();
     let mut conn: Option<(TcpStream, BufReader<TcpStream>)> = None;
     // Requests answered on the current connection (0: the server may never have accepted it).
     let mut answered = 0u32;
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) {
         if conn.is_none() {
             match TcpStream::connect(addr) {
                 Ok(s) => {
@@ -492,6 +511,7 @@ fn client_loop(addr: SocketAddr, keepalive: bool, stop: &std::sync::atomic::Atom
         match read_response(r, false) {
             Some(resp) if resp.status == 200 => {
                 stats.ok += 1;
+                served.fetch_add(1, Ordering::SeqCst);
                 answered += 1;
                 if !keepalive
                     || resp
