@@ -76,8 +76,9 @@ fn pipelined_requests_keep_their_order_while_other_connections_overtake() {
         fifo.path.display()
     )
     .unwrap();
-    // While A's first request waits inside the app, other connections are answered, more
-    // than once.
+    // While A's first request waits inside the app (it has opened the FIFO), other connections
+    // are answered, more than once.
+    fifo.wait_opened();
     for _ in 0..3 {
         assert_eq!(s.get("/hello").text(), "hello");
     }

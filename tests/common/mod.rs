@@ -562,18 +562,44 @@ impl Confirmations {
         Confirmations { path, writer: None }
     }
 
+    /// Waits until the app has opened the FIFO: the request is inside the app.
+    pub fn wait_opened(&mut self) -> &mut std::fs::File {
+        use std::os::unix::fs::OpenOptionsExt;
+        if self.writer.is_none() {
+            // Without a reader, a non-blocking open for writing fails with ENXIO instead of
+            // waiting: the test polls for the reader with a deadline instead of hanging.
+            let mut opened = None;
+            wait_until("the app opens the FIFO", || {
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&self.path)
+                {
+                    Ok(f) => opened = Some(f),
+                    Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {}
+                    Err(e) => panic!("open the FIFO: {e}"),
+                }
+                opened.is_some()
+            });
+            let f = opened.expect("opened");
+            // Writes block again, as on a FIFO opened the ordinary way.
+            nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty())).expect("F_SETFL");
+            self.writer = Some(f);
+        }
+        self.writer.as_mut().expect("opened")
+    }
+
     /// Confirms one block; the first call waits until the app has opened the FIFO.
     pub fn confirm(&mut self) {
-        let path = &self.path;
-        let w = self
-            .writer
-            .get_or_insert_with(|| std::fs::OpenOptions::new().write(true).open(path).expect("open FIFO"));
-        w.write_all(b"+").expect("confirm a block");
+        self.wait_opened().write_all(b"+").expect("confirm a block");
     }
 
     /// Confirms one more block; false once the app has closed the FIFO (its body was closed).
     pub fn try_confirm(&mut self) -> bool {
-        let w = self.writer.as_mut().expect("confirm() opened the FIFO");
+        let w = self
+            .writer
+            .as_mut()
+            .expect("confirm() or wait_opened() opened the FIFO");
         match w.write_all(b"+") {
             Ok(()) => true,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
