@@ -8,27 +8,29 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The worker pid that holds the server side of the TCP connection whose client port is
-/// `client_port`, found through /proc/net/tcp and the workers' descriptor tables. The kernel
-/// can skip entries of /proc/net/tcp while the table changes under a reader, so a miss is read
-/// again.
-fn worker_holding(s: &Server, client_port: u16) -> Option<i32> {
-    (0..50).find_map(|_| {
-        let found = worker_holding_once(s, client_port);
-        if found.is_none() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        found
-    })
+/// Waits until a worker holds the server side of the TCP connection whose client port is
+/// `client_port`; that worker's pid. The kernel can skip entries of /proc/net/tcp while the
+/// table changes under a reader (any process's sockets change it), so a miss is read again.
+fn worker_holding(s: &Server, client_port: u16) -> i32 {
+    let mut found = None;
+    wait_until("a worker holds the connection", || {
+        found = worker_holding_once(s, client_port);
+        found.is_some()
+    });
+    found.expect("found")
 }
 
+/// The worker pid that holds the server side of the TCP connection whose client port is
+/// `client_port`, found through /proc/net/tcp and the workers' descriptor tables.
 fn worker_holding_once(s: &Server, client_port: u16) -> Option<i32> {
     let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
     let want_local = format!(":{:04X}", s.addr.port());
     let want_remote = format!(":{client_port:04X}");
+    // An earlier connection between the same two ports can linger in TIME_WAIT, without an
+    // inode (0): only a live socket can be found in a worker.
     let inode = tcp.lines().skip(1).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        (f[1].ends_with(&want_local) && f[2].ends_with(&want_remote)).then(|| f[9].to_string())
+        (f[1].ends_with(&want_local) && f[2].ends_with(&want_remote) && f[9] != "0").then(|| f[9].to_string())
     })?;
     let target = format!("socket:[{inode}]");
     s.workers().into_iter().find(|pid| {
@@ -58,7 +60,7 @@ fn killed_worker_is_replaced_and_others_are_unaffected() {
     for _ in 0..40 {
         let mut c = s.connect();
         assert_eq!(keepalive_get(&mut c).unwrap().status, 200);
-        let owner = worker_holding(&s, c.local_addr().unwrap().port()).expect("owner");
+        let owner = worker_holding(&s, c.local_addr().unwrap().port());
         owners.push(owner);
         conns.push(c);
         if owners.iter().any(|o| *o != owners[0]) {
@@ -129,19 +131,28 @@ fn term_lets_an_in_flight_request_finish() {
 #[test]
 fn term_waits_for_a_slow_application() {
     let mut s = Server::start(&["builtin:sleep"], 1);
+    let worker = s.workers()[0];
     let mut conn = s.connect();
     conn.write_all(b"GET /?s=1 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    wait_until("the request sleeps in the app", || in_sleep_call(worker));
     s.signal(Signal::SIGTERM);
-    let resp = read_response(&mut BufReader::new(conn), false).unwrap();
+    // The whole response, then the stopping worker closes the connection.
+    let mut r = BufReader::new(conn);
+    let resp = read_response(&mut r, false).unwrap();
     assert_eq!((resp.status, resp.text().as_str()), (200, "slept 1"));
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
     assert_eq!(s.wait_exit().code(), Some(0));
 }
 
 #[test]
 fn int_stops_fast() {
     let mut s = Server::start(&["builtin:sleep"], 1);
+    let worker = s.workers()[0];
     let mut conn = s.connect();
     conn.write_all(b"GET /?s=30 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    wait_until("the request sleeps in the app", || in_sleep_call(worker));
     let start = Instant::now();
     s.signal(Signal::SIGINT);
     assert_eq!(s.wait_exit().code(), Some(0));
@@ -295,8 +306,8 @@ fn a_full_worker_stops_accepting_until_a_slot_frees() {
             .unwrap();
     }
     wait_until("the worker holds both", || {
-        worker_holding(&s, a.local_addr().unwrap().port()).is_some()
-            && worker_holding(&s, b.local_addr().unwrap().port()).is_some()
+        worker_holding_once(&s, a.local_addr().unwrap().port()).is_some()
+            && worker_holding_once(&s, b.local_addr().unwrap().port()).is_some()
     });
     // A third connection completes in the kernel's backlog, but the full worker leaves it there.
     let mut c = s.connect();
@@ -314,7 +325,7 @@ fn a_full_worker_stops_accepting_until_a_slot_frees() {
     drop(a);
     let r = read_response(&mut BufReader::new(c.try_clone().unwrap()), false).unwrap();
     assert_eq!(r.status, 200);
-    assert!(worker_holding(&s, port).is_some());
+    worker_holding(&s, port);
     drop(b);
 }
 
@@ -345,7 +356,7 @@ fn a_full_worker_closes_idle_and_slow_connections_to_take_new_ones() {
     wait_until("the worker holds all three", || {
         [&idle, &slow1, &slow2]
             .iter()
-            .all(|c| worker_holding(&s, c.local_addr().unwrap().port()).is_some())
+            .all(|c| worker_holding_once(&s, c.local_addr().unwrap().port()).is_some())
     });
     // A new client is served at once, not after header_timeout: the idle connection goes first.
     let mut new1 = s.connect();
@@ -360,7 +371,7 @@ fn a_full_worker_closes_idle_and_slow_connections_to_take_new_ones() {
     assert_eq!(keepalive_get(&mut new2).unwrap().status, 200);
     let _ = slow1.read_to_end(&mut rest);
     assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
-    assert!(worker_holding(&s, slow2.local_addr().unwrap().port()).is_some());
+    worker_holding(&s, slow2.local_addr().unwrap().port());
     s.wait_log("Worker at worker_connections: closed", 1);
 }
 

@@ -239,6 +239,20 @@ pub fn process_state(pid: i32) -> Option<char> {
     stat[stat.rfind(')')? + 1..].trim_start().chars().next()
 }
 
+/// Whether `pid`'s main thread is blocked in a sleep system call (`nanosleep` or
+/// `clock_nanosleep`, from /proc/PID/syscall): for a worker of a builtin app that sleeps, its
+/// request is inside the app.
+pub fn in_sleep_call(pid: i32) -> bool {
+    let Ok(call) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        return false;
+    };
+    let nr = call
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<libc::c_long>().ok());
+    nr == Some(libc::SYS_nanosleep) || nr == Some(libc::SYS_clock_nanosleep)
+}
+
 /// Stops `pid` with SIGSTOP and waits until it is stopped.
 pub fn stop_process(pid: i32) {
     assert!(kill(pid, Signal::SIGSTOP), "SIGSTOP {pid}");
