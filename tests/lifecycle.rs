@@ -29,8 +29,9 @@ fn worker_holding_once(s: &Server, client_port: u16) -> Option<i32> {
     // An earlier connection between the same two ports can linger in TIME_WAIT, without an
     // inode (0): only a live socket can be found in a worker.
     let inode = tcp.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f[1].ends_with(&want_local) && f[2].ends_with(&want_remote) && f[9] != "0").then(|| f[9].to_string())
+        let mut f = l.split_whitespace();
+        let (local, remote, inode) = (f.nth(1)?, f.next()?, f.nth(6)?);
+        (local.ends_with(&want_local) && remote.ends_with(&want_remote) && inode != "0").then_some(inode)
     })?;
     let target = format!("socket:[{inode}]");
     s.workers().into_iter().find(|pid| {
@@ -53,7 +54,8 @@ fn keepalive_get(conn: &mut std::net::TcpStream) -> Option<Response> {
 
 #[test]
 fn killed_worker_is_replaced_and_others_are_unaffected() {
-    let s = Server::start(&["-w", "2", "builtin:hello"], 2);
+    // Connections stay open while the test looks for their workers (long on a busy machine).
+    let s = Server::start(&["-w", "2", "--keep-alive", "300", "builtin:hello"], 2);
     // Open connections until both workers hold at least one.
     let mut conns = Vec::new();
     let mut owners = Vec::new();
@@ -297,7 +299,19 @@ fn idle_master_and_workers_use_no_cpu() {
 
 #[test]
 fn a_full_worker_stops_accepting_until_a_slot_frees() {
-    let s = Server::start(&["-w", "1", "--worker-connections", "2", "builtin:echo"], 1);
+    // Connections stay open while the test looks for their workers (long on a busy machine).
+    let s = Server::start(
+        &[
+            "-w",
+            "1",
+            "--worker-connections",
+            "2",
+            "--keep-alive",
+            "300",
+            "builtin:echo",
+        ],
+        1,
+    );
     // Two uploads under way: requests in progress, which a full worker never closes.
     let mut a = s.connect();
     let mut b = s.connect();
