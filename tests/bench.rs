@@ -64,7 +64,7 @@ fn bench(args: &[&str], tag: &str) -> Output {
     match rx.recv_timeout(SWEEP_LIMIT) {
         Ok(out) => out.expect("wait for forkhorn bench"),
         Err(_) => {
-            common::kill(pid, common::sig::KILL);
+            common::kill(pid, common::Signal::SIGKILL);
             panic!("forkhorn bench {args:?} did not finish within {SWEEP_LIMIT:?}");
         }
     }
@@ -346,7 +346,7 @@ fn ctrl_c_stops_the_sweep_and_its_server() {
         assert!(Instant::now() < deadline, "the server never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(common::kill(bench_pid, common::sig::INT));
+    assert!(common::kill(bench_pid, common::Signal::SIGINT));
     let deadline = Instant::now() + common::WAIT;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -83,7 +83,7 @@ fn unknown_key_is_one_line_and_binds_nothing() {
     let fixed = temp_file("unknown-fixed.toml", &good);
     let mut server = Server::start_cmd(Command::new(bin()).args(["-c", path_str(&fixed)]), 2);
     assert!(sock.exists(), "{} was not created by a valid config", sock.display());
-    server.signal(sig::TERM);
+    server.signal(Signal::SIGTERM);
     assert!(server.wait_exit().success());
 }
 

@@ -8,27 +8,30 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The worker pid that holds the server side of the TCP connection whose client port is
-/// `client_port`, found through /proc/net/tcp and the workers' descriptor tables. The kernel
-/// can skip entries of /proc/net/tcp while the table changes under a reader, so a miss is read
-/// again.
-fn worker_holding(s: &Server, client_port: u16) -> Option<i32> {
-    (0..50).find_map(|_| {
-        let found = worker_holding_once(s, client_port);
-        if found.is_none() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        found
-    })
+/// Waits until a worker holds the server side of the TCP connection whose client port is
+/// `client_port`; that worker's pid. The kernel can skip entries of /proc/net/tcp while the
+/// table changes under a reader (any process's sockets change it), so a miss is read again.
+fn worker_holding(s: &Server, client_port: u16) -> i32 {
+    let mut found = None;
+    wait_until("a worker holds the connection", || {
+        found = worker_holding_once(s, client_port);
+        found.is_some()
+    });
+    found.expect("found")
 }
 
+/// The worker pid that holds the server side of the TCP connection whose client port is
+/// `client_port`, found through /proc/net/tcp and the workers' descriptor tables.
 fn worker_holding_once(s: &Server, client_port: u16) -> Option<i32> {
     let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
     let want_local = format!(":{:04X}", s.addr.port());
     let want_remote = format!(":{client_port:04X}");
+    // An earlier connection between the same two ports can linger in TIME_WAIT, without an
+    // inode (0): only a live socket can be found in a worker.
     let inode = tcp.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f[1].ends_with(&want_local) && f[2].ends_with(&want_remote)).then(|| f[9].to_string())
+        let mut f = l.split_whitespace();
+        let (local, remote, inode) = (f.nth(1)?, f.next()?, f.nth(6)?);
+        (local.ends_with(&want_local) && remote.ends_with(&want_remote) && inode != "0").then_some(inode)
     })?;
     let target = format!("socket:[{inode}]");
     s.workers().into_iter().find(|pid| {
@@ -51,14 +54,15 @@ fn keepalive_get(conn: &mut std::net::TcpStream) -> Option<Response> {
 
 #[test]
 fn killed_worker_is_replaced_and_others_are_unaffected() {
-    let s = Server::start(&["-w", "2", "builtin:hello"], 2);
+    // Connections stay open while the test looks for their workers (long on a busy machine).
+    let s = Server::start(&["-w", "2", "--keep-alive", "300", "builtin:hello"], 2);
     // Open connections until both workers hold at least one.
     let mut conns = Vec::new();
     let mut owners = Vec::new();
     for _ in 0..40 {
         let mut c = s.connect();
         assert_eq!(keepalive_get(&mut c).unwrap().status, 200);
-        let owner = worker_holding(&s, c.local_addr().unwrap().port()).expect("owner");
+        let owner = worker_holding(&s, c.local_addr().unwrap().port());
         owners.push(owner);
         conns.push(c);
         if owners.iter().any(|o| *o != owners[0]) {
@@ -71,7 +75,7 @@ fn killed_worker_is_replaced_and_others_are_unaffected() {
         .find(|o| **o != victim)
         .expect("connections spread over both workers");
     let killed_at = Instant::now();
-    assert!(kill(victim, sig::KILL));
+    assert!(kill(victim, Signal::SIGKILL));
     // A replacement appears and serves.
     s.wait_log("Booting worker", 3);
     let workers = s.workers();
@@ -108,7 +112,7 @@ fn term_lets_an_in_flight_request_finish() {
         .unwrap();
     // The interim response proves the worker is inside this request.
     assert_eq!(read_response(&mut r, false).unwrap().status, 100);
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     s.wait_log("Handling signal: term", 1);
     s.wait_log("Worker exiting", 1);
     // The master waits for the worker, which waits for this request.
@@ -129,21 +133,30 @@ fn term_lets_an_in_flight_request_finish() {
 #[test]
 fn term_waits_for_a_slow_application() {
     let mut s = Server::start(&["builtin:sleep"], 1);
+    let worker = s.workers()[0];
     let mut conn = s.connect();
     conn.write_all(b"GET /?s=1 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-    s.signal(sig::TERM);
-    let resp = read_response(&mut BufReader::new(conn), false).unwrap();
+    wait_until("the request sleeps in the app", || in_sleep_call(worker));
+    s.signal(Signal::SIGTERM);
+    // The whole response, then the stopping worker closes the connection.
+    let mut r = BufReader::new(conn);
+    let resp = read_response(&mut r, false).unwrap();
     assert_eq!((resp.status, resp.text().as_str()), (200, "slept 1"));
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
     assert_eq!(s.wait_exit().code(), Some(0));
 }
 
 #[test]
 fn int_stops_fast() {
     let mut s = Server::start(&["builtin:sleep"], 1);
+    let worker = s.workers()[0];
     let mut conn = s.connect();
     conn.write_all(b"GET /?s=30 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    wait_until("the request sleeps in the app", || in_sleep_call(worker));
     let start = Instant::now();
-    s.signal(sig::INT);
+    s.signal(Signal::SIGINT);
     assert_eq!(s.wait_exit().code(), Some(0));
     assert!(
         start.elapsed() < Duration::from_secs(10),
@@ -168,7 +181,7 @@ fn exit_lines(s: &Server) -> Vec<(i32, i32)> {
 
 #[test]
 fn each_worker_says_once_that_it_is_exiting_on_term_and_on_int() {
-    for signal in [sig::TERM, sig::INT] {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
         let mut s = Server::start(&["-w", "2", "builtin:hello"], 2);
         let mut workers = s.workers();
         s.signal(signal);
@@ -200,22 +213,19 @@ fn unknown_app_stops_the_master_instead_of_looping() {
 #[test]
 fn ttin_and_ttou_change_the_worker_count() {
     let s = Server::start(&["-w", "2", "builtin:hello"], 2);
-    s.signal(sig::TTIN);
+    s.signal(Signal::SIGTTIN);
     s.wait_log("Booting worker", 3);
     assert_eq!(s.workers().len(), 3);
     // Standard signals do not queue: send the next only once the last took effect.
-    s.signal(sig::TTOU);
+    s.signal(Signal::SIGTTOU);
     s.wait_log("Number of workers: 2", 1);
-    s.signal(sig::TTOU);
+    s.signal(Signal::SIGTTOU);
     s.wait_log("Number of workers: 1", 1);
-    let deadline = Instant::now() + WAIT;
-    while s.workers().len() != 1 {
-        assert!(Instant::now() < deadline, "workers: {:?}", s.workers());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("one worker is left", || s.workers().len() == 1);
     assert_eq!(s.get("/").status, 200);
     // Never fewer than one.
-    s.signal(sig::TTOU);
+    s.signal(Signal::SIGTTOU);
+    s.wait_log("Handling signal: ttou", 3);
     assert_eq!(s.get("/").status, 200);
     assert_eq!(s.workers().len(), 1);
 }
@@ -241,7 +251,7 @@ fn unix_socket_is_served_and_removed_at_exit() {
     assert_eq!(r.status, 200);
     let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(doc["environ"]["PATH_INFO"], "/u");
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     assert_eq!(s.wait_exit().code(), Some(0));
     assert!(!path.exists(), "socket file removed at exit");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -289,7 +299,19 @@ fn idle_master_and_workers_use_no_cpu() {
 
 #[test]
 fn a_full_worker_stops_accepting_until_a_slot_frees() {
-    let s = Server::start(&["-w", "1", "--worker-connections", "2", "builtin:echo"], 1);
+    // Connections stay open while the test looks for their workers (long on a busy machine).
+    let s = Server::start(
+        &[
+            "-w",
+            "1",
+            "--worker-connections",
+            "2",
+            "--keep-alive",
+            "300",
+            "builtin:echo",
+        ],
+        1,
+    );
     // Two uploads under way: requests in progress, which a full worker never closes.
     let mut a = s.connect();
     let mut b = s.connect();
@@ -298,8 +320,8 @@ fn a_full_worker_stops_accepting_until_a_slot_frees() {
             .unwrap();
     }
     wait_until("the worker holds both", || {
-        worker_holding(&s, a.local_addr().unwrap().port()).is_some()
-            && worker_holding(&s, b.local_addr().unwrap().port()).is_some()
+        worker_holding_once(&s, a.local_addr().unwrap().port()).is_some()
+            && worker_holding_once(&s, b.local_addr().unwrap().port()).is_some()
     });
     // A third connection completes in the kernel's backlog, but the full worker leaves it there.
     let mut c = s.connect();
@@ -317,7 +339,7 @@ fn a_full_worker_stops_accepting_until_a_slot_frees() {
     drop(a);
     let r = read_response(&mut BufReader::new(c.try_clone().unwrap()), false).unwrap();
     assert_eq!(r.status, 200);
-    assert!(worker_holding(&s, port).is_some());
+    worker_holding(&s, port);
     drop(b);
 }
 
@@ -348,7 +370,7 @@ fn a_full_worker_closes_idle_and_slow_connections_to_take_new_ones() {
     wait_until("the worker holds all three", || {
         [&idle, &slow1, &slow2]
             .iter()
-            .all(|c| worker_holding(&s, c.local_addr().unwrap().port()).is_some())
+            .all(|c| worker_holding_once(&s, c.local_addr().unwrap().port()).is_some())
     });
     // A new client is served at once, not after header_timeout: the idle connection goes first.
     let mut new1 = s.connect();
@@ -363,7 +385,7 @@ fn a_full_worker_closes_idle_and_slow_connections_to_take_new_ones() {
     assert_eq!(keepalive_get(&mut new2).unwrap().status, 200);
     let _ = slow1.read_to_end(&mut rest);
     assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
-    assert!(worker_holding(&s, slow2.local_addr().unwrap().port()).is_some());
+    worker_holding(&s, slow2.local_addr().unwrap().port());
     s.wait_log("Worker at worker_connections: closed", 1);
 }
 

@@ -2,9 +2,8 @@
 //! output, USR1 reopening (with `mv` first, as logrotate does) under load.
 
 mod common;
-mod ops_support;
+use common::ops::*;
 use common::*;
-use ops_support::*;
 use std::collections::HashSet;
 use std::io::{BufReader, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -76,7 +75,8 @@ fn error_log_file_has_gunicorn_lines_captures_output_and_reopens_on_usr1() {
     }
 
     // capture_output: the application's stdout and stderr land in the error log.
-    assert_eq!(get(addr, "/print", ""), (200, "printed".to_owned()));
+    let r = get(addr, "/print");
+    assert_eq!((r.status, r.text().as_str()), (200, "printed"));
     wait_file(&errlog, "ops_app stdout line", 1);
     wait_file(&errlog, "ops_app stderr line", 1);
 
@@ -84,7 +84,7 @@ fn error_log_file_has_gunicorn_lines_captures_output_and_reopens_on_usr1() {
     // goes to the new file.
     let rotated = dir.join("error.log.1");
     std::fs::rename(&errlog, &rotated).unwrap();
-    m.signal(sig::USR1);
+    m.signal(Signal::SIGUSR1);
     wait_file(&errlog, "Reopened the log files", 3);
     let reopened: HashSet<i32> = lines(&errlog)
         .iter()
@@ -94,7 +94,8 @@ fn error_log_file_has_gunicorn_lines_captures_output_and_reopens_on_usr1() {
     let mut everyone = workers.clone();
     everyone.push(m.pid());
     assert_eq!(reopened, everyone.iter().copied().collect());
-    assert_eq!(get(addr, "/print", ""), (200, "printed".to_owned()));
+    let r = get(addr, "/print");
+    assert_eq!((r.status, r.text().as_str()), (200, "printed"));
     wait_file(&errlog, "ops_app stdout line", 1);
     wait_file(&errlog, "ops_app stderr line", 1);
     let old = lines(&rotated);
@@ -102,7 +103,7 @@ fn error_log_file_has_gunicorn_lines_captures_output_and_reopens_on_usr1() {
     assert!(!old.iter().any(|l| l.contains("Reopened")), "{old:#?}");
     assert_eq!(old.iter().filter(|l| l.contains("ops_app stdout line")).count(), 1);
 
-    m.signal(sig::TERM);
+    m.signal(Signal::SIGTERM);
     assert_eq!(m.wait_exit(), Some(0));
     assert!(lines(&errlog).iter().any(|l| l.contains("Shutting down: Master")));
     // Nothing went to the original stdout/stderr.
@@ -334,7 +335,7 @@ fn after_mv_and_usr1_new_lines_go_to_the_new_file_and_none_are_lost_under_load()
     };
     wait_count(300);
     std::fs::rename(&access, dir.join("access.log.1")).unwrap();
-    s.signal(sig::USR1);
+    s.signal(Signal::SIGUSR1);
     // Each worker says so once it has written its buffer to the old file and opened the new.
     let workers = s.workers();
     s.wait_log("Reopened the log files", 3);
@@ -346,7 +347,7 @@ fn after_mv_and_usr1_new_lines_go_to_the_new_file_and_none_are_lost_under_load()
         t.join().unwrap();
     }
     // Lines are flushed at exit.
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     assert!(s.wait_exit().success());
 
     let old: Vec<u64> = lines(&dir.join("access.log.1"))

@@ -5,10 +5,9 @@
 //! (`tests/common/skip.rs`; `.ci/run` installs the tools).
 
 mod common;
-mod ops_support;
+use common::ops::*;
 use common::skip::{met_or_skip, tool_or_skip};
 use common::*;
-use ops_support::*;
 use std::path::Path;
 use std::process::Command;
 

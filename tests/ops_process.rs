@@ -2,10 +2,9 @@
 //! workers' environment and directory, umask, the pidfile, and daemon mode.
 
 mod common;
-mod ops_support;
+use common::ops::*;
 use common::skip::{met_or_skip, tool_or_skip};
 use common::*;
-use ops_support::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
@@ -17,10 +16,7 @@ fn is_root() -> bool {
 
 /// Gone, or a zombie nobody reaped (a daemon's parent is init, which may be slow to reap).
 fn is_gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(st) => st[st.rfind(')').unwrap() + 2..].starts_with('Z'),
-    }
+    matches!(process_state(pid), None | Some('Z'))
 }
 
 #[test]
@@ -72,7 +68,7 @@ fn workers_run_as_nobody_reopen_their_logs_and_still_serve() {
     // logrotate's `create`: the new file exists, owned by the user, before USR1.
     std::fs::write(&access, "").unwrap();
     nix::unistd::chown(&access, Some(nobody.uid), Some(nobody.gid)).unwrap();
-    s.signal(sig::USR1);
+    s.signal(Signal::SIGUSR1);
     s.wait_log("Reopened the log files", 3);
     assert_eq!(s.get("/after").status, 200);
     wait_file(&access, "/after 200", 1);
@@ -172,7 +168,7 @@ fn a_live_pidfile_refuses_a_second_master_a_stale_one_is_replaced() {
     assert_ne!(code, Some(0));
     assert!(text.contains(&s.pid().to_string()), "{text}");
     assert_eq!(std::fs::read_to_string(&pidfile).unwrap().trim(), s.pid().to_string());
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     assert!(s.wait_exit().success());
     assert!(!pidfile.exists(), "removed at exit");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -185,9 +181,9 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         if !is_gone(self.0) {
             for k in children_of(self.0) {
-                kill(k, sig::KILL);
+                kill(k, Signal::SIGKILL);
             }
-            kill(self.0, sig::KILL);
+            kill(self.0, Signal::SIGKILL);
         }
     }
 }
@@ -240,8 +236,9 @@ fn daemon_mode_detaches_after_it_is_ready_and_stops_on_term() {
         );
     }
     let addr = listen_addr(&wait_file(&errlog, "Listening at: http://", 1));
-    assert_eq!(get(addr, "/", ""), (200, "Hello, World!".to_owned()));
-    assert!(kill(daemon, sig::TERM));
+    let r = get(addr, "/");
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello, World!"));
+    assert!(kill(daemon, Signal::SIGTERM));
     wait_until("the daemon exits", || is_gone(daemon));
     wait_until("the pidfile is removed", || !pidfile.exists());
     std::fs::remove_dir_all(&dir).unwrap();

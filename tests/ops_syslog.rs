@@ -2,9 +2,8 @@
 //! The master and every worker send RFC 3164 lines tagged with their own pid.
 
 mod common;
-mod ops_support;
+use common::ops::*;
 use common::*;
-use ops_support::*;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
 use std::time::Instant;
@@ -136,7 +135,7 @@ fn udp_syslog_with_access_lines_kept_out() {
     // The access line goes to the access log (stderr here) and not to syslog.
     s.wait_log("\"GET /via-syslog HTTP/1.1\" 200 13", 1);
     let workers = s.workers();
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     // Everything a worker sent precedes the master's last line, which follows their exit.
     let mut lines = Vec::new();
     let deadline = Instant::now() + WAIT;

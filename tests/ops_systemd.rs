@@ -4,10 +4,9 @@
 //! `systemd-socket-activate`.
 
 mod common;
-mod ops_support;
+use common::ops::*;
 use common::skip::tool_or_skip;
 use common::*;
-use ops_support::*;
 use std::io::{BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -47,7 +46,7 @@ fn ready_once_the_workers_are_up_then_stopping_on_term() {
     assert_eq!(reported, 2, "{log:#?}");
     assert_eq!(s.get("/").status, 200);
 
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     let got = notify.recv_until("STOPPING=1", |d| d.starts_with("STOPPING=1"));
     assert_eq!(got, ["STOPPING=1\nSTATUS=Stopping"]);
     assert!(s.wait_exit().success());
@@ -80,7 +79,7 @@ fn reloading_and_ready_around_a_hup_and_a_refused_one() {
     notify.recv_until("READY=1", |d| d.starts_with("READY=1"));
 
     let before = monotonic_usec();
-    s.signal(sig::HUP);
+    s.signal(Signal::SIGHUP);
     let got = notify.recv_until("RELOADING=1", |d| d.starts_with("RELOADING=1"));
     let after = monotonic_usec();
     assert_eq!(got.len(), 1, "{got:?}");
@@ -97,7 +96,7 @@ fn reloading_and_ready_around_a_hup_and_a_refused_one() {
 
     // A configuration that cannot be used: the reload ends at once, the old one serving.
     std::fs::write(&cfg, "bind = \"127.0.0.1:0\"\nworkers = \"many\"\n").unwrap();
-    s.signal(sig::HUP);
+    s.signal(Signal::SIGHUP);
     let got = notify.recv_until("READY=1", |d| d.starts_with("READY=1"));
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got[0].starts_with("RELOADING=1\nMONOTONIC_USEC="), "{got:?}");
@@ -118,18 +117,18 @@ fn mainpid_names_the_new_master_after_usr2_and_the_old_one_when_it_exits() {
         1,
     );
     notify.recv_until("READY=1", |d| d.starts_with("READY=1"));
-    s.signal(sig::USR2);
+    s.signal(Signal::SIGUSR2);
     let new_pid = upgraded_master_pid(&s);
     let got = notify.recv_until("MAINPID", |d| d.starts_with("MAINPID="));
     assert_eq!(got.last().unwrap(), &format!("MAINPID={new_pid}"));
     // The new master announces itself once its worker is up.
     notify.recv_until("the new master's READY=1", |d| d.starts_with("READY=1"));
     // Roll back: the new master goes, the old one is the main process again.
-    assert!(kill(new_pid, sig::TERM));
+    assert!(kill(new_pid, Signal::SIGTERM));
     let got = notify.recv_until("MAINPID of the old master", |d| d.starts_with("MAINPID="));
     assert_eq!(got.last().unwrap(), &format!("MAINPID={}", s.pid()));
     assert_eq!(s.get("/").status, 200);
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     assert!(s.wait_exit().success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -149,15 +148,10 @@ fn the_watchdog_pings_only_while_the_master_loop_turns() {
         notify.recv_until("WATCHDOG=1", |d| d == "WATCHDOG=1");
     }
     // A stopped master sends nothing: systemd's watchdog would fire.
-    s.signal(19); // SIGSTOP
-    wait_until("the master is stopped", || {
-        std::fs::read_to_string(format!("/proc/{}/stat", s.pid()))
-            .map(|st| st[st.rfind(')').unwrap() + 2..].starts_with('T'))
-            .unwrap_or(false)
-    });
+    stop_process(s.pid());
     while notify.recv_within(Duration::from_millis(1)).is_some() {}
     assert_eq!(notify.recv_within(Duration::from_millis(1000)), None);
-    s.signal(18); // SIGCONT
+    s.signal(Signal::SIGCONT);
     notify.recv_until("WATCHDOG=1 again", |d| d == "WATCHDOG=1");
     drop(s);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -302,26 +296,22 @@ fn a_usr2_upgrade_keeps_serving_the_sockets_systemd_passed() {
     }
     let mut old = Server::start_cmd(&mut cmd, 1);
     drop(tcp);
-    old.signal(sig::USR2);
+    old.signal(Signal::SIGUSR2);
     let new_pid = upgraded_master_pid(&old);
     old.wait_log("Booting worker", 2);
     // The old master steps down; only the new one serves the passed socket from now on.
-    old.signal(sig::WINCH);
+    old.signal(Signal::SIGWINCH);
     wait_until("the old master's worker is gone", || {
         children_of(old.pid()) == vec![new_pid]
     });
-    old.signal(sig::TERM);
+    old.signal(Signal::SIGTERM);
     assert!(old.wait_exit().success());
     for _ in 0..3 {
-        assert_eq!(
-            get(([127, 0, 0, 1], port).into(), "/", ""),
-            (200, "Hello, World!".to_owned())
-        );
+        let r = get(([127, 0, 0, 1], port).into(), "/");
+        assert_eq!((r.status, r.text().as_str()), (200, "Hello, World!"));
     }
-    assert!(kill(new_pid, sig::TERM));
+    assert!(kill(new_pid, Signal::SIGTERM));
     wait_until("the new master exits", || {
-        std::fs::read_to_string(format!("/proc/{new_pid}/stat"))
-            .map(|st| st[st.rfind(')').unwrap() + 2..].starts_with('Z'))
-            .unwrap_or(true)
+        matches!(process_state(new_pid), None | Some('Z'))
     });
 }

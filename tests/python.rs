@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Starts forkhorn in `tests/python` (so the test apps import), outside any virtualenv.
 fn start(args: &[&str], workers: usize) -> Server {
@@ -154,15 +154,36 @@ fn write_callable() {
     let r = s.get("/write-only");
     assert_eq!(r.header("Content-Length"), Some("8"));
     assert_eq!(r.text(), "written!");
-    // More than the socket buffers: write() waits for this slow reader, then goes on.
+    // 8 MiB, more than the socket buffers hold: write() waits for this slow reader, then goes
+    // on. Once its first byte has arrived the app is inside /write-big. While the client reads
+    // nothing more, the single worker can answer /counts only from inside a write() that waits,
+    // with some of the 128 write() calls still to return; a worker that took the whole body
+    // without waiting would answer it only after all 128 had returned.
+    let big_writes = |s: &Server| json(&s.get("/counts"))["big_writes"].as_u64().unwrap();
+    let before = big_writes(&s);
     let mut c = s.connect();
+    // A small receive buffer keeps the client's side of the 8 MiB small whatever the
+    // autotuning limits are.
+    nix::sys::socket::setsockopt(&c, nix::sys::socket::sockopt::RcvBuf, &65536).expect("SO_RCVBUF");
     c.write_all(b"GET /write-big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let r = read_response(&mut BufReader::new(c), false).expect("response");
+    let mut first = [0u8; 1];
+    c.read_exact(&mut first).unwrap();
+    let returned = big_writes(&s) - before;
+    assert!(
+        returned < 128,
+        "all {returned} write() calls returned before the client read"
+    );
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    let r = parse_all(&[&first[..], &rest].concat())
+        .into_iter()
+        .next()
+        .expect("response");
     let block: Vec<u8> = (0..=255u8).cycle().take(65536).collect();
     assert_eq!(r.body.len(), 128 * 65536);
     assert!(r.body.chunks(65536).all(|c| c == block.as_slice()));
+    assert_eq!(big_writes(&s) - before, 128);
 }
 
 #[test]
@@ -206,16 +227,12 @@ fn bodies_closed_once(args: &[&str]) {
     let mut first = [0u8; 1024];
     c.read_exact(&mut first).unwrap();
     drop(c);
-    let deadline = Instant::now() + WAIT;
-    loop {
+    wait_until("the abandoned body is closed", || {
         let closes = json(&s.get("/counts"))["close"].as_u64().unwrap();
         // Three /closing, one whole /big, one abandoned /big.
-        if closes == 5 {
-            break;
-        }
-        assert!(closes < 5 && Instant::now() < deadline, "close() called {closes} times");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        assert!(closes <= 5, "close() called {closes} times");
+        closes == 5
+    });
 }
 
 /// The pieces /post?HOW read, decoded.
@@ -450,11 +467,7 @@ fn own_threads_run(args: &[&str]) {
     let _ = std::fs::remove_file(&marker);
     assert_eq!(s.get(&format!("/thread?{}", marker.display())).text(), "started");
     // No more requests: the thread can only run if the idle worker does not hold the GIL.
-    let deadline = Instant::now() + WAIT;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the app's thread never ran");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the app's thread ran", || marker.exists());
     let _ = std::fs::remove_file(&marker);
     // Nor while write() waits for a client that does not read.
     let mut c = s.connect();
@@ -464,11 +477,7 @@ fn own_threads_run(args: &[&str]) {
         marker.display()
     )
     .unwrap();
-    let deadline = Instant::now() + WAIT;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the app's thread never ran during write()");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the app's thread ran during write()", || marker.exists());
     let r = read_response(&mut BufReader::new(c), false).expect("response");
     assert_eq!(r.body.len(), 128 * 65536);
     let _ = std::fs::remove_file(&marker);
@@ -479,14 +488,40 @@ fn python_leaves_signals_to_forkhorn() {
     let mut s = start(&["wsgi_apps:app"], 1);
     let info = json(&s.get("/sys"));
     assert_eq!(info["sigint_default"], true, "Python installed no SIGINT handler");
-    // A graceful stop lets a running Python request finish.
+    // A graceful stop lets the Python request it finds inside the app finish: TERM goes to the
+    // master once the app has opened its FIFO, and the app returns only after the master
+    // handled it.
+    let worker = s.workers()[0];
+    let mut fifo = Confirmations::new("py-term");
     let mut c = s.connect();
-    c.write_all(b"GET /slow?0.5 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    s.signal(sig::TERM);
-    let r = read_response(&mut BufReader::new(c), false).expect("response");
-    assert_eq!(r.text(), "slept");
+    write!(c, "GET /held?{} HTTP/1.1\r\nHost: t\r\n\r\n", fifo.path.display()).unwrap();
+    fifo.wait_opened();
+    s.signal(Signal::SIGTERM);
+    s.wait_log("Handling signal: term", 1);
+    fifo.confirm();
+    // The whole response, then the stopping worker closes the connection.
+    let mut r = BufReader::new(c);
+    let resp = read_response(&mut r, false).expect("response");
+    assert_eq!((resp.status, resp.text().as_str()), (200, "released"));
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
     assert_eq!(s.wait_exit().code(), Some(0));
+    s.wait_log("Shutting down: Master", 1);
+    let log = s.log();
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("Worker exiting (pid: {worker})"))),
+        "{}",
+        log.join("\n")
+    );
+    for wrong in ["WORKER TIMEOUT", "SIGKILL", "Traceback"] {
+        assert!(
+            !log.iter().any(|l| l.contains(wrong)),
+            "{wrong:?} in:\n{}",
+            log.join("\n")
+        );
+    }
 }
 
 #[test]
@@ -655,7 +690,7 @@ fn validate(args: &[&str]) {
     }
     let _ = std::fs::remove_file(&path);
     // Destructors run by now; a stop makes sure every worker's output is in.
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     let mut s = s;
     assert_eq!(s.wait_exit().code(), Some(0));
     // The master's last line: everything before it has been read from the pipe.
@@ -750,7 +785,7 @@ fn preload_with_app_threads_forks_working_workers() {
     assert!(s.get("/").text().starts_with("worker "));
     // More forks while the app's thread keeps taking the GIL in the master.
     for n in 3..=6 {
-        s.signal(sig::TTIN);
+        s.signal(Signal::SIGTTIN);
         s.wait_log("Booting worker", n);
     }
     // Every worker answers: each accepts in turn on the shared socket.
@@ -790,14 +825,10 @@ fn reload_under_load(preload: bool) -> (String, LoadStats) {
     let load = Load::start(s.addr, 2);
     // A different size, so that no cached bytecode can pass for the new source.
     std::fs::write(&module, format!("VERSION = b'version two!'\n{VERSIONED}")).unwrap();
-    s.signal(sig::HUP);
+    s.signal(Signal::SIGHUP);
     s.wait_log("Reload complete: generation 2 is serving", 1);
     // Retiring workers still answer what they had accepted; then only new ones are left.
-    let deadline = Instant::now() + WAIT;
-    while s.workers().iter().any(|w| old.contains(w)) {
-        assert!(Instant::now() < deadline, "old workers {old:?} did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("the old workers exit", || !s.workers().iter().any(|w| old.contains(w)));
     let text = s.get("/").text();
     let stats = load.finish();
     (text, stats)

@@ -94,7 +94,7 @@ fn flask_under_the_validator_on_application_threads() {
     let data = std::fs::read(apps_dir().join("flask_app.py")).unwrap();
     assert!(s.get("/download").body == data);
     // Destructors have run once the workers exit: the validator's complaints are all in.
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     assert_eq!(s.wait_exit().code(), Some(0));
     s.wait_log("Shutting down: Master", 1);
     let log = s.log().join("\n");

@@ -76,8 +76,9 @@ fn pipelined_requests_keep_their_order_while_other_connections_overtake() {
         fifo.path.display()
     )
     .unwrap();
-    // While A's first request waits inside the app, other connections are answered, more
-    // than once.
+    // While A's first request waits inside the app (it has opened the FIFO), other connections
+    // are answered, more than once.
+    fifo.wait_opened();
     for _ in 0..3 {
         assert_eq!(s.get("/hello").text(), "hello");
     }
@@ -151,12 +152,12 @@ fn hups_then_term_under_load_lose_no_request() {
     // Clients whose every request waits 50 ms inside the app.
     let load = Load::start(s.addr, 4);
     for generation in 2..=21 {
-        s.signal(sig::HUP);
+        s.signal(Signal::SIGHUP);
         s.wait_log(&format!("Reload complete: generation {generation} is serving"), 1);
     }
     // TERM with requests inside the application threads: each is answered before the workers
     // exit.
-    s.signal(sig::TERM);
+    s.signal(Signal::SIGTERM);
     assert_eq!(s.wait_exit().code(), Some(0));
     let stats = load.finish();
     assert!(stats.ok > 0);

@@ -885,7 +885,13 @@ impl Conn {
     /// output buffer, and the socket with its flushed position (for `write`'s back-pressure).
     pub(super) fn app_parts(&mut self) -> (&mut Response, &mut Vec<u8>, &mut Stream, &mut Polled, &mut usize) {
         self.can_write = true;
-        (&mut self.resp, &mut self.wbuf, &mut self.stream, &mut self.polled, &mut self.wpos)
+        (
+            &mut self.resp,
+            &mut self.wbuf,
+            &mut self.stream,
+            &mut self.polled,
+            &mut self.wpos,
+        )
     }
 }
 

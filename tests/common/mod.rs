@@ -1,14 +1,19 @@
 //! The integration-test harness: starts the real `forkhorn` binary on a free port, collects its
-//! log, and speaks raw HTTP/1.1 to it.
+//! log, and speaks raw HTTP/1.1 to it; drives load, FIFO barriers and signals.
+// Each test crate compiles this module for itself and uses only part of it.
 #![allow(dead_code)]
 
+pub mod ops;
 #[cfg(feature = "python")]
 pub mod python;
 pub mod skip;
 
+pub use nix::sys::signal::Signal;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -102,9 +107,7 @@ impl Server {
             stdout,
             exited: None,
         };
-        let line = server.wait_log("Listening at: http://", 1);
-        let url = line.split("Listening at: http://").nth(1).unwrap();
-        server.addr = url.split_whitespace().next().unwrap().parse().expect("listen address");
+        server.addr = listen_addr(&server.wait_log("Listening at: http://", 1));
         if workers > 0 {
             server.wait_log("Booting worker", workers);
         }
@@ -137,26 +140,18 @@ impl Server {
     }
 
     /// Sends a signal to the master.
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) with a pid this test owns.
-        assert_eq!(unsafe { libc_kill(self.pid(), sig) }, 0);
+    pub fn signal(&self, sig: Signal) {
+        assert!(kill(self.pid(), sig), "send {sig} to the master");
     }
 
     /// Waits for the master to exit.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                self.exited = Some(s);
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "master did not exit; log:\n{}",
-                self.log().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let log = self.log.clone();
+        let status = wait_child(&mut self.child, || {
+            format!("the master did not exit; log:\n{}", log.0.lock().unwrap().join("\n"))
+        });
+        self.exited = Some(status);
+        status
     }
 
     /// The master's live children (its workers).
@@ -184,49 +179,84 @@ impl Server {
 
     /// GET `path` on a new connection; the parsed response.
     pub fn get(&self, path: &str) -> Response {
-        let mut s = self.connect();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
-        read_response(&mut BufReader::new(s), false).expect("response")
+        get(self.addr, path)
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         if self.exited.is_none() {
-            let kids = self.workers();
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            for k in kids {
-                // SAFETY: kill(2) on a worker of the master this test started.
-                unsafe { libc_kill(k, 9) };
-            }
+            kill_with_workers(&mut self.child);
         }
     }
 }
 
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
+/// The address in a `Listening at: http://ADDR (PID)` log line.
+pub fn listen_addr(line: &str) -> SocketAddr {
+    let url = line.split("Listening at: http://").nth(1).expect("a Listening at line");
+    url.split_whitespace().next().unwrap().parse().expect("listen address")
 }
 
-/// Signal numbers used by the tests (Linux).
-pub mod sig {
-    pub const HUP: i32 = 1;
-    pub const INT: i32 = 2;
-    pub const QUIT: i32 = 3;
-    pub const KILL: i32 = 9;
-    pub const USR1: i32 = 10;
-    pub const USR2: i32 = 12;
-    pub const TERM: i32 = 15;
-    pub const TTIN: i32 = 21;
-    pub const TTOU: i32 = 22;
-    pub const WINCH: i32 = 28;
+/// GET `path` from `addr` on a new connection; the parsed response.
+pub fn get(addr: SocketAddr, path: &str) -> Response {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    read_response(&mut BufReader::new(s), false).expect("response")
 }
 
-/// Sends a signal to any process.
-pub fn kill(pid: i32, sig: i32) -> bool {
-    // SAFETY: kill(2) has no memory effects.
-    unsafe { libc_kill(pid, sig) == 0 }
+/// Waits for `child` to exit; `what` says what was expected, should it not.
+fn wait_child(child: &mut Child, what: impl FnOnce() -> String) -> ExitStatus {
+    let mut status = None;
+    let deadline = Instant::now() + WAIT;
+    while status.is_none() && Instant::now() < deadline {
+        status = child.try_wait().expect("try_wait");
+        if status.is_none() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    status.unwrap_or_else(|| panic!("{}", what()))
+}
+
+/// Kills a master the test started, and the workers it leaves behind.
+fn kill_with_workers(master: &mut Child) {
+    let workers = children_of(master.id() as i32);
+    let _ = master.kill();
+    let _ = master.wait();
+    for w in workers {
+        kill(w, Signal::SIGKILL);
+    }
+}
+
+/// Sends a signal to any process; whether it could be sent.
+pub fn kill(pid: i32, sig: Signal) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).is_ok()
+}
+
+/// A process's state letter from /proc (`R`, `S`, `T` for stopped, `Z`...); None once it is gone.
+pub fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// Whether `pid`'s main thread is blocked in a sleep system call (`nanosleep` or
+/// `clock_nanosleep`, from /proc/PID/syscall): for a worker of a builtin app that sleeps, its
+/// request is inside the app.
+pub fn in_sleep_call(pid: i32) -> bool {
+    let Ok(call) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        return false;
+    };
+    let nr = call
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<libc::c_long>().ok());
+    nr == Some(libc::SYS_nanosleep) || nr == Some(libc::SYS_clock_nanosleep)
+}
+
+/// Stops `pid` with SIGSTOP and waits until it is stopped.
+pub fn stop_process(pid: i32) {
+    assert!(kill(pid, Signal::SIGSTOP), "SIGSTOP {pid}");
+    wait_until("the process is stopped", || process_state(pid) == Some('T'));
 }
 
 /// Live (non-zombie) children of `pid`, from /proc.
@@ -404,7 +434,9 @@ pub fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
 /// failures: keep-alive (one connection, reopened only after the server said
 /// `Connection: close`) or a new connection per request.
 pub struct Load {
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
+    /// Requests answered so far, per client.
+    served: Arc<Vec<AtomicU64>>,
     threads: Vec<std::thread::JoinHandle<LoadStats>>,
 }
 
@@ -420,19 +452,35 @@ pub struct LoadStats {
 impl Load {
     /// Starts `clients` clients of each kind against `addr`.
     pub fn start(addr: SocketAddr, clients: usize) -> Load {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let served: Arc<Vec<AtomicU64>> = Arc::new((0..clients * 2).map(|_| AtomicU64::new(0)).collect());
         let mut threads = Vec::new();
         for i in 0..clients * 2 {
-            let stop = stop.clone();
+            let (stop, served) = (stop.clone(), served.clone());
             let keepalive = i % 2 == 0;
-            threads.push(std::thread::spawn(move || client_loop(addr, keepalive, &stop)));
+            threads.push(std::thread::spawn(move || {
+                client_loop(addr, keepalive, &stop, &served[i])
+            }));
         }
-        Load { stop, threads }
+        Load { stop, served, threads }
+    }
+
+    /// How many requests each client has had answered so far: a mark to wait from.
+    pub fn mark(&self) -> Vec<u64> {
+        self.served.iter().map(|n| n.load(Ordering::SeqCst)).collect()
+    }
+
+    /// Waits until every client has had a request answered after `mark` (taken by
+    /// [`Load::mark`]): whatever happened before the mark, the server serves each client since.
+    pub fn wait_served_since(&self, mark: &[u64]) {
+        wait_until("every load client is answered again", || {
+            self.mark().iter().zip(mark).all(|(now, then)| now > then)
+        });
     }
 
     /// Stops the clients and sums what they saw.
     pub fn finish(self) -> LoadStats {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
         let mut total = LoadStats::default();
         for t in self.threads {
             let s = t.join().unwrap();
@@ -443,12 +491,12 @@ impl Load {
     }
 }
 
-fn client_loop(addr: SocketAddr, keepalive: bool, stop: &std::sync::atomic::AtomicBool) -> LoadStats {
+fn client_loop(addr: SocketAddr, keepalive: bool, stop: &AtomicBool, served: &AtomicU64) -> LoadStats {
     let mut stats = LoadStats::default();
     let mut conn: Option<(TcpStream, BufReader<TcpStream>)> = None;
     // Requests answered on the current connection (0: the server may never have accepted it).
     let mut answered = 0u32;
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) {
         if conn.is_none() {
             match TcpStream::connect(addr) {
                 Ok(s) => {
@@ -477,6 +525,7 @@ fn client_loop(addr: SocketAddr, keepalive: bool, stop: &std::sync::atomic::Atom
         match read_response(r, false) {
             Some(resp) if resp.status == 200 => {
                 stats.ok += 1;
+                served.fetch_add(1, Ordering::SeqCst);
                 answered += 1;
                 if !keepalive
                     || resp
@@ -527,18 +576,44 @@ impl Confirmations {
         Confirmations { path, writer: None }
     }
 
+    /// Waits until the app has opened the FIFO: the request is inside the app.
+    pub fn wait_opened(&mut self) -> &mut std::fs::File {
+        use std::os::unix::fs::OpenOptionsExt;
+        if self.writer.is_none() {
+            // Without a reader, a non-blocking open for writing fails with ENXIO instead of
+            // waiting: the test polls for the reader with a deadline instead of hanging.
+            let mut opened = None;
+            wait_until("the app opens the FIFO", || {
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&self.path)
+                {
+                    Ok(f) => opened = Some(f),
+                    Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {}
+                    Err(e) => panic!("open the FIFO: {e}"),
+                }
+                opened.is_some()
+            });
+            let f = opened.expect("opened");
+            // Writes block again, as on a FIFO opened the ordinary way.
+            nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty())).expect("F_SETFL");
+            self.writer = Some(f);
+        }
+        self.writer.as_mut().expect("opened")
+    }
+
     /// Confirms one block; the first call waits until the app has opened the FIFO.
     pub fn confirm(&mut self) {
-        let path = &self.path;
-        let w = self
-            .writer
-            .get_or_insert_with(|| std::fs::OpenOptions::new().write(true).open(path).expect("open FIFO"));
-        w.write_all(b"+").expect("confirm a block");
+        self.wait_opened().write_all(b"+").expect("confirm a block");
     }
 
     /// Confirms one more block; false once the app has closed the FIFO (its body was closed).
     pub fn try_confirm(&mut self) -> bool {
-        let w = self.writer.as_mut().expect("confirm() opened the FIFO");
+        let w = self
+            .writer
+            .as_mut()
+            .expect("confirm() or wait_opened() opened the FIFO");
         match w.write_all(b"+") {
             Ok(()) => true,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,

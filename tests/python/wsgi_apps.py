@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from wsgiref.validate import validator
 
 IMPORT_PID = os.getpid()
-COUNTS = {"close": 0, "file_reads": 0, "file_closes": 0}
+COUNTS = {"close": 0, "file_reads": 0, "file_closes": 0, "big_writes": 0}
 
 
 def text(start_response, body, status="200 OK", ctype="text/plain; charset=utf-8"):
@@ -94,6 +94,7 @@ def write(environ, start_response):
 
 def write_big(environ, start_response):
     """8 MiB through write(): more than the socket holds, so write() waits for the client.
+    Counts the write() calls that returned, for /counts to tell while a later one waits.
     With ?PATH, a thread first starts that writes PATH while write() waits."""
     if environ["QUERY_STRING"]:
         thread_marker(environ, lambda *a: None)
@@ -101,6 +102,7 @@ def write_big(environ, start_response):
     block = bytes(range(256)) * 256
     for _ in range(128):
         w(block)
+        COUNTS["big_writes"] += 1
     return []
 
 
@@ -147,6 +149,15 @@ def write_barrier(environ, start_response):
         write(b"block %d\n" % i)
     confirmations.close()
     return []
+
+
+def held(environ, start_response):
+    """Answers once the test confirms: the test knows the request is inside the app once the
+    FIFO is open."""
+    confirmations = Confirmations(environ)
+    confirmations.wait()
+    confirmations.close()
+    return text(start_response, b"released")
 
 
 def events(environ, start_response):
@@ -449,6 +460,7 @@ ROUTES = {
     "/stream-barrier": stream_barrier,
     "/write-barrier": write_barrier,
     "/events": events,
+    "/held": held,
     "/write-big": write_big,
     "/big": big,
     "/closing": closing,

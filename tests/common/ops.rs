@@ -1,11 +1,9 @@
-//! Helpers for the operations tests: a master whose log goes to a file (so the stderr-based
-//! harness cannot watch it), datagram listeners standing in for syslog and systemd, and waits on
-//! files and processes. Used next to `common` (`mod common; mod ops_support;`).
-#![allow(dead_code)]
+//! The operations tests' part of the harness: a master whose log goes to a file (which
+//! [`super::Server`] cannot watch), datagram listeners standing in for syslog and systemd, log
+//! files to wait on, and short commands to run.
 
-use crate::common::{children_of, kill, WAIT};
-use std::io::{Read, Write};
-use std::net::SocketAddr;
+use super::{kill_with_workers, wait_child, Signal, WAIT};
+use std::io::Read;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,7 +19,7 @@ pub fn test_dir(name: &str) -> PathBuf {
 
 /// The `ops_app` example (built by `cargo test`).
 pub fn ops_app() -> PathBuf {
-    crate::common::example("ops_app")
+    super::example("ops_app")
 }
 
 /// A config file in `dir` for 2 workers writing the access log `access.log` beside it, one
@@ -69,12 +67,6 @@ pub fn wait_file(path: &Path, needle: &str, count: usize) -> String {
     }
 }
 
-/// The address in a `Listening at: http://ADDR (PID)` line.
-pub fn listen_addr(line: &str) -> SocketAddr {
-    let url = line.split("Listening at: http://").nth(1).expect("a Listening at line");
-    url.split_whitespace().next().unwrap().parse().expect("address")
-}
-
 /// A master started by a test, whose log is watched in a file; killed with its children when
 /// dropped (unless it already exited).
 pub struct Master {
@@ -103,48 +95,24 @@ impl Master {
     }
 
     /// Sends `sig` to the master.
-    pub fn signal(&self, sig: i32) {
-        assert!(kill(self.pid(), sig));
+    pub fn signal(&self, sig: Signal) {
+        assert!(super::kill(self.pid(), sig), "send {sig} to the master");
     }
 
     /// Waits for the master to exit; its exit code.
     pub fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                self.exited = true;
-                return s.code();
-            }
-            assert!(Instant::now() < deadline, "the master did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = wait_child(&mut self.child, || "the master did not exit".to_owned());
+        self.exited = true;
+        status.code()
     }
 }
 
 impl Drop for Master {
     fn drop(&mut self) {
         if !self.exited {
-            let kids = children_of(self.pid());
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            for k in kids {
-                kill(k, 9);
-            }
+            kill_with_workers(&mut self.child);
         }
     }
-}
-
-/// GET `path` from `addr` on a new connection; the status and the body.
-pub fn get(addr: SocketAddr, path: &str, extra_headers: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\n{extra_headers}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let resp = crate::common::read_response(&mut std::io::BufReader::new(s), false).expect("a response");
-    (resp.status, resp.text())
 }
 
 /// A Unix datagram socket that stands in for syslog's /dev/log or systemd's NOTIFY_SOCKET.
