@@ -3,6 +3,7 @@
 //! of each request's `PATH_INFO`.
 
 use super::{AppError, Application, Body, Environ, StartResponse};
+use crate::http::uri::percent_decoded;
 
 /// The prefix the application is mounted under: never empty, never ending in `/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,9 +25,12 @@ pub enum MountError {
 
 impl ScriptName {
     /// The prefix `value` names: trailing `/`s are dropped (CGI's SCRIPT_NAME never ends in
-    /// one, and `/app/` must still serve `/app`), and an empty prefix or `/` means none.
+    /// one, and `/app/` must still serve `/app`), and an empty prefix or `/` means none. The
+    /// value is taken in the form PATH_INFO has, so that the two compare: `%XX` escapes
+    /// decoded, and the bytes read as latin-1 (PEP 3333's native strings).
     pub fn new(value: &str) -> Option<ScriptName> {
-        let prefix = value.trim_end_matches('/');
+        let decoded: String = percent_decoded(value.as_bytes()).map(char::from).collect();
+        let prefix = decoded.trim_end_matches('/');
         (!prefix.is_empty()).then(|| ScriptName(prefix.to_owned()))
     }
 
@@ -121,6 +125,10 @@ mod tests {
             ("/app", Some("/app")),
             ("/app/", Some("/app")),
             ("/a/b", Some("/a/b")),
+            ("/my%20app", Some("/my app")),
+            ("/caf\u{e9}", Some("/caf\u{c3}\u{a9}")),
+            ("/caf%C3%A9/", Some("/caf\u{c3}\u{a9}")),
+            ("/app%2F", Some("/app")),
         ] {
             assert_eq!(
                 ScriptName::new(value).as_ref().map(ScriptName::as_str),
