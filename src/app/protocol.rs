@@ -12,7 +12,7 @@ use crate::http::response::{self, Framing, Stamp};
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
     /// The status is not a three-digit code, optionally followed by a space and a reason.
-    #[error("invalid status {0:?}: expected three digits, a space and a reason")]
+    #[error("invalid status {0:?}: expected three digits, then optionally a space and a reason")]
     InvalidStatus(String),
     /// A header name that is not a token, or a value with CR, LF or NUL.
     #[error("invalid header {0:?}")]
