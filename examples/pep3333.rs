@@ -165,7 +165,7 @@ impl Application for Probe {
             }
             "/bad-status" => {
                 let mut errs = Vec::new();
-                for bad in ["20 OK", "200", "2000 OK", "OK 200", "200 OK\r\nX: y"] {
+                for bad in ["20 OK", "200\tOK", "2000 OK", "OK 200", "200 OK\r\nX: y"] {
                     errs.push(
                         sr.start_response(bad, &[], None)
                             .err()

@@ -1,7 +1,9 @@
 //! The Python bridge end to end: the test apps of `tests/python/wsgi_apps.py` served by the real
 //! binary, spoken to in raw HTTP. Covers the environ, start_response/write, bodies (lists,
 //! generators, write(), file_wrapper with sendfile), wsgi.input in every reading style, errors,
-//! SystemExit, app specs, the GIL between requests, and the wsgiref validator.
+//! SystemExit, app specs, the GIL between requests, and the wsgiref validator; and what gunicorn
+//! adds (`tests/python/gunicorn_environ.py`): `wsgi.early_hints`, statuses without a reason,
+//! SCRIPT_NAME.
 #![cfg(feature = "python")]
 
 mod common;
@@ -91,6 +93,7 @@ fn environ_has_the_wsgi_objects() {
         "wsgi.input": ["InputStream", null],
         "wsgi.errors": ["ErrorStream", null],
         "wsgi.file_wrapper": ["type", "<class 'forkhorn.FileWrapper'>"],
+        "wsgi.early_hints": ["EarlyHints", null],
     });
     assert_eq!(doc, expect);
 }
@@ -945,4 +948,94 @@ fn a_head_request_that_fails_gets_a_500_head_without_a_body() {
             "{args:?}: a body follows the head: {text:?}"
         );
     }
+}
+
+/// The response bytes with the `Date` value blanked, so that whole heads compare exactly.
+fn without_date(raw: &[u8]) -> String {
+    let text = String::from_utf8(raw.to_vec()).unwrap();
+    match text.split_once("Date: ") {
+        Some((before, after)) => {
+            let rest = after.split_once("\r\n").map_or("", |(_, r)| r);
+            format!("{before}Date: -\r\n{rest}")
+        }
+        None => text,
+    }
+}
+
+#[test]
+fn early_hints_send_103_heads_before_the_response() {
+    for threads in ["1", "2"] {
+        let s = start(&["--threads", threads, "gunicorn_environ:app"], 1);
+        let raw = s.exchange(b"GET /hints HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assert_eq!(
+            without_date(&raw),
+            "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n\
+             HTTP/1.1 103 Early Hints\r\nLink: </app.js>; rel=preload; as=script\r\n\r\n\
+             HTTP/1.1 200 OK\r\nDate: -\r\nServer: forkhorn\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            "threads {threads}"
+        );
+        // HTTP/1.0 clients do not expect interim responses: none is sent.
+        let raw = s.exchange(b"GET /hints HTTP/1.0\r\n\r\n");
+        assert_eq!(
+            without_date(&raw),
+            "HTTP/1.0 200 OK\r\nDate: -\r\nServer: forkhorn\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            "threads {threads}"
+        );
+        let raw = s.exchange(b"GET /hints-too-late HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assert!(
+            without_date(&raw).starts_with("HTTP/1.1 200 OK\r\n"),
+            "{}",
+            without_date(&raw)
+        );
+        assert!(raw.ends_with(b"\r\n\r\nok"));
+    }
+}
+
+#[test]
+fn early_hints_check_headers_as_start_response_does() {
+    let s = start(&["gunicorn_environ:app"], 1);
+    let raw = s.exchange(b"GET /hints-refused HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let text = String::from_utf8(raw).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "no 103 goes out: {text}");
+    let (head, _) = text.split_once("\r\n\r\n").unwrap();
+    assert!(!head.contains("Set-Cookie"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\nValueError: invalid header \"Link: </a.css>\\r\\nSet-Cookie: stolen=1\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_status_without_a_reason_gets_the_standard_one() {
+    let s = start(&["gunicorn_environ:app"], 1);
+    for (status, line) in [
+        ("200", "HTTP/1.1 200 OK"),
+        ("200%20", "HTTP/1.1 200 OK"),
+        ("404", "HTTP/1.1 404 Not Found"),
+        ("299", "HTTP/1.1 299 "),
+        ("299%20Custom", "HTTP/1.1 299 Custom"),
+    ] {
+        let raw =
+            s.exchange(format!("GET /status?{status} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
+        let text = String::from_utf8(raw).unwrap();
+        assert_eq!(text.split("\r\n").next(), Some(line), "{status}: {text}");
+    }
+}
+
+#[test]
+fn script_name_is_split_off_path_info_for_python_apps() {
+    let mut cmd = command(&["gunicorn_environ:app"]);
+    cmd.env("SCRIPT_NAME", "/shop");
+    let s = Server::start_cmd(&mut cmd, 1);
+    let r = s.get("/shop/cart/items");
+    assert_eq!(
+        json(&r),
+        serde_json::json!({"SCRIPT_NAME": "/shop", "PATH_INFO": "/cart/items", "early_hints_callable": true})
+    );
+    let r = s.get("/elsewhere");
+    assert_eq!(r.status, 500);
+    s.wait_log(
+        "request path \"/elsewhere\" does not start with SCRIPT_NAME \"/shop\"",
+        1,
+    );
 }

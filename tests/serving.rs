@@ -721,3 +721,45 @@ fn idle_keep_alive_connections_hold_no_buffers() {
         .unwrap();
     assert_eq!(read_response(&mut r, false).unwrap().status, 200);
 }
+
+#[test]
+fn script_name_from_the_environment_is_split_off_path_info() {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.env("SCRIPT_NAME", "/app")
+        .args(["-b", "127.0.0.1:0", "builtin:echo"]);
+    let s = Server::start_cmd(&mut cmd, 1);
+    let env = |path: &str| echo_json(&s.get(path))["environ"].clone();
+    let e = env("/app/x%20y?q=1");
+    assert_eq!(
+        (e["SCRIPT_NAME"].as_str(), e["PATH_INFO"].as_str()),
+        (Some("/app"), Some("/x y"))
+    );
+    assert_eq!(e["RAW_URI"], "/app/x%20y?q=1");
+    let e = env("/app");
+    assert_eq!(
+        (e["SCRIPT_NAME"].as_str(), e["PATH_INFO"].as_str()),
+        (Some("/app"), Some(""))
+    );
+    // Outside the prefix: gunicorn's answer, a 500, with the reason in the error log.
+    for path in ["/other", "/apple"] {
+        let r = s.get(path);
+        assert_eq!(r.status, 500, "{path}");
+        s.wait_log(
+            &format!("request path \"{path}\" does not start with SCRIPT_NAME \"/app\""),
+            1,
+        );
+    }
+}
+
+#[test]
+fn script_name_from_raw_env() {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.env_remove("SCRIPT_NAME")
+        .args(["-e", "SCRIPT_NAME=/mnt/", "-b", "127.0.0.1:0", "builtin:echo"]);
+    let s = Server::start_cmd(&mut cmd, 1);
+    let e = echo_json(&s.get("/mnt/a/b"))["environ"].clone();
+    assert_eq!(
+        (e["SCRIPT_NAME"].as_str(), e["PATH_INFO"].as_str()),
+        (Some("/mnt"), Some("/a/b"))
+    );
+}

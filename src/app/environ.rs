@@ -68,6 +68,35 @@ impl Environ {
         self.entries.push(Entry { key: k, value: v });
     }
 
+    /// Sets `key` to `value` in place of its last value, keeping its position; a key not set
+    /// yet is added. The old value's bytes stay in the arena until [`Environ::clear`].
+    pub fn replace(&mut self, key: &str, value: &str) {
+        let v = self.push(value);
+        let found = self.entries.iter().rposition(|e| self.slice(e.key) == key);
+        match found {
+            Some(i) => self.entries[i].value = v,
+            None => {
+                let k = self.push(key);
+                self.entries.push(Entry { key: k, value: v });
+            }
+        }
+    }
+
+    /// Drops the first `n` bytes of `key`'s last value, without copying the rest; false (and
+    /// nothing changed) when `key` is not set or `n` is not a character boundary in it.
+    pub fn trim_start(&mut self, key: &str, n: usize) -> bool {
+        let found = self.entries.iter().rposition(|e| self.slice(e.key) == key);
+        let Some(i) = found else {
+            return false;
+        };
+        let value = self.entries[i].value;
+        if !self.slice(value).is_char_boundary(n) {
+            return false;
+        }
+        self.entries[i].value.0 = value.0 + n as u32;
+        true
+    }
+
     /// Sets `key` to bytes decoded as latin-1, as PEP 3333 asks of native strings.
     pub fn set_latin1(&mut self, key: &str, value: &[u8]) {
         let k = self.push(key);
@@ -222,6 +251,15 @@ mod tests {
         assert_eq!(env.get("SERVER_PORT"), Some("8000"));
         assert_eq!(env.get("PATH_INFO"), Some("/caf\u{e9}"));
         assert_eq!(env.iter().count(), 5);
+        assert!(env.trim_start("PATH_INFO", 2));
+        assert_eq!(env.get("PATH_INFO"), Some("af\u{e9}"));
+        assert!(!env.trim_start("PATH_INFO", 3), "inside a character");
+        assert!(!env.trim_start("NOT_SET", 0));
+        env.replace("PATH_INFO", "/x");
+        env.replace("SCRIPT_NAME", "/app");
+        assert_eq!(env.get("PATH_INFO"), Some("/x"));
+        assert_eq!(env.get("SCRIPT_NAME"), Some("/app"));
+        assert_eq!(env.iter().count(), 6);
         env.clear();
         assert_eq!(env.get("REQUEST_METHOD"), None);
     }

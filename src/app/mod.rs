@@ -5,6 +5,7 @@ pub mod body;
 pub mod builtin;
 pub mod environ;
 pub mod input;
+pub mod mount;
 pub mod protocol;
 pub mod static_files;
 

@@ -11,8 +11,8 @@ use crate::http::response::{self, Framing, Stamp};
 /// A protocol rule the application broke; raised to the application as its error.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
-    /// The status is not "CODE REASON" with a three-digit code.
-    #[error("invalid status {0:?}: expected three digits, a space and a reason")]
+    /// The status is not a three-digit code, optionally followed by a space and a reason.
+    #[error("invalid status {0:?}: expected three digits, then optionally a space and a reason")]
     InvalidStatus(String),
     /// A header name that is not a token, or a value with CR, LF or NUL.
     #[error("invalid header {0:?}")]
@@ -150,13 +150,23 @@ impl Response {
             (Phase::Sending | Phase::Done, Some(err)) => return Err(err),
             (Phase::Sending | Phase::Done, None) => return Err(ProtocolError::AlreadyStarted.into()),
         }
-        let code = parse_status(status)?;
+        let (code, has_reason) = parse_status(status)?;
         self.head.clear();
         self.content_length = None;
         self.app_wants_close = false;
-        response::put_status_line(&mut self.head, self.req.version, status);
+        if has_reason {
+            response::put_status_line(&mut self.head, self.req.version, status);
+        } else {
+            // PEP 3333 requires a reason phrase, but gunicorn sends "200" as it is and every
+            // client accepts a status line without one: refusing it with a 500 would break apps
+            // that work under gunicorn. The standard phrase (none for an unregistered code, which
+            // RFC 9112's `[ reason-phrase ]` allows) keeps the line well-formed for clients that
+            // expect the space after the code.
+            let reason = response::standard_reason(code).unwrap_or("");
+            response::put_status_code_line(&mut self.head, self.req.version, code, reason);
+        }
         for &(name, value) in headers {
-            if !is_token(name) || value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            if !valid_header(name, value) {
                 self.head.clear();
                 return Err(ProtocolError::InvalidHeader(format!("{name}: {value}")).into());
             }
@@ -186,6 +196,31 @@ impl Response {
         }
         self.status = code;
         self.phase = Phase::Started;
+        Ok(())
+    }
+
+    /// Puts a `103 Early Hints` response carrying `headers` into `out`, as gunicorn's
+    /// `wsgi.early_hints` does: nothing for an HTTP/1.0 client (it does not expect interim
+    /// responses) nor once the final head has gone out (the 103 would land inside its body).
+    /// Headers are checked as `start_response` checks them; none is dropped, since a hint is
+    /// only advice to the client.
+    fn early_hints(&mut self, out: &mut Vec<u8>, headers: &[(&str, &str)]) -> Result<(), AppError> {
+        if self.req.version == Version::Http10 || self.headers_sent() {
+            return Ok(());
+        }
+        let start = out.len();
+        response::put_status_code_line(out, Version::Http11, 103, "Early Hints");
+        for &(name, value) in headers {
+            if !valid_header(name, value) {
+                out.truncate(start);
+                return Err(ProtocolError::InvalidHeader(format!("{name}: {value}")).into());
+            }
+            if !response::put_header_latin1(out, name, value.trim_matches([' ', '\t'])) {
+                out.truncate(start);
+                return Err(ProtocolError::NotLatin1(value.to_owned()).into());
+            }
+        }
+        out.extend_from_slice(b"\r\n");
         Ok(())
     }
 
@@ -366,6 +401,13 @@ impl<'a> StartResponse<'a> {
         Ok(Write { sr: self })
     }
 
+    /// `wsgi.early_hints(headers)`: sends a `103 Early Hints` response ahead of the final one,
+    /// at once when there is a drain (see [`Response`]'s `early_hints` for when it sends nothing).
+    pub fn early_hints(&mut self, headers: &[(&str, &str)]) -> Result<(), AppError> {
+        self.resp.early_hints(self.out, headers)?;
+        self.hand_over()
+    }
+
     /// PEP 3333's `write(data)`: sends body bytes ahead of the returned body. With a drain,
     /// the bytes are on their way to the client when it returns (see [`Drain`]).
     pub fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
@@ -431,19 +473,28 @@ impl Write<'_, '_> {
     }
 }
 
-fn parse_status(status: &str) -> Result<u16, ProtocolError> {
+/// The code of a status, and whether it has a reason phrase: `"200 OK"`, or `"200"` and `"200 "`
+/// (a reason of spaces counts as none).
+fn parse_status(status: &str) -> Result<(u16, bool), ProtocolError> {
     let b = status.as_bytes();
-    let ok = b.len() >= 5
+    let ok = b.len() >= 3
         && b[..3].iter().all(u8::is_ascii_digit)
         && b[0] != b'0'
-        && b[3] == b' '
-        && !b[4..].iter().any(|&c| c == b'\r' || c == b'\n' || c == 0)
+        && b.get(3).is_none_or(|&c| c == b' ')
+        && !b[3..].iter().any(|&c| c == b'\r' || c == b'\n' || c == 0)
         // Latin-1 text, sent one byte a character.
         && status.chars().all(|c| u32::from(c) <= 0xff);
     if !ok {
         return Err(ProtocolError::InvalidStatus(status.to_owned()));
     }
-    Ok(status[..3].parse().unwrap_or(500))
+    let code = b[..3].iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+    Ok((code, b[3..].iter().any(|&c| c != b' ')))
+}
+
+/// A header `start_response` (and `wsgi.early_hints`) accepts: a token for a name, and a value
+/// without CR, LF or NUL, which could end the header early or split the response.
+fn valid_header(name: &str, value: &str) -> bool {
+    is_token(name) && !value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
 }
 
 /// RFC 9110 token characters.
@@ -576,7 +627,7 @@ mod tests {
         });
         assert_eq!(r.unwrap_err(), ProtocolError::AlreadyStarted.to_string());
         for bad in [
-            "200",
+            "20",
             "2000 OK",
             "abc OK",
             "200OK",
@@ -603,6 +654,77 @@ mod tests {
         assert_eq!(r.unwrap_err(), "header value \"\u{20ac}\" is not latin-1");
         let (r, _) = run(info, |_| Ok(()));
         assert_eq!(r.unwrap_err(), ProtocolError::NeverStarted.to_string());
+    }
+
+    #[test]
+    fn statuses_without_a_reason_get_the_standard_one() {
+        let info = req(Version::Http11, false, true);
+        // (status given, status line sent)
+        for (status, line) in [
+            ("200", "HTTP/1.1 200 OK\r\n"),
+            ("200 ", "HTTP/1.1 200 OK\r\n"),
+            ("404   ", "HTTP/1.1 404 Not Found\r\n"),
+            ("299", "HTTP/1.1 299 \r\n"),
+            ("200 OK", "HTTP/1.1 200 OK\r\n"),
+            ("200 Fine", "HTTP/1.1 200 Fine\r\n"),
+            ("201  Made", "HTTP/1.1 201  Made\r\n"),
+        ] {
+            let (r, out) = run(info, |sr| sr.start_response(status, &[], None).map(|_| ()));
+            assert_eq!(r, Ok(Ending::KeepAlive), "{status:?}");
+            assert!(out.starts_with(line), "{status:?}: {out}");
+        }
+        for (status, code) in [("200", 200), ("418 I'm a teapot", 418), ("599 ", 599)] {
+            assert_eq!(parse_status(status).map(|(c, _)| c).ok(), Some(code), "{status}");
+        }
+        for bad in ["", "2", "20", "200OK", "200\tOK", "0200", "2x0", "200\n"] {
+            assert!(parse_status(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn early_hints_go_before_the_head() {
+        let hints: &[(&str, &str)] = &[("Link", " </a.css>; rel=preload \t")];
+        let (r, out) = run(req(Version::Http11, false, true), |sr| {
+            sr.early_hints(hints)?;
+            sr.early_hints(&[])?;
+            sr.start_response("200 OK", &[("Content-Length", "1")], None)?;
+            sr.early_hints(hints)?;
+            sr.write(b"x")?;
+            sr.early_hints(hints)
+        });
+        assert_eq!(r, Ok(Ending::KeepAlive));
+        let date = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+        assert_eq!(
+            out,
+            format!(
+                "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n\
+                 HTTP/1.1 103 Early Hints\r\n\r\n\
+                 HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n\
+                 HTTP/1.1 200 OK\r\n{date}Content-Length: 1\r\n\r\nx"
+            )
+        );
+        // HTTP/1.0 clients get no interim response.
+        let (_, out) = run(req(Version::Http10, false, false), |sr| {
+            sr.early_hints(hints)?;
+            sr.start_response("200 OK", &[], None).map(|_| ())
+        });
+        assert!(out.starts_with("HTTP/1.0 200 OK\r\n"), "{out}");
+        for (n, v) in [
+            ("Li nk", "x"),
+            ("Link", "a\r\nSet-Cookie: x"),
+            ("Link", "a\0"),
+            ("", "x"),
+        ] {
+            let (r, out) = run(req(Version::Http11, false, true), |sr| {
+                sr.early_hints(&[("Link", "ok"), (n, v)])
+            });
+            assert!(r.unwrap_err().contains("invalid header"), "{n}: {v:?}");
+            assert_eq!(out, "", "nothing of a refused hint is sent");
+        }
+        let (r, _) = run(req(Version::Http11, false, true), |sr| {
+            sr.early_hints(&[("Link", "\u{20ac}")])
+        });
+        assert!(r.unwrap_err().contains("not latin-1"));
     }
 
     #[test]

@@ -40,6 +40,17 @@ pub fn put_status_line(out: &mut Vec<u8>, version: Version, status: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends the status line `HTTP/1.x <code> <reason>\r\n` for a three-digit `code`; an empty
+/// `reason` leaves the space before it, which RFC 9112 §4 requires.
+pub fn put_status_code_line(out: &mut Vec<u8>, version: Version, code: u16, reason: &str) {
+    out.extend_from_slice(version.as_str().as_bytes());
+    out.push(b' ');
+    put_decimal(out, u64::from(code));
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends `text` one byte a character (latin-1). False, with nothing appended, if a character
 /// is past U+00FF.
 fn put_latin1(out: &mut Vec<u8>, text: &str) -> bool {
@@ -127,25 +138,76 @@ pub fn put_chunk(out: &mut Vec<u8>, data: &[u8]) {
 /// The last chunk with an empty trailer section.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-/// The standard reason phrase for the statuses forkhorn itself answers with.
+/// The reason phrase for a status forkhorn itself answers with: the standard one, or `Error`.
 pub fn reason(status: u16) -> &'static str {
-    match status {
+    standard_reason(status).unwrap_or("Error")
+}
+
+/// The reason phrase RFC 9110 (and the IANA status code registry) gives a status, if any.
+pub fn standard_reason(status: u16) -> Option<&'static str> {
+    Some(match status {
         100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
+        103 => "Early Hints",
         200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        208 => "Already Reported",
+        226 => "IM Used",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        423 => "Locked",
+        424 => "Failed Dependency",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
         500 => "Internal Server Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
-        _ => "Error",
-    }
+        506 => "Variant Also Negotiates",
+        507 => "Insufficient Storage",
+        508 => "Loop Detected",
+        511 => "Network Authentication Required",
+        _ => return None,
+    })
 }
 
 /// Appends a complete error response of the server's own, always with `Connection: close`.
@@ -246,6 +308,22 @@ mod tests {
         let mut out = Vec::new();
         put_status_line(&mut out, Version::Http11, "200 Tr\u{e8}s bien");
         assert_eq!(out, b"HTTP/1.1 200 Tr\xe8s bien\r\n");
+    }
+
+    #[test]
+    fn status_lines_from_a_code() {
+        for (code, reason, want) in [
+            (200, "OK", "HTTP/1.1 200 OK\r\n"),
+            (299, "", "HTTP/1.1 299 \r\n"),
+            (103, "Early Hints", "HTTP/1.1 103 Early Hints\r\n"),
+        ] {
+            let mut out = Vec::new();
+            put_status_code_line(&mut out, Version::Http11, code, reason);
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+        assert_eq!(standard_reason(418), None);
+        assert_eq!(standard_reason(422), Some("Unprocessable Content"));
+        assert_eq!(reason(599), "Error");
     }
 
     #[test]

@@ -4,11 +4,12 @@
 
 use super::body;
 use super::environ::EnvironBuilder;
-use super::respond::{self, StartResponseFn};
+use super::respond::{self, EarlyHintsFn, StartResponseFn};
 use super::LoadError;
 use crate::app::{AppError, Application, Body, Environ, StartResponse};
 use crate::config::Config;
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::intern;
 use pyo3::prelude::*;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -129,6 +130,9 @@ impl Application for PythonApp {
                     };
                     builder.build(py, environ)
                 })
+                .map_err(|e| app_error(py, e))?;
+            let early_hints = Bound::new(py, EarlyHintsFn::new(request)).map_err(|e| app_error(py, e))?;
+            env.set_item(intern!(py, "wsgi.early_hints"), early_hints)
                 .map_err(|e| app_error(py, e))?;
             let start_response = Bound::new(py, StartResponseFn::new(request)).map_err(|e| app_error(py, e))?;
             let app = self.app.bind(py);

@@ -72,7 +72,8 @@ impl EnvironBuilder {
 
     /// The environ dict for `environ`; its input moves into `wsgi.input`.
     pub(super) fn build<'py>(&mut self, py: Python<'py>, environ: &mut Environ) -> PyResult<Bound<'py, PyDict>> {
-        let dict = presized_dict(py, self.constants.len() + environ.iter().count() + 1)?;
+        // Room for `wsgi.input`, and `wsgi.early_hints` which the app adds.
+        let dict = presized_dict(py, self.constants.len() + environ.iter().count() + 2)?;
         for (k, v) in &self.constants {
             dict.set_item(k.bind(py), v.bind(py))?;
         }

@@ -1,6 +1,7 @@
-//! PEP 3333's `start_response` and `write` as Python callables. They act on the Rust
-//! [`StartResponse`] of the request they were made for, which the bridge lends them only for the
-//! duration of a call into the app (its `__call__`, or its iterable's `__next__`).
+//! PEP 3333's `start_response` and `write`, and gunicorn's `wsgi.early_hints`, as Python
+//! callables. They act on the Rust [`StartResponse`] of the request they were made for, which
+//! the bridge lends them only for the duration of a call into the app (its `__call__`, or its
+//! iterable's `__next__`).
 //!
 //! The lending scheme: the worker thread keeps at most one lent `StartResponse` pointer, tagged
 //! with its request number, in a thread-local cell. A callable whose request number differs,
@@ -88,6 +89,20 @@ pub(super) struct WriteFn {
     request: u64,
 }
 
+/// The `wsgi.early_hints` callable of one request (gunicorn's extension): `early_hints(headers)`
+/// sends a `103 Early Hints` response with `headers`, a list of `(name, value)` pairs.
+#[pyclass(frozen, module = "forkhorn", name = "EarlyHints")]
+pub(super) struct EarlyHintsFn {
+    request: u64,
+}
+
+impl EarlyHintsFn {
+    /// The callable for request `request`.
+    pub(super) fn new(request: u64) -> Self {
+        EarlyHintsFn { request }
+    }
+}
+
 /// `exc_info` was given once the status line had gone out: PEP 3333 says re-raise it.
 struct Reraise;
 
@@ -143,6 +158,25 @@ impl StartResponseFn {
 }
 
 #[pymethods]
+impl EarlyHintsFn {
+    fn __call__(&self, headers: &Bound<'_, PyAny>) -> PyResult<()> {
+        // gunicorn takes names and values as str or as latin-1 bytes.
+        let mut owned: Vec<(String, String)> = Vec::with_capacity(4);
+        for pair in headers.try_iter()? {
+            let pair = pair?;
+            let pair = pair
+                .cast::<PyTuple>()
+                .ok()
+                .filter(|t| t.len() == 2)
+                .ok_or_else(|| PyTypeError::new_err(format!("header {pair:?} is not a (name, value) tuple")))?;
+            owned.push((text_item(pair, 0, "header name")?, text_item(pair, 1, "header value")?));
+        }
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        with_lent(self.request, |sr| sr.early_hints(&pairs))?.map_err(protocol_error)
+    }
+}
+
+#[pymethods]
 impl WriteFn {
     fn __call__(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = data
@@ -167,6 +201,21 @@ fn str_item<'py>(pair: &Bound<'py, PyTuple>, i: usize, what: &str) -> PyResult<B
             type_name(e.into_inner().as_any())
         ))
     })
+}
+
+/// Item `i` of a header tuple as text: a `str`, or `bytes` read as latin-1.
+fn text_item(pair: &Bound<'_, PyTuple>, i: usize, what: &str) -> PyResult<String> {
+    let item = pair.get_item(i)?;
+    if let Ok(s) = item.cast::<PyString>() {
+        return Ok(s.to_str()?.to_owned());
+    }
+    match item.cast::<PyBytes>() {
+        Ok(b) => Ok(b.as_bytes().iter().map(|&c| char::from(c)).collect()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{what} must be str or bytes, not {}",
+            type_name(&item)
+        ))),
+    }
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

@@ -142,7 +142,8 @@ pub fn run(spec: Spec<'_>) -> i32 {
         }
     };
     let app = match (spec.loader)(spec.cfg) {
-        Ok(app) => app,
+        // After worker_start, so that a SCRIPT_NAME from raw_env counts.
+        Ok(app) => app::mount::mount_from_env(app),
         Err(e) => {
             log::error!("Worker failed to boot: {e}");
             return EXIT_BOOT_ERROR;

@@ -48,7 +48,8 @@ def echo(environ, start_response):
 
 def types(environ, start_response):
     """The type and value of each non-string key."""
-    doc = {k: [type(v).__name__, repr(v) if k != "wsgi.input" and k != "wsgi.errors" else None]
+    per_request = ("wsgi.input", "wsgi.errors", "wsgi.early_hints")
+    doc = {k: [type(v).__name__, repr(v) if k not in per_request else None]
            for k, v in environ.items() if not isinstance(v, str)}
     return as_json(start_response, doc)
 
