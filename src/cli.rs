@@ -27,7 +27,8 @@ impl Cli {
             .version(env!("CARGO_PKG_VERSION"))
             .about("A pre-fork HTTP server for WSGI-style apps")
             .after_help(
-                "Precedence: defaults < config file (-c) < WEB_CONCURRENCY (workers) < command line.\n\
+                "Precedence: defaults (with WEB_CONCURRENCY for workers and PORT for bind) < config file \
+                 (-c) < GUNICORN_CMD_ARGS < FORKHORN_CMD_ARGS < command line.\n\
                  Without -c no config file is read.\n\n\
                  forkhorn bench [APP] ... measures throughput and latency against worker counts \
                  (forkhorn bench --help).",

@@ -100,25 +100,37 @@ fn worker_classes() {
         ("egg:gunicorn#gthread", WorkerClass::Gthread),
         ("gunicorn.workers.sync.SyncWorker", WorkerClass::Sync),
         ("gunicorn.workers.gthread.ThreadWorker", WorkerClass::Gthread),
+        ("gevent", WorkerClass::Gevent),
+        ("gevent_pywsgi", WorkerClass::Gevent),
+        ("egg:gunicorn#gevent", WorkerClass::Gevent),
+        ("gunicorn.workers.ggevent.GeventWorker", WorkerClass::Gevent),
+        ("eventlet", WorkerClass::Eventlet),
+        ("gunicorn.workers.geventlet.EventletWorker", WorkerClass::Eventlet),
+        ("tornado", WorkerClass::Tornado),
+        ("egg:gunicorn#tornado", WorkerClass::Tornado),
     ];
     for (name, want) in cases {
         assert_eq!(try_set(w, str(name)).map(|c| c.worker_class), Ok(want), "{name}");
         assert_eq!(try_set(w, arg(name)).map(|c| c.worker_class), Ok(want), "{name}");
     }
-    let what =
-        "expected sync or gthread (forkhorn's worker classes; an app that waits on I/O should raise threads instead)";
-    let bad = [
-        "gevent",
-        "eventlet",
-        "tornado",
-        "gevent_pywsgi",
-        "egg:gunicorn#gevent",
-        "gunicorn.workers.ggevent.GeventWorker",
+    for name in [
         "uvicorn.workers.UvicornWorker",
-        "SYNC",
-        "threads",
-        "",
-    ];
+        "uvicorn_worker.UvicornWorker",
+        "asgi",
+        "egg:gunicorn#asgi",
+    ] {
+        assert_eq!(
+            refused(w, str(name)),
+            format!(
+                "{name:?} is an ASGI worker class, and forkhorn serves WSGI apps only (run an ASGI app with \
+                 uvicorn or another ASGI server)"
+            ),
+            "{name}"
+        );
+    }
+    let what = "expected sync, gthread, gevent, eventlet or tornado (gunicorn's names, egg:gunicorn#NAME or class \
+                paths)";
+    let bad = ["meinheld", "gunicorn.workers.sync.Nope", "SYNC", "threads", ""];
     for name in bad {
         assert_eq!(refused(w, str(name)), format!("{what}, got {name:?}"), "{name}");
     }
