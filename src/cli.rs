@@ -33,7 +33,15 @@ impl Cli {
                  forkhorn bench [APP] ... measures throughput and latency against worker counts \
                  (forkhorn bench --help).",
             );
-        config::add_args(cmd)
+        // gunicorn spells it -v; -V is clap's, kept for those who know that one.
+        let version = Arg::new("version")
+            .short('v')
+            .short_alias('V')
+            .long("version")
+            .action(ArgAction::Version)
+            .help("Print the version and exit");
+        config::add_args(cmd.disable_version_flag(true))
+            .arg(version)
             .arg(
                 Arg::new("check_config")
                     .long("check-config")

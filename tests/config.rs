@@ -244,7 +244,12 @@ fn example_keys() -> Vec<String> {
         .map(|l| l.strip_prefix("# ").unwrap_or(l))
         .filter_map(|l| l.split_once(" = "))
         .map(|(key, _)| key)
-        .filter(|key| !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .filter(|key| {
+            !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
         .map(str::to_owned)
         .collect()
 }
