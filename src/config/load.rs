@@ -320,8 +320,8 @@ mod tests {
         }
         assert_eq!(
             with_flags,
-            Setting::ALL.len() - 1,
-            "only secure_scheme_headers has no flag"
+            Setting::ALL.len() - 3,
+            "only secure_scheme_headers, tmp_upload_dir and default_proc_name have no flag, as in gunicorn"
         );
     }
 

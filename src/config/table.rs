@@ -582,6 +582,33 @@ settings! {
         show: display,
     }
 
+    /// gunicorn's `tmp_upload_dir`, accepted so that a gunicorn file keeps working.
+    TmpUploadDir tmp_upload_dir: Option<String> = None, {
+        cli: Cli::FileOnly,
+        help: "",
+        doc: "gunicorn's directory for request bodies in temporary files (no flag, as in gunicorn). Accepted \
+              with a warning, no effect: forkhorn puts bodies larger than body_buffer_size in an unlinked \
+              temporary file of the system's temporary directory.",
+        example: "\"/var/tmp\"",
+        section: "gunicorn settings accepted without effect",
+        ignored: "is ignored: forkhorn keeps large request bodies in an unlinked file of the system's temporary \
+                  directory",
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `default_proc_name`, accepted so that a gunicorn file keeps working.
+    DefaultProcName default_proc_name: Option<String> = None, {
+        cli: Cli::FileOnly,
+        help: "",
+        doc: "gunicorn's process name when proc_name is not set, which gunicorn sets itself (no flag). \
+              Accepted with a warning, no effect: use proc_name.",
+        example: "\"shop\"",
+        ignored: "is ignored: proc_name (-n) names forkhorn's processes",
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
     /// gunicorn's `reload`, accepted so that a gunicorn command line or file keeps working.
     Reload reload: Option<bool> = None, {
         cli: Cli::long("--reload").switch(),
@@ -589,7 +616,6 @@ settings! {
         doc: "gunicorn's: restart the workers when the app's code changes (development). Not supported by forkhorn \
               yet: accepted with a warning, no effect.",
         example: "true",
-        section: "gunicorn settings accepted without effect",
         ignored: NOT_YET,
         parse: |v, _| switch_unless(v, false),
         show: opt_display,
@@ -711,7 +737,7 @@ settings! {
         doc: "gunicorn's: accept obsolete line folding in headers. Accepted with a warning, no effect: forkhorn's \
               request parser has fixed rules.",
         example: "true",
-        ignored: "is ignored: forkhorn's request parser has fixed rules (docs/GUNICORN.md)",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
         parse: |v, _| switch_unless(v, false),
         show: opt_display,
     }
@@ -723,7 +749,7 @@ settings! {
         doc: "gunicorn's: strip spaces before the colon of a header. Accepted with a warning, no effect: forkhorn's \
               request parser has fixed rules.",
         example: "true",
-        ignored: "is ignored: forkhorn's request parser has fixed rules (docs/GUNICORN.md)",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
         parse: |v, _| switch_unless(v, false),
         show: opt_display,
     }
@@ -735,7 +761,7 @@ settings! {
         doc: "gunicorn's: accept unusual request methods. Accepted with a warning, no effect: forkhorn's request \
               parser has fixed rules.",
         example: "true",
-        ignored: "is ignored: forkhorn's request parser has fixed rules (docs/GUNICORN.md)",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
         parse: |v, _| switch_unless(v, false),
         show: opt_display,
     }
@@ -747,7 +773,7 @@ settings! {
         doc: "gunicorn's: accept unusual HTTP versions. Accepted with a warning, no effect: forkhorn's request parser \
               has fixed rules.",
         example: "true",
-        ignored: "is ignored: forkhorn's request parser has fixed rules (docs/GUNICORN.md)",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
         parse: |v, _| switch_unless(v, false),
         show: opt_display,
     }
@@ -759,7 +785,7 @@ settings! {
         doc: "gunicorn's: upper-case lower-case methods. Accepted with a warning, no effect: forkhorn's request parser \
               has fixed rules.",
         example: "true",
-        ignored: "is ignored: forkhorn's request parser has fixed rules (docs/GUNICORN.md)",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
         parse: |v, _| switch_unless(v, false),
         show: opt_display,
     }
@@ -771,7 +797,7 @@ settings! {
         doc: "gunicorn's: what to do with header names holding an underscore: \"drop\", \"refuse\" or \"dangerous\". \
               Accepted with a warning (unless \"drop\"), no effect: forkhorn's request parser has fixed rules.",
         example: "\"refuse\"",
-        ignored: "is ignored: forkhorn's request parser has fixed rules (docs/GUNICORN.md)",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
         parse: |v, _| choice(v, &["drop", "refuse", "dangerous"]),
         show: opt_quoted,
     }
