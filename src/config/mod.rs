@@ -1,5 +1,6 @@
-//! The validated configuration: defaults, the TOML file, `WEB_CONCURRENCY` and the command line,
-//! merged in that order of precedence.
+//! The validated configuration: defaults (with `PORT` and `WEB_CONCURRENCY`), the TOML file,
+//! `GUNICORN_CMD_ARGS`, `FORKHORN_CMD_ARGS` and the command line, merged in that order of
+//! precedence, as gunicorn merges its sources.
 //!
 //! - `table` describes every setting once: key, flag, type, default, help, example paragraph,
 //!   check; [`Config`] and everything else that lists the settings is generated from it;
@@ -8,7 +9,8 @@
 //! - `args` builds the command line's setting flags from the table and reads them back
 //!   ([`CommandLine`]);
 //! - `file` turns TOML text into a [`Config`] (pure: no file or environment access);
-//! - `load` reads the sources (the only I/O here) and merges them: [`load`], [`load_with_env`];
+//! - `load` reads the sources (the only I/O here) and merges them: [`load`], [`load_from`]
+//!   (the environment given), [`load_with_env`];
 //! - `addr` parses listening addresses, `allow` the entries of [`AllowIps`] lists, `syslog` the
 //!   syslog address and facility; `render` prints a config back as TOML ([`Config::to_toml`])
 //!   and writes the example file ([`example_toml`]),

@@ -1226,7 +1226,7 @@ settings! {
         doc: "gunicorn's: do not open the control socket. Accepted with a warning, no effect: forkhorn has no control \
               socket.",
         example: "true",
-        ignored: "is ignored: forkhorn has no control socket; signals control it (HUP, TTIN, TTOU, USR2: see the README)",
+        ignored: "has no effect: forkhorn has no control socket to disable",
         parse: |v, _| switch_unless(v, false),
         show: opt_display,
     }
