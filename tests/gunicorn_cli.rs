@@ -62,6 +62,14 @@ impl Case {
         }
         let r = s.get("/");
         assert_eq!(r.status, 200, "{:?} {:?}: {}", self.args, self.env, r.text());
+        // A warning is said once, by the master, not again by each worker.
+        if let Some(line) = self
+            .log
+            .filter(|l| !l.starts_with("Listening") && !l.starts_with("Booting"))
+        {
+            let n = s.log().iter().filter(|l| l.contains(line)).count();
+            assert_eq!(n, 1, "{line:?} logged {n} times: {:#?}", s.log());
+        }
         s
     }
 }
