@@ -122,9 +122,9 @@ pub(crate) fn merge_all(
     cli: &CommandLine,
     sys: &dyn System,
 ) -> Result<Config, ConfigError> {
-    let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     let mut base = Config::default();
-    if let Some(port) = set(&env.port) {
+    if let Some(port) = given(&env.port) {
         // gunicorn takes PORT as it is and fails at bind; checking it here names the variable.
         let problem = || ConfigError::InvalidValue {
             at: Origin::Env(PORT),
@@ -133,7 +133,7 @@ pub(crate) fn merge_all(
         port.parse::<u16>().map_err(|_| problem())?;
         assign(&mut base, Setting::Bind, &Value::Arg(format!("0.0.0.0:{port}")), sys).map_err(|_| problem())?;
     }
-    if let Some(n) = set(&env.web_concurrency) {
+    if let Some(n) = given(&env.web_concurrency) {
         assign(&mut base, Setting::Workers, &Value::Arg(n), sys).map_err(|p| ConfigError::InvalidValue {
             at: Origin::Env(WEB_CONCURRENCY),
             problem: p.message,
