@@ -27,12 +27,21 @@ impl Cli {
             .version(env!("CARGO_PKG_VERSION"))
             .about("A pre-fork HTTP server for WSGI-style apps")
             .after_help(
-                "Precedence: defaults < config file (-c) < WEB_CONCURRENCY (workers) < command line.\n\
+                "Precedence: defaults (with WEB_CONCURRENCY for workers and PORT for bind) < config file \
+                 (-c) < GUNICORN_CMD_ARGS < FORKHORN_CMD_ARGS < command line.\n\
                  Without -c no config file is read.\n\n\
                  forkhorn bench [APP] ... measures throughput and latency against worker counts \
                  (forkhorn bench --help).",
             );
-        config::add_args(cmd)
+        // gunicorn spells it -v; -V is clap's, kept for those who know that one.
+        let version = Arg::new("version")
+            .short('v')
+            .short_alias('V')
+            .long("version")
+            .action(ArgAction::Version)
+            .help("Print the version and exit");
+        config::add_args(cmd.disable_version_flag(true))
+            .arg(version)
             .arg(
                 Arg::new("check_config")
                     .long("check-config")

@@ -39,12 +39,11 @@ fn main() -> ExitCode {
         }
     }
     logging::init(cfg.loglevel);
-    if cfg.worker_tmp_dir.is_some() {
-        log::warn!(
-            "worker_tmp_dir is accepted for gunicorn compatibility and has no effect: forkhorn's heartbeat uses no file"
-        );
+    // gunicorn settings accepted without effect, and an async worker class served threaded.
+    for warning in cfg.warnings() {
+        log::warn!("{warning}");
     }
-    // HUP re-reads the same sources: the file named by -c, WEB_CONCURRENCY and these flags.
+    // HUP re-reads the same sources: the config file, the environment and these flags.
     match master::run(cfg, &|| config::load(&cli.settings)) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -13,6 +13,9 @@ fn run(args: &[&str], web_concurrency: Option<&str>) -> Output {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("WEB_CONCURRENCY")
+        .env_remove("PORT")
+        .env_remove("GUNICORN_CMD_ARGS")
+        .env_remove("FORKHORN_CMD_ARGS")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -209,7 +212,8 @@ fn print_config_reflects_precedence_and_reads_back() {
     let file = path_str(&file);
     let cases = [
         (None, &[][..], "workers = 3"),
-        (Some("5"), &[][..], "workers = 5"),
+        // WEB_CONCURRENCY is only the default of workers, as in gunicorn: the file wins.
+        (Some("5"), &[][..], "workers = 3"),
         (Some("5"), &["-w", "7"][..], "workers = 7"),
     ];
     for (i, (env, extra, want)) in cases.into_iter().enumerate() {
@@ -240,7 +244,12 @@ fn example_keys() -> Vec<String> {
         .map(|l| l.strip_prefix("# ").unwrap_or(l))
         .filter_map(|l| l.split_once(" = "))
         .map(|(key, _)| key)
-        .filter(|key| !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .filter(|key| {
+            !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -497,9 +506,9 @@ fn worker_class_and_threads_from_the_file() {
 
 #[test]
 fn bad_worker_class_or_threads_is_one_line() {
-    let classes = "expected sync or gthread (forkhorn's worker classes; an app that waits on I/O should raise \
-                   threads instead)";
-    for class in ["gevent", "eventlet", "tornado", "uvicorn.workers.UvicornWorker"] {
+    let classes = "expected sync, gthread, gevent, eventlet or tornado (gunicorn's names, egg:gunicorn#NAME or class \
+                   paths)";
+    for class in ["meinheld", "gunicorn.workers.gnope.NopeWorker"] {
         assert_config_error(
             &run(&["-k", class], None),
             &format!("forkhorn: --worker-class: {classes}, got \"{class}\""),
@@ -511,12 +520,13 @@ fn bad_worker_class_or_threads_is_one_line() {
     );
     let file = temp_file(
         "badthreads.toml",
-        "workers = 2\nworker_class = \"gevent\"\nthreads = 0\n",
+        "workers = 2\nworker_class = \"uvicorn.workers.UvicornWorker\"\nthreads = 0\n",
     );
     assert_config_error(
         &run(&["--check-config", "-c", path_str(&file)], None),
         &format!(
-            "forkhorn: {}:2: key 'worker_class': {classes}, got \"gevent\"",
+            "forkhorn: {}:2: key 'worker_class': \"uvicorn.workers.UvicornWorker\" is an ASGI worker class, and \
+             forkhorn serves WSGI apps only (run an ASGI app with uvicorn or another ASGI server)",
             file.display()
         ),
     );

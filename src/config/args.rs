@@ -1,7 +1,9 @@
 //! The configuration's part of the command line: `-c` and one clap argument per setting, built
 //! from the table ([`add_args`]), and what a parse of them gives ([`CommandLine`]). Values stay
-//! the text the user typed, so that `assign` judges them as it judges the file's.
+//! the text the user typed, so that `assign` judges them as it judges the file's. The same flags
+//! are read from `GUNICORN_CMD_ARGS` and `FORKHORN_CMD_ARGS` ([`CommandLine::from_env_args`]).
 
+use super::error::ConfigError;
 use super::setting::{Cli, Takes, Value};
 use super::table::Setting;
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -73,6 +75,23 @@ impl CommandLine {
         }
     }
 
+    /// The flags held by the environment variable `var` (`GUNICORN_CMD_ARGS`), whose value is
+    /// `text`: split into words as a shell would (gunicorn uses Python's `shlex.split`) and
+    /// parsed as the command line's flags, `-c` and the APP included.
+    pub(crate) fn from_env_args(var: &'static str, text: &str) -> Result<CommandLine, ConfigError> {
+        let words = shell_words(text).map_err(|message| ConfigError::ParseEnvArgs {
+            var,
+            message: message.to_owned(),
+        })?;
+        let matches = add_args(Command::new(var).no_binary_name(true))
+            .try_get_matches_from(words)
+            .map_err(|e| ConfigError::ParseEnvArgs {
+                var,
+                message: clap_line(&e),
+            })?;
+        Ok(CommandLine::from_matches(&matches))
+    }
+
     /// The text the command line gave the setting whose key is `key`, one string per value;
     /// a switch gives "true" or "false".
     #[cfg(test)]
@@ -101,5 +120,113 @@ fn value(setting: Setting, matches: &ArgMatches) -> Option<Value> {
             }
             Takes::Switch(on) => matches.get_flag(id).then_some(Value::Bool(on)),
         },
+    }
+}
+
+/// The first line of clap's message, without its `error: ` label: clap adds usage and a hint
+/// on further lines, and a configuration error is one line.
+fn clap_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
+}
+
+/// Splits `text` into words as a POSIX shell does without expanding anything, as Python's
+/// `shlex.split`: blanks separate words; single quotes keep everything; double quotes keep
+/// everything but a backslash before `"`, `\\`, `$` or `` ` ``; a backslash elsewhere keeps the
+/// next character.
+fn shell_words(text: &str) -> Result<Vec<String>, &'static str> {
+    let mut words = Vec::new();
+    // The word being built; `None` between words, so that `''` still makes an empty word.
+    let mut word: Option<String> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err("no closing quotation"),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                            None => return Err("no closing quotation"),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err("no closing quotation"),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(c) => word.get_or_insert_with(String::new).push(c),
+                None => return Err("no escaped character"),
+            },
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_split_as_shlex_does() {
+        let cases: [(&str, &[&str]); 9] = [
+            ("", &[]),
+            ("  -w 3\t--threads=4 \n", &["-w", "3", "--threads=4"]),
+            (
+                "--access-logformat '%(h)s \"%(r)s\"'",
+                &["--access-logformat", "%(h)s \"%(r)s\""],
+            ),
+            ("--name \"my app\"", &["--name", "my app"]),
+            ("a\\ b c", &["a b", "c"]),
+            ("\"a\\\"b\\n\"", &["a\"b\\n"]),
+            ("x'y'\"z\"", &["xyz"]),
+            ("'' \"\"", &["", ""]),
+            ("--env 'A=1 2'", &["--env", "A=1 2"]),
+        ];
+        for (text, want) in cases {
+            let want: Vec<String> = want.iter().map(|w| (*w).to_owned()).collect();
+            assert_eq!(shell_words(text), Ok(want), "{text:?}");
+        }
+        for bad in ["'open", "\"open", "end\\"] {
+            assert!(shell_words(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn env_args_parse_as_flags() {
+        let cli =
+            CommandLine::from_env_args("GUNICORN_CMD_ARGS", "--bind=0.0.0.0:80 -w 3 -c f.toml app:x").expect("valid");
+        assert_eq!(cli.given("bind"), Some(vec!["0.0.0.0:80".to_owned()]));
+        assert_eq!(cli.given("workers"), Some(vec!["3".to_owned()]));
+        assert_eq!(cli.given("app"), Some(vec!["app:x".to_owned()]));
+        assert_eq!(cli.file, Some(PathBuf::from("f.toml")));
+        let err = CommandLine::from_env_args("GUNICORN_CMD_ARGS", "--frobnicate").expect_err("unknown flag");
+        assert_eq!(
+            err.to_string(),
+            "GUNICORN_CMD_ARGS: unexpected argument '--frobnicate' found"
+        );
+        let err = CommandLine::from_env_args("FORKHORN_CMD_ARGS", "--name 'x").expect_err("quote");
+        assert_eq!(err.to_string(), "FORKHORN_CMD_ARGS: no closing quotation");
     }
 }

@@ -23,6 +23,13 @@ pub enum Origin {
     Flag(&'static str),
     /// An environment variable.
     Env(&'static str),
+    /// A flag in an environment variable that holds flags (`GUNICORN_CMD_ARGS`).
+    EnvFlag {
+        /// The variable.
+        var: &'static str,
+        /// The flag, as for [`Origin::Flag`].
+        flag: &'static str,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -31,6 +38,7 @@ impl fmt::Display for Origin {
             Origin::File { path, line, key } => write!(f, "{}:{line}: key '{}'", show_path(path), one_line(key)),
             Origin::Flag(flag) => f.write_str(flag),
             Origin::Env(var) => f.write_str(var),
+            Origin::EnvFlag { var, flag } => write!(f, "{var}: {flag}"),
         }
     }
 }
@@ -64,6 +72,14 @@ pub enum ConfigError {
         at: Origin,
         /// The valid setting nearest to the key, if one is near enough to be a likely typo.
         suggestion: Option<&'static str>,
+    },
+    /// An environment variable that holds flags (`GUNICORN_CMD_ARGS`) does not parse as flags.
+    #[error("{var}: {}", one_line(message))]
+    ParseEnvArgs {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong, e.g. `unexpected argument '--frobnicate' found`.
+        message: String,
     },
     /// A setting's value is of the wrong type or out of range.
     #[error("{at}: {problem}")]

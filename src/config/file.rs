@@ -73,11 +73,18 @@ impl<'de> Visitor<'de> for KeySeed {
 /// Parses a config file's text into a [`Config`] (defaults for what the file leaves out, and
 /// `config_file` set to `path`). `path` only labels errors; nothing is read, and what the checks
 /// must know about the machine comes from `sys`.
+#[cfg(test)]
 pub(crate) fn parse(text: &str, path: &Path, sys: &dyn System) -> Result<Config, ConfigError> {
+    parse_over(Config::default(), text, path, sys)
+}
+
+/// [`parse`] over `base` instead of the defaults: the values the environment gives as defaults
+/// (`PORT`, `WEB_CONCURRENCY`) stand where the file is silent.
+pub(crate) fn parse_over(base: Config, text: &str, path: &Path, sys: &dyn System) -> Result<Config, ConfigError> {
     let FileSettings(settings) = toml::from_str(text).map_err(|e| toml_error(&e, text, path))?;
     let mut cfg = Config {
         config_file: Some(path.to_owned()),
-        ..Config::default()
+        ..base
     };
     // In file order, so that of several mistakes the first one is reported.
     for (setting, value) in settings {
@@ -460,7 +467,7 @@ daemon = true
                 "workers = 2\n\nworkres = 3\n",
                 "f.toml:3: key 'workres': unknown setting (did you mean 'workers'?)",
             ),
-            ("# c\ncertfile = \"c.pem\"\n", "f.toml:2: key 'certfile': unknown setting"),
+            ("# c\ntls_cert = \"c.pem\"\n", "f.toml:2: key 'tls_cert': unknown setting"),
             (
                 "keep_alive = 5",
                 "f.toml:1: key 'keep_alive': unknown setting (did you mean 'keepalive'?)",
@@ -527,9 +534,9 @@ daemon = true
                 "f.toml:2: key 'threads': expected an integer from 1 to 1024, got 0",
             ),
             (
-                "worker_class = \"gevent\"\n",
-                "f.toml:1: key 'worker_class': expected sync or gthread (forkhorn's worker classes; an app that \
-                 waits on I/O should raise threads instead), got \"gevent\"",
+                "worker_class = \"uvicorn.workers.UvicornWorker\"\n",
+                "f.toml:1: key 'worker_class': \"uvicorn.workers.UvicornWorker\" is an ASGI worker class, and \
+                 forkhorn serves WSGI apps only (run an ASGI app with uvicorn or another ASGI server)",
             ),
             (
                 "daemon = \"yes\"\n",

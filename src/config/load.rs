@@ -1,6 +1,8 @@
-//! Reading the sources and merging them: defaults < config file < `WEB_CONCURRENCY` (workers
-//! only) < command line. The config module's I/O is here and only here: reading the file, the
-//! environment, and (through [`Machine`]) host-name lookups, directories, users and groups.
+//! Reading the sources and merging them, in gunicorn's order of precedence: defaults <
+//! `PORT` (bind) and `WEB_CONCURRENCY` (workers), which only change the defaults < config file <
+//! `GUNICORN_CMD_ARGS` < `FORKHORN_CMD_ARGS` < command line. The config module's I/O is here and
+//! only here: reading the file, the environment, and (through [`Machine`]) host-name lookups,
+//! directories, users and groups.
 
 use super::error::{ConfigError, Origin};
 use super::setting::Value;
@@ -11,59 +13,160 @@ use nix::unistd::{Group, User};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 
-/// The environment variable that sets the number of workers (as on Heroku and in gunicorn).
+/// The environment variable that sets the default number of workers (as on Heroku and in
+/// gunicorn).
 pub const WEB_CONCURRENCY: &str = "WEB_CONCURRENCY";
 
-/// Builds the effective configuration for `cli`: reads the `-c` file if given and
-/// `WEB_CONCURRENCY` from the environment. Has no other effects, so the master can call it again
-/// on HUP to re-read the file.
-pub fn load(cli: &CommandLine) -> Result<Config, ConfigError> {
-    // A non-UTF-8 value cannot be a number; lossy conversion keeps it for the error message.
-    let env = std::env::var_os(WEB_CONCURRENCY).map(|v| v.to_string_lossy().into_owned());
-    load_with_env(cli, env.as_deref())
+/// The environment variable whose port the default bind listens on, on every IPv4 interface
+/// (as on Heroku and in gunicorn).
+pub const PORT: &str = "PORT";
+
+/// The environment variables that hold flags, lowest precedence first: gunicorn's, then
+/// forkhorn's own, which a deployment can use to override a shared `GUNICORN_CMD_ARGS`.
+pub const CMD_ARGS: [&str; 2] = ["GUNICORN_CMD_ARGS", "FORKHORN_CMD_ARGS"];
+
+/// What the environment gives the configuration. Unset and empty both mean "not set".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Environment {
+    /// `WEB_CONCURRENCY`.
+    pub web_concurrency: Option<String>,
+    /// `PORT`.
+    pub port: Option<String>,
+    /// The variables of [`CMD_ARGS`] that are set, with their values, in that order.
+    pub cmd_args: Vec<(&'static str, String)>,
 }
 
-/// [`load`] with the value of `WEB_CONCURRENCY` given rather than read from the environment, so
-/// tests need not change the process environment. Unset and empty both mean "not set".
+impl Environment {
+    /// Reads the process environment. A non-UTF-8 value is converted lossily: it cannot be valid,
+    /// and the conversion keeps it for the error message.
+    pub fn read() -> Environment {
+        let var = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        Environment {
+            web_concurrency: var(WEB_CONCURRENCY),
+            port: var(PORT),
+            cmd_args: CMD_ARGS
+                .into_iter()
+                .filter_map(|name| Some((name, var(name)?)))
+                .collect(),
+        }
+    }
+}
+
+/// Builds the effective configuration for `cli`: reads the `-c` file if given and the
+/// environment ([`Environment::read`]). Has no other effects, so the master can call it again on
+/// HUP to re-read the file.
+pub fn load(cli: &CommandLine) -> Result<Config, ConfigError> {
+    load_from(cli, &Environment::read())
+}
+
+/// [`load`] with only `WEB_CONCURRENCY` from the environment, given rather than read, so tests
+/// need not change the process environment.
 pub fn load_with_env(cli: &CommandLine, web_concurrency: Option<&str>) -> Result<Config, ConfigError> {
-    let text = match &cli.file {
+    let env = Environment {
+        web_concurrency: web_concurrency.map(str::to_owned),
+        ..Environment::default()
+    };
+    load_from(cli, &env)
+}
+
+/// [`load`] with the environment given. The config file is the one `-c` names on the command
+/// line, else in a variable of [`CMD_ARGS`] (the later one first), as in gunicorn.
+pub fn load_from(cli: &CommandLine, env: &Environment) -> Result<Config, ConfigError> {
+    let env_args = env_command_lines(env)?;
+    let path = cli
+        .file
+        .as_ref()
+        .or_else(|| env_args.iter().rev().find_map(|(_, c)| c.file.as_ref()));
+    let text = match path {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
             path: path.clone(),
             source,
         })?),
         None => None,
     };
-    let file = cli.file.as_deref().zip(text.as_deref());
-    merge(file, web_concurrency, cli, &Machine)
+    let file = path.map(|p| p.as_path()).zip(text.as_deref());
+    merge_all(file, env, &env_args, cli, &Machine)
 }
 
-/// Merges the sources over the defaults; pure given `sys`. `file` is the path and text of the
-/// config file.
+/// The flags of each variable of [`CMD_ARGS`] that is set and not blank.
+fn env_command_lines(env: &Environment) -> Result<Vec<(&'static str, CommandLine)>, ConfigError> {
+    env.cmd_args
+        .iter()
+        .filter(|(_, text)| !text.trim().is_empty())
+        .map(|(var, text)| Ok((*var, CommandLine::from_env_args(var, text)?)))
+        .collect()
+}
+
+/// Merges the config file, `WEB_CONCURRENCY` and the command line over the defaults; pure given
+/// `sys`. `file` is the path and text of the config file.
+#[cfg(test)]
 pub(crate) fn merge(
     file: Option<(&Path, &str)>,
     web_concurrency: Option<&str>,
     cli: &CommandLine,
     sys: &dyn System,
 ) -> Result<Config, ConfigError> {
-    let mut cfg = match file {
-        Some((path, text)) => file::parse(text, path, sys)?,
-        None => Config::default(),
+    let env = Environment {
+        web_concurrency: web_concurrency.map(str::to_owned),
+        ..Environment::default()
     };
-    if let Some(n) = web_concurrency.filter(|v| !v.trim().is_empty()) {
-        assign(&mut cfg, Setting::Workers, &Value::Arg(n.to_owned()), sys).map_err(|p| ConfigError::InvalidValue {
+    merge_all(file, &env, &[], cli, sys)
+}
+
+/// Merges every source over the defaults, lowest precedence first (see the module's
+/// documentation); pure given `sys`. `env_args` are the command lines of [`CMD_ARGS`].
+pub(crate) fn merge_all(
+    file: Option<(&Path, &str)>,
+    env: &Environment,
+    env_args: &[(&'static str, CommandLine)],
+    cli: &CommandLine,
+    sys: &dyn System,
+) -> Result<Config, ConfigError> {
+    let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let mut base = Config::default();
+    if let Some(port) = given(&env.port) {
+        // gunicorn takes PORT as it is and fails at bind; checking it here names the variable.
+        let problem = || ConfigError::InvalidValue {
+            at: Origin::Env(PORT),
+            problem: format!("expected a port number, got {port:?}"),
+        };
+        port.parse::<u16>().map_err(|_| problem())?;
+        assign(&mut base, Setting::Bind, &Value::Arg(format!("0.0.0.0:{port}")), sys).map_err(|_| problem())?;
+    }
+    if let Some(n) = given(&env.web_concurrency) {
+        assign(&mut base, Setting::Workers, &Value::Arg(n), sys).map_err(|p| ConfigError::InvalidValue {
             at: Origin::Env(WEB_CONCURRENCY),
             problem: p.message,
         })?;
     }
-    for (setting, value) in &cli.values {
+    let mut cfg = match file {
+        Some((path, text)) => file::parse_over(base, text, path, sys)?,
+        None => base,
+    };
+    for (var, args) in env_args {
+        apply(&mut cfg, args, sys, |flag| Origin::EnvFlag { var, flag })?;
+    }
+    apply(&mut cfg, cli, sys, Origin::Flag)?;
+    cfg.settle_async_threads();
+    Ok(cfg)
+}
+
+/// Assigns the settings `args` gives; `origin` names a flag's source in an error.
+fn apply(
+    cfg: &mut Config,
+    args: &CommandLine,
+    sys: &dyn System,
+    origin: impl Fn(&'static str) -> Origin,
+) -> Result<(), ConfigError> {
+    for (setting, value) in &args.values {
         let setting = *setting;
-        assign(&mut cfg, setting, value, sys).map_err(|p| ConfigError::InvalidValue {
+        assign(cfg, setting, value, sys).map_err(|p| ConfigError::InvalidValue {
             // Every setting the command line can carry has a flag; the key is only a fallback.
-            at: Origin::Flag(setting.flag().unwrap_or(setting.key())),
+            at: origin(setting.flag().unwrap_or(setting.key())),
             problem: p.message,
         })?;
     }
-    Ok(cfg)
+    Ok(())
 }
 
 /// The machine forkhorn runs on: the system resolver, the file system, the user and group
@@ -93,6 +196,7 @@ impl System for Machine {
 
 #[cfg(test)]
 mod tests {
+    use super::super::setting::{Cli, Takes};
     use super::super::system::Fake;
     use super::*;
     use crate::config::{add_args, BindAddr, LogLevel};
@@ -121,14 +225,15 @@ mod tests {
         let cases = [
             (None, None, &[][..], 1),
             (file, None, &[][..], 3),
-            (file, Some("5"), &[][..], 5),
+            // WEB_CONCURRENCY is only the default, as in gunicorn: the file wins.
+            (file, Some("5"), &[][..], 3),
             (None, Some("5"), &[][..], 5),
             (file, Some("5"), &["-w", "7"][..], 7),
             (file, None, &["--workers", "7"][..], 7),
             (None, Some("5"), &["-w7"][..], 7),
             (file, Some(""), &[][..], 3),
             (file, Some("  "), &[][..], 3),
-            (file, Some(" 4\n"), &[][..], 4),
+            (None, Some(" 4\n"), &[][..], 4),
         ];
         for (file, env, args, want) in cases {
             assert_eq!(workers(file, env, args), want, "{file:?} {env:?} {args:?}");
@@ -165,7 +270,7 @@ mod tests {
     fn every_flag_reaches_its_setting() {
         // Each setting's flag, with a value differing from the default, must change exactly
         // that setting: this checks the table's flags and the reading of them back.
-        // `None`: a switch, which takes no value and means true.
+        // A switch takes no value: its table entry says what it sets.
         let value = |s: Setting| match s {
             Setting::Bind => Some("127.0.0.1:1"),
             Setting::ServerHeader | Setting::ProcName | Setting::SyslogPrefix => Some("other"),
@@ -181,15 +286,10 @@ mod tests {
             Setting::SyslogFacility => Some("local0"),
             Setting::User | Setting::Group => Some("www-data"),
             Setting::Umask => Some("0022"),
-            Setting::RawEnv => Some("A=1"),
-            Setting::ProxyProtocol
-            | Setting::ReusePort
-            | Setting::BatchResponses
-            | Setting::PreloadApp
-            | Setting::Syslog
-            | Setting::DisableRedirectAccessToSyslog
-            | Setting::CaptureOutput
-            | Setting::Daemon => None,
+            Setting::RawEnv | Setting::ReloadExtraFiles | Setting::RawPasteGlobalConf | Setting::DirtyApps => {
+                Some("A=1")
+            }
+            Setting::UwsgiAllowIps => Some("10.0.0.0/8"),
             // A setting unset by default has an example, valid on the fake machine.
             _ => Some(s.describe().example.map_or("7", |e| e.trim_matches('"'))),
         };
@@ -197,24 +297,31 @@ mod tests {
         for s in Setting::ALL {
             let Some(flag) = s.flag() else { continue };
             with_flags += 1;
-            let (args, as_value) = match (s, value(s)) {
-                (Setting::App, Some(v)) => (vec![v], Value::Arg(v.into())),
-                (Setting::RawEnv, Some(v)) => (vec![flag, v], Value::Args(vec![v.into()])),
+            let Cli::Flag(f) = s.describe().cli else {
+                let v = value(s).expect("the positional takes a value");
+                let cfg = merged(None, None, &[v]).expect("valid");
+                assert_eq!(cfg.app, v);
+                continue;
+            };
+            let (args, as_value) = match (f.takes, value(s)) {
+                (Takes::Switch(on), _) => (vec![flag], Value::Bool(on)),
+                (Takes::Many(_), Some(v)) => (vec![flag, v], Value::Args(vec![v.into()])),
                 (_, Some(v)) => (vec![flag, v], Value::Arg(v.into())),
-                // The one switch that turns a setting off.
-                (Setting::BatchResponses, None) => (vec![flag], Value::Bool(false)),
-                (_, None) => (vec![flag], Value::Bool(true)),
+                (_, None) => unreachable!("{flag} takes a value"),
             };
             let cfg = merged(None, None, &args).expect("valid");
-            assert_ne!(cfg, Config::default(), "{args:?} changed nothing");
+            // gunicorn's --suppress-ragged-eofs sets what is already its default.
+            if s != Setting::SuppressRaggedEofs {
+                assert_ne!(cfg, Config::default(), "{args:?} changed nothing");
+            }
             let mut expect = Config::default();
             assign(&mut expect, s, &as_value, &Fake::MACHINE).expect("valid");
             assert_eq!(cfg, expect, "{args:?}");
         }
         assert_eq!(
             with_flags,
-            Setting::ALL.len() - 1,
-            "only secure_scheme_headers has no flag"
+            Setting::ALL.len() - 3,
+            "only secure_scheme_headers, tmp_upload_dir and default_proc_name have no flag, as in gunicorn"
         );
     }
 
@@ -334,9 +441,9 @@ mod tests {
             (
                 Some("worker_class = \"gthread\"\n"),
                 None,
-                &["-k", "gevent"],
-                "--worker-class: expected sync or gthread (forkhorn's worker classes; an app that waits on I/O \
-                 should raise threads instead), got \"gevent\"",
+                &["-k", "meinheld"],
+                "--worker-class: expected sync, gthread, gevent, eventlet or tornado (gunicorn's names, \
+                 egg:gunicorn#NAME or class paths), got \"meinheld\"",
             ),
             (
                 None,
@@ -405,7 +512,7 @@ mod tests {
         std::fs::write(&path, "workers = 3\n").expect("write");
         let path_str = path.to_str().expect("utf-8 temp path");
         let cfg = load_with_env(&cli(&["-c", path_str]), Some("4")).expect("valid");
-        assert_eq!((cfg.workers, cfg.config_file.as_deref()), (4, Some(path.as_path())));
+        assert_eq!((cfg.workers, cfg.config_file.as_deref()), (3, Some(path.as_path())));
 
         let missing = dir.join("missing.toml");
         let missing_str = missing.to_str().expect("utf-8 temp path");

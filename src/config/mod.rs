@@ -1,5 +1,6 @@
-//! The validated configuration: defaults, the TOML file, `WEB_CONCURRENCY` and the command line,
-//! merged in that order of precedence.
+//! The validated configuration: defaults (with `PORT` and `WEB_CONCURRENCY`), the TOML file,
+//! `GUNICORN_CMD_ARGS`, `FORKHORN_CMD_ARGS` and the command line, merged in that order of
+//! precedence, as gunicorn merges its sources.
 //!
 //! - `table` describes every setting once: key, flag, type, default, help, example paragraph,
 //!   check; [`Config`] and everything else that lists the settings is generated from it;
@@ -8,7 +9,8 @@
 //! - `args` builds the command line's setting flags from the table and reads them back
 //!   ([`CommandLine`]);
 //! - `file` turns TOML text into a [`Config`] (pure: no file or environment access);
-//! - `load` reads the sources (the only I/O here) and merges them: [`load`], [`load_with_env`];
+//! - `load` reads the sources (the only I/O here) and merges them: [`load`], [`load_from`]
+//!   (the environment given), [`load_with_env`];
 //! - `addr` parses listening addresses, `allow` the entries of [`AllowIps`] lists, `syslog` the
 //!   syslog address and facility; `render` prints a config back as TOML ([`Config::to_toml`])
 //!   and writes the example file ([`example_toml`]),
@@ -138,8 +140,8 @@ mod allow_tests {
     }
 }
 
-/// gunicorn's worker classes that forkhorn has: both run the event loop on the worker's main
-/// thread, and differ in where the application runs.
+/// gunicorn's worker classes: all run the event loop on the worker's main thread, and differ in
+/// where the application runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerClass {
     /// The application runs on the loop's thread, unless `threads` is above 1 (gunicorn too
@@ -147,7 +149,19 @@ pub enum WorkerClass {
     Sync,
     /// The application runs on a pool of `threads` application threads.
     Gthread,
+    /// gunicorn's gevent worker, served as gthread (see [`WorkerClass::is_async`]).
+    Gevent,
+    /// gunicorn's eventlet worker, served as gthread.
+    Eventlet,
+    /// gunicorn's tornado worker, served as gthread.
+    Tornado,
 }
+
+/// Application threads per worker for an async worker class when `threads` is left at 1: what
+/// such an app expects is many requests waiting at once, which gunicorn's async workers give up
+/// to `worker_connections` (1000) greenlets; 32 threads serve most apps that wait on a database
+/// or an API without the memory of a thousand stacks.
+pub const ASYNC_THREADS: usize = 32;
 
 impl WorkerClass {
     /// The name as written in `worker_class`.
@@ -155,15 +169,54 @@ impl WorkerClass {
         match self {
             WorkerClass::Sync => "sync",
             WorkerClass::Gthread => "gthread",
+            WorkerClass::Gevent => "gevent",
+            WorkerClass::Eventlet => "eventlet",
+            WorkerClass::Tornado => "tornado",
         }
+    }
+
+    /// gunicorn's async classes: forkhorn has no green threads, so it serves their apps with the
+    /// threaded worker (the app waits on a thread instead of a greenlet) and says so at start-up.
+    pub fn is_async(self) -> bool {
+        matches!(self, WorkerClass::Gevent | WorkerClass::Eventlet | WorkerClass::Tornado)
     }
 }
 
 impl Config {
     /// Whether the application runs on a pool of application threads rather than on the
-    /// worker's loop thread: `threads` above 1, or the gthread worker class.
+    /// worker's loop thread: `threads` above 1, or the gthread or an async worker class.
     pub fn threaded(&self) -> bool {
-        self.threads > 1 || self.worker_class == WorkerClass::Gthread
+        self.threads > 1 || self.worker_class != WorkerClass::Sync
+    }
+
+    /// Gives an async worker class left at one thread [`ASYNC_THREADS`] threads: the last step of
+    /// loading, so that the workers, `--print-config` and the start-up warning see one count.
+    pub(crate) fn settle_async_threads(&mut self) {
+        if self.worker_class.is_async() && self.threads == 1 {
+            self.threads = ASYNC_THREADS;
+        }
+    }
+
+    /// One warning line for each setting that is set but that forkhorn does not act on, and for
+    /// an async worker class served by the threaded worker; logged once at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = table::Setting::ALL
+            .into_iter()
+            .filter_map(|s| {
+                let why = s.describe().ignored?;
+                self.value_toml(s).map(|_| format!("{} {why}", s.key()))
+            })
+            .collect();
+        if self.worker_class.is_async() {
+            out.push(format!(
+                "worker_class {:?}: forkhorn has no {} worker and runs the app on the threaded worker, \
+                 {} threads per worker (threads, --threads, sets the count)",
+                self.worker_class.as_str(),
+                self.worker_class.as_str(),
+                self.threads
+            ));
+        }
+        out
     }
 }
 
@@ -197,7 +250,7 @@ mod table;
 
 pub use args::{add_args, CommandLine};
 pub use error::{ConfigError, Origin};
-pub use load::{load, load_with_env, WEB_CONCURRENCY};
+pub use load::{load, load_from, load_with_env, Environment, CMD_ARGS, PORT, WEB_CONCURRENCY};
 pub use render::example_toml;
 pub use stream::StdStream;
 pub use table::Config;

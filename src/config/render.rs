@@ -126,6 +126,16 @@ pub(super) fn opt_path(p: &Option<PathBuf>) -> Option<String> {
     p.as_deref().map(|p| quote(&p.display().to_string()))
 }
 
+/// `show` for an optional number or boolean.
+pub(super) fn opt_display<T: Display>(value: &Option<T>) -> Option<String> {
+    value.as_ref().map(ToString::to_string)
+}
+
+/// `show` for an optional list of strings.
+pub(super) fn opt_list(items: &Option<Vec<String>>) -> Option<String> {
+    items.as_ref().map(|items| list(items.iter()))
+}
+
 /// A TOML array of strings, on one line.
 pub(super) fn list<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
     let items: Vec<String> = items.map(|s| quote(s.as_ref())).collect();

@@ -23,8 +23,8 @@ use toml::Spanned;
 /// - `assign`, which checks a value with the entry's `parse` and stores it;
 /// - `Config::value_toml`, which prints a field with the entry's `show`.
 ///
-/// An entry reads `Variant field: Type = default, { cli, help, doc, [example,] [section,] parse,
-/// show }`; `parse` is a `fn(&Value, &dyn System) -> Result<Type, Problem>` and `show` a
+/// An entry reads `Variant field: Type = default, { cli, help, doc, [example,] [section,]
+/// [ignored,] parse, show }`; `parse` is a `fn(&Value, &dyn System) -> Result<Type, Problem>` and `show` a
 /// `fn(&Type) -> Option<String>` (`None`: not set), closures included.
 macro_rules! settings {
     ($(
@@ -35,6 +35,7 @@ macro_rules! settings {
             doc: $doc:expr,
             $(example: $example:expr,)?
             $(section: $section:expr,)?
+            $(ignored: $ignored:expr,)?
             parse: $parse:expr,
             show: $show:expr $(,)?
         }
@@ -65,6 +66,7 @@ macro_rules! settings {
                             doc: $doc,
                             example: settings!(@optional $($example)?),
                             section: settings!(@optional $($section)?),
+                            ignored: settings!(@optional $($ignored)?),
                         };
                         &D
                     })*
@@ -139,6 +141,11 @@ pub(crate) struct Descriptor {
     pub(crate) example: Option<&'static str>,
     /// The heading of the part of `etc/forkhorn.toml` that this setting opens.
     pub(crate) section: Option<&'static str>,
+    /// For a gunicorn setting that forkhorn accepts without acting on it, the rest of the
+    /// warning that follows the key at start-up when it is set ("is not supported by forkhorn yet
+    /// and is ignored"). Such a setting's type is an `Option` whose `None` means gunicorn's
+    /// default, so that being set and needing the warning are the same thing.
+    pub(crate) ignored: Option<&'static str>,
 }
 
 impl Setting {
@@ -426,30 +433,108 @@ fn text<'v>(value: &'v Value, what: &str) -> Result<&'v str, Problem> {
     }
 }
 
-/// gunicorn's worker classes that forkhorn has, by every name gunicorn knows them by: the short
-/// name, the `egg:` entry point and the class path.
-const WORKER_CLASSES: [(&str, WorkerClass); 6] = [
+/// gunicorn's worker classes, by every name gunicorn knows them by: the short name, the `egg:`
+/// entry point and the class path.
+const WORKER_CLASSES: [(&str, WorkerClass); 22] = [
     ("sync", WorkerClass::Sync),
-    ("gthread", WorkerClass::Gthread),
     ("egg:gunicorn#sync", WorkerClass::Sync),
-    ("egg:gunicorn#gthread", WorkerClass::Gthread),
     ("gunicorn.workers.sync.SyncWorker", WorkerClass::Sync),
+    ("gthread", WorkerClass::Gthread),
+    ("egg:gunicorn#gthread", WorkerClass::Gthread),
     ("gunicorn.workers.gthread.ThreadWorker", WorkerClass::Gthread),
+    ("gevent", WorkerClass::Gevent),
+    ("gevent_wsgi", WorkerClass::Gevent),
+    ("gevent_pywsgi", WorkerClass::Gevent),
+    ("egg:gunicorn#gevent", WorkerClass::Gevent),
+    ("egg:gunicorn#gevent_wsgi", WorkerClass::Gevent),
+    ("egg:gunicorn#gevent_pywsgi", WorkerClass::Gevent),
+    ("gunicorn.workers.ggevent.GeventWorker", WorkerClass::Gevent),
+    ("gunicorn.workers.ggevent.GeventPyWSGIWorker", WorkerClass::Gevent),
+    ("eventlet", WorkerClass::Eventlet),
+    ("egg:gunicorn#eventlet", WorkerClass::Eventlet),
+    ("gunicorn.workers.geventlet.EventletWorker", WorkerClass::Eventlet),
+    ("tornado", WorkerClass::Tornado),
+    ("egg:gunicorn#tornado", WorkerClass::Tornado),
+    ("gunicorn.workers.gtornado.TornadoWorker", WorkerClass::Tornado),
+    // The gevent worker classes that other packages ship under their own paths.
+    (
+        "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
+        WorkerClass::Gevent,
+    ),
+    ("flask_sockets.worker", WorkerClass::Gevent),
 ];
 
-/// The async classes (gevent, eventlet, tornado, uvicorn's) are refused rather than mapped to
-/// gthread: a configuration that asks for one expects monkey-patching or an event loop the app
-/// runs on, which forkhorn does not give; the message points at `threads`, which does serve an
-/// app that waits.
+/// The async classes (gevent, eventlet, tornado) are served by the threaded worker (see
+/// [`WorkerClass::is_async`]); an ASGI class (uvicorn's, gunicorn's own `asgi`) cannot be: its app
+/// is a coroutine, not a WSGI callable, so it gets its own message rather than the list of names.
 pub(super) fn worker_class(value: &Value) -> Result<WorkerClass, Problem> {
-    const WHAT: &str =
-        "sync or gthread (forkhorn's worker classes; an app that waits on I/O should raise threads instead)";
-    let name = text(value, WHAT)?;
-    WORKER_CLASSES
+    const WHAT: &str = "sync, gthread, gevent, eventlet or tornado (gunicorn's names, egg:gunicorn#NAME or \
+                        class paths)";
+    let name = text(value, WHAT)?.trim();
+    if let Some((_, class)) = WORKER_CLASSES.into_iter().find(|(n, _)| *n == name) {
+        return Ok(class);
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.contains("asgi") || lower.contains("uvicorn") {
+        return Err(Problem::new(format!(
+            "{value} is an ASGI worker class, and forkhorn serves WSGI apps only (run an ASGI app with \
+             uvicorn or another ASGI server)"
+        )));
+    }
+    Err(Problem::new(format!("expected {WHAT}, got {value}")))
+}
+
+/// A gunicorn switch forkhorn does not act on, as an `Option`: `None` for gunicorn's default
+/// (which is what forkhorn does), `Some` for the other value, which deserves the warning.
+pub(super) fn switch_unless(value: &Value, gunicorn_default: bool) -> Result<Option<bool>, Problem> {
+    let b = boolean(value)?;
+    Ok((b != gunicorn_default).then_some(b))
+}
+
+/// One of `names` (any case), as an `Option`: `None` for `gunicorn_default`, the first name.
+pub(super) fn choice(value: &Value, names: &[&str]) -> Result<Option<String>, Problem> {
+    let what = format!("one of {}", names.join(", "));
+    let s = text(value, &what)?.trim();
+    match names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
+        Some(0) => Ok(None),
+        Some(i) => Ok(Some(names[i].to_owned())),
+        None => Err(Problem::new(format!("expected {what}, got {value}"))),
+    }
+}
+
+/// Text for a setting forkhorn does not act on: one line, not empty (a path, a class name, a
+/// list of tags); only its shape is checked.
+pub(super) fn some_text(value: &Value) -> Result<Option<String>, Problem> {
+    one_line_name(value).map(Some)
+}
+
+/// Strings of a repeatable gunicorn flag forkhorn does not act on; `None` when there are none.
+pub(super) fn some_strings(value: &Value) -> Result<Option<Vec<String>>, Problem> {
+    const WHAT: &str = "a string or a list of strings";
+    let list: Vec<String> = strings(value, Split::Whole, WHAT)?
         .into_iter()
-        .find(|(n, _)| *n == name.trim())
-        .map(|(_, class)| class)
-        .ok_or_else(|| Problem::new(format!("expected {WHAT}, got {value}")))
+        .map(|(_, s)| s)
+        .collect();
+    Ok((!list.is_empty()).then_some(list))
+}
+
+/// gunicorn's statsd address: `HOST:PORT`, `HOST` (port 8125) or `unix:PATH`.
+pub(super) fn statsd_addr(value: &Value) -> Result<Option<String>, Problem> {
+    const WHAT: &str = "HOST:PORT, HOST or unix:PATH";
+    let s = text(value, WHAT)?.trim();
+    let ok = match s.strip_prefix("unix:") {
+        Some(path) => !path.is_empty(),
+        None => match s.rsplit_once(':') {
+            // An IPv6 address is in brackets, so a colon inside them is not the port's.
+            Some((host, port)) if !host.is_empty() && !port.contains(']') => port.parse::<u16>().is_ok(),
+            _ => !s.is_empty(),
+        },
+    };
+    if ok && !s.chars().any(char::is_control) {
+        Ok(Some(s.to_owned()))
+    } else {
+        Err(Problem::new(format!("expected {WHAT}, got {value}")))
+    }
 }
 
 pub(super) fn loglevel(value: &Value) -> Result<LogLevel, Problem> {

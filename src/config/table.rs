@@ -5,11 +5,12 @@
 //!
 //! Adding a setting is one entry here plus the code that acts on its field.
 
-use super::render::{display, list, opt_path, opt_quoted, quote, quoted, secs};
+use super::render::{display, list, opt_display, opt_list, opt_path, opt_quoted, quote, quoted, secs};
 use super::setting::{
-    access_format, account, allow_ips, app, bind_list, boolean, env_pairs, existing_dir, facility, file_path, integer,
-    loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings, syslog_addr, umask,
-    worker_class, Account, Cli, Descriptor, FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
+    access_format, account, allow_ips, app, bind_list, boolean, choice, env_pairs, existing_dir, facility, file_path,
+    integer, loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings, some_strings,
+    some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli, Descriptor, FilePath,
+    Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
 };
 use super::system::System;
 use super::{allow, AllowIps, BindAddr, LogLevel, WorkerClass};
@@ -17,17 +18,27 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The warning for a gunicorn feature forkhorn may have one day (statsd, --reload, ...).
+const NOT_YET: &str = "is not supported by forkhorn yet and is ignored";
+/// The warning for gunicorn's TLS settings: serving plain HTTP where TLS was asked for is what
+/// the user must hear about first.
+const NO_TLS: &str = "is ignored: forkhorn has no TLS and serves plain HTTP; terminate TLS in a proxy in front of it";
+/// The warning for gunicorn's HTTP/2 settings.
+const NO_H2: &str = "is ignored: forkhorn speaks HTTP/1.0 and 1.1 (a proxy in front of it can speak HTTP/2)";
+/// The warning for gunicorn's ASGI settings.
+const NO_ASGI: &str = "is ignored: forkhorn serves WSGI apps only";
+
 settings! {
     /// Listening addresses.
     Bind bind: Vec<BindAddr> = vec![BindAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 8000)))], {
         cli: Cli::long("--bind").short('b').values("ADDR"),
         help: "Address to listen on, repeatable: HOST:PORT (IPv6 in brackets), unix:PATH, fd://N. \
-               [default: 127.0.0.1:8000]",
+               [default: 127.0.0.1:8000, or 0.0.0.0:$PORT]",
         doc: "Addresses to listen on: \"HOST:PORT\", \"[IPv6]:PORT\", \"HOST\" (port 8000), \":PORT\" (all \
               IPv4 interfaces), \"unix:PATH\", \"fd://N\" (an inherited socket). A single string is also \
               accepted. Port 0 asks the kernel for a free port. A host name is looked up and its first \
-              address used. (gunicorn binds 0.0.0.0:$PORT when the PORT variable is set; forkhorn ignores \
-              PORT.)",
+              address used. When no source sets bind and the PORT variable is set, the default is \
+              \"0.0.0.0:$PORT\", as in gunicorn.",
         parse: bind_list,
         show: |b| Some(list(b.iter().map(|a| a.to_string()))),
     }
@@ -36,23 +47,26 @@ settings! {
     Workers workers: usize = 1, {
         cli: Cli::long("--workers").short('w').value("INT"),
         help: "Number of worker processes. [default: 1, or $WEB_CONCURRENCY]",
-        doc: "Number of worker processes (at least 1). WEB_CONCURRENCY overrides this value; in gunicorn it \
-              is only the default, but forkhorn lets the environment scale a deployment without editing it.",
+        doc: "Number of worker processes (at least 1). The WEB_CONCURRENCY variable sets the default, as in \
+              gunicorn: this file and the command line win over it.",
         parse: |v, _| integer(v, POSITIVE),
         show: display,
     }
 
-    /// gunicorn's `worker_class`: `sync` or `gthread`.
+    /// gunicorn's `worker_class`: `sync`, `gthread`, or an async class served as gthread.
     WorkerClass worker_class: WorkerClass = WorkerClass::Sync, {
         cli: Cli::long("--worker-class").short('k').value("CLASS"),
         help: "The worker class: sync or gthread (gunicorn's class paths for them are accepted too). A sync \
-               worker with --threads above 1 runs as gthread, as in gunicorn. [default: sync]",
+               worker with --threads above 1 runs as gthread, as in gunicorn. gevent, eventlet and tornado run \
+               as gthread with 32 threads unless --threads says otherwise. [default: sync]",
         doc: "What a worker runs the application on: \"sync\" (on the worker's event-loop thread, unless \
               threads is above 1, when a sync worker runs as gthread, as gunicorn switches it) or \"gthread\" \
               (on a pool of application threads, as many as threads says). gunicorn's class paths for the \
               two, \"gunicorn.workers.sync.SyncWorker\" and \"gunicorn.workers.gthread.ThreadWorker\" (or \
-              \"egg:gunicorn#sync\", \"egg:gunicorn#gthread\"), are accepted too. There are no async classes \
-              (gevent, eventlet, tornado, uvicorn's): an app that waits should raise threads instead.",
+              \"egg:gunicorn#sync\", \"egg:gunicorn#gthread\"), are accepted too. gunicorn's async classes, \
+              \"gevent\", \"eventlet\" and \"tornado\" (and their paths), run as gthread, with a warning: \
+              the app waits on a thread rather than a greenlet, and threads left at 1 means 32 threads. ASGI \
+              classes (uvicorn's) are refused: forkhorn serves WSGI apps.",
         parse: |v, _| worker_class(v),
         show: |c| Some(quote(c.as_str())),
     }
@@ -375,6 +389,7 @@ settings! {
               gunicorn configuration keeps working, with a warning at start-up: forkhorn's heartbeat uses \
               no file, so it has no effect.",
         example: "\"/tmp\"",
+        ignored: "is accepted for gunicorn compatibility and has no effect: forkhorn's heartbeat uses no file",
         parse: |v, sys| existing_dir(v, sys).map(Some),
         show: opt_path,
     }
@@ -565,6 +580,655 @@ settings! {
         doc: "Detach from the terminal and run in the background (not under systemd).",
         parse: |v, _| boolean(v),
         show: display,
+    }
+
+    /// gunicorn's `tmp_upload_dir`, accepted so that a gunicorn file keeps working.
+    TmpUploadDir tmp_upload_dir: Option<String> = None, {
+        cli: Cli::FileOnly,
+        help: "",
+        doc: "gunicorn's directory for request bodies in temporary files (no flag, as in gunicorn). Accepted \
+              with a warning, no effect: forkhorn puts bodies larger than body_buffer_size in an unlinked \
+              temporary file of the system's temporary directory.",
+        example: "\"/var/tmp\"",
+        section: "gunicorn settings accepted without effect",
+        ignored: "is ignored: forkhorn keeps large request bodies in an unlinked file of the system's temporary \
+                  directory",
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `default_proc_name`, accepted so that a gunicorn file keeps working.
+    DefaultProcName default_proc_name: Option<String> = None, {
+        cli: Cli::FileOnly,
+        help: "",
+        doc: "gunicorn's process name when proc_name is not set, which gunicorn sets itself (no flag). \
+              Accepted with a warning, no effect: use proc_name.",
+        example: "\"shop\"",
+        ignored: "is ignored: proc_name (-n) names forkhorn's processes",
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `reload`, accepted so that a gunicorn command line or file keeps working.
+    Reload reload: Option<bool> = None, {
+        cli: Cli::long("--reload").switch(),
+        help: "gunicorn's: restart workers when the code changes. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: restart the workers when the app's code changes (development). Not supported by forkhorn \
+              yet: accepted with a warning, no effect.",
+        example: "true",
+        ignored: NOT_YET,
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `reload_engine`, accepted so that a gunicorn command line or file keeps working.
+    ReloadEngine reload_engine: Option<String> = None, {
+        cli: Cli::long("--reload-engine").value("STRING"),
+        help: "gunicorn's: auto, poll or inotify. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: how --reload watches files: \"auto\", \"poll\" or \"inotify\". Not supported by forkhorn \
+              yet: accepted with a warning, no effect.",
+        example: "\"poll\"",
+        ignored: NOT_YET,
+        parse: |v, _| choice(v, &["auto", "poll", "inotify"]),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `reload_extra_files`, accepted so that a gunicorn command line or file keeps working.
+    ReloadExtraFiles reload_extra_files: Option<Vec<String>> = None, {
+        cli: Cli::long("--reload-extra-file").values("FILES"),
+        help: "gunicorn's: more files --reload watches, repeatable. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: more files for --reload to watch. Not supported by forkhorn yet: accepted with a warning, no \
+              effect.",
+        example: "[\"templates/base.html\"]",
+        ignored: NOT_YET,
+        parse: |v, _| some_strings(v),
+        show: opt_list,
+    }
+
+    /// gunicorn's `spew`, accepted so that a gunicorn command line or file keeps working.
+    Spew spew: Option<bool> = None, {
+        cli: Cli::long("--spew").switch(),
+        help: "gunicorn's: trace every line the server runs. Accepted with a warning; no effect",
+        doc: "gunicorn's: print every line the server executes. Accepted with a warning, no effect: forkhorn's server \
+              is not Python; run the app under a Python tracer instead.",
+        example: "true",
+        ignored: "is ignored: forkhorn's server is not Python code to trace; run the app under a Python tracer instead",
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `sendfile`, accepted so that a gunicorn command line or file keeps working.
+    Sendfile sendfile: Option<bool> = None, {
+        cli: Cli::long("--no-sendfile").switch_off(),
+        help: "gunicorn's: do not use sendfile(2). Accepted with a warning; no effect",
+        doc: "gunicorn's: false stops the use of sendfile(2) for wsgi.file_wrapper. Accepted with a warning, no \
+              effect: forkhorn always sends such files with sendfile(2).",
+        example: "false",
+        ignored: "is ignored: forkhorn always sends wsgi.file_wrapper files with sendfile(2)",
+        parse: |v, _| switch_unless(v, true),
+        show: opt_display,
+    }
+
+    /// gunicorn's `initgroups`, accepted so that a gunicorn command line or file keeps working.
+    Initgroups initgroups: Option<bool> = None, {
+        cli: Cli::long("--initgroups").switch(),
+        help: "gunicorn's: give the workers the user's supplementary groups. forkhorn always does; accepted with a \
+               warning",
+        doc: "gunicorn's: give the workers the supplementary groups of user. Accepted with a warning, no effect: \
+              forkhorn always does so when user is a name.",
+        example: "true",
+        ignored: "has no effect: forkhorn always gives the workers the supplementary groups of a user given by name",
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `paste`, accepted so that a gunicorn command line or file keeps working.
+    Paste paste: Option<String> = None, {
+        cli: Cli::long("--paste").alias("--paster").value("STRING"),
+        help: "gunicorn's: load a PasteDeploy config. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: load the app from a PasteDeploy .ini file. Not supported by forkhorn yet: accepted with a \
+              warning, no effect; give the app as module:callable.",
+        example: "\"development.ini\"",
+        ignored: "is not supported by forkhorn yet and is ignored (give the app as module:callable)",
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `raw_paste_global_conf`, accepted so that a gunicorn command line or file keeps working.
+    RawPasteGlobalConf raw_paste_global_conf: Option<Vec<String>> = None, {
+        cli: Cli::long("--paste-global").values("CONF"),
+        help: "gunicorn's: PasteDeploy global variables, repeatable. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: KEY=VALUE global variables for a PasteDeploy file. Not supported by forkhorn yet: accepted \
+              with a warning, no effect.",
+        example: "[\"FOO=1\"]",
+        ignored: NOT_YET,
+        parse: |v, _| some_strings(v),
+        show: opt_list,
+    }
+
+    /// gunicorn's `protocol`, accepted so that a gunicorn command line or file keeps working.
+    Protocol protocol: Option<String> = None, {
+        cli: Cli::long("--protocol").value("STRING"),
+        help: "gunicorn's: http or uwsgi. forkhorn speaks http; uwsgi is accepted with a warning",
+        doc: "gunicorn's: the protocol spoken to clients, \"http\" or \"uwsgi\". forkhorn speaks HTTP; \"uwsgi\" is \
+              accepted with a warning and ignored.",
+        example: "\"uwsgi\"",
+        ignored: "is ignored: forkhorn speaks HTTP only",
+        parse: |v, _| choice(v, &["http", "uwsgi"]),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `uwsgi_allow_ips`, accepted so that a gunicorn command line or file keeps working.
+    UwsgiAllowIps uwsgi_allow_ips: Option<AllowIps> = None, {
+        cli: Cli::long("--uwsgi-allow-from").value("LIST"),
+        help: "gunicorn's: peers allowed to speak uwsgi. Accepted with a warning; no effect",
+        doc: "gunicorn's: peers allowed to speak the uwsgi protocol. Accepted with a warning, no effect: forkhorn \
+              speaks HTTP only.",
+        example: "[\"10.0.0.0/8\"]",
+        ignored: "is ignored: forkhorn speaks HTTP only",
+        parse: |v, _| allow_ips(v, ALLOW).map(Some),
+        show: |a| a.as_ref().map(|a| list(allow::show(a).iter())),
+    }
+
+    /// gunicorn's `permit_obsolete_folding`, accepted so that a gunicorn command line or file keeps working.
+    PermitObsoleteFolding permit_obsolete_folding: Option<bool> = None, {
+        cli: Cli::long("--permit-obsolete-folding").switch(),
+        help: "gunicorn's: accept obsolete line folding in headers. Accepted with a warning; no effect",
+        doc: "gunicorn's: accept obsolete line folding in headers. Accepted with a warning, no effect: forkhorn's \
+              request parser has fixed rules.",
+        example: "true",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `strip_header_spaces`, accepted so that a gunicorn command line or file keeps working.
+    StripHeaderSpaces strip_header_spaces: Option<bool> = None, {
+        cli: Cli::long("--strip-header-spaces").switch(),
+        help: "gunicorn's: strip spaces before the colon of a header. Accepted with a warning; no effect",
+        doc: "gunicorn's: strip spaces before the colon of a header. Accepted with a warning, no effect: forkhorn's \
+              request parser has fixed rules.",
+        example: "true",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `permit_unconventional_http_method`, accepted so that a gunicorn command line or file keeps working.
+    PermitUnconventionalHttpMethod permit_unconventional_http_method: Option<bool> = None, {
+        cli: Cli::long("--permit-unconventional-http-method").switch(),
+        help: "gunicorn's: accept unusual request methods. Accepted with a warning; no effect",
+        doc: "gunicorn's: accept unusual request methods. Accepted with a warning, no effect: forkhorn's request \
+              parser has fixed rules.",
+        example: "true",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `permit_unconventional_http_version`, accepted so that a gunicorn command line or file keeps working.
+    PermitUnconventionalHttpVersion permit_unconventional_http_version: Option<bool> = None, {
+        cli: Cli::long("--permit-unconventional-http-version").switch(),
+        help: "gunicorn's: accept unusual HTTP versions. Accepted with a warning; no effect",
+        doc: "gunicorn's: accept unusual HTTP versions. Accepted with a warning, no effect: forkhorn's request parser \
+              has fixed rules.",
+        example: "true",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `casefold_http_method`, accepted so that a gunicorn command line or file keeps working.
+    CasefoldHttpMethod casefold_http_method: Option<bool> = None, {
+        cli: Cli::long("--casefold-http-method").switch(),
+        help: "gunicorn's: upper-case lower-case methods. Accepted with a warning; no effect",
+        doc: "gunicorn's: upper-case lower-case methods. Accepted with a warning, no effect: forkhorn's request parser \
+              has fixed rules.",
+        example: "true",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `header_map`, accepted so that a gunicorn command line or file keeps working.
+    HeaderMap header_map: Option<String> = None, {
+        cli: Cli::long("--header-map").value("STRING"),
+        help: "gunicorn's: drop, refuse or dangerous. Accepted with a warning; no effect",
+        doc: "gunicorn's: what to do with header names holding an underscore: \"drop\", \"refuse\" or \"dangerous\". \
+              Accepted with a warning (unless \"drop\"), no effect: forkhorn's request parser has fixed rules.",
+        example: "\"refuse\"",
+        ignored: "is ignored: forkhorn's request parser is not configurable",
+        parse: |v, _| choice(v, &["drop", "refuse", "dangerous"]),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `forwarder_headers`, accepted so that a gunicorn command line or file keeps working.
+    ForwarderHeaders forwarder_headers: Option<String> = None, {
+        cli: Cli::long("--forwarder-headers").value("LIST"),
+        help: "gunicorn's: headers a trusted proxy may set as environ keys. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: comma-separated headers that a trusted proxy may set as environ variables. Not supported by \
+              forkhorn yet: accepted with a warning, no effect.",
+        example: "\"SCRIPT_NAME,PATH_INFO\"",
+        ignored: NOT_YET,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `root_path`, accepted so that a gunicorn command line or file keeps working.
+    RootPath root_path: Option<String> = None, {
+        cli: Cli::long("--root-path").value("STRING"),
+        help: "gunicorn's: the app's mount path. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: the path the app is mounted under. Not supported by forkhorn yet: accepted with a warning, \
+              no effect.",
+        example: "\"/api\"",
+        ignored: NOT_YET,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `logger_class`, accepted so that a gunicorn command line or file keeps working.
+    LoggerClass logger_class: Option<String> = None, {
+        cli: Cli::long("--logger-class").value("STRING"),
+        help: "gunicorn's: a Python logger class. Accepted with a warning; no effect",
+        doc: "gunicorn's: the Python class that logs. Accepted with a warning, no effect: forkhorn's logger is built \
+              in (loglevel, errorlog, accesslog, syslog).",
+        example: "\"myapp.logging.Logger\"",
+        ignored: "is ignored: forkhorn's logger is built in (loglevel, errorlog, accesslog and syslog set it up)",
+        parse: |v, _| Ok(some_text(v)?.filter(|class| class != "gunicorn.glogging.Logger")),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `logconfig`, accepted so that a gunicorn command line or file keeps working.
+    Logconfig logconfig: Option<String> = None, {
+        cli: Cli::long("--log-config").value("FILE"),
+        help: "gunicorn's: a logging.config .ini file. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: a logging.config .ini file. Not supported by forkhorn yet: accepted with a warning, no \
+              effect.",
+        example: "\"logging.conf\"",
+        ignored: NOT_YET,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `logconfig_json`, accepted so that a gunicorn command line or file keeps working.
+    LogconfigJson logconfig_json: Option<String> = None, {
+        cli: Cli::long("--log-config-json").value("FILE"),
+        help: "gunicorn's: a logging.config JSON file. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: a logging.config JSON file. Not supported by forkhorn yet: accepted with a warning, no \
+              effect.",
+        example: "\"logging.conf\"",
+        ignored: NOT_YET,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `enable_stdio_inheritance`, accepted so that a gunicorn command line or file keeps working.
+    EnableStdioInheritance enable_stdio_inheritance: Option<bool> = None, {
+        cli: Cli::long("--enable-stdio-inheritance").short('R').switch(),
+        help: "gunicorn's: keep stdio open under --daemon. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: keep the standard streams of a daemon open. Not supported by forkhorn yet: accepted with a \
+              warning, no effect.",
+        example: "true",
+        ignored: NOT_YET,
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `statsd_host`, accepted so that a gunicorn command line or file keeps working.
+    StatsdHost statsd_host: Option<String> = None, {
+        cli: Cli::long("--statsd-host").value("STATSD_ADDR"),
+        help: "gunicorn's: send metrics to statsd at HOST:PORT. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: the statsd server metrics go to: \"HOST:PORT\", \"HOST\" or \"unix:PATH\". Not supported by \
+              forkhorn yet: accepted with a warning, no effect.",
+        example: "\"localhost:8125\"",
+        ignored: NOT_YET,
+        parse: |v, _| statsd_addr(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `dogstatsd_tags`, accepted so that a gunicorn command line or file keeps working.
+    DogstatsdTags dogstatsd_tags: Option<String> = None, {
+        cli: Cli::long("--dogstatsd-tags").value("DOGSTATSD_TAGS"),
+        help: "gunicorn's: tags for statsd metrics. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: comma-separated tags for every statsd metric. Not supported by forkhorn yet: accepted with a \
+              warning, no effect.",
+        example: "\"env:prod,app:shop\"",
+        ignored: NOT_YET,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `statsd_prefix`, accepted so that a gunicorn command line or file keeps working.
+    StatsdPrefix statsd_prefix: Option<String> = None, {
+        cli: Cli::long("--statsd-prefix").value("STATSD_PREFIX"),
+        help: "gunicorn's: prefix of statsd metric names. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: the prefix of every statsd metric name. Not supported by forkhorn yet: accepted with a \
+              warning, no effect.",
+        example: "\"shop\"",
+        ignored: NOT_YET,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `enable_backlog_metric`, accepted so that a gunicorn command line or file keeps working.
+    EnableBacklogMetric enable_backlog_metric: Option<bool> = None, {
+        cli: Cli::long("--enable-backlog-metric").switch(),
+        help: "gunicorn's: send the socket backlog to statsd. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: send the listening socket's backlog to statsd. Not supported by forkhorn yet: accepted with \
+              a warning, no effect.",
+        example: "true",
+        ignored: NOT_YET,
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `keyfile`, accepted so that a gunicorn command line or file keeps working.
+    Keyfile keyfile: Option<String> = None, {
+        cli: Cli::long("--keyfile").value("FILE"),
+        help: "gunicorn's: the TLS private key. Accepted with a warning: forkhorn has no TLS",
+        doc: "gunicorn's: the TLS private key. Accepted with a warning, no effect: forkhorn has no TLS and serves \
+              plain HTTP; terminate TLS in a proxy in front of it.",
+        example: "\"/etc/ssl/private/site.key\"",
+        section: "TLS (gunicorn's, accepted without effect)",
+        ignored: NO_TLS,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `certfile`, accepted so that a gunicorn command line or file keeps working.
+    Certfile certfile: Option<String> = None, {
+        cli: Cli::long("--certfile").value("FILE"),
+        help: "gunicorn's: the TLS certificate. Accepted with a warning: forkhorn has no TLS",
+        doc: "gunicorn's: the TLS certificate. Accepted with a warning, no effect: forkhorn has no TLS and serves \
+              plain HTTP; terminate TLS in a proxy in front of it.",
+        example: "\"/etc/ssl/certs/site.pem\"",
+        ignored: NO_TLS,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `ca_certs`, accepted so that a gunicorn command line or file keeps working.
+    CaCerts ca_certs: Option<String> = None, {
+        cli: Cli::long("--ca-certs").value("FILE"),
+        help: "gunicorn's: the CA certificates for client certificates. Accepted with a warning: forkhorn has no TLS",
+        doc: "gunicorn's: the CA certificates for client certificates. Accepted with a warning, no effect: forkhorn \
+              has no TLS and serves plain HTTP; terminate TLS in a proxy in front of it.",
+        example: "\"/etc/ssl/certs/ca.pem\"",
+        ignored: NO_TLS,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `ciphers`, accepted so that a gunicorn command line or file keeps working.
+    Ciphers ciphers: Option<String> = None, {
+        cli: Cli::long("--ciphers").value("STRING"),
+        help: "gunicorn's: the TLS ciphers. Accepted with a warning: forkhorn has no TLS",
+        doc: "gunicorn's: the TLS ciphers. Accepted with a warning, no effect: forkhorn has no TLS and serves plain \
+              HTTP; terminate TLS in a proxy in front of it.",
+        example: "\"ECDHE+AESGCM\"",
+        ignored: NO_TLS,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `ssl_version`, accepted so that a gunicorn command line or file keeps working.
+    SslVersion ssl_version: Option<String> = None, {
+        cli: Cli::long("--ssl-version").value("STRING"),
+        help: "gunicorn's: the TLS version (deprecated in gunicorn). Accepted with a warning: forkhorn has no TLS",
+        doc: "gunicorn's: the TLS version (deprecated in gunicorn). Accepted with a warning, no effect: forkhorn has \
+              no TLS and serves plain HTTP; terminate TLS in a proxy in front of it.",
+        example: "\"TLSv1_2\"",
+        ignored: NO_TLS,
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `cert_reqs`, accepted so that a gunicorn command line or file keeps working.
+    CertReqs cert_reqs: Option<u64> = None, {
+        cli: Cli::long("--cert-reqs").value("INT"),
+        help: "gunicorn's: whether client certificates are required, 0 to 2. Accepted with a warning: forkhorn has no \
+               TLS",
+        doc: "gunicorn's: whether client certificates are required (0, 1 or 2). Accepted with a warning, no effect: \
+              forkhorn has no TLS.",
+        example: "1",
+        ignored: NO_TLS,
+        parse: |v, _| Ok(Some(integer(v, Range::new(0, 2, "0, 1 or 2"))?).filter(|&n| n != 0)),
+        show: opt_display,
+    }
+
+    /// gunicorn's `suppress_ragged_eofs`, accepted so that a gunicorn command line or file keeps working.
+    SuppressRaggedEofs suppress_ragged_eofs: Option<bool> = None, {
+        cli: Cli::long("--suppress-ragged-eofs").switch(),
+        help: "gunicorn's: on by default. Accepted; forkhorn has no TLS",
+        doc: "gunicorn's: treat a TLS connection closed without close_notify as a plain end of file (on by default). \
+              Accepted, no effect: forkhorn has no TLS.",
+        example: "false",
+        ignored: NO_TLS,
+        parse: |v, _| switch_unless(v, true),
+        show: opt_display,
+    }
+
+    /// gunicorn's `do_handshake_on_connect`, accepted so that a gunicorn command line or file keeps working.
+    DoHandshakeOnConnect do_handshake_on_connect: Option<bool> = None, {
+        cli: Cli::long("--do-handshake-on-connect").switch(),
+        help: "gunicorn's: TLS handshake at accept. Accepted with a warning: forkhorn has no TLS",
+        doc: "gunicorn's: do the TLS handshake when the connection is accepted. Accepted with a warning, no effect: \
+              forkhorn has no TLS.",
+        example: "true",
+        ignored: NO_TLS,
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
+    }
+
+    /// gunicorn's `http_protocols`, accepted so that a gunicorn command line or file keeps working.
+    HttpProtocols http_protocols: Option<String> = None, {
+        cli: Cli::long("--http-protocols").value("STRING"),
+        help: "gunicorn's: h1, h2. forkhorn speaks HTTP/1; others are accepted with a warning",
+        doc: "gunicorn's: the HTTP versions offered, such as \"h2,h1\". forkhorn speaks HTTP/1.0 and 1.1; anything but \
+              \"h1\" is accepted with a warning and ignored.",
+        example: "\"h2,h1\"",
+        section: "HTTP/2 (gunicorn's, accepted without effect)",
+        ignored: NO_H2,
+        parse: |v, _| Ok(some_text(v)?.filter(|p| p.trim() != "h1")),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `http2_cleartext`, accepted so that a gunicorn command line or file keeps working.
+    Http2Cleartext http2_cleartext: Option<String> = None, {
+        cli: Cli::long("--http2-cleartext").value("STRING"),
+        help: "gunicorn's: off, prior-knowledge, upgrade or both. Accepted with a warning: no HTTP/2",
+        doc: "gunicorn's: HTTP/2 without TLS: \"off\", \"prior-knowledge\", \"upgrade\" or \"both\". Accepted with a \
+              warning (unless \"off\"), no effect: forkhorn has no HTTP/2.",
+        example: "\"upgrade\"",
+        ignored: NO_H2,
+        parse: |v, _| choice(v, &["off", "prior-knowledge", "upgrade", "both"]),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `http2_max_concurrent_streams`, accepted so that a gunicorn command line or file keeps working.
+    Http2MaxConcurrentStreams http2_max_concurrent_streams: Option<u64> = None, {
+        cli: Cli::long("--http2-max-concurrent-streams").value("INT"),
+        help: "gunicorn's HTTP/2 limit. Accepted with a warning: no HTTP/2",
+        doc: "gunicorn's HTTP/2 limit. Accepted with a warning, no effect: forkhorn has no HTTP/2.",
+        example: "100",
+        ignored: NO_H2,
+        parse: |v, _| integer(v, POSITIVE).map(Some),
+        show: opt_display,
+    }
+
+    /// gunicorn's `http2_initial_window_size`, accepted so that a gunicorn command line or file keeps working.
+    Http2InitialWindowSize http2_initial_window_size: Option<u64> = None, {
+        cli: Cli::long("--http2-initial-window-size").value("INT"),
+        help: "gunicorn's HTTP/2 limit. Accepted with a warning: no HTTP/2",
+        doc: "gunicorn's HTTP/2 limit. Accepted with a warning, no effect: forkhorn has no HTTP/2.",
+        example: "100",
+        ignored: NO_H2,
+        parse: |v, _| integer(v, POSITIVE).map(Some),
+        show: opt_display,
+    }
+
+    /// gunicorn's `http2_max_frame_size`, accepted so that a gunicorn command line or file keeps working.
+    Http2MaxFrameSize http2_max_frame_size: Option<u64> = None, {
+        cli: Cli::long("--http2-max-frame-size").value("INT"),
+        help: "gunicorn's HTTP/2 limit. Accepted with a warning: no HTTP/2",
+        doc: "gunicorn's HTTP/2 limit. Accepted with a warning, no effect: forkhorn has no HTTP/2.",
+        example: "100",
+        ignored: NO_H2,
+        parse: |v, _| integer(v, POSITIVE).map(Some),
+        show: opt_display,
+    }
+
+    /// gunicorn's `http2_max_header_list_size`, accepted so that a gunicorn command line or file keeps working.
+    Http2MaxHeaderListSize http2_max_header_list_size: Option<u64> = None, {
+        cli: Cli::long("--http2-max-header-list-size").value("INT"),
+        help: "gunicorn's HTTP/2 limit. Accepted with a warning: no HTTP/2",
+        doc: "gunicorn's HTTP/2 limit. Accepted with a warning, no effect: forkhorn has no HTTP/2.",
+        example: "100",
+        ignored: NO_H2,
+        parse: |v, _| integer(v, POSITIVE).map(Some),
+        show: opt_display,
+    }
+
+    /// gunicorn's `asgi_loop`, accepted so that a gunicorn command line or file keeps working.
+    AsgiLoop asgi_loop: Option<String> = None, {
+        cli: Cli::long("--asgi-loop").value("STRING"),
+        help: "gunicorn's: auto, asyncio or uvloop. Accepted with a warning: no ASGI",
+        doc: "gunicorn's ASGI event loop: \"auto\", \"asyncio\" or \"uvloop\". Accepted with a warning (unless \
+              \"auto\"), no effect: forkhorn serves WSGI apps only.",
+        example: "\"uvloop\"",
+        section: "ASGI and dirty arbiters (gunicorn's, accepted without effect)",
+        ignored: NO_ASGI,
+        parse: |v, _| choice(v, &["auto", "asyncio", "uvloop"]),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `asgi_lifespan`, accepted so that a gunicorn command line or file keeps working.
+    AsgiLifespan asgi_lifespan: Option<String> = None, {
+        cli: Cli::long("--asgi-lifespan").value("STRING"),
+        help: "gunicorn's: auto, on or off. Accepted with a warning: no ASGI",
+        doc: "gunicorn's ASGI lifespan events: \"auto\", \"on\" or \"off\". Accepted with a warning (unless \"auto\"), \
+              no effect: forkhorn serves WSGI apps only.",
+        example: "\"off\"",
+        ignored: NO_ASGI,
+        parse: |v, _| choice(v, &["auto", "on", "off"]),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `asgi_disconnect_grace_period`, accepted so that a gunicorn command line or file keeps working.
+    AsgiDisconnectGracePeriod asgi_disconnect_grace_period: Option<u64> = None, {
+        cli: Cli::long("--asgi-disconnect-grace-period").value("INT"),
+        help: "gunicorn's ASGI setting. Accepted with a warning: no ASGI",
+        doc: "gunicorn's: seconds an ASGI app may run after its client went away. Accepted with a warning, no effect: \
+              forkhorn serves WSGI apps only.",
+        example: "5",
+        ignored: NO_ASGI,
+        parse: |v, _| integer(v, Range::new(0, u64::MAX, "a non-negative integer")).map(Some),
+        show: opt_display,
+    }
+
+    /// gunicorn's `http_parser`, accepted so that a gunicorn command line or file keeps working.
+    HttpParser http_parser: Option<String> = None, {
+        cli: Cli::long("--http-parser").value("STRING"),
+        help: "gunicorn's: auto, fast or python. Accepted with a warning; forkhorn has its own parser",
+        doc: "gunicorn's choice of HTTP parser: \"auto\", \"fast\" or \"python\". Accepted with a warning (unless \
+              \"auto\"), no effect: forkhorn has one parser, in Rust.",
+        example: "\"python\"",
+        ignored: "is ignored: forkhorn has one HTTP parser, in Rust",
+        parse: |v, _| choice(v, &["auto", "fast", "python"]),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `dirty_apps`, accepted so that a gunicorn command line or file keeps working.
+    DirtyApps dirty_apps: Option<Vec<String>> = None, {
+        cli: Cli::long("--dirty-app").values("STRING"),
+        help: "gunicorn's dirty arbiters. Not supported yet: accepted with a warning",
+        doc: "gunicorn's: apps run by dirty arbiter processes. Not supported by forkhorn yet: accepted with a warning, \
+              no effect.",
+        example: "[\"myapp.tasks:MLApp\"]",
+        ignored: NOT_YET,
+        parse: |v, _| some_strings(v),
+        show: opt_list,
+    }
+
+    /// gunicorn's `dirty_workers`, accepted so that a gunicorn command line or file keeps working.
+    DirtyWorkers dirty_workers: Option<u64> = None, {
+        cli: Cli::long("--dirty-workers").value("INT"),
+        help: "gunicorn's dirty arbiters. Not supported yet: accepted with a warning",
+        doc: "gunicorn's dirty arbiter setting. Not supported by forkhorn yet: accepted with a warning, no effect.",
+        example: "2",
+        ignored: NOT_YET,
+        parse: |v, _| integer(v, Range::new(0, u64::MAX, "a non-negative integer")).map(Some),
+        show: opt_display,
+    }
+
+    /// gunicorn's `dirty_timeout`, accepted so that a gunicorn command line or file keeps working.
+    DirtyTimeout dirty_timeout: Option<u64> = None, {
+        cli: Cli::long("--dirty-timeout").value("INT"),
+        help: "gunicorn's dirty arbiters. Not supported yet: accepted with a warning",
+        doc: "gunicorn's dirty arbiter setting. Not supported by forkhorn yet: accepted with a warning, no effect.",
+        example: "2",
+        ignored: NOT_YET,
+        parse: |v, _| integer(v, Range::new(0, u64::MAX, "a non-negative integer")).map(Some),
+        show: opt_display,
+    }
+
+    /// gunicorn's `dirty_threads`, accepted so that a gunicorn command line or file keeps working.
+    DirtyThreads dirty_threads: Option<u64> = None, {
+        cli: Cli::long("--dirty-threads").value("INT"),
+        help: "gunicorn's dirty arbiters. Not supported yet: accepted with a warning",
+        doc: "gunicorn's dirty arbiter setting. Not supported by forkhorn yet: accepted with a warning, no effect.",
+        example: "2",
+        ignored: NOT_YET,
+        parse: |v, _| integer(v, Range::new(0, u64::MAX, "a non-negative integer")).map(Some),
+        show: opt_display,
+    }
+
+    /// gunicorn's `dirty_graceful_timeout`, accepted so that a gunicorn command line or file keeps working.
+    DirtyGracefulTimeout dirty_graceful_timeout: Option<u64> = None, {
+        cli: Cli::long("--dirty-graceful-timeout").value("INT"),
+        help: "gunicorn's dirty arbiters. Not supported yet: accepted with a warning",
+        doc: "gunicorn's dirty arbiter setting. Not supported by forkhorn yet: accepted with a warning, no effect.",
+        example: "2",
+        ignored: NOT_YET,
+        parse: |v, _| integer(v, Range::new(0, u64::MAX, "a non-negative integer")).map(Some),
+        show: opt_display,
+    }
+
+    /// gunicorn's `control_socket`, accepted so that a gunicorn command line or file keeps working.
+    ControlSocket control_socket: Option<String> = None, {
+        cli: Cli::long("--control-socket").value("PATH"),
+        help: "gunicorn's control socket. Accepted with a warning: forkhorn is controlled by signals",
+        doc: "gunicorn's: the Unix socket of gunicornc. Accepted with a warning, no effect: forkhorn has no control \
+              socket; signals control it.",
+        example: "\"/run/gunicorn.ctl\"",
+        section: "Control socket (gunicorn's, accepted without effect)",
+        ignored: "is ignored: forkhorn has no control socket; signals control it (HUP, TTIN, TTOU, USR2: see the README)",
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
+    /// gunicorn's `control_socket_mode`, accepted so that a gunicorn command line or file keeps working.
+    ControlSocketMode control_socket_mode: Option<u32> = None, {
+        cli: Cli::long("--control-socket-mode").value("INT"),
+        help: "gunicorn's control socket mode. Accepted with a warning: no control socket",
+        doc: "gunicorn's: the permissions of the control socket. Accepted with a warning, no effect: forkhorn has no \
+              control socket.",
+        example: "0o660",
+        ignored: "is ignored: forkhorn has no control socket; signals control it (HUP, TTIN, TTOU, USR2: see the README)",
+        parse: |v, _| umask(v).map(Some),
+        show: |mode| mode.map(|m| format!("0o{m:03o}")),
+    }
+
+    /// gunicorn's `control_socket_disable`, accepted so that a gunicorn command line or file keeps working.
+    ControlSocketDisable control_socket_disable: Option<bool> = None, {
+        cli: Cli::long("--no-control-socket").switch(),
+        help: "gunicorn's: no control socket. forkhorn has none; accepted",
+        doc: "gunicorn's: do not open the control socket. Accepted with a warning, no effect: forkhorn has no control \
+              socket.",
+        example: "true",
+        ignored: "has no effect: forkhorn has no control socket to disable",
+        parse: |v, _| switch_unless(v, false),
+        show: opt_display,
     }
 }
 

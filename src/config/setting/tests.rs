@@ -100,25 +100,37 @@ fn worker_classes() {
         ("egg:gunicorn#gthread", WorkerClass::Gthread),
         ("gunicorn.workers.sync.SyncWorker", WorkerClass::Sync),
         ("gunicorn.workers.gthread.ThreadWorker", WorkerClass::Gthread),
+        ("gevent", WorkerClass::Gevent),
+        ("gevent_pywsgi", WorkerClass::Gevent),
+        ("egg:gunicorn#gevent", WorkerClass::Gevent),
+        ("gunicorn.workers.ggevent.GeventWorker", WorkerClass::Gevent),
+        ("eventlet", WorkerClass::Eventlet),
+        ("gunicorn.workers.geventlet.EventletWorker", WorkerClass::Eventlet),
+        ("tornado", WorkerClass::Tornado),
+        ("egg:gunicorn#tornado", WorkerClass::Tornado),
     ];
     for (name, want) in cases {
         assert_eq!(try_set(w, str(name)).map(|c| c.worker_class), Ok(want), "{name}");
         assert_eq!(try_set(w, arg(name)).map(|c| c.worker_class), Ok(want), "{name}");
     }
-    let what =
-        "expected sync or gthread (forkhorn's worker classes; an app that waits on I/O should raise threads instead)";
-    let bad = [
-        "gevent",
-        "eventlet",
-        "tornado",
-        "gevent_pywsgi",
-        "egg:gunicorn#gevent",
-        "gunicorn.workers.ggevent.GeventWorker",
+    for name in [
         "uvicorn.workers.UvicornWorker",
-        "SYNC",
-        "threads",
-        "",
-    ];
+        "uvicorn_worker.UvicornWorker",
+        "asgi",
+        "egg:gunicorn#asgi",
+    ] {
+        assert_eq!(
+            refused(w, str(name)),
+            format!(
+                "{name:?} is an ASGI worker class, and forkhorn serves WSGI apps only (run an ASGI app with \
+                 uvicorn or another ASGI server)"
+            ),
+            "{name}"
+        );
+    }
+    let what = "expected sync, gthread, gevent, eventlet or tornado (gunicorn's names, egg:gunicorn#NAME or class \
+                paths)";
+    let bad = ["meinheld", "gunicorn.workers.sync.Nope", "SYNC", "threads", ""];
     for name in bad {
         assert_eq!(refused(w, str(name)), format!("{what}, got {name:?}"), "{name}");
     }
@@ -844,4 +856,92 @@ fn refused_value_leaves_config_alone() {
     let mut cfg = Config::default();
     assert!(assign(&mut cfg, Setting::Workers, &Value::Int(0), &Fake::MACHINE).is_err());
     assert_eq!(cfg, Config::default());
+}
+
+#[test]
+fn gunicorn_settings_without_effect() {
+    // Set to gunicorn's default, a setting needs no warning and is not set.
+    let unset = [
+        (Setting::Reload, Value::Bool(false)),
+        (Setting::Sendfile, Value::Bool(true)),
+        (Setting::SuppressRaggedEofs, Value::Bool(true)),
+        (Setting::ReloadEngine, arg("AUTO")),
+        (Setting::HeaderMap, str("drop")),
+        (Setting::Protocol, arg("http")),
+        (Setting::HttpProtocols, arg(" h1 ")),
+        (Setting::LoggerClass, str("gunicorn.glogging.Logger")),
+        (Setting::CertReqs, Value::Int(0)),
+    ];
+    for (s, v) in unset {
+        let cfg = try_set(s, v.clone()).unwrap_or_else(|e| panic!("{s:?} {v:?}: {e}"));
+        assert_eq!(cfg, Config::default(), "{s:?} {v:?}");
+        assert_eq!(cfg.warnings(), Vec::<String>::new());
+    }
+    let set = [
+        (Setting::Reload, Value::Bool(true), "reload = true"),
+        (Setting::Sendfile, Value::Bool(false), "false"),
+        (Setting::ReloadEngine, arg("inotify"), "\"inotify\""),
+        (Setting::StatsdHost, arg("localhost:8125"), "\"localhost:8125\""),
+        (Setting::StatsdHost, arg("statsd"), "\"statsd\""),
+        (
+            Setting::StatsdHost,
+            arg("unix:/run/statsd.sock"),
+            "\"unix:/run/statsd.sock\"",
+        ),
+        (Setting::StatsdHost, arg("[::1]:8125"), "\"[::1]:8125\""),
+        (Setting::Http2MaxFrameSize, arg("16384"), "16384"),
+        (Setting::ControlSocketMode, arg("0600"), "0o600"),
+        (Setting::DirtyApps, Value::Args(vec!["a:b".into()]), "[\"a:b\"]"),
+    ];
+    for (s, v, shown) in set {
+        let cfg = try_set(s, v.clone()).unwrap_or_else(|e| panic!("{s:?} {v:?}: {e}"));
+        let printed = cfg.value_toml(s).expect("set");
+        assert!(shown.ends_with(&printed), "{s:?}: {printed}");
+        assert_eq!(cfg.warnings().len(), 1, "{s:?}");
+        assert!(
+            cfg.warnings()[0].starts_with(&format!("{} ", s.key())),
+            "{:?}",
+            cfg.warnings()
+        );
+    }
+    let refusals = [
+        (
+            Setting::StatsdHost,
+            arg("localhost:http"),
+            "expected HOST:PORT, HOST or unix:PATH, got \"localhost:http\"",
+        ),
+        (
+            Setting::ReloadEngine,
+            arg("watchdog"),
+            "expected one of auto, poll, inotify, got \"watchdog\"",
+        ),
+        (
+            Setting::Http2MaxFrameSize,
+            arg("big"),
+            "expected a positive integer, got \"big\"",
+        ),
+        (Setting::CertReqs, arg("3"), "expected 0, 1 or 2, got 3"),
+        (Setting::Reload, str("yes"), "expected true or false, got \"yes\""),
+    ];
+    for (s, v, message) in refusals {
+        assert_eq!(refused(s, v), message, "{s:?}");
+    }
+}
+
+#[test]
+fn async_worker_classes_run_threaded() {
+    let mut cfg = try_set(Setting::WorkerClass, str("gevent")).expect("valid");
+    cfg.settle_async_threads();
+    assert_eq!((cfg.threads, cfg.threaded()), (crate::config::ASYNC_THREADS, true));
+    assert_eq!(
+        cfg.warnings(),
+        [
+            "worker_class \"gevent\": forkhorn has no gevent worker and runs the app on the threaded worker, 32 \
+          threads per worker (threads, --threads, sets the count)"
+        ]
+    );
+    // A thread count given stays.
+    cfg.threads = 4;
+    cfg.settle_async_threads();
+    assert_eq!(cfg.threads, 4);
 }
