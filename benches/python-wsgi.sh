@@ -24,8 +24,9 @@ PYTHON=${PYO3_PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3.11}
 TCK=$(getconf CLK_TCK)
 
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-cargo build --release -q
-BIN=$ROOT/target/release/forkhorn
+# FORKHORN=PATH measures that binary instead of building one (to compare two builds).
+[ -n "${FORKHORN:-}" ] || cargo build --release -q
+BIN=${FORKHORN:-$ROOT/target/release/forkhorn}
 
 # The venv: one pip call per server, so that one failing install skips only that server.
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
