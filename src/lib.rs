@@ -12,7 +12,6 @@
 #![deny(missing_docs)]
 
 pub mod app;
-pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

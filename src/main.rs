@@ -9,9 +9,11 @@ use std::process::ExitCode;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    // `forkhorn bench ...` is a command of its own with its own flags (forkhorn::bench).
+    // `forkhorn bench ...` is a command of its own with its own flags (the forkhorn-bench
+    // crate); its sweep holds a socket per connection, as the server does.
     if std::env::args_os().nth(1).is_some_and(|a| a == "bench") {
-        return forkhorn::bench::main(std::env::args_os().skip(1));
+        forkhorn::sys::process::raise_nofile_limit();
+        return forkhorn_bench::main(std::env::args_os().skip(1));
     }
     let cli = Cli::parse();
     let cfg = match config::load(&cli) {
