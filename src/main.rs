@@ -1,7 +1,8 @@
 //! The `forkhorn` command: arguments -> configuration -> master; errors -> exit status.
 
 use clap::Parser;
-use forkhorn::{cli::Cli, config, logging, master};
+use forkhorn::unstable;
+use forkhorn::{cli::Cli, config};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -12,7 +13,7 @@ fn main() -> ExitCode {
     // `forkhorn bench ...` is a command of its own with its own flags (the forkhorn-bench
     // crate); its sweep holds a socket per connection, as the server does.
     if std::env::args_os().nth(1).is_some_and(|a| a == "bench") {
-        forkhorn::sys::process::raise_nofile_limit();
+        unstable::raise_nofile_limit();
         return forkhorn_bench::main(std::env::args_os().skip(1));
     }
     let cli = Cli::parse();
@@ -36,14 +37,14 @@ fn main() -> ExitCode {
     }
     // service: detach before anything is opened or bound (never under systemd: see README).
     if cfg.daemon {
-        if let Err(e) = forkhorn::sys::daemon::detach() {
+        if let Err(e) = unstable::detach() {
             eprintln!("forkhorn: {e}");
             return ExitCode::FAILURE;
         }
     }
-    logging::init(cfg.loglevel);
+    unstable::init_logging(cfg.loglevel);
     // HUP re-reads the same sources: the file named by -c, WEB_CONCURRENCY and these flags.
-    match master::run(cfg, &|| config::load(&cli)) {
+    match unstable::run(cfg, &|| config::load(&cli)) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             log::error!("{e}");

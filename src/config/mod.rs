@@ -3,7 +3,7 @@
 //!
 //! - `setting` names every setting and checks values the same way for every source;
 //! - `file` turns TOML text into a [`Config`] (pure: no file or environment access);
-//! - `load` reads the sources (the only I/O here) and merges them: [`load`], [`load_with_env`];
+//! - `load` reads the sources (the only I/O here) and merges them: [`load`], `load_with_env`;
 //! - `addr` parses listening addresses, `allow` the entries of [`AllowIps`] lists, `syslog` the
 //!   syslog address and facility; `render` prints a config back as TOML ([`Config::to_toml`]),
 //!   `suggest` finds the setting a misspelt key meant;
@@ -365,5 +365,5 @@ mod syslog;
 mod system;
 
 pub use error::{ConfigError, Origin};
-pub use load::{load, load_with_env, WEB_CONCURRENCY};
-pub use stream::StdStream;
+pub use load::load;
+pub(crate) use stream::StdStream;

@@ -668,7 +668,6 @@ impl Master<'_> {
             }
             sys::process::close_fds_except(&keep);
             worker::run(worker::Spec {
-                id,
                 cfg,
                 listeners: &listeners,
                 to_master: write_end,

@@ -2,11 +2,11 @@
 //! connections, drives each through [`conn`], and drains gracefully when told to stop.
 
 mod batch;
-pub mod conn;
-pub mod dispatch;
+pub(crate) mod conn;
+pub(crate) mod dispatch;
 mod exclusive;
 mod pool;
-pub mod stream;
+pub(crate) mod stream;
 
 use crate::app::{self, Application, Environ};
 use crate::config::Config;
@@ -107,8 +107,6 @@ pub enum WorkerError {
 /// How a worker is started: the master's configuration, the listeners it bound, and the write
 /// end of this worker's pipe to the master.
 pub struct Spec<'a> {
-    /// The worker's number (1-based, stable for a slot).
-    pub id: usize,
     /// Configuration.
     pub cfg: &'a Config,
     /// Listening sockets, inherited across fork.
