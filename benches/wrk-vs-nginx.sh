@@ -2,7 +2,11 @@
 # Throughput and server CPU per request: forkhorn builtin:hello vs nginx `return 200`, both
 # with 2 workers, under the same wrk load, in one run.
 #
-#   bash benches/wrk-vs-nginx.sh [DURATION] [CONNECTIONS]
+#   bash benches/wrk-vs-nginx.sh [DURATION] [CONNECTIONS] [keepalive|close]
+#
+# `close`: every request carries `Connection: close`, so each costs a connection (accept,
+# poll registration, close): what a client without keep-alive costs. FORKHORN=PATH measures
+# that binary instead of building one.
 #
 # Needs wrk and nginx (Debian packages `wrk`, `nginx-light`); installs them if apt-get can.
 # CPU time is utime+stime of the server's master and workers from /proc, over the wrk run.
@@ -12,13 +16,19 @@ cd "$(dirname "$0")/.."
 . benches/lib.sh
 DURATION=${1:-10s}
 CONNS=${2:-256}
+MODE=${3:-keepalive}
+case "$MODE" in
+  keepalive) WRK_HEADER=() ;;
+  close) WRK_HEADER=(-H "Connection: close") ;;
+  *) echo "mode: keepalive or close, not $MODE" >&2; exit 2 ;;
+esac
 for tool in wrk nginx; do
   if ! command -v "$tool" >/dev/null; then
     apt-get install -y -qq wrk nginx-light >/dev/null
   fi
 done
-cargo build --release -q
-BIN=target/release/forkhorn
+[ -n "${FORKHORN:-}" ] || cargo build --release -q
+BIN=${FORKHORN:-target/release/forkhorn}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 TCK=$(getconf CLK_TCK)
@@ -31,10 +41,10 @@ TCK=$(getconf CLK_TCK)
 run() {
   local name=$1 pid=$2 port=$3
   wait_port "$port"
-  wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port/" >/dev/null
+  wrk -t1 -c"$CONNS" -d2s "${WRK_HEADER[@]}" "http://127.0.0.1:$port/" >/dev/null
   local t0 t1 out rps reqs
   t0=$(tree_ticks "$pid")
-  out=$(wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/")
+  out=$(wrk -t1 -c"$CONNS" -d"$DURATION" "${WRK_HEADER[@]}" "http://127.0.0.1:$port/")
   t1=$(tree_ticks "$pid")
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')

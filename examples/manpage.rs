@@ -3,8 +3,6 @@
 //! `packaging/debian/build.sh`; an example (with clap_mangen as a dev-dependency) rather than a
 //! hidden flag or a build script, so neither the CLI nor ordinary builds carry it.
 
-use clap::CommandFactory;
-
 fn main() -> std::io::Result<()> {
     let man = clap_mangen::Man::new(forkhorn::cli::Cli::command()).section("1");
     let mut out = std::io::stdout().lock();

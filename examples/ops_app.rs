@@ -5,7 +5,6 @@
 //!
 //! It takes forkhorn's own command line and config file: `ops_app [FLAGS]`.
 
-use clap::Parser;
 use forkhorn::{AppError, Body, Environ, StartResponse};
 use std::process::ExitCode;
 
@@ -31,7 +30,7 @@ fn app(environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppErr
 
 fn main() -> ExitCode {
     let cli = forkhorn::cli::Cli::parse();
-    let cfg = match forkhorn::config::load(&cli) {
+    let cfg = match forkhorn::config::load(&cli.settings) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("ops_app: {e}");

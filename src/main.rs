@@ -1,6 +1,5 @@
 //! The `forkhorn` command: arguments -> configuration -> master; errors -> exit status.
 
-use clap::Parser;
 use forkhorn::unstable;
 use forkhorn::{cli::Cli, config};
 use std::io::Write;
@@ -17,7 +16,7 @@ fn main() -> ExitCode {
         return forkhorn_bench::main(std::env::args_os().skip(1));
     }
     let cli = Cli::parse();
-    let cfg = match config::load(&cli) {
+    let cfg = match config::load(&cli.settings) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("forkhorn: {e}");
@@ -43,8 +42,13 @@ fn main() -> ExitCode {
         }
     }
     unstable::init_logging(cfg.loglevel);
+    if cfg.worker_tmp_dir.is_some() {
+        log::warn!(
+            "worker_tmp_dir is accepted for gunicorn compatibility and has no effect: forkhorn's heartbeat uses no file"
+        );
+    }
     // HUP re-reads the same sources: the file named by -c, WEB_CONCURRENCY and these flags.
-    match unstable::run(cfg, &|| config::load(&cli)) {
+    match unstable::run(cfg, &|| config::load(&cli.settings)) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             log::error!("{e}");

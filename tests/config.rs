@@ -248,7 +248,8 @@ fn example_keys() -> Vec<String> {
 /// Every documented setting is printed exactly once: set, or as `# KEY is not set`.
 fn assert_every_key_once(printed: &str) {
     let keys = example_keys();
-    assert_eq!(keys.len(), 49, "{keys:?}");
+    let unset = printed.lines().filter(|l| l.ends_with(" is not set")).count();
+    assert_eq!(settings(printed).len() + unset, keys.len(), "{keys:?}");
     for key in &keys {
         let set = format!("{key} = ");
         let unset = format!("# {key} is not set");
@@ -519,4 +520,23 @@ fn bad_worker_class_or_threads_is_one_line() {
             file.display()
         ),
     );
+}
+
+#[test]
+fn worker_tmp_dir_is_accepted_with_a_warning() {
+    let dir = std::env::temp_dir();
+    let dir = path_str(&dir);
+    let file = temp_file(
+        "tmpdir.toml",
+        &format!("bind = \"127.0.0.1:0\"\nworker_tmp_dir = {dir:?}\n"),
+    );
+    for args in [["-c", path_str(&file)], ["--worker-tmp-dir", dir]] {
+        let s = Server::start(&args, 1);
+        s.wait_log(
+            "worker_tmp_dir is accepted for gunicorn compatibility and has no effect: forkhorn's heartbeat uses no file",
+            1,
+        );
+        assert_eq!(s.get("/").status, 200, "{args:?}");
+    }
+    assert_printed(&["--worker-tmp-dir", dir], &[&format!("worker_tmp_dir = {dir:?}")]);
 }

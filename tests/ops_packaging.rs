@@ -6,7 +6,6 @@
 
 mod common;
 mod ops_support;
-use clap::CommandFactory;
 use common::skip::{met_or_skip, tool_or_skip};
 use common::*;
 use ops_support::*;

@@ -639,3 +639,72 @@ fn a_pipelining_client_that_does_not_read_cannot_grow_the_worker() {
         "worker RSS {rss_kib} KiB after {sent} unread answers"
     );
 }
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("worker status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn idle_keep_alive_connections_hold_no_buffers() {
+    // Each connection answers one request and then stays open doing nothing, as browsers'
+    // connections do. They hold a few hundred bytes each, not their receive and send buffers
+    // (about 15 KiB a connection when they kept them).
+    const CONNS: usize = 2000;
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).expect("getrlimit");
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
+    assert!(
+        hard >= CONNS as u64 + 100,
+        "the test needs {} descriptors, the hard limit is {hard}",
+        CONNS + 100
+    );
+    let s = Server::start(
+        &[
+            "-w",
+            "1",
+            "--worker-connections",
+            "3000",
+            "--keep-alive",
+            "300",
+            "builtin:hello",
+        ],
+        1,
+    );
+    let worker = s.workers()[0];
+    // Warm up: the worker's first requests size its pools.
+    for _ in 0..3 {
+        assert_eq!(s.get("/").status, 200);
+    }
+    let before = rss_kib(worker);
+    let mut held = Vec::with_capacity(CONNS);
+    for batch in 0..CONNS / 100 {
+        let mut streams: Vec<std::net::TcpStream> = (0..100).map(|_| s.connect()).collect();
+        for c in &mut streams {
+            c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        }
+        for c in streams {
+            let mut r = BufReader::new(c);
+            let resp = read_response(&mut r, false).unwrap_or_else(|| panic!("no response in batch {batch}"));
+            assert_eq!(resp.status, 200);
+            held.push(r);
+        }
+    }
+    let after = rss_kib(worker);
+    let per_conn = (after.saturating_sub(before)) * 1024 / CONNS as u64;
+    assert!(
+        per_conn < 3 * 1024,
+        "{CONNS} idle connections grew the worker from {before} KiB to {after} KiB: {per_conn} bytes each"
+    );
+    // They are still served.
+    let mut r = held.pop().unwrap();
+    r.get_mut()
+        .write_all(b"GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+}

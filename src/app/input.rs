@@ -25,6 +25,11 @@ impl Input {
         self.len = 0;
     }
 
+    /// Frees memory beyond `max` bytes the buffer kept from an earlier, larger body.
+    pub(crate) fn shrink_to(&mut self, max: usize) {
+        self.mem.shrink_to(max);
+    }
+
     /// The buffer the worker decodes body bytes into; call [`Input::settle`] after each fill.
     pub(crate) fn staging(&mut self) -> &mut Vec<u8> {
         &mut self.mem

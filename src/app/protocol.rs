@@ -80,7 +80,7 @@ impl Default for Response {
                 keep_alive: false,
             },
             status: 0,
-            head: Vec::with_capacity(256),
+            head: Vec::new(),
             content_length: None,
             app_wants_close: false,
             framing: Framing::NoBody,

@@ -2,133 +2,71 @@
 //! names the line and key at fault. Pure: the caller reads the file and supplies the resolver.
 
 use super::error::{ConfigError, Origin};
-use super::setting::{assign, Setting, Value};
+use super::setting::Value;
 use super::system::System;
+use super::table::{assign, Setting};
 use super::{suggest, Config};
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
-/// The file's keys. Values stay untyped here so that [`assign`] judges them exactly as it judges
-/// the command line, and says "expected a positive integer, got "two"" rather than serde's
-/// wording; the spans give every error its line.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    bind: Option<Spanned<Value>>,
-    workers: Option<Spanned<Value>>,
-    worker_class: Option<Spanned<Value>>,
-    threads: Option<Spanned<Value>>,
-    backlog: Option<Spanned<Value>>,
-    worker_connections: Option<Spanned<Value>>,
-    timeout: Option<Spanned<Value>>,
-    graceful_timeout: Option<Spanned<Value>>,
-    keepalive: Option<Spanned<Value>>,
-    limit_request_line: Option<Spanned<Value>>,
-    limit_request_fields: Option<Spanned<Value>>,
-    limit_request_field_size: Option<Spanned<Value>>,
-    limit_request_body: Option<Spanned<Value>>,
-    body_buffer_size: Option<Spanned<Value>>,
-    header_timeout: Option<Spanned<Value>>,
-    server_header: Option<Spanned<Value>>,
-    app: Option<Spanned<Value>>,
-    loglevel: Option<Spanned<Value>>,
-    forwarded_allow_ips: Option<Spanned<Value>>,
-    secure_scheme_headers: Option<Spanned<Value>>,
-    proxy_protocol: Option<Spanned<Value>>,
-    proxy_allow_ips: Option<Spanned<Value>>,
-    static_root: Option<Spanned<Value>>,
-    boot_timeout: Option<Spanned<Value>>,
-    max_requests: Option<Spanned<Value>>,
-    max_requests_jitter: Option<Spanned<Value>>,
-    max_worker_memory: Option<Spanned<Value>>,
-    reuse_port: Option<Spanned<Value>>,
-    batch_responses: Option<Spanned<Value>>,
-    pidfile: Option<Spanned<Value>>,
-    chdir: Option<Spanned<Value>>,
-    pythonpath: Option<Spanned<Value>>,
-    virtualenv: Option<Spanned<Value>>,
-    preload_app: Option<Spanned<Value>>,
-    errorlog: Option<Spanned<Value>>,
-    accesslog: Option<Spanned<Value>>,
-    access_log_format: Option<Spanned<Value>>,
-    syslog: Option<Spanned<Value>>,
-    syslog_addr: Option<Spanned<Value>>,
-    syslog_facility: Option<Spanned<Value>>,
-    syslog_prefix: Option<Spanned<Value>>,
-    disable_redirect_access_to_syslog: Option<Spanned<Value>>,
-    capture_output: Option<Spanned<Value>>,
-    user: Option<Spanned<Value>>,
-    group: Option<Spanned<Value>>,
-    umask: Option<Spanned<Value>>,
-    proc_name: Option<Spanned<Value>>,
-    raw_env: Option<Spanned<Value>>,
-    daemon: Option<Spanned<Value>>,
+/// The settings a file sets, in the order they appear in it. Values stay untyped here so that
+/// [`assign`] judges them exactly as it judges the command line, and says "expected a positive
+/// integer, got "two"" rather than serde's wording; the spans give every error its line.
+struct FileSettings(Vec<(Setting, Spanned<Value>)>);
+
+impl<'de> Deserialize<'de> for FileSettings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<FileSettings, D::Error> {
+        deserializer.deserialize_struct("FileSettings", &Setting::KEYS, FileVisitor)
+    }
 }
 
-impl FileSettings {
-    /// The settings the file sets, in the order they appear in it.
-    fn into_entries(self) -> Vec<(Setting, Spanned<Value>)> {
-        let all = [
-            (Setting::Bind, self.bind),
-            (Setting::Workers, self.workers),
-            (Setting::WorkerClass, self.worker_class),
-            (Setting::Threads, self.threads),
-            (Setting::Backlog, self.backlog),
-            (Setting::WorkerConnections, self.worker_connections),
-            (Setting::Timeout, self.timeout),
-            (Setting::GracefulTimeout, self.graceful_timeout),
-            (Setting::Keepalive, self.keepalive),
-            (Setting::LimitRequestLine, self.limit_request_line),
-            (Setting::LimitRequestFields, self.limit_request_fields),
-            (Setting::LimitRequestFieldSize, self.limit_request_field_size),
-            (Setting::LimitRequestBody, self.limit_request_body),
-            (Setting::BodyBufferSize, self.body_buffer_size),
-            (Setting::HeaderTimeout, self.header_timeout),
-            (Setting::ServerHeader, self.server_header),
-            (Setting::App, self.app),
-            (Setting::Loglevel, self.loglevel),
-            (Setting::ForwardedAllowIps, self.forwarded_allow_ips),
-            (Setting::SecureSchemeHeaders, self.secure_scheme_headers),
-            (Setting::ProxyProtocol, self.proxy_protocol),
-            (Setting::ProxyAllowIps, self.proxy_allow_ips),
-            (Setting::StaticRoot, self.static_root),
-            (Setting::BootTimeout, self.boot_timeout),
-            (Setting::MaxRequests, self.max_requests),
-            (Setting::MaxRequestsJitter, self.max_requests_jitter),
-            (Setting::MaxWorkerMemory, self.max_worker_memory),
-            (Setting::ReusePort, self.reuse_port),
-            (Setting::BatchResponses, self.batch_responses),
-            (Setting::Pidfile, self.pidfile),
-            (Setting::Chdir, self.chdir),
-            (Setting::Pythonpath, self.pythonpath),
-            (Setting::Virtualenv, self.virtualenv),
-            (Setting::PreloadApp, self.preload_app),
-            (Setting::Errorlog, self.errorlog),
-            (Setting::Accesslog, self.accesslog),
-            (Setting::AccessLogFormat, self.access_log_format),
-            (Setting::Syslog, self.syslog),
-            (Setting::SyslogAddr, self.syslog_addr),
-            (Setting::SyslogFacility, self.syslog_facility),
-            (Setting::SyslogPrefix, self.syslog_prefix),
-            (
-                Setting::DisableRedirectAccessToSyslog,
-                self.disable_redirect_access_to_syslog,
-            ),
-            (Setting::CaptureOutput, self.capture_output),
-            (Setting::User, self.user),
-            (Setting::Group, self.group),
-            (Setting::Umask, self.umask),
-            (Setting::ProcName, self.proc_name),
-            (Setting::RawEnv, self.raw_env),
-            (Setting::Daemon, self.daemon),
-        ];
-        let mut set: Vec<_> = all.into_iter().filter_map(|(s, v)| Some((s, v?))).collect();
-        set.sort_by_key(|(_, v)| v.span().start);
-        set
+struct FileVisitor;
+
+impl<'de> Visitor<'de> for FileVisitor {
+    type Value = FileSettings;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a table of settings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FileSettings, A::Error> {
+        let mut set = Vec::new();
+        while let Some(setting) = map.next_key_seed(KeySeed)? {
+            set.push((setting, map.next_value::<Spanned<Value>>()?));
+        }
+        set.sort_by_key(|(_, v): &(Setting, Spanned<Value>)| v.span().start);
+        Ok(FileSettings(set))
+    }
+}
+
+/// A key of the file. An unknown one is refused while the key is read, as serde's
+/// `deny_unknown_fields` does, so that the parser's error carries the key's span.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Setting;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Setting, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Setting;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a setting name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Setting, E> {
+        Setting::ALL
+            .into_iter()
+            .find(|s| s.key() == key)
+            .ok_or_else(|| E::unknown_field(key, &Setting::KEYS))
     }
 }
 
@@ -136,13 +74,13 @@ impl FileSettings {
 /// `config_file` set to `path`). `path` only labels errors; nothing is read, and what the checks
 /// must know about the machine comes from `sys`.
 pub(crate) fn parse(text: &str, path: &Path, sys: &dyn System) -> Result<Config, ConfigError> {
-    let settings: FileSettings = toml::from_str(text).map_err(|e| toml_error(&e, text, path))?;
+    let FileSettings(settings) = toml::from_str(text).map_err(|e| toml_error(&e, text, path))?;
     let mut cfg = Config {
         config_file: Some(path.to_owned()),
         ..Config::default()
     };
     // In file order, so that of several mistakes the first one is reported.
-    for (setting, value) in settings.into_entries() {
+    for (setting, value) in settings {
         assign(&mut cfg, setting, value.get_ref(), sys).map_err(|problem| {
             let span = match (problem.item, value.get_ref()) {
                 (Some(i), Value::List(items)) => items.get(i).map_or(value.span(), Spanned::span),
@@ -503,7 +441,7 @@ daemon = true
 
     #[test]
     fn every_key_is_known_to_serde() {
-        // FileSettings and Setting::key are two lists of the same names; keep them in step.
+        // Every key is read as its setting, and its value checked.
         for s in Setting::ALL {
             let err = parse(
                 &format!("{} = 1979-05-27\n", s.key()),

@@ -3,10 +3,10 @@
 //! environment, and (through [`Machine`]) host-name lookups, directories, users and groups.
 
 use super::error::{ConfigError, Origin};
-use super::setting::{assign, Setting, Value};
+use super::setting::Value;
 use super::system::System;
-use super::{file, Config};
-use crate::cli::Cli;
+use super::table::{assign, Setting};
+use super::{file, CommandLine, Config};
 use nix::unistd::{Group, User};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -17,7 +17,7 @@ pub const WEB_CONCURRENCY: &str = "WEB_CONCURRENCY";
 /// Builds the effective configuration for `cli`: reads the `-c` file if given and
 /// `WEB_CONCURRENCY` from the environment. Has no other effects, so the master can call it again
 /// on HUP to re-read the file.
-pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+pub fn load(cli: &CommandLine) -> Result<Config, ConfigError> {
     // A non-UTF-8 value cannot be a number; lossy conversion keeps it for the error message.
     let env = std::env::var_os(WEB_CONCURRENCY).map(|v| v.to_string_lossy().into_owned());
     load_with_env(cli, env.as_deref())
@@ -25,15 +25,15 @@ pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
 
 /// [`load`] with the value of `WEB_CONCURRENCY` given rather than read from the environment, so
 /// tests need not change the process environment. Unset and empty both mean "not set".
-pub fn load_with_env(cli: &Cli, web_concurrency: Option<&str>) -> Result<Config, ConfigError> {
-    let text = match &cli.config {
+pub fn load_with_env(cli: &CommandLine, web_concurrency: Option<&str>) -> Result<Config, ConfigError> {
+    let text = match &cli.file {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
             path: path.clone(),
             source,
         })?),
         None => None,
     };
-    let file = cli.config.as_deref().zip(text.as_deref());
+    let file = cli.file.as_deref().zip(text.as_deref());
     merge(file, web_concurrency, cli, &Machine)
 }
 
@@ -42,7 +42,7 @@ pub fn load_with_env(cli: &Cli, web_concurrency: Option<&str>) -> Result<Config,
 pub(crate) fn merge(
     file: Option<(&Path, &str)>,
     web_concurrency: Option<&str>,
-    cli: &Cli,
+    cli: &CommandLine,
     sys: &dyn System,
 ) -> Result<Config, ConfigError> {
     let mut cfg = match file {
@@ -55,80 +55,15 @@ pub(crate) fn merge(
             problem: p.message,
         })?;
     }
-    for (setting, value) in cli_values(cli) {
-        assign(&mut cfg, setting, &value, sys).map_err(|p| ConfigError::InvalidValue {
+    for (setting, value) in &cli.values {
+        let setting = *setting;
+        assign(&mut cfg, setting, value, sys).map_err(|p| ConfigError::InvalidValue {
             // Every setting the command line can carry has a flag; the key is only a fallback.
             at: Origin::Flag(setting.flag().unwrap_or(setting.key())),
             problem: p.message,
         })?;
     }
     Ok(cfg)
-}
-
-/// The settings given on the command line, in the order of [`Setting::ALL`].
-fn cli_values(cli: &Cli) -> Vec<(Setting, Value)> {
-    let bind = (!cli.bind.is_empty()).then(|| Value::Args(cli.bind.clone()));
-    let one = |v: &Option<String>| v.clone().map(Value::Arg);
-    let many = |v: &Vec<String>| (!v.is_empty()).then(|| Value::Args(v.clone()));
-    // A switch can only turn a setting on, as in gunicorn: absent leaves the file's value.
-    let switch = |on: bool| on.then_some(Value::Bool(true));
-    let all = [
-        (Setting::Bind, bind),
-        (Setting::Workers, one(&cli.workers)),
-        (Setting::WorkerClass, one(&cli.worker_class)),
-        (Setting::Threads, one(&cli.threads)),
-        (Setting::Backlog, one(&cli.backlog)),
-        (Setting::WorkerConnections, one(&cli.worker_connections)),
-        (Setting::Timeout, one(&cli.timeout)),
-        (Setting::GracefulTimeout, one(&cli.graceful_timeout)),
-        (Setting::Keepalive, one(&cli.keep_alive)),
-        (Setting::LimitRequestLine, one(&cli.limit_request_line)),
-        (Setting::LimitRequestFields, one(&cli.limit_request_fields)),
-        (Setting::LimitRequestFieldSize, one(&cli.limit_request_field_size)),
-        (Setting::LimitRequestBody, one(&cli.limit_request_body)),
-        (Setting::BodyBufferSize, one(&cli.body_buffer_size)),
-        (Setting::HeaderTimeout, one(&cli.header_timeout)),
-        (Setting::ServerHeader, one(&cli.server_header)),
-        (Setting::App, one(&cli.app)),
-        (Setting::Loglevel, one(&cli.log_level)),
-        (Setting::ForwardedAllowIps, one(&cli.forwarded_allow_ips)),
-        (Setting::ProxyProtocol, switch(cli.proxy_protocol)),
-        (Setting::ProxyAllowIps, one(&cli.proxy_allow_from)),
-        (Setting::StaticRoot, one(&cli.static_root)),
-        (Setting::BootTimeout, one(&cli.boot_timeout)),
-        (Setting::MaxRequests, one(&cli.max_requests)),
-        (Setting::MaxRequestsJitter, one(&cli.max_requests_jitter)),
-        (Setting::MaxWorkerMemory, one(&cli.max_worker_memory)),
-        (Setting::ReusePort, switch(cli.reuse_port)),
-        (
-            Setting::BatchResponses,
-            cli.no_batch_responses.then_some(Value::Bool(false)),
-        ),
-        (Setting::Pidfile, one(&cli.pid)),
-        (Setting::Chdir, one(&cli.chdir)),
-        (Setting::Pythonpath, one(&cli.pythonpath)),
-        (Setting::Virtualenv, one(&cli.virtualenv)),
-        (Setting::PreloadApp, switch(cli.preload)),
-        (Setting::Errorlog, one(&cli.error_logfile)),
-        (Setting::Accesslog, one(&cli.access_logfile)),
-        (Setting::AccessLogFormat, one(&cli.access_logformat)),
-        (Setting::Syslog, switch(cli.log_syslog)),
-        (Setting::SyslogAddr, one(&cli.log_syslog_to)),
-        (Setting::SyslogFacility, one(&cli.log_syslog_facility)),
-        (Setting::SyslogPrefix, one(&cli.log_syslog_prefix)),
-        (
-            Setting::DisableRedirectAccessToSyslog,
-            switch(cli.disable_redirect_access_to_syslog),
-        ),
-        (Setting::CaptureOutput, switch(cli.capture_output)),
-        (Setting::User, one(&cli.user)),
-        (Setting::Group, one(&cli.group)),
-        (Setting::Umask, one(&cli.umask)),
-        (Setting::ProcName, one(&cli.name)),
-        (Setting::RawEnv, many(&cli.env)),
-        (Setting::Daemon, switch(cli.daemon)),
-    ];
-    all.into_iter().filter_map(|(s, v)| Some((s, v?))).collect()
 }
 
 /// The machine forkhorn runs on: the system resolver, the file system, the user and group
@@ -160,13 +95,15 @@ impl System for Machine {
 mod tests {
     use super::super::system::Fake;
     use super::*;
-    use crate::config::{BindAddr, LogLevel};
-    use clap::Parser;
+    use crate::config::{add_args, BindAddr, LogLevel};
     use std::time::Duration;
 
-    fn cli(args: &[&str]) -> Cli {
+    fn cli(args: &[&str]) -> CommandLine {
         let argv = std::iter::once("forkhorn").chain(args.iter().copied());
-        Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+        let matches = add_args(clap::Command::new("forkhorn"))
+            .try_get_matches_from(argv)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        CommandLine::from_matches(&matches)
     }
 
     fn merged(file: Option<&str>, env: Option<&str>, args: &[&str]) -> Result<Config, String> {
@@ -227,7 +164,7 @@ mod tests {
     #[test]
     fn every_flag_reaches_its_setting() {
         // Each setting's flag, with a value differing from the default, must change exactly
-        // that setting: this keeps Setting::flag, the clap attributes and cli_values in step.
+        // that setting: this checks the table's flags and the reading of them back.
         // `None`: a switch, which takes no value and means true.
         let value = |s: Setting| match s {
             Setting::Bind => Some("127.0.0.1:1"),
@@ -253,7 +190,8 @@ mod tests {
             | Setting::DisableRedirectAccessToSyslog
             | Setting::CaptureOutput
             | Setting::Daemon => None,
-            _ => Some("7"),
+            // A setting unset by default has an example, valid on the fake machine.
+            _ => Some(s.describe().example.map_or("7", |e| e.trim_matches('"'))),
         };
         let mut with_flags = 0;
         for s in Setting::ALL {

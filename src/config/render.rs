@@ -1,9 +1,12 @@
-//! [`Config::to_toml`]: the effective configuration as a config file forkhorn reads back
-//! (`--print-config`).
+//! Settings as TOML: [`Config::to_toml`], the effective configuration as a config file forkhorn
+//! reads back (`--print-config`); [`example_toml`], the text of `etc/forkhorn.toml`; and the
+//! printing helpers the table's `show` functions use.
 
-use super::setting::Setting;
-use super::{allow, Config};
+use super::table::Setting;
+use super::Config;
+use std::fmt::Display;
 use std::fmt::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 impl Config {
@@ -34,78 +37,97 @@ impl Config {
         }
         out
     }
+}
 
-    /// The value as TOML, or `None` for an optional setting that is not set.
-    pub(crate) fn value_toml(&self, setting: Setting) -> Option<String> {
-        let path = |p: &std::path::Path| quote(&p.display().to_string());
-        Some(match setting {
-            Setting::Bind => list(self.bind.iter().map(|a| a.to_string())),
-            Setting::Workers => self.workers.to_string(),
-            Setting::WorkerClass => quote(self.worker_class.as_str()),
-            Setting::Threads => self.threads.to_string(),
-            Setting::Backlog => self.backlog.to_string(),
-            Setting::WorkerConnections => self.worker_connections.to_string(),
-            Setting::Timeout => seconds(self.timeout),
-            Setting::GracefulTimeout => seconds(self.graceful_timeout),
-            Setting::Keepalive => seconds(self.keepalive),
-            Setting::LimitRequestLine => self.limit_request_line.to_string(),
-            Setting::LimitRequestFields => self.limit_request_fields.to_string(),
-            Setting::LimitRequestFieldSize => self.limit_request_field_size.to_string(),
-            Setting::LimitRequestBody => self.limit_request_body.to_string(),
-            Setting::BodyBufferSize => self.body_buffer_size.to_string(),
-            Setting::HeaderTimeout => seconds(self.header_timeout),
-            Setting::ServerHeader => quote(&self.server_header),
-            Setting::App => quote(&self.app),
-            Setting::Loglevel => quote(self.loglevel.as_str()),
-            Setting::ForwardedAllowIps => list(allow::show(&self.forwarded_allow_ips).iter()),
-            Setting::SecureSchemeHeaders => {
-                let entries: Vec<String> = self
-                    .secure_scheme_headers
-                    .iter()
-                    .map(|(name, value)| format!("{} = {}", quote(name), quote(value)))
-                    .collect();
-                if entries.is_empty() {
-                    "{}".to_owned()
-                } else {
-                    format!("{{ {} }}", entries.join(", "))
-                }
-            }
-            Setting::ProxyProtocol => self.proxy_protocol.to_string(),
-            Setting::ProxyAllowIps => list(allow::show(&self.proxy_allow_ips).iter()),
-            Setting::StaticRoot => path(self.static_root.as_deref()?),
-            Setting::BootTimeout => seconds(self.boot_timeout),
-            Setting::MaxRequests => self.max_requests.to_string(),
-            Setting::MaxRequestsJitter => self.max_requests_jitter.to_string(),
-            Setting::MaxWorkerMemory => self.max_worker_memory.to_string(),
-            Setting::ReusePort => self.reuse_port.to_string(),
-            Setting::BatchResponses => self.batch_responses.to_string(),
-            Setting::Pidfile => path(self.pidfile.as_deref()?),
-            Setting::Chdir => path(self.chdir.as_deref()?),
-            Setting::Pythonpath => list(self.pythonpath.iter().map(|p| p.display().to_string())),
-            Setting::Virtualenv => path(self.virtualenv.as_deref()?),
-            Setting::PreloadApp => self.preload_app.to_string(),
-            Setting::Errorlog => quote(&self.errorlog),
-            Setting::Accesslog => quote(self.accesslog.as_deref()?),
-            Setting::AccessLogFormat => quote(&self.access_log_format),
-            Setting::Syslog => self.syslog.to_string(),
-            Setting::SyslogAddr => quote(&self.syslog_addr),
-            Setting::SyslogFacility => quote(&self.syslog_facility),
-            Setting::SyslogPrefix => quote(self.syslog_prefix.as_deref()?),
-            Setting::DisableRedirectAccessToSyslog => self.disable_redirect_access_to_syslog.to_string(),
-            Setting::CaptureOutput => self.capture_output.to_string(),
-            Setting::User => quote(self.user.as_deref()?),
-            Setting::Group => quote(self.group.as_deref()?),
-            // A TOML octal integer: a mode reads best in octal, and the file reads it back.
-            Setting::Umask => format!("0o{:03o}", self.umask),
-            Setting::ProcName => quote(self.proc_name.as_deref()?),
-            Setting::RawEnv => list(self.raw_env.iter().map(|(k, v)| format!("{k}={v}"))),
-            Setting::Daemon => self.daemon.to_string(),
-        })
+/// The opening comment of `etc/forkhorn.toml`, before the settings.
+const EXAMPLE_HEADER: &str = "\
+# forkhorn example configuration: every setting, set to its default value.
+#
+# Use it with `forkhorn -c /etc/forkhorn.toml`; check a file with
+# `forkhorn -c FILE --check-config`, and see what is in effect with `--print-config`.
+#
+# Setting names are gunicorn's. Unlike gunicorn, which reads ./gunicorn.conf.py when it is
+# there, forkhorn reads no config file unless -c names one: a server's behaviour should not
+# depend on the directory it happens to be started from.
+#
+# Precedence: defaults < this file < the WEB_CONCURRENCY environment variable (workers only)
+# < the command line. A mistake in any of them stops forkhorn before anything is bound, with
+# one line naming the file and line (or the flag, or the variable) and what is wrong.
+#
+# Durations are in seconds: integers, or floats such as 0.5. Settings that are not set by
+# default are shown commented out, with an example value.
+#
+# This file is generated from forkhorn's table of settings (src/config/table.rs):
+# `cargo run --example example_config > etc/forkhorn.toml`.
+";
+
+/// The width the paragraphs of `etc/forkhorn.toml` are wrapped to, `# ` included.
+const EXAMPLE_WIDTH: usize = 96;
+
+/// The text of `etc/forkhorn.toml`: every setting with its paragraph, set to its default, or
+/// for a setting that is unset by default, commented out with an example value.
+pub fn example_toml() -> String {
+    let defaults = Config::default();
+    let mut out = String::from(EXAMPLE_HEADER);
+    for setting in Setting::ALL {
+        let d = setting.describe();
+        if let Some(section) = d.section {
+            let _ = writeln!(out, "\n# --- {section} ---");
+        }
+        out.push('\n');
+        comment(&mut out, d.doc);
+        let _ = match (defaults.value_toml(setting), d.example) {
+            (Some(value), _) => writeln!(out, "{} = {value}", d.key),
+            (None, Some(example)) => writeln!(out, "# {} = {example}", d.key),
+            (None, None) => writeln!(out, "# {} is not set", d.key),
+        };
     }
+    out
+}
+
+/// `text` as `# ` lines of at most [`EXAMPLE_WIDTH`] (a longer word gets a line of its own).
+fn comment(out: &mut String, text: &str) {
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() > 1 && line.len() + 1 + word.len() > EXAMPLE_WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line.truncate(1);
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
+
+/// `show` for a value whose `Display` is its TOML (numbers, booleans).
+pub(super) fn display<T: Display>(value: &T) -> Option<String> {
+    Some(value.to_string())
+}
+
+/// `show` for a duration.
+pub(super) fn secs(d: &Duration) -> Option<String> {
+    Some(seconds(*d))
+}
+
+/// `show` for text.
+pub(super) fn quoted<S: AsRef<str>>(s: &S) -> Option<String> {
+    Some(quote(s.as_ref()))
+}
+
+/// `show` for optional text.
+pub(super) fn opt_quoted(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(quote)
+}
+
+/// `show` for an optional path.
+pub(super) fn opt_path(p: &Option<PathBuf>) -> Option<String> {
+    p.as_deref().map(|p| quote(&p.display().to_string()))
 }
 
 /// A TOML array of strings, on one line.
-fn list<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
+pub(super) fn list<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
     let items: Vec<String> = items.map(|s| quote(s.as_ref())).collect();
     format!("[{}]", items.join(", "))
 }
@@ -122,7 +144,7 @@ fn seconds(d: Duration) -> String {
 
 /// A TOML basic string: quotes, backslashes and control characters escaped, so the value stays
 /// on its line whatever it holds (a Unix socket path may hold anything).
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -158,68 +180,24 @@ mod tests {
 
     #[test]
     fn defaults() {
+        // etc/forkhorn.toml pins the defaults (see the_example_file_is_generated_from_the_table):
+        // printed, each is its line there, and each commented-out example is "# KEY is not set".
+        let want: Vec<String> = example_toml()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| match l.strip_prefix('#') {
+                None => Some(l.to_owned()),
+                Some(comment) => {
+                    let (key, _) = comment.trim_start().split_once(" = ")?;
+                    Setting::KEYS.contains(&key).then(|| format!("# {key} is not set"))
+                }
+            })
+            .collect();
         let text = Config::default().to_toml();
-        let body: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(
-            body,
-            [
-                "bind = [\"127.0.0.1:8000\"]",
-                "workers = 1",
-                "worker_class = \"sync\"",
-                "threads = 1",
-                "backlog = 2048",
-                "worker_connections = 1000",
-                "timeout = 30",
-                "graceful_timeout = 30",
-                "keepalive = 2",
-                "limit_request_line = 4094",
-                "limit_request_fields = 100",
-                "limit_request_field_size = 8190",
-                "limit_request_body = 1073741824",
-                "body_buffer_size = 65536",
-                "header_timeout = 15",
-                "server_header = \"forkhorn\"",
-                "app = \"builtin:hello\"",
-                "loglevel = \"info\"",
-                "forwarded_allow_ips = [\"127.0.0.1\", \"::1\"]",
-                "secure_scheme_headers = { \"X-FORWARDED-PROTOCOL\" = \"ssl\", \"X-FORWARDED-PROTO\" = \"https\", \"X-FORWARDED-SSL\" = \"on\" }",
-                "proxy_protocol = false",
-                "proxy_allow_ips = [\"127.0.0.1\", \"::1\"]",
-                "boot_timeout = 120",
-                "max_requests = 0",
-                "max_requests_jitter = 0",
-                "max_worker_memory = 0",
-                "reuse_port = false",
-                "batch_responses = true",
-                "pythonpath = []",
-                "preload_app = false",
-                "errorlog = \"-\"",
-                "access_log_format = \"%(h)s %(l)s %(u)s %(t)s \\\"%(r)s\\\" %(s)s %(b)s \\\"%(f)s\\\" \\\"%(a)s\\\"\"",
-                "syslog = false",
-                "syslog_addr = \"unix:///dev/log\"",
-                "syslog_facility = \"user\"",
-                "disable_redirect_access_to_syslog = false",
-                "capture_output = false",
-                "umask = 0o000",
-                "raw_env = []",
-                "daemon = false",
-            ]
-        );
-        let unset: Vec<&str> = text.lines().filter(|l| l.ends_with(" is not set")).collect();
-        assert_eq!(
-            unset,
-            [
-                "# static_root is not set",
-                "# pidfile is not set",
-                "# chdir is not set",
-                "# virtualenv is not set",
-                "# accesslog is not set",
-                "# syslog_prefix is not set",
-                "# user is not set",
-                "# group is not set",
-                "# proc_name is not set",
-            ]
-        );
+        let got: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(got, want);
+        assert!(got.contains(&"bind = [\"127.0.0.1:8000\"]"), "{text}");
+        assert!(got.contains(&"# pidfile is not set"), "{text}");
     }
 
     #[test]
@@ -290,6 +268,21 @@ mod tests {
                 ..cfg
             }
         );
+    }
+
+    #[test]
+    fn the_example_file_is_generated_from_the_table() {
+        // Regenerate with `cargo run --example example_config > etc/forkhorn.toml`.
+        assert_eq!(include_str!("../../etc/forkhorn.toml"), example_toml());
+    }
+
+    #[test]
+    fn comments_wrap() {
+        // "# " + the a's + " b" fills a line exactly; the c's are longer than a line.
+        let (a, c) = ("a".repeat(EXAMPLE_WIDTH - 4), "c".repeat(EXAMPLE_WIDTH + 1));
+        let mut out = String::new();
+        comment(&mut out, &format!("{a} b {c} d"));
+        assert_eq!(out, format!("# {a} b\n# {c}\n# d\n"));
     }
 
     #[test]

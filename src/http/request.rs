@@ -179,7 +179,7 @@ impl Default for Head {
             fragment: Span::default(),
             authority: None,
             version: Version::Http11,
-            headers: Vec::with_capacity(32),
+            headers: Vec::new(),
             framing: BodyFraming::None,
             keep_alive: true,
             expect_continue: false,

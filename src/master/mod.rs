@@ -871,8 +871,8 @@ impl Master<'_> {
 /// a HUP re-reads `cfg.config_file` if there is one (else keeps `cfg`) and restarts the workers.
 pub fn library_hooks_reload(cfg: &Config) -> impl Fn() -> Result<Config, ConfigError> + '_ {
     move || match &cfg.config_file {
-        Some(path) => crate::config::load(&crate::cli::Cli {
-            config: Some(path.clone()),
+        Some(path) => crate::config::load(&crate::config::CommandLine {
+            file: Some(path.clone()),
             ..Default::default()
         }),
         None => Ok(cfg.clone()),

@@ -153,7 +153,72 @@ pub enum BodyReader {
     Chunked(ChunkedDecoder),
 }
 
-/// A connection and its buffers, reused across its requests.
+/// The heap parts of a connection's exchanges: receive and send buffers, the head's copy and
+/// fields, the body, the response head and the access-log record. A connection holds them only
+/// while an exchange is under way; between requests they go back to the worker's pool
+/// ([`Conn::lend_storage`]), so that an idle keep-alive connection costs its small struct and no
+/// buffers, and the next connection with bytes to read takes them, already grown to size.
+pub struct Storage {
+    rbuf: RecvBuf,
+    wbuf: Vec<u8>,
+    head_buf: Vec<u8>,
+    head: Head,
+    body: Input,
+    resp: Response,
+    access: RequestLog,
+}
+
+/// The size a receive buffer starts at and is kept at in the pool.
+const RECV_SIZE: usize = 8192;
+/// Send buffers, head copies and in-memory bodies larger than this are shrunk when they go back
+/// to the pool: one large response must not pin its memory in the worker for good.
+const KEEP_MAX: usize = 64 * 1024;
+
+impl Storage {
+    /// New buffers, for when the pool is empty.
+    fn allocate() -> Storage {
+        let mut head = Head::default();
+        head.headers.reserve(32);
+        Storage {
+            rbuf: RecvBuf::new(RECV_SIZE),
+            wbuf: Vec::with_capacity(RECV_SIZE),
+            head_buf: Vec::with_capacity(1024),
+            head,
+            body: Input::default(),
+            resp: Response::default(),
+            access: RequestLog::default(),
+        }
+    }
+
+    /// What a connection holds while idle: empty values that own no memory.
+    fn none() -> Storage {
+        Storage {
+            rbuf: RecvBuf::new(0),
+            wbuf: Vec::new(),
+            head_buf: Vec::new(),
+            head: Head::default(),
+            body: Input::default(),
+            resp: Response::default(),
+            access: RequestLog::default(),
+        }
+    }
+
+    /// Ready for another connection: cleared, and no larger than the pool keeps.
+    fn reset(&mut self) {
+        if self.rbuf.capacity() > RECV_SIZE {
+            self.rbuf = RecvBuf::new(RECV_SIZE);
+        }
+        self.rbuf.clear();
+        self.wbuf.clear();
+        self.wbuf.shrink_to(KEEP_MAX);
+        self.head_buf.clear();
+        self.head_buf.shrink_to(KEEP_MAX);
+        self.body.clear();
+        self.body.shrink_to(KEEP_MAX);
+    }
+}
+
+/// A connection, reused across its requests.
 pub struct Conn {
     /// This connection's slot in the worker's table (its poll token is derived from it).
     pub(super) key: usize,
@@ -192,16 +257,17 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// A new connection; `rbuf` and `wbuf` may come from a pool.
-    pub fn new(
-        key: usize,
-        stream: Stream,
-        peer: Peer,
-        listener: usize,
-        rbuf: RecvBuf,
-        wbuf: Vec<u8>,
-        deadline: Instant,
-    ) -> Conn {
+    /// A new connection, without exchange storage until bytes arrive (see [`Storage`]).
+    pub fn new(key: usize, stream: Stream, peer: Peer, listener: usize, deadline: Instant) -> Conn {
+        let Storage {
+            rbuf,
+            wbuf,
+            head_buf,
+            head,
+            body,
+            resp,
+            access,
+        } = Storage::none();
         Conn {
             key,
             stream,
@@ -217,13 +283,13 @@ impl Conn {
             can_write: true,
             peer_closed: false,
             phase: Phase::Head { started: false },
-            head_buf: Vec::with_capacity(1024),
-            head: Head::default(),
-            body: Input::default(),
-            resp: Response::default(),
+            head_buf,
+            head,
+            body,
+            resp,
             resp_start: 0,
             deadline,
-            access: RequestLog::default(),
+            access,
             began: 0,
             link: None,
         }
@@ -273,14 +339,56 @@ impl Conn {
         self.wbuf.len() - self.wpos
     }
 
-    /// Gives back the buffers for reuse by a later connection.
-    pub fn into_buffers(mut self) -> (RecvBuf, Vec<u8>) {
+    /// Whether the connection holds exchange storage (see [`Storage`]); a receive buffer of
+    /// no bytes is what marks the connection without.
+    fn holds_storage(&self) -> bool {
+        self.rbuf.capacity() > 0
+    }
+
+    fn swap_storage(&mut self, s: &mut Storage) {
+        std::mem::swap(&mut self.rbuf, &mut s.rbuf);
+        std::mem::swap(&mut self.wbuf, &mut s.wbuf);
+        std::mem::swap(&mut self.head_buf, &mut s.head_buf);
+        std::mem::swap(&mut self.head, &mut s.head);
+        std::mem::swap(&mut self.body, &mut s.body);
+        std::mem::swap(&mut self.resp, &mut s.resp);
+        std::mem::swap(&mut self.access, &mut s.access);
+    }
+
+    /// Takes exchange storage from `pool` (new if the pool is empty), unless the connection
+    /// has it already.
+    pub(super) fn take_storage(&mut self, pool: &mut Vec<Storage>) {
+        if !self.holds_storage() {
+            let mut s = pool.pop().unwrap_or_else(Storage::allocate);
+            self.swap_storage(&mut s);
+        }
+    }
+
+    /// An idle connection gives its exchange storage back to `pool`, which keeps at most
+    /// `max` (the rest is freed).
+    pub(super) fn lend_storage(&mut self, pool: &mut Vec<Storage>, max: usize) {
+        if !self.holds_storage() || !self.is_idle() {
+            return;
+        }
+        let mut s = Storage::none();
+        self.swap_storage(&mut s);
+        self.wpos = 0;
+        if pool.len() < max {
+            s.reset();
+            pool.push(s);
+        }
+    }
+
+    /// Gives back the exchange storage of a closing connection for reuse by a later one.
+    pub fn into_storage(mut self) -> Option<Storage> {
         self.close_body();
-        let mut rbuf = std::mem::replace(&mut self.rbuf, RecvBuf::new(0));
-        rbuf.clear();
-        let mut wbuf = std::mem::take(&mut self.wbuf);
-        wbuf.clear();
-        (rbuf, wbuf)
+        if !self.holds_storage() {
+            return None;
+        }
+        let mut s = Storage::none();
+        self.swap_storage(&mut s);
+        s.reset();
+        Some(s)
     }
 
     /// Advances the connection as far as the socket allows, or until the application is
@@ -480,7 +588,8 @@ impl Conn {
     fn on_close(&mut self, sh: &mut Shared<'_>) -> Result<Option<Step>, Close> {
         self.flush(sh)?;
         if self.pending() == 0 {
-            self.stream.shutdown_write();
+            // Closing the socket sends the FIN after the queued response; a shutdown(2) first
+            // would only cost a system call.
             return Err(Close::Done);
         }
         Ok(Some(Step::Wait))

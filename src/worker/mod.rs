@@ -23,7 +23,7 @@ use slab::Slab;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
-use stream::{Listen, RecvBuf};
+use stream::Listen;
 
 /// Exit status of a worker whose application could not be loaded (gunicorn's value).
 pub const EXIT_BOOT_ERROR: i32 = 3;
@@ -36,6 +36,8 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 /// Tokens below this are listeners; connections are offset above it.
 const CONN_BASE: usize = 1 << 16;
+/// Exchange storage kept for reuse by connections that have bytes to read (see `conn::Storage`):
+/// enough for the connections busy at once, beyond which memory goes back to the allocator.
 const POOL_MAX: usize = 256;
 /// At most one line this often about connections closed to make room.
 const SHED_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -45,6 +47,10 @@ const ARRIVING: Duration = Duration::from_millis(20);
 
 /// Connections taken from a shared listening socket per wake-up.
 const ACCEPT_BATCH: usize = 4;
+/// How often at most a worker that took connections goes to the back of the shared listeners'
+/// queue of waiters (two `epoll_ctl` calls): often enough to hand arrivals round the workers,
+/// seldom enough not to cost a system call per connection when they arrive by thousands.
+const REQUEUE_EVERY: Duration = Duration::from_millis(1);
 
 /// Whether an accept leaves connections to other workers while this one's threads are busy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,7 +190,7 @@ pub struct Io {
     /// Readiness that arrived for connections taken out of their slot; applied when they return
     /// (edge-triggered events come once).
     missed: Vec<(usize, Readiness)>,
-    spare_bufs: Vec<(RecvBuf, Vec<u8>)>,
+    spares: Vec<conn::Storage>,
     /// Spare environs: one is in use per request inside the application.
     pub(crate) environs: Vec<Environ>,
     /// The cached Date header.
@@ -216,6 +222,8 @@ pub struct Io {
     /// Connections closed to make room since the last line that said so, and when it was.
     shed_count: u64,
     shed_logged: Option<Instant>,
+    /// When this worker last went to the back of the shared listeners' queue.
+    requeued: Option<Instant>,
 }
 
 /// What a connection is driven with: the worker's fixed context and its mutable state.
@@ -345,7 +353,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         accepting: Accepting::Open,
         conns: Slab::with_capacity(spec.cfg.worker_connections.min(4096)),
         missed: Vec::new(),
-        spare_bufs: Vec::new(),
+        spares: Vec::new(),
         environs: vec![Environ::new()],
         date: DateCache::default(),
         life: Life::Serving,
@@ -362,6 +370,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         recent: std::collections::VecDeque::new(),
         shed_count: 0,
         shed_logged: None,
+        requeued: None,
     };
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
     let tick = match spec.cfg.timeout / 2 {
@@ -468,10 +477,15 @@ impl Io {
                         let shared = self.shared.get(i).copied().unwrap_or(false);
                         let batch = if shared { ACCEPT_BATCH } else { usize::MAX };
                         let taken = self.accept(ctx, i, now, batch, Defer::WhenBusy);
-                        if taken > 0 && shared && self.accepting == Accepting::Open {
+                        if taken > 0
+                            && shared
+                            && self.accepting == Accepting::Open
+                            && self.requeued.is_none_or(|at| now.duration_since(at) >= REQUEUE_EVERY)
+                        {
                             // Go to the back of the queue of waiting workers: the kernel wakes
                             // the first idle one, so this hands the next connections round.
                             self.requeue(i);
+                            self.requeued = Some(now);
                         }
                     }
                 }
@@ -522,6 +536,7 @@ impl Io {
             };
             match conn.flush(&Shared { ctx, io: self, now }) {
                 Ok(()) => {
+                    conn.lend_storage(&mut self.spares, POOL_MAX);
                     if let Some(slot) = self.conns.get_mut(key) {
                         *slot = Some(conn);
                     }
@@ -767,12 +782,8 @@ impl Io {
                         log::warn!("cannot register connection: {e}");
                         continue;
                     }
-                    let (rbuf, wbuf) = self
-                        .spare_bufs
-                        .pop()
-                        .unwrap_or_else(|| (RecvBuf::new(8192), Vec::with_capacity(8192)));
                     let deadline = now + ctx.settings.header_timeout;
-                    let mut conn = Conn::new(key, stream, peer, listener, rbuf, wbuf, deadline);
+                    let mut conn = Conn::new(key, stream, peer, listener, deadline);
                     if let Life::Draining { until: stop } = self.life {
                         conn.linger_until(stop.min(now + ctx.settings.keepalive));
                     }
@@ -808,6 +819,7 @@ impl Io {
             // Unknown, or inside the application further down the stack.
             return;
         };
+        conn.take_storage(&mut self.spares);
         loop {
             let mut sh = Shared { ctx, io: self, now };
             let result = conn.drive(&mut sh);
@@ -848,6 +860,7 @@ impl Io {
                 break;
             }
         }
+        conn.lend_storage(&mut self.spares, POOL_MAX);
         if let Some(slot) = self.conns.get_mut(key) {
             *slot = Some(conn);
         }
@@ -931,10 +944,12 @@ impl Io {
         self.conns.try_remove(key);
         self.missed.retain(|(k, _)| *k != key);
         conn.log_access(&mut self.access); // service: a request cut short is logged too
-        let _ = self.poll.registry().deregister(&mut conn.stream);
-        let bufs = conn.into_buffers();
-        if self.spare_bufs.len() < POOL_MAX {
-            self.spare_bufs.push(bufs);
+                                           // No EPOLL_CTL_DEL: closing the descriptor, which only this process holds, takes it
+                                           // out of the poll set, and a connection saves the system call.
+        if let Some(storage) = conn.into_storage() {
+            if self.spares.len() < POOL_MAX {
+                self.spares.push(storage);
+            }
         }
     }
 

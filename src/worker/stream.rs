@@ -61,9 +61,7 @@ impl Listen {
         match self {
             Listen::Tcp(l) => {
                 let (s, a) = l.accept()?;
-                // Responses are written whole; Nagle would only delay the last segment.
-                let _ = s.set_nodelay(true);
-                Ok((Stream::Tcp(s), Peer::Tcp(a)))
+                Ok((Stream::Tcp(s, Nagle::Unwritten), Peer::Tcp(a)))
             }
             Listen::Unix(l) => {
                 let (s, _) = l.accept()?;
@@ -96,16 +94,50 @@ impl Source for Listen {
 
 /// An accepted connection.
 pub enum Stream {
-    /// TCP.
-    Tcp(TcpStream),
+    /// TCP, with where its Nagle algorithm stands.
+    Tcp(TcpStream, Nagle),
     /// Unix.
     Unix(UnixStream),
+}
+
+/// Nagle's algorithm on a TCP connection. Linux holds back a partial segment only while an
+/// earlier partial segment is unacknowledged (Minshall's variant), so a connection's first
+/// write, however long, goes out at once: Nagle stays on for it, and a one-response
+/// `Connection: close` exchange saves the setsockopt. It is turned off before the second write
+/// (the next response, the next block of a stream, the rest of a response the socket could not
+/// take), which could otherwise wait for the client's delayed acknowledgement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nagle {
+    /// Nothing written yet.
+    Unwritten,
+    /// One write went out with Nagle on.
+    Written,
+    /// TCP_NODELAY is set.
+    Off,
+}
+
+impl Nagle {
+    /// Before a write on `s`: turns Nagle off if this is not the connection's first write.
+    fn before_write(&mut self, s: &TcpStream) {
+        if *self == Nagle::Written {
+            // A failure leaves Nagle on, which delays but loses nothing.
+            let _ = s.set_nodelay(true);
+            *self = Nagle::Off;
+        }
+    }
+
+    /// After a write of `n` bytes.
+    fn after_write(&mut self, n: usize) {
+        if *self == Nagle::Unwritten && n > 0 {
+            *self = Nagle::Written;
+        }
+    }
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.read(buf),
+            Stream::Tcp(s, _) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
         }
     }
@@ -114,7 +146,12 @@ impl Read for Stream {
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.write(buf),
+            Stream::Tcp(s, nagle) => {
+                nagle.before_write(s);
+                let n = s.write(buf)?;
+                nagle.after_write(n);
+                Ok(n)
+            }
             Stream::Unix(s) => s.write(buf),
         }
     }
@@ -126,7 +163,7 @@ impl Write for Stream {
 impl std::os::fd::AsFd for Stream {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         match self {
-            Stream::Tcp(s) => s.as_fd(),
+            Stream::Tcp(s, _) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
         }
     }
@@ -135,17 +172,28 @@ impl std::os::fd::AsFd for Stream {
 impl Stream {
     /// Sends up to `count` bytes of the file `file` from `*offset` (advanced past what was sent)
     /// with sendfile(2). Ok(0): the file ended early.
-    pub fn send_file(&self, file: std::os::fd::BorrowedFd<'_>, offset: &mut u64, count: usize) -> io::Result<usize> {
+    pub fn send_file(
+        &mut self,
+        file: std::os::fd::BorrowedFd<'_>,
+        offset: &mut u64,
+        count: usize,
+    ) -> io::Result<usize> {
+        if let Stream::Tcp(s, nagle) = self {
+            nagle.before_write(s);
+        }
         let mut off = *offset as libc::off64_t;
-        let sent = nix::sys::sendfile::sendfile64(self, file, Some(&mut off), count).map_err(io::Error::from)?;
+        let sent = nix::sys::sendfile::sendfile64(&*self, file, Some(&mut off), count).map_err(io::Error::from)?;
         *offset = off as u64;
+        if let Stream::Tcp(_, nagle) = self {
+            nagle.after_write(sent);
+        }
         Ok(sent)
     }
 
     /// Shuts the write side, so the client sees the end of a close-delimited response.
     pub fn shutdown_write(&self) {
         let _ = match self {
-            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tcp(s, _) => s.shutdown(std::net::Shutdown::Write),
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
         };
     }
@@ -154,19 +202,19 @@ impl Stream {
 impl Source for Stream {
     fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Tcp(s, _) => s.register(r, t, i),
             Stream::Unix(s) => s.register(r, t, i),
         }
     }
     fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Tcp(s, _) => s.reregister(r, t, i),
             Stream::Unix(s) => s.reregister(r, t, i),
         }
     }
     fn deregister(&mut self, r: &Registry) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.deregister(r),
+            Stream::Tcp(s, _) => s.deregister(r),
             Stream::Unix(s) => s.deregister(r),
         }
     }
@@ -188,6 +236,11 @@ impl RecvBuf {
             start: 0,
             end: 0,
         }
+    }
+
+    /// The buffer's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
     }
 
     /// Unconsumed bytes.

@@ -1,0 +1,847 @@
+//! Unit tests of every setting's checks: what each accepts, and the message for what it refuses.
+
+use super::super::system::Fake;
+use super::super::table::{assign, Setting};
+use super::super::{AllowIps, Config};
+use super::*;
+
+fn arg(s: &str) -> Value {
+    Value::Arg(s.into())
+}
+
+fn str(s: &str) -> Value {
+    Value::Str(s.into())
+}
+
+/// Assigns one value to a default config; the config, or the message.
+fn try_set(setting: Setting, value: Value) -> Result<Config, String> {
+    let mut cfg = Config::default();
+    assign(&mut cfg, setting, &value, &Fake::MACHINE)
+        .map(|()| cfg)
+        .map_err(|p| p.message)
+}
+
+fn refused(setting: Setting, value: Value) -> String {
+    match try_set(setting, value.clone()) {
+        Ok(_) => panic!("{setting:?} = {value:?} was accepted"),
+        Err(msg) => msg,
+    }
+}
+
+#[test]
+fn positive_counts() {
+    for s in [Setting::Workers, Setting::Backlog, Setting::WorkerConnections] {
+        assert!(try_set(s, Value::Int(1)).is_ok());
+        assert!(try_set(s, arg("12")).is_ok());
+        assert_eq!(refused(s, Value::Int(0)), "expected a positive integer, got 0");
+        assert_eq!(refused(s, Value::Int(-3)), "expected a positive integer, got -3");
+        assert_eq!(refused(s, str("two")), "expected a positive integer, got \"two\"");
+        assert_eq!(refused(s, str("2")), "expected a positive integer, got \"2\"");
+        assert_eq!(refused(s, arg("two")), "expected a positive integer, got \"two\"");
+        assert_eq!(refused(s, Value::Float(2.0)), "expected a positive integer, got 2.0");
+        assert_eq!(refused(s, Value::Bool(true)), "expected a positive integer, got true");
+        assert_eq!(
+            refused(s, Value::Table(vec![])),
+            "expected a positive integer, got a table"
+        );
+        assert_eq!(
+            refused(s, Value::List(vec![])),
+            "expected a positive integer, got a list"
+        );
+    }
+    assert_eq!(try_set(Setting::Workers, arg(" 5 ")).map(|c| c.workers), Ok(5));
+    assert_eq!(
+        try_set(Setting::Backlog, Value::Int(i32::MAX.into())).map(|c| c.backlog),
+        Ok(i32::MAX)
+    );
+    assert_eq!(
+        refused(Setting::Backlog, Value::Int(1 << 31)),
+        "expected a positive integer, got 2147483648, which is too large"
+    );
+}
+
+#[test]
+fn thread_counts() {
+    let t = Setting::Threads;
+    let cases = [
+        (Value::Int(1), 1),
+        (Value::Int(8), 8),
+        (arg("4"), 4),
+        (arg(" 16 "), 16),
+        (Value::Int(1024), 1024),
+    ];
+    for (value, want) in cases {
+        assert_eq!(try_set(t, value.clone()).map(|c| c.threads), Ok(want), "{value:?}");
+    }
+    let what = "expected an integer from 1 to 1024";
+    let cases = [
+        (Value::Int(0), "0"),
+        (arg("0"), "0"),
+        (Value::Int(-2), "-2"),
+        (Value::Int(1025), "1025"),
+        (arg("many"), "\"many\""),
+        (str("4"), "\"4\""),
+        (Value::Float(4.0), "4.0"),
+        (Value::Bool(true), "true"),
+    ];
+    for (value, shown) in cases {
+        assert_eq!(refused(t, value.clone()), format!("{what}, got {shown}"), "{value:?}");
+    }
+}
+
+#[test]
+fn worker_classes() {
+    let w = Setting::WorkerClass;
+    let cases = [
+        ("sync", WorkerClass::Sync),
+        ("gthread", WorkerClass::Gthread),
+        (" gthread ", WorkerClass::Gthread),
+        ("egg:gunicorn#sync", WorkerClass::Sync),
+        ("egg:gunicorn#gthread", WorkerClass::Gthread),
+        ("gunicorn.workers.sync.SyncWorker", WorkerClass::Sync),
+        ("gunicorn.workers.gthread.ThreadWorker", WorkerClass::Gthread),
+    ];
+    for (name, want) in cases {
+        assert_eq!(try_set(w, str(name)).map(|c| c.worker_class), Ok(want), "{name}");
+        assert_eq!(try_set(w, arg(name)).map(|c| c.worker_class), Ok(want), "{name}");
+    }
+    let what =
+        "expected sync or gthread (forkhorn's worker classes; an app that waits on I/O should raise threads instead)";
+    let bad = [
+        "gevent",
+        "eventlet",
+        "tornado",
+        "gevent_pywsgi",
+        "egg:gunicorn#gevent",
+        "gunicorn.workers.ggevent.GeventWorker",
+        "uvicorn.workers.UvicornWorker",
+        "SYNC",
+        "threads",
+        "",
+    ];
+    for name in bad {
+        assert_eq!(refused(w, str(name)), format!("{what}, got {name:?}"), "{name}");
+    }
+    assert_eq!(refused(w, Value::Int(1)), format!("{what}, got 1"));
+    assert_eq!(refused(w, spanned(vec![str("sync")])), format!("{what}, got a list"));
+}
+
+#[test]
+fn request_limits() {
+    let line = Setting::LimitRequestLine;
+    assert_eq!(try_set(line, Value::Int(0)).map(|c| c.limit_request_line), Ok(0));
+    assert_eq!(try_set(line, Value::Int(8190)).map(|c| c.limit_request_line), Ok(8190));
+    // Above gunicorn's bound means the bound, as in gunicorn.
+    assert_eq!(try_set(line, Value::Int(8200)).map(|c| c.limit_request_line), Ok(8190));
+    assert_eq!(
+        refused(line, arg("-1")),
+        "expected a non-negative integer (0 = unlimited), got -1"
+    );
+
+    let fields = Setting::LimitRequestFields;
+    assert_eq!(try_set(fields, Value::Int(1)).map(|c| c.limit_request_fields), Ok(1));
+    assert_eq!(
+        try_set(fields, Value::Int(32768)).map(|c| c.limit_request_fields),
+        Ok(32768)
+    );
+    assert_eq!(
+        try_set(fields, Value::Int(0)).map(|c| c.limit_request_fields),
+        Ok(32768)
+    );
+    assert_eq!(
+        try_set(fields, Value::Int(40000)).map(|c| c.limit_request_fields),
+        Ok(32768)
+    );
+    assert_eq!(refused(fields, arg("-3")), "expected a non-negative integer, got -3");
+
+    let size = Setting::LimitRequestFieldSize;
+    assert_eq!(try_set(size, Value::Int(0)).map(|c| c.limit_request_field_size), Ok(0));
+    assert_eq!(
+        try_set(size, Value::Int(100_000)).map(|c| c.limit_request_field_size),
+        Ok(100_000)
+    );
+    assert_eq!(
+        refused(size, Value::Int(-1)),
+        "expected a non-negative integer (0 = unlimited), got -1"
+    );
+
+    let body = Setting::LimitRequestBody;
+    assert_eq!(try_set(body, Value::Int(0)).map(|c| c.limit_request_body), Ok(0));
+    assert_eq!(
+        try_set(body, arg("1073741824")).map(|c| c.limit_request_body),
+        Ok(1 << 30)
+    );
+    let want = "expected a non-negative number of bytes (0 = unlimited), got \"1G\"";
+    assert_eq!(refused(body, arg("1G")), want);
+
+    let buf = Setting::BodyBufferSize;
+    assert_eq!(try_set(buf, Value::Int(0)).map(|c| c.body_buffer_size), Ok(0));
+    assert_eq!(
+        refused(buf, Value::Int(-1)),
+        "expected a non-negative number of bytes, got -1"
+    );
+}
+
+#[test]
+fn durations() {
+    for s in [Setting::Timeout, Setting::GracefulTimeout, Setting::Keepalive] {
+        let get = |c: Config| match s {
+            Setting::Timeout => c.timeout,
+            Setting::GracefulTimeout => c.graceful_timeout,
+            _ => c.keepalive,
+        };
+        assert_eq!(try_set(s, Value::Int(0)).map(get), Ok(Duration::ZERO));
+        assert_eq!(try_set(s, Value::Int(90)).map(get), Ok(Duration::from_secs(90)));
+        assert_eq!(try_set(s, Value::Float(0.25)).map(get), Ok(Duration::from_millis(250)));
+        assert_eq!(try_set(s, arg("7")).map(get), Ok(Duration::from_secs(7)));
+        assert_eq!(try_set(s, arg("1.5")).map(get), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            try_set(s, Value::Int(4294967295)).map(get),
+            Ok(Duration::from_secs(u32::MAX.into()))
+        );
+        let what = "expected a non-negative number of seconds";
+        assert_eq!(refused(s, Value::Int(-1)), format!("{what}, got -1"));
+        assert_eq!(refused(s, Value::Float(-0.5)), format!("{what}, got -0.5"));
+        assert_eq!(refused(s, Value::Float(f64::NAN)), format!("{what}, got NaN"));
+        assert_eq!(refused(s, arg("inf")), format!("{what}, got inf"));
+        assert_eq!(refused(s, arg("30s")), format!("{what}, got \"30s\""));
+        assert_eq!(refused(s, str("30")), format!("{what}, got \"30\""));
+        assert_eq!(refused(s, Value::Datetime), format!("{what}, got a date-time"));
+        let big = "expected at most 4294967295 seconds";
+        assert_eq!(refused(s, Value::Int(4294967296)), format!("{big}, got 4294967296"));
+        assert_eq!(refused(s, Value::Float(1e300)), format!("{big}, got 1e300"));
+    }
+    let h = Setting::HeaderTimeout;
+    assert_eq!(
+        try_set(h, Value::Float(0.5)).map(|c| c.header_timeout),
+        Ok(Duration::from_millis(500))
+    );
+    assert_eq!(
+        refused(h, Value::Int(0)),
+        "expected a positive number of seconds, got 0"
+    );
+    assert_eq!(
+        refused(h, Value::Float(1e-12)),
+        "expected a positive number of seconds, got 1e-12"
+    );
+}
+
+#[test]
+fn loglevels() {
+    let cases = [
+        ("debug", LogLevel::Debug),
+        ("info", LogLevel::Info),
+        ("INFO", LogLevel::Info),
+        ("Warning", LogLevel::Warning),
+        ("error", LogLevel::Error),
+        ("CRITICAL", LogLevel::Critical),
+    ];
+    for (name, want) in cases {
+        assert_eq!(try_set(Setting::Loglevel, str(name)).map(|c| c.loglevel), Ok(want));
+        assert_eq!(try_set(Setting::Loglevel, arg(name)).map(|c| c.loglevel), Ok(want));
+    }
+    let what = "expected one of debug, info, warning, error, critical";
+    assert_eq!(refused(Setting::Loglevel, str("warn")), format!("{what}, got \"warn\""));
+    assert_eq!(refused(Setting::Loglevel, str("")), format!("{what}, got \"\""));
+    assert_eq!(refused(Setting::Loglevel, Value::Int(10)), format!("{what}, got 10"));
+}
+
+#[test]
+fn apps() {
+    let good = [
+        "builtin:hello",
+        "builtin:echo",
+        "builtin:no-such_app.v2",
+        "myapp",
+        "myapp:app",
+        "my_pkg.wsgi:application",
+        "pkg.sub.mod:create_app()",
+        "pkg:create_app('prod', debug=False)",
+        "pkg:factory(url='http://x:1')",
+        "_private:_app",
+        "café:app",
+    ];
+    for s in good {
+        assert_eq!(try_set(Setting::App, str(s)).map(|c| c.app), Ok(s.to_string()), "{s}");
+    }
+    let bad = [
+        "",
+        "builtin:",
+        "builtin:hello world",
+        "my app",
+        "1pkg:app",
+        "pkg.:app",
+        ".pkg:app",
+        "pkg:",
+        "pkg:app.attr",
+        "pkg:1app",
+        "pkg:create(",
+        "pkg:(x)",
+        "pkg: app",
+        "path/to/app.py:app",
+    ];
+    for s in bad {
+        let want = format!("expected builtin:NAME or module[.sub]:callable, :factory() or :factory(args), got {s:?}");
+        assert_eq!(try_set(Setting::App, str(s)).map(|c| c.app), Err(want), "{s}");
+    }
+}
+
+#[test]
+fn server_headers() {
+    for s in ["forkhorn", "", "Apache/2.4 (Unix)", "a~!@#"] {
+        assert_eq!(
+            try_set(Setting::ServerHeader, str(s)).map(|c| c.server_header),
+            Ok(s.into())
+        );
+    }
+    let what = "expected printable ASCII text (or \"\" for no Server header)";
+    let cases = [
+        ("x\r\nSet-Cookie: a=b", "\"x\\r\\nSet-Cookie: a=b\""),
+        ("tab\there", "\"tab\\there\""),
+        ("né", "\"né\""),
+    ];
+    for (s, shown) in cases {
+        assert_eq!(refused(Setting::ServerHeader, str(s)), format!("{what}, got {shown}"));
+    }
+    assert_eq!(
+        refused(Setting::ServerHeader, Value::Bool(false)),
+        format!("{what}, got false")
+    );
+}
+
+fn spanned(values: Vec<Value>) -> Value {
+    Value::List(values.into_iter().map(|v| Spanned::new(0..0, v)).collect())
+}
+
+#[test]
+fn bind_lists() {
+    let tcp = |s: &str| BindAddr::Tcp(s.parse().expect("test address"));
+    let set = |v: Value| {
+        let mut cfg = Config::default();
+        assign(&mut cfg, Setting::Bind, &v, &Fake::MACHINE).map(|()| cfg.bind)
+    };
+    assert_eq!(set(str("127.0.0.1:1")), Ok(vec![tcp("127.0.0.1:1")]));
+    assert_eq!(set(arg("[::1]:2")), Ok(vec![tcp("[::1]:2")]));
+    assert_eq!(
+        set(spanned(vec![
+            str("127.0.0.1:0"),
+            str("127.0.0.1:0"),
+            str("unix:/tmp/a.sock")
+        ])),
+        Ok(vec![
+            tcp("127.0.0.1:0"),
+            tcp("127.0.0.1:0"),
+            BindAddr::Unix("/tmp/a.sock".into())
+        ])
+    );
+    assert_eq!(
+        set(Value::Args(vec!["fd://3".into(), ":80".into()])),
+        Ok(vec![BindAddr::Fd(3), tcp("0.0.0.0:80")])
+    );
+    let problem = |message: &str, item| Problem {
+        message: message.into(),
+        item,
+    };
+    let cases = [
+        (
+            str("127.0.0.1:99999"),
+            problem("\"127.0.0.1:99999\" is not a valid address (port out of range)", None),
+        ),
+        (
+            spanned(vec![str("unix:/tmp/a.sock"), str("127.0.0.1:99999")]),
+            problem(
+                "\"127.0.0.1:99999\" is not a valid address (port out of range)",
+                Some(1),
+            ),
+        ),
+        (
+            spanned(vec![str("127.0.0.1:1"), Value::Int(80)]),
+            problem("expected an address string, got 80", Some(1)),
+        ),
+        (
+            spanned(vec![str("127.0.0.1:1"), str("127.0.0.1:1")]),
+            problem("\"127.0.0.1:1\" repeats an address already listed", Some(1)),
+        ),
+        (
+            spanned(vec![]),
+            problem("expected at least one address, got an empty list", None),
+        ),
+        (
+            Value::Int(8000),
+            problem("expected an address or a list of addresses, got 8000", None),
+        ),
+        (
+            arg("web:80"),
+            problem(
+                "\"web:80\" is not a valid address (cannot resolve host: no DNS in tests (web))",
+                None,
+            ),
+        ),
+    ];
+    for (value, want) in cases {
+        assert_eq!(set(value.clone()), Err(want), "{value:?}");
+    }
+}
+
+#[test]
+fn switches_and_booleans() {
+    let all = [
+        Setting::ProxyProtocol,
+        Setting::ReusePort,
+        Setting::BatchResponses,
+        Setting::PreloadApp,
+        Setting::Syslog,
+        Setting::DisableRedirectAccessToSyslog,
+        Setting::CaptureOutput,
+        Setting::Daemon,
+    ];
+    for s in all {
+        // Off by default, except batch_responses.
+        let (usual, other) = match s {
+            Setting::BatchResponses => (true, false),
+            _ => (false, true),
+        };
+        let changed = try_set(s, Value::Bool(other)).expect("valid");
+        assert_ne!(changed, Config::default(), "{s:?}");
+        assert_eq!(try_set(s, Value::Bool(usual)), Ok(Config::default()), "{s:?}");
+        assert_eq!(refused(s, str("true")), "expected true or false, got \"true\"");
+        assert_eq!(refused(s, Value::Int(1)), "expected true or false, got 1");
+    }
+}
+
+#[test]
+fn allow_lists() {
+    let net = |s: &str, len| (s.parse().expect("test address"), len);
+    for s in [Setting::ForwardedAllowIps, Setting::ProxyAllowIps] {
+        let get = |c: Config| match s {
+            Setting::ForwardedAllowIps => c.forwarded_allow_ips,
+            _ => c.proxy_allow_ips,
+        };
+        let want = AllowIps {
+            any: false,
+            nets: vec![net("10.0.0.0", 8), net("::1", 128)],
+        };
+        assert_eq!(try_set(s, str("10.0.0.0/8, ::1,")).map(get), Ok(want.clone()));
+        assert_eq!(try_set(s, arg("10.0.0.0/8,::1")).map(get), Ok(want.clone()));
+        assert_eq!(
+            try_set(s, spanned(vec![str("10.0.0.0/8"), str("::1")])).map(get),
+            Ok(want)
+        );
+        let any = AllowIps {
+            any: true,
+            nets: vec![],
+        };
+        assert_eq!(try_set(s, str("127.0.0.1,*")).map(get), Ok(any));
+        assert_eq!(try_set(s, str("")).map(get), Ok(AllowIps::default()), "trust nobody");
+        assert_eq!(try_set(s, spanned(vec![])).map(get), Ok(AllowIps::default()));
+
+        let problem = |message: &str, item| Problem {
+            message: message.into(),
+            item,
+        };
+        let set = |v: Value| {
+            let mut cfg = Config::default();
+            assign(&mut cfg, s, &v, &Fake::MACHINE).map(|()| get(cfg))
+        };
+        let cases = [
+            (
+                str("10.0.0.1,localhost"),
+                problem(
+                    "\"localhost\" is not a valid entry (not an IP address, CIDR network or *)",
+                    None,
+                ),
+            ),
+            (
+                spanned(vec![str("*"), str("10.0.0.1/8")]),
+                problem(
+                    "\"10.0.0.1/8\" is not a valid entry (host bits are set (the network is 10.0.0.0/8))",
+                    Some(1),
+                ),
+            ),
+            (
+                spanned(vec![str("::1"), Value::Int(10)]),
+                problem("expected a string, got 10", Some(1)),
+            ),
+            (
+                Value::Bool(true),
+                problem(
+                    "expected a comma-separated string or a list of IP addresses, CIDR networks or *, got true",
+                    None,
+                ),
+            ),
+        ];
+        for (value, want) in cases {
+            assert_eq!(set(value.clone()), Err(want), "{s:?} {value:?}");
+        }
+    }
+}
+
+fn table(entries: Vec<(&str, Value)>) -> Value {
+    Value::Table(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Spanned::new(0..0, v)))
+            .collect(),
+    )
+}
+
+#[test]
+fn scheme_header_tables() {
+    let set = |v: Value| {
+        let mut cfg = Config::default();
+        assign(&mut cfg, Setting::SecureSchemeHeaders, &v, &Fake::MACHINE).map(|()| cfg.secure_scheme_headers)
+    };
+    assert_eq!(
+        set(table(vec![
+            ("X-Forwarded-Proto", str("https")),
+            ("front-end-https", str("on"))
+        ])),
+        Ok(vec![
+            ("X-FORWARDED-PROTO".into(), "https".into()),
+            ("FRONT-END-HTTPS".into(), "on".into())
+        ])
+    );
+    assert_eq!(set(table(vec![])), Ok(vec![]), "no header means https");
+    let problem = |message: &str, item| Problem {
+        message: message.into(),
+        item,
+    };
+    let cases = [
+        (
+            table(vec![("X-A", str("1")), ("X B", str("on"))]),
+            problem("header name \"X B\" is not a valid HTTP token", Some(1)),
+        ),
+        (
+            table(vec![("", str("on"))]),
+            problem("header name \"\" is not a valid HTTP token", Some(0)),
+        ),
+        (
+            table(vec![("X-Proto", str("https")), ("x-proto", str("on"))]),
+            problem(
+                "header \"x-proto\" is listed twice (names are compared ignoring case)",
+                Some(1),
+            ),
+        ),
+        (
+            table(vec![("X-Proto", str(""))]),
+            problem("expected non-empty printable ASCII for \"X-Proto\", got \"\"", Some(0)),
+        ),
+        (
+            table(vec![("X-Proto", str("on\r\nX: y"))]),
+            problem(
+                "expected non-empty printable ASCII for \"X-Proto\", got \"on\\r\\nX: y\"",
+                Some(0),
+            ),
+        ),
+        (
+            table(vec![("X-Proto", Value::Bool(true))]),
+            problem("expected non-empty printable ASCII for \"X-Proto\", got true", Some(0)),
+        ),
+        (
+            str("X-FORWARDED-PROTO=https"),
+            problem(
+                "expected a table of header names and values, such as { \"X-FORWARDED-PROTO\" = \"https\" }, got \"X-FORWARDED-PROTO=https\"",
+                None,
+            ),
+        ),
+    ];
+    for (value, want) in cases {
+        assert_eq!(set(value.clone()), Err(want), "{value:?}");
+    }
+}
+
+#[test]
+fn directories() {
+    for s in [Setting::StaticRoot, Setting::Chdir, Setting::Virtualenv] {
+        let get = |c: Config| match s {
+            Setting::StaticRoot => c.static_root,
+            Setting::Chdir => c.chdir,
+            _ => c.virtualenv,
+        };
+        assert_eq!(try_set(s, str("/srv/www")).map(get), Ok(Some("/srv/www".into())));
+        assert_eq!(try_set(s, arg(".")).map(get), Ok(Some(".".into())));
+        let what = "expected an existing directory";
+        assert_eq!(refused(s, str("/srv/nope")), format!("{what}, got \"/srv/nope\""));
+        assert_eq!(refused(s, str("")), format!("{what}, got \"\""));
+        assert_eq!(refused(s, str("/srv\0")), format!("{what}, got \"/srv\\0\""));
+        assert_eq!(refused(s, Value::Int(1)), format!("{what}, got 1"));
+    }
+}
+
+#[test]
+fn files() {
+    let pid = Setting::Pidfile;
+    assert_eq!(
+        try_set(pid, str("/tmp/f.pid")).map(|c| c.pidfile),
+        Ok(Some("/tmp/f.pid".into()))
+    );
+    assert_eq!(
+        try_set(pid, arg("f.pid")).map(|c| c.pidfile),
+        Ok(Some("f.pid".into())),
+        "relative: the current directory"
+    );
+    let what = "expected a file path in an existing directory";
+    assert_eq!(
+        refused(pid, str("/nope/f.pid")),
+        format!("{what}, got \"/nope/f.pid\", whose directory does not exist")
+    );
+    assert_eq!(
+        refused(pid, str("/tmp")),
+        format!("{what}, got \"/tmp\", which is a directory")
+    );
+    assert_eq!(refused(pid, str("")), format!("{what}, got \"\""));
+
+    for s in [Setting::Errorlog, Setting::Accesslog] {
+        let get = |c: Config| match s {
+            Setting::Errorlog => Some(c.errorlog),
+            _ => c.accesslog,
+        };
+        assert_eq!(try_set(s, str("-")).map(get), Ok(Some("-".into())));
+        // Accepted whatever the fake file system holds: they are never opened.
+        assert_eq!(try_set(s, str("/dev/stdout")).map(get), Ok(Some("/dev/stdout".into())));
+        assert_eq!(
+            try_set(s, arg("/proc/self/fd/2")).map(get),
+            Ok(Some("/proc/self/fd/2".into()))
+        );
+        assert_eq!(
+            try_set(s, arg("/srv/www/a.log")).map(get),
+            Ok(Some("/srv/www/a.log".into()))
+        );
+        let what = "expected \"-\" (stderr) or a file path in an existing directory";
+        assert_eq!(
+            refused(s, str("/var/log/x/a.log")),
+            format!("{what}, got \"/var/log/x/a.log\", whose directory does not exist")
+        );
+        assert_eq!(
+            refused(s, str("/srv")),
+            format!("{what}, got \"/srv\", which is a directory")
+        );
+        assert_eq!(refused(s, Value::Bool(true)), format!("{what}, got true"));
+    }
+}
+
+#[test]
+fn python_paths() {
+    let p = Setting::Pythonpath;
+    let want: Vec<PathBuf> = vec!["/srv/app".into(), "lib".into()];
+    assert_eq!(
+        try_set(p, arg("/srv/app, lib,")).map(|c| c.pythonpath),
+        Ok(want.clone())
+    );
+    assert_eq!(
+        try_set(p, spanned(vec![str("/srv/app"), str("lib")])).map(|c| c.pythonpath),
+        Ok(want)
+    );
+    assert_eq!(
+        try_set(p, spanned(vec![str("a,b")])).map(|c| c.pythonpath),
+        Ok(vec![PathBuf::from("a,b")]),
+        "a list element is one path, commas and all"
+    );
+    assert_eq!(try_set(p, str("")).map(|c| c.pythonpath), Ok(vec![]));
+    assert_eq!(
+        refused(p, spanned(vec![str("")])),
+        "expected a directory path, got \"\""
+    );
+    assert_eq!(
+        refused(p, Value::Int(3)),
+        "expected a comma-separated string or a list of directory paths, got 3"
+    );
+}
+
+#[test]
+fn counts_and_boot_timeout() {
+    assert_eq!(
+        try_set(Setting::MaxRequests, arg("1000")).map(|c| c.max_requests),
+        Ok(1000)
+    );
+    assert_eq!(
+        refused(Setting::MaxRequests, Value::Int(-1)),
+        "expected a non-negative integer (0 = never), got -1"
+    );
+    assert_eq!(
+        try_set(Setting::MaxRequestsJitter, Value::Int(50)).map(|c| c.max_requests_jitter),
+        Ok(50)
+    );
+    assert_eq!(
+        refused(Setting::MaxRequestsJitter, str("50")),
+        "expected a non-negative integer, got \"50\""
+    );
+    let b = Setting::BootTimeout;
+    assert_eq!(
+        try_set(b, Value::Float(2.5)).map(|c| c.boot_timeout),
+        Ok(Duration::from_millis(2500))
+    );
+    assert_eq!(
+        refused(b, Value::Int(0)),
+        "expected a positive number of seconds, got 0"
+    );
+}
+
+#[test]
+fn log_texts() {
+    let f = Setting::AccessLogFormat;
+    assert_eq!(
+        try_set(f, str("%(h)s %(r)s")).map(|c| c.access_log_format),
+        Ok("%(h)s %(r)s".into())
+    );
+    assert_eq!(refused(f, str("")), "expected a non-empty access log format, got \"\"");
+    for s in [Setting::SyslogPrefix, Setting::ProcName] {
+        let get = |c: Config| match s {
+            Setting::SyslogPrefix => c.syslog_prefix,
+            _ => c.proc_name,
+        };
+        assert_eq!(try_set(s, str("my shop")).map(get), Ok(Some("my shop".into())));
+        let what = "expected non-empty text without control characters";
+        assert_eq!(refused(s, str("")), format!("{what}, got \"\""));
+        assert_eq!(refused(s, str("a\nb")), format!("{what}, got \"a\\nb\""));
+    }
+}
+
+#[test]
+fn syslog_settings() {
+    let a = Setting::SyslogAddr;
+    assert_eq!(
+        try_set(a, str("udp://10.0.0.1:514")).map(|c| c.syslog_addr),
+        Ok("udp://10.0.0.1:514".into())
+    );
+    assert_eq!(
+        refused(a, str("udp://h:0")),
+        "\"udp://h:0\" is not a valid syslog address (the port must be an integer from 1 to 65535, got \"0\")"
+    );
+    assert_eq!(
+        refused(a, Value::Int(514)),
+        "expected a syslog address such as unix:///dev/log or udp://HOST:PORT, got 514"
+    );
+    let f = Setting::SyslogFacility;
+    assert_eq!(
+        try_set(f, arg("LOCAL3")).map(|c| c.syslog_facility),
+        Ok("local3".into())
+    );
+    assert_eq!(
+        refused(f, str("local8")),
+        "expected one of kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, \
+         local0, local1, local2, local3, local4, local5, local6, local7, got \"local8\""
+    );
+}
+
+#[test]
+fn users_and_groups() {
+    for (s, noun) in [(Setting::User, "user"), (Setting::Group, "group")] {
+        let get = |c: Config| match s {
+            Setting::User => c.user,
+            _ => c.group,
+        };
+        for good in ["www-data", "root", "0", "1000", "4294967294"] {
+            assert_eq!(try_set(s, str(good)).map(get), Ok(Some(good.into())), "{good}");
+        }
+        assert_eq!(try_set(s, arg(" root ")).map(get), Ok(Some("root".into())));
+        let what = format!("expected an existing {noun} name or a number");
+        for bad in ["no-such-user-xyz", "", "-1", "4294967295", "99999999999"] {
+            assert_eq!(refused(s, str(bad)), format!("{what}, got {bad:?}"));
+        }
+        assert_eq!(refused(s, Value::Int(1000)), format!("{what}, got 1000"));
+    }
+}
+
+/// A machine whose user database cannot be read.
+struct BrokenDb;
+
+impl System for BrokenDb {
+    fn resolve(&self, host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
+        Fake::MACHINE.resolve(host, port)
+    }
+    fn is_dir(&self, _: &Path) -> bool {
+        false
+    }
+    fn user_exists(&self, _: &str) -> Result<bool, String> {
+        Err("EIO: I/O error".into())
+    }
+    fn group_exists(&self, _: &str) -> Result<bool, String> {
+        Err("EIO: I/O error".into())
+    }
+}
+
+#[test]
+fn an_unreadable_user_database_says_so() {
+    let mut cfg = Config::default();
+    let err = assign(&mut cfg, Setting::Group, &str("staff"), &BrokenDb).map_err(|p| p.message);
+    assert_eq!(err, Err("cannot look up group \"staff\": EIO: I/O error".into()));
+}
+
+#[test]
+fn umasks() {
+    let u = Setting::Umask;
+    let cases = [
+        (Value::Int(0o22), 0o22),
+        (str("0022"), 0o22),
+        (str("0o22"), 0o22),
+        (arg("0O777"), 0o777),
+        (arg("18"), 18),
+        (arg("0x1f"), 0x1f),
+        (arg("0b111"), 7),
+        (arg("0"), 0),
+        (arg(" 077 "), 0o77),
+    ];
+    for (value, want) in cases {
+        assert_eq!(try_set(u, value.clone()).map(|c| c.umask), Ok(want), "{value:?}");
+    }
+    let what = "expected a umask from 0 to 0o777 (octal as 0o22 or 0022)";
+    assert_eq!(refused(u, Value::Int(0o1000)), format!("{what}, got 0o1000"));
+    assert_eq!(refused(u, arg("1000")), format!("{what}, got 0o1750"));
+    assert_eq!(refused(u, Value::Int(-1)), format!("{what}, got -1"));
+    for bad in ["-1", "", "0o", "08", "0o8", "22a", "0x", "+7"] {
+        assert_eq!(refused(u, arg(bad)), format!("{what}, got {bad:?}"), "{bad}");
+    }
+    assert_eq!(refused(u, Value::Float(18.0)), format!("{what}, got 18.0"));
+}
+
+#[test]
+fn environment_pairs() {
+    let e = Setting::RawEnv;
+    let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    assert_eq!(
+        try_set(e, spanned(vec![str("A=1"), str("B="), str("C=x=y")])).map(|c| c.raw_env),
+        Ok(vec![pair("A", "1"), pair("B", ""), pair("C", "x=y")])
+    );
+    assert_eq!(
+        try_set(e, Value::Args(vec!["A=1".into(), "A=2".into()])).map(|c| c.raw_env),
+        Ok(vec![pair("A", "1"), pair("A", "2")])
+    );
+    assert_eq!(try_set(e, str("K=a,b")).map(|c| c.raw_env), Ok(vec![pair("K", "a,b")]));
+    let set = |v: Value| {
+        let mut cfg = Config::default();
+        assign(&mut cfg, e, &v, &Fake::MACHINE).map(|()| cfg.raw_env)
+    };
+    let problem = |message: &str, item| Problem {
+        message: message.into(),
+        item,
+    };
+    let cases = [
+        (
+            spanned(vec![str("A=1"), str("NOEQUALS")]),
+            problem("expected KEY=VALUE with a non-empty KEY, got \"NOEQUALS\"", Some(1)),
+        ),
+        (
+            spanned(vec![str("=1")]),
+            problem("expected KEY=VALUE with a non-empty KEY, got \"=1\"", Some(0)),
+        ),
+        (
+            Value::Args(vec!["A=\0".into()]),
+            problem("expected KEY=VALUE with a non-empty KEY, got \"A=\\0\"", None),
+        ),
+        (
+            Value::Table(vec![]),
+            problem("expected a list of \"KEY=VALUE\" strings, got a table", None),
+        ),
+    ];
+    for (value, want) in cases {
+        assert_eq!(set(value.clone()), Err(want), "{value:?}");
+    }
+}
+
+#[test]
+fn refused_value_leaves_config_alone() {
+    let mut cfg = Config::default();
+    assert!(assign(&mut cfg, Setting::Workers, &Value::Int(0), &Fake::MACHINE).is_err());
+    assert_eq!(cfg, Config::default());
+}

@@ -1,0 +1,602 @@
+//! The table of settings: each setting once, with its key and field, type, default, command-line
+//! form, help line, paragraph for `etc/forkhorn.toml`, check and printed form. The `Setting` enum,
+//! [`Config`], the file's keys, the command line's flags, `--help`, the man page,
+//! `--print-config` and `etc/forkhorn.toml` all come from here (see `setting::settings!`).
+//!
+//! Adding a setting is one entry here plus the code that acts on its field.
+
+use super::render::{display, list, opt_path, opt_quoted, quote, quoted, secs};
+use super::setting::{
+    access_format, account, allow_ips, app, bind_list, boolean, env_pairs, existing_dir, facility, file_path, integer,
+    loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings, syslog_addr, umask,
+    worker_class, Account, Cli, Descriptor, FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
+};
+use super::system::System;
+use super::{allow, AllowIps, BindAddr, LogLevel, WorkerClass};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+settings! {
+    /// Listening addresses.
+    Bind bind: Vec<BindAddr> = vec![BindAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 8000)))], {
+        cli: Cli::long("--bind").short('b').values("ADDR"),
+        help: "Address to listen on, repeatable: HOST:PORT (IPv6 in brackets), unix:PATH, fd://N. \
+               [default: 127.0.0.1:8000]",
+        doc: "Addresses to listen on: \"HOST:PORT\", \"[IPv6]:PORT\", \"HOST\" (port 8000), \":PORT\" (all \
+              IPv4 interfaces), \"unix:PATH\", \"fd://N\" (an inherited socket). A single string is also \
+              accepted. Port 0 asks the kernel for a free port. A host name is looked up and its first \
+              address used. (gunicorn binds 0.0.0.0:$PORT when the PORT variable is set; forkhorn ignores \
+              PORT.)",
+        parse: bind_list,
+        show: |b| Some(list(b.iter().map(|a| a.to_string()))),
+    }
+
+    /// Number of worker processes.
+    Workers workers: usize = 1, {
+        cli: Cli::long("--workers").short('w').value("INT"),
+        help: "Number of worker processes. [default: 1, or $WEB_CONCURRENCY]",
+        doc: "Number of worker processes (at least 1). WEB_CONCURRENCY overrides this value; in gunicorn it \
+              is only the default, but forkhorn lets the environment scale a deployment without editing it.",
+        parse: |v, _| integer(v, POSITIVE),
+        show: display,
+    }
+
+    /// gunicorn's `worker_class`: `sync` or `gthread`.
+    WorkerClass worker_class: WorkerClass = WorkerClass::Sync, {
+        cli: Cli::long("--worker-class").short('k').value("CLASS"),
+        help: "The worker class: sync or gthread (gunicorn's class paths for them are accepted too). A sync \
+               worker with --threads above 1 runs as gthread, as in gunicorn. [default: sync]",
+        doc: "What a worker runs the application on: \"sync\" (on the worker's event-loop thread, unless \
+              threads is above 1, when a sync worker runs as gthread, as gunicorn switches it) or \"gthread\" \
+              (on a pool of application threads, as many as threads says). gunicorn's class paths for the \
+              two, \"gunicorn.workers.sync.SyncWorker\" and \"gunicorn.workers.gthread.ThreadWorker\" (or \
+              \"egg:gunicorn#sync\", \"egg:gunicorn#gthread\"), are accepted too. There are no async classes \
+              (gevent, eventlet, tornado, uvicorn's): an app that waits should raise threads instead.",
+        parse: |v, _| worker_class(v),
+        show: |c| Some(quote(c.as_str())),
+    }
+
+    /// Application threads per worker (gunicorn's `threads`); see [`Config::threaded`].
+    Threads threads: usize = 1, {
+        cli: Cli::long("--threads").value("INT"),
+        help: "Application threads per worker: the app runs on a pool of this many threads, so a worker \
+               serves other requests while one waits (gunicorn's gthread). 1: the app runs on the worker's \
+               event-loop thread. [default: 1]",
+        doc: "Application threads per worker (1 to 1024). Raise it for an app that spends its time waiting \
+              on a database or other services: the app runs on a pool of this many threads, so the worker \
+              serves other requests while one waits. 1 keeps the app on the worker's event-loop thread, \
+              with no hand-off to a thread and back. Above 1, Python apps see wsgi.multithread = True (the \
+              GIL still runs one thread's Python at a time; it is released while a thread waits). A Rust \
+              app must be Send + Sync, which the Application trait requires: one app object serves all the \
+              threads of its worker, so state it changes per request needs atomics or a lock.",
+        // gunicorn sets no upper bound; 1024 threads is past any useful pool, and a typo such as
+        // 40000 would otherwise cost every worker that many stacks.
+        parse: |v, _| integer(v, Range::new(1, 1024, "an integer from 1 to 1024")),
+        show: display,
+    }
+
+    /// listen(2) backlog.
+    Backlog backlog: i32 = 2048, {
+        cli: Cli::long("--backlog").value("INT"),
+        help: "The listen(2) backlog. [default: 2048]",
+        doc: "The listen(2) backlog: connections the kernel queues before a worker accepts them (at least \
+              1; the kernel caps it at net.core.somaxconn).",
+        parse: |v, _| integer(v, POSITIVE),
+        show: display,
+    }
+
+    /// Most simultaneous connections one worker holds.
+    WorkerConnections worker_connections: usize = 1000, {
+        cli: Cli::long("--worker-connections").value("INT"),
+        help: "Most simultaneous connections per worker. [default: 1000]",
+        doc: "Most simultaneous connections one worker holds (at least 1). In gunicorn this only applies to \
+              the threaded and async workers; every forkhorn worker is an event loop, so it always applies. \
+              A full worker takes a new connection by closing the one that has kept it waiting longest \
+              (idle between requests, or slow to send its request head), as nginx reuses idle keep-alive \
+              connections; only when every connection has a request under way does it stop accepting.",
+        parse: |v, _| integer(v, POSITIVE),
+        show: display,
+    }
+
+    /// A worker silent for longer is killed (0 = never).
+    Timeout timeout: Duration = Duration::from_secs(30), {
+        cli: Cli::long("--timeout").short('t').value("SECONDS"),
+        help: "Kill a worker silent for this many seconds (0: never). [default: 30]",
+        doc: "A worker silent for this many seconds is killed and replaced (0: never).",
+        parse: |v, _| seconds(v, Zero::Allowed),
+        show: secs,
+    }
+
+    /// How long a stopping worker may finish in-flight requests.
+    GracefulTimeout graceful_timeout: Duration = Duration::from_secs(30), {
+        cli: Cli::long("--graceful-timeout").value("SECONDS"),
+        help: "Seconds a stopping worker may spend finishing its requests. [default: 30]",
+        doc: "After a graceful stop (TERM), how long workers may finish in-flight requests before SIGKILL.",
+        parse: |v, _| seconds(v, Zero::Allowed),
+        show: secs,
+    }
+
+    /// How long an idle keep-alive connection is kept.
+    Keepalive keepalive: Duration = Duration::from_secs(2), {
+        cli: Cli::long("--keep-alive").value("SECONDS"),
+        help: "Seconds to hold an idle keep-alive connection (0: no keep-alive). [default: 2]",
+        doc: "How long an idle keep-alive connection is held open (0: no keep-alive).",
+        parse: |v, _| seconds(v, Zero::Allowed),
+        show: secs,
+    }
+
+    /// Longest request line in bytes (0 = unlimited).
+    LimitRequestLine limit_request_line: usize = 4094, {
+        cli: Cli::long("--limit-request-line").value("INT"),
+        help: "Longest request line in bytes, 0 to 8190 (0: unlimited). [default: 4094]",
+        doc: "Longest request line in bytes (0: unlimited, which like any value above 8190 means 8190, as \
+              in gunicorn).",
+        // gunicorn's bound, applied as gunicorn applies it: a larger value means the bound, so a
+        // gunicorn configuration keeps working.
+        parse: |v, _| {
+            let n: usize = integer(v, Range::new(0, u64::MAX, "a non-negative integer (0 = unlimited)"))?;
+            Ok(n.min(8190))
+        },
+        show: display,
+    }
+
+    /// Most header fields in a request.
+    LimitRequestFields limit_request_fields: usize = 100, {
+        cli: Cli::long("--limit-request-fields").value("INT"),
+        help: "Most header fields in a request, 1 to 32768. [default: 100]",
+        doc: "Most header fields in one request (0 or above 32768 means 32768, as in gunicorn).",
+        // As for limit_request_line; 0 too means the bound.
+        parse: |v, _| {
+            let n: usize = integer(v, Range::new(0, u64::MAX, "a non-negative integer"))?;
+            Ok(if n == 0 { 32768 } else { n.min(32768) })
+        },
+        show: display,
+    }
+
+    /// Longest header field (name, colon, value) in bytes (0 = unlimited).
+    LimitRequestFieldSize limit_request_field_size: usize = 8190, {
+        // gunicorn spells this one flag with an underscore; the all-hyphen form is what people type.
+        cli: Cli::long("--limit-request-field_size").alias("--limit-request-field-size").value("INT"),
+        help: "Longest header field in bytes (0: unlimited). [default: 8190]",
+        doc: "Longest header field (name, colon and value) in bytes (0: unlimited).",
+        parse: |v, _| integer(v, Range::new(0, u64::MAX, "a non-negative integer (0 = unlimited)")),
+        show: display,
+    }
+
+    /// Largest request body in bytes (0 = unlimited).
+    LimitRequestBody limit_request_body: u64 = 1 << 30, {
+        cli: Cli::long("--limit-request-body").value("BYTES"),
+        help: "Largest request body in bytes (0: unlimited). [default: 1073741824]",
+        doc: "Largest request body in bytes; larger ones get 413 (0: unlimited). gunicorn has no such \
+              setting; forkhorn caps bodies at 1 GiB by default so one client cannot fill the disk.",
+        parse: |v, _| integer(v, Range::new(0, u64::MAX, "a non-negative number of bytes (0 = unlimited)")),
+        show: display,
+    }
+
+    /// Request bodies up to this size stay in memory; larger ones go to a temporary file.
+    BodyBufferSize body_buffer_size: usize = 64 * 1024, {
+        cli: Cli::long("--body-buffer-size").value("BYTES"),
+        help: "Request bodies up to this many bytes stay in memory. [default: 65536]",
+        doc: "Request bodies up to this many bytes stay in memory, larger ones go to a temporary file. \
+              gunicorn has no such setting.",
+        parse: |v, _| integer(v, BYTES),
+        show: display,
+    }
+
+    /// How long a client may take to send a complete request head.
+    HeaderTimeout header_timeout: Duration = Duration::from_secs(15), {
+        cli: Cli::long("--header-timeout").value("SECONDS"),
+        help: "Seconds a client may take to send a complete request head. [default: 15]",
+        doc: "Seconds a client may take to send a complete request head (more than 0). gunicorn has no \
+              such setting (its sync workers rely on timeout); forkhorn's event loop needs it against slow \
+              clients.",
+        // Zero would time every connection out the moment it is accepted.
+        parse: |v, _| seconds(v, Zero::Refused),
+        show: secs,
+    }
+
+    /// The `Server` response header (empty: none).
+    ServerHeader server_header: String = "forkhorn".into(), {
+        cli: Cli::long("--server-header").value("TEXT"),
+        help: "The Server response header (\"\": none). [default: forkhorn]",
+        doc: "The Server response header; \"\" sends none. gunicorn always sends \"gunicorn\" and has no \
+              setting.",
+        parse: |v, _| server_header(v),
+        show: quoted,
+    }
+
+    /// The application: `builtin:NAME` or `module.path:callable`.
+    App app: String = "builtin:hello".into(), {
+        cli: Cli::Positional("APP"),
+        help: "The application: builtin:NAME (hello, echo, sleep, static), or module.path:callable, \
+               module:factory(args)",
+        doc: "The application: \"builtin:NAME\" (hello, echo), \"module.path:callable\", \
+              \"module:factory()\", \"module:factory(args)\", or \"module\" alone for module:application. The \
+              APP argument on the command line overrides it. (gunicorn's file setting is named wsgi_app; \
+              forkhorn uses app.)",
+        parse: |v, _| app(v),
+        show: quoted,
+    }
+
+    /// Log threshold.
+    Loglevel loglevel: LogLevel = LogLevel::Info, {
+        cli: Cli::long("--log-level").value("LEVEL"),
+        help: "Log threshold: debug, info, warning, error, critical. [default: info]",
+        doc: "Log threshold: debug, info, warning, error or critical (any case).",
+        parse: |v, _| loglevel(v),
+        show: |l| Some(quote(l.as_str())),
+    }
+
+    /// Peers trusted to set the scheme headers (`X-Forwarded-Proto` ...).
+    ForwardedAllowIps forwarded_allow_ips: AllowIps = AllowIps::loopback(), {
+        cli: Cli::long("--forwarded-allow-ips").value("LIST"),
+        help: "Peers trusted to set X-Forwarded-Proto and the like: comma-separated IPs, CIDR networks, or \
+               *. [default: 127.0.0.1,::1]",
+        doc: "Peers trusted to set the headers of secure_scheme_headers: IP addresses, CIDR networks such as \
+              \"10.0.0.0/8\", or \"*\" for any peer. A list, or gunicorn's comma-separated string \"a,b\".",
+        section: "HTTP behind proxies",
+        parse: |v, _| allow_ips(v, ALLOW),
+        show: |a| Some(list(allow::show(a).iter())),
+    }
+
+    /// Header (upper case) and value pairs that, from a trusted peer, mean `https`.
+    SecureSchemeHeaders secure_scheme_headers: Vec<(String, String)> = vec![
+        ("X-FORWARDED-PROTOCOL".into(), "ssl".into()),
+        ("X-FORWARDED-PROTO".into(), "https".into()),
+        ("X-FORWARDED-SSL".into(), "on".into()),
+    ], {
+        cli: Cli::FileOnly,
+        help: "",
+        doc: "Header names (any case; compared upper case) and the value that, from a trusted peer, means \
+              the request came over https. No command-line flag, as in gunicorn.",
+        parse: |v, _| scheme_headers(v),
+        show: |headers| {
+            let entries: Vec<String> =
+                headers.iter().map(|(name, value)| format!("{} = {}", quote(name), quote(value))).collect();
+            Some(if entries.is_empty() { "{}".to_owned() } else { format!("{{ {} }}", entries.join(", ")) })
+        },
+    }
+
+    /// Expect the PROXY protocol (v1 or v2) at the start of each connection.
+    ProxyProtocol proxy_protocol: bool = false, {
+        cli: Cli::long("--proxy-protocol").switch(),
+        help: "Expect a PROXY protocol (v1 or v2) header at the start of each connection",
+        doc: "Expect a PROXY protocol header (v1 or v2) at the start of each connection.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
+    /// Peers allowed to send a PROXY protocol header.
+    ProxyAllowIps proxy_allow_ips: AllowIps = AllowIps::loopback(), {
+        cli: Cli::long("--proxy-allow-from").alias("--proxy-allow-ips").value("LIST"),
+        help: "Peers allowed to send a PROXY protocol header: comma-separated IPs, CIDR networks, or *. \
+               [default: 127.0.0.1,::1]",
+        doc: "Peers allowed to send a PROXY protocol header; same forms as forwarded_allow_ips.",
+        parse: |v, _| allow_ips(v, ALLOW),
+        show: |a| Some(list(allow::show(a).iter())),
+    }
+
+    /// The directory `builtin:static` serves.
+    StaticRoot static_root: Option<PathBuf> = None, {
+        cli: Cli::long("--static-root").value("DIR"),
+        help: "The directory builtin:static serves (must exist)",
+        doc: "The directory builtin:static serves; it must exist when the configuration is loaded.",
+        example: "\"/srv/www/static\"",
+        section: "Files",
+        parse: |v, sys| existing_dir(v, sys).map(Some),
+        show: opt_path,
+    }
+
+    /// How long a new worker may take to become ready (slow imports).
+    BootTimeout boot_timeout: Duration = Duration::from_secs(120), {
+        cli: Cli::long("--boot-timeout").value("SECONDS"),
+        help: "Seconds a new worker may take to boot (more than 0). [default: 120]",
+        doc: "Seconds a new worker may take to become ready, e.g. for slow imports (more than 0).",
+        section: "Supervision",
+        // Zero would fail every boot before the worker could report in.
+        parse: |v, _| seconds(v, Zero::Refused),
+        show: secs,
+    }
+
+    /// A worker is replaced after this many requests (0 = never).
+    MaxRequests max_requests: u64 = 0, {
+        cli: Cli::long("--max-requests").value("INT"),
+        help: "Replace a worker after this many requests (0: never). [default: 0]",
+        doc: "Replace a worker after this many requests, to bound slow leaks (0: never).",
+        parse: |v, _| integer(v, Range::new(0, u64::MAX, "a non-negative integer (0 = never)")),
+        show: display,
+    }
+
+    /// Up to this many requests are added to `max_requests` at random, per worker.
+    MaxRequestsJitter max_requests_jitter: u64 = 0, {
+        cli: Cli::long("--max-requests-jitter").value("INT"),
+        help: "Add up to this many requests to --max-requests at random, per worker. [default: 0]",
+        doc: "Add up to this many requests to max_requests at random, per worker, so workers do not all \
+              restart at once.",
+        parse: |v, _| integer(v, Range::new(0, u64::MAX, "a non-negative integer")),
+        show: display,
+    }
+
+    /// A worker whose resident memory passes this many MiB is replaced after its requests in
+    /// flight, as after `max_requests` (0 = never).
+    MaxWorkerMemory max_worker_memory: u64 = 0, {
+        cli: Cli::long("--max-worker-memory").value("MIB"),
+        help: "Replace a worker whose resident memory passes this many MiB, after its requests in flight \
+               (0: never). [default: 0]",
+        doc: "Replace a worker whose resident memory (RSS) passes this many MiB: it finishes its requests \
+              in flight and a new worker takes its place, as after max_requests, with its RSS in the log. \
+              Read once a second, not per request (0: never).",
+        parse: |v, _| integer(v, Range::new(0, 1 << 40, "a number of MiB (0: no limit)")),
+        show: display,
+    }
+
+    /// One SO_REUSEPORT listening socket per worker instead of one shared socket.
+    ReusePort reuse_port: bool = false, {
+        cli: Cli::long("--reuse-port").switch(),
+        help: "One SO_REUSEPORT listening socket per worker instead of one shared socket",
+        doc: "One SO_REUSEPORT listening socket per worker instead of one shared socket.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
+    /// Send the responses a worker finishes in one turn of its loop together (see the worker's
+    /// `batch` module); off: each as soon as it is made.
+    BatchResponses batch_responses: bool = true, {
+        cli: Cli::long("--no-batch-responses").switch_off(),
+        help: "Send each response as soon as it is made, instead of those a worker finishes in one turn of \
+               its event loop together",
+        doc: "Send the responses a worker finishes in one turn of its event loop together, at the end of \
+              the turn (at most 1-2 ms after the first between application calls): a proxy or client that \
+              multiplexes connections wakes once per burst (+10% req/s for Flask here). Off while the app's \
+              calls average 1 ms or more. The cost: a finished response can wait for a slow call that \
+              follows it in the same turn. false: each response goes out as soon as it is made.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
+    /// Where the master writes its pid.
+    Pidfile pidfile: Option<PathBuf> = None, {
+        cli: Cli::long("--pid").short('p').value("FILE"),
+        help: "Write the master's pid to this file (its directory must exist)",
+        doc: "Where the master writes its pid; the directory must exist.",
+        example: "\"/run/forkhorn.pid\"",
+        parse: |v, sys| Ok(Some(file_path(v, sys, FilePath::Only)?.into())),
+        show: opt_path,
+    }
+
+    /// gunicorn's directory for heartbeat files: accepted so that a gunicorn configuration keeps
+    /// working, and otherwise unused (forkhorn's heartbeat uses no file).
+    WorkerTmpDir worker_tmp_dir: Option<PathBuf> = None, {
+        cli: Cli::long("--worker-tmp-dir").value("DIR"),
+        help: "Accepted for gunicorn compatibility, with a warning; no effect (forkhorn's heartbeat uses \
+               no file)",
+        doc: "gunicorn's directory for the workers' heartbeat files (must exist). Accepted so that a \
+              gunicorn configuration keeps working, with a warning at start-up: forkhorn's heartbeat uses \
+              no file, so it has no effect.",
+        example: "\"/tmp\"",
+        parse: |v, sys| existing_dir(v, sys).map(Some),
+        show: opt_path,
+    }
+
+    /// Directory to change to before loading the app.
+    Chdir chdir: Option<PathBuf> = None, {
+        cli: Cli::long("--chdir").value("DIR"),
+        help: "Change to this directory before loading the app (must exist)",
+        doc: "Directory to change to before loading the app; it must exist.",
+        example: "\"/srv/app\"",
+        section: "Python applications",
+        parse: |v, sys| existing_dir(v, sys).map(Some),
+        show: opt_path,
+    }
+
+    /// Directories put at the front of `sys.path`.
+    Pythonpath pythonpath: Vec<PathBuf> = Vec::new(), {
+        cli: Cli::long("--pythonpath").value("DIRS"),
+        help: "Comma-separated directories to put at the front of Python's sys.path",
+        doc: "Directories put at the front of Python's sys.path: a list, or a comma-separated string.",
+        parse: |v, _| path_list(v),
+        show: |paths| Some(list(paths.iter().map(|p| p.display().to_string()))),
+    }
+
+    /// The virtualenv the app runs in (else `$VIRTUAL_ENV`).
+    Virtualenv virtualenv: Option<PathBuf> = None, {
+        cli: Cli::long("--virtualenv").value("DIR"),
+        help: "The virtualenv the app runs in (must exist). [default: $VIRTUAL_ENV]",
+        doc: "The virtualenv the app runs in (must exist); unset, $VIRTUAL_ENV is used.",
+        example: "\"/srv/app/.venv\"",
+        parse: |v, sys| existing_dir(v, sys).map(Some),
+        show: opt_path,
+    }
+
+    /// Import the app in the master, before forking.
+    PreloadApp preload_app: bool = false, {
+        cli: Cli::long("--preload").switch(),
+        help: "Import the app in the master, before forking the workers",
+        doc: "Import the app in the master, before forking, so workers share its memory.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
+    /// The error log: `-` (stderr) or a file path.
+    Errorlog errorlog: String = "-".into(), {
+        cli: Cli::long("--error-logfile").alias("--log-file").value("FILE"),
+        help: "The error log: - (stderr) or a file. [default: -]",
+        doc: "The error log: \"-\" for stderr, or a file whose directory exists.",
+        section: "Logging",
+        parse: |v, sys| file_path(v, sys, FilePath::OrStderr),
+        show: quoted,
+    }
+
+    /// The access log: `-` (stderr), a file path, or none.
+    Accesslog accesslog: Option<String> = None, {
+        cli: Cli::long("--access-logfile").value("FILE"),
+        help: "The access log: - (stderr) or a file. [default: none]",
+        doc: "The access log: \"-\" for stderr, or a file whose directory exists. Unset: no access log.",
+        example: "\"-\"",
+        parse: |v, sys| file_path(v, sys, FilePath::OrStderr).map(Some),
+        show: opt_quoted,
+    }
+
+    /// The access log line, in gunicorn's `%(atom)s` format.
+    AccessLogFormat access_log_format: String =
+        r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#.into(), {
+        cli: Cli::long("--access-logformat").value("FORMAT"),
+        help: "The access log line, in gunicorn's %(atom)s format",
+        doc: "The access log line, in gunicorn's %(atom)s format (must not be empty).",
+        parse: |v, _| access_format(v),
+        show: quoted,
+    }
+
+    /// Send logs to syslog.
+    Syslog syslog: bool = false, {
+        cli: Cli::long("--log-syslog").switch(),
+        help: "Send logs to syslog",
+        doc: "Send logs to syslog.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
+    /// `unix:///dev/log`, `unix:///path#dgram|stream`, `udp://host:port`, `tcp://host:port`.
+    SyslogAddr syslog_addr: String = "unix:///dev/log".into(), {
+        cli: Cli::long("--log-syslog-to").value("ADDR"),
+        help: "Syslog address: unix://PATH[#dgram|#stream], udp://HOST:PORT, tcp://HOST:PORT. [default: \
+               unix:///dev/log]",
+        doc: "Where syslog is: \"unix://PATH\", \"unix://PATH#dgram\" or \"#stream\", \"udp://HOST:PORT\", \
+              \"tcp://HOST:PORT\".",
+        parse: |v, _| syslog_addr(v),
+        show: quoted,
+    }
+
+    /// The syslog facility name (`user`, `daemon`, `local0` ...).
+    SyslogFacility syslog_facility: String = "user".into(), {
+        cli: Cli::long("--log-syslog-facility").value("NAME"),
+        help: "Syslog facility: kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, \
+               ftp, local0..local7. [default: user]",
+        doc: "The syslog facility: kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, \
+              authpriv, ftp, local0 ... local7.",
+        parse: |v, _| facility(v),
+        show: quoted,
+    }
+
+    /// The program name in syslog lines (default `forkhorn`).
+    SyslogPrefix syslog_prefix: Option<String> = None, {
+        cli: Cli::long("--log-syslog-prefix").value("NAME"),
+        help: "The program name in syslog lines. [default: forkhorn]",
+        doc: "The program name in syslog lines; unset, \"forkhorn\".",
+        example: "\"shop\"",
+        parse: |v, _| one_line_name(v).map(Some),
+        show: opt_quoted,
+    }
+
+    /// Keep access lines out of syslog.
+    DisableRedirectAccessToSyslog disable_redirect_access_to_syslog: bool = false, {
+        cli: Cli::long("--disable-redirect-access-to-syslog").switch(),
+        help: "Keep access log lines out of syslog",
+        doc: "Keep access log lines out of syslog.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
+    /// Send the application's stdout/stderr to the error log.
+    CaptureOutput capture_output: bool = false, {
+        cli: Cli::long("--capture-output").switch(),
+        help: "Send the application's stdout and stderr to the error log",
+        doc: "Send the application's stdout and stderr to the error log.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
+    /// Run workers as this user (name or number).
+    User user: Option<String> = None, {
+        cli: Cli::long("--user").short('u').value("USER"),
+        help: "Run the workers as this user (name or number)",
+        doc: "Run the workers as this user: a name (which must exist on this machine) or a number.",
+        example: "\"www-data\"",
+        section: "Process",
+        parse: |v, sys| account(v, Account::User, sys).map(Some),
+        show: opt_quoted,
+    }
+
+    /// Run workers as this group (name or number).
+    Group group: Option<String> = None, {
+        cli: Cli::long("--group").short('g').value("GROUP"),
+        help: "Run the workers as this group (name or number)",
+        doc: "Run the workers as this group: a name (which must exist on this machine) or a number.",
+        example: "\"www-data\"",
+        parse: |v, sys| account(v, Account::Group, sys).map(Some),
+        show: opt_quoted,
+    }
+
+    /// The process umask.
+    Umask umask: u32 = 0, {
+        cli: Cli::long("--umask").short('m').value("INT"),
+        help: "The process umask, up to 0o777 (0022 and 0o22 are octal). [default: 0]",
+        doc: "The process umask, 0 to 0o777. TOML octal integers (0o022) or, as in gunicorn, strings such \
+              as \"0022\" or \"0o22\".",
+        parse: |v, _| umask(v),
+        // A TOML octal integer: a mode reads best in octal, and the file reads it back.
+        show: |mask| Some(format!("0o{mask:03o}")),
+    }
+
+    /// The name in process titles (`forkhorn: master [NAME]`).
+    ProcName proc_name: Option<String> = None, {
+        cli: Cli::long("--name").short('n').value("NAME"),
+        help: "The name in process titles",
+        doc: "The name in process titles: \"forkhorn: master [NAME]\".",
+        example: "\"shop\"",
+        parse: |v, _| one_line_name(v).map(Some),
+        show: opt_quoted,
+    }
+
+    /// `KEY=VALUE` pairs set in the workers' environment.
+    RawEnv raw_env: Vec<(String, String)> = Vec::new(), {
+        cli: Cli::long("--env").short('e').values("KEY=VALUE"),
+        help: "Set KEY=VALUE in the workers' environment, repeatable",
+        doc: "KEY=VALUE pairs set in the workers' environment.",
+        parse: |v, _| env_pairs(v),
+        show: |pairs| Some(list(pairs.iter().map(|(k, v)| format!("{k}={v}")))),
+    }
+
+    /// Detach from the terminal (not for systemd).
+    Daemon daemon: bool = false, {
+        cli: Cli::long("--daemon").short('D').switch(),
+        help: "Detach from the terminal and run in the background (not under systemd)",
+        doc: "Detach from the terminal and run in the background (not under systemd).",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+}
+
+/// Checks the table: the result of every `parse` is what the type system checks, but not that
+/// keys and flags are unique or that the example file can show every setting.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_flags_are_unique() {
+        for (i, a) in Setting::ALL.iter().enumerate() {
+            for b in &Setting::ALL[i + 1..] {
+                assert_ne!(a.key(), b.key());
+                assert!(a.flag().is_none() || a.flag() != b.flag(), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_example_exactly_for_the_settings_unset_by_default() {
+        let cfg = Config::default();
+        for s in Setting::ALL {
+            let d = s.describe();
+            assert_eq!(cfg.value_toml(s).is_none(), d.example.is_some(), "{}", d.key);
+            assert!(!d.doc.is_empty(), "{}", d.key);
+            assert_eq!(d.help.is_empty(), d.cli == Cli::FileOnly, "{}", d.key);
+        }
+    }
+
+    #[test]
+    fn keys_are_in_table_order() {
+        assert_eq!(Setting::ALL.map(Setting::key), Setting::KEYS);
+    }
+}
