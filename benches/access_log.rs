@@ -5,8 +5,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use forkhorn::config::Config;
 use forkhorn::http::{parse_head, Head, Limits};
-use forkhorn::logging::access::{Exchange, RequestLog};
-use forkhorn::logging::AccessLog;
+use forkhorn::unstable::{AccessLog, Exchange, RequestLog};
 use std::hint::black_box;
 
 #[path = "support/counting_alloc.rs"]

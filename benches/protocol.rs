@@ -1,14 +1,16 @@
 //! Micro-benchmarks of the request path without sockets: head parsing, response encoding, and
 //! one whole request through the protocol layer (environ, start_response, body, encoding),
 //! with a count of heap allocations per request.
+//!
+//! It measures the worker's internals, which a Rust app never calls, so it reaches them
+//! through `forkhorn::unstable` (hidden, no stability promise) rather than the public API.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use forkhorn::app::protocol::{RequestInfo, Response, StartResponse};
-use forkhorn::app::{builtin, Body, Environ};
-use forkhorn::http::response::Stamp;
 use forkhorn::http::{parse_head, Head, Limits};
-use forkhorn::worker::dispatch::{build_environ, ServerName};
-use forkhorn::worker::stream::{Peer, PeerText};
+use forkhorn::unstable::{
+    build_environ, builtin_app, send_whole, Peer, PeerText, RequestInfo, Response, ServerName, Stamp,
+};
+use forkhorn::{Body, Environ, StartResponse};
 use std::hint::black_box;
 
 #[path = "support/counting_alloc.rs"]
@@ -58,7 +60,7 @@ impl Path {
             environ: Environ::new(),
             resp: Response::default(),
             out: Vec::with_capacity(4096),
-            app: builtin::by_name("hello").unwrap(),
+            app: builtin_app("hello").unwrap(),
             server: ServerName {
                 name: "127.0.0.1".into(),
                 port: "8000".into(),
@@ -86,7 +88,7 @@ impl Path {
         self.out.clear();
         let mut sr = StartResponse::new(&mut self.resp, &mut self.out, STAMP);
         match self.app.call(&mut self.environ, &mut sr).unwrap() {
-            Body::Static(b) => forkhorn::app::protocol::send_whole(&mut sr, b).unwrap(),
+            Body::Static(b) => send_whole(&mut sr, b).unwrap(),
             other => panic!("unexpected body {other:?}"),
         };
         self.out.len()
@@ -112,7 +114,7 @@ fn benches(c: &mut Criterion) {
             let mut sr = StartResponse::new(&mut resp, &mut out, STAMP);
             sr.start_response("200 OK", &[("Content-Type", "text/plain; charset=utf-8")], None)
                 .unwrap();
-            forkhorn::app::protocol::send_whole(&mut sr, black_box(b"Hello, World!")).unwrap();
+            send_whole(&mut sr, black_box(b"Hello, World!")).unwrap();
             out.len()
         })
     });

@@ -1,33 +1,45 @@
 //! forkhorn: a pre-fork HTTP server in the family of gunicorn.
 //!
 //! The process model, in brief:
-//! - the **master** ([`master`]) reads the [`config`], binds the listening sockets ([`sys`]),
-//!   forks the workers and supervises them; it handles signals, never parses HTTP, and runs
-//!   application code only to import a Python app before forking (`preload_app`);
-//! - each **worker** ([`worker`]) runs a mio event loop over the inherited listeners: it accepts
-//!   connections, parses requests with the pure [`http`] module and calls the [`app`] through
-//!   the start_response/write protocol of PEP 3333;
-//! - applications are Rust types implementing [`app::Application`], the built-in apps, or
-//!   (feature `python`) Python WSGI apps through embedded CPython (`python`).
+//! - the **master** reads the configuration, binds the listening sockets, forks the workers
+//!   and supervises them; it handles signals, never parses HTTP, and runs application code only
+//!   to import a Python app before forking (`preload_app`);
+//! - each **worker** runs a mio event loop over the inherited listeners: it accepts
+//!   connections, parses requests and calls the application through the start_response/write
+//!   protocol of PEP 3333;
+//! - applications are Rust types implementing [`Application`], the built-in apps, or
+//!   (feature `python`) Python WSGI apps through embedded CPython.
+//!
+//! As a library, this crate is what a Rust application needs to be served by forkhorn:
+//! - [`serve`], the call a program makes from its `main`, with a [`Config`] built in code
+//!   ([`config`]) or read from forkhorn's own command line and file ([`cli::Cli`],
+//!   [`config::load`]);
+//! - the application side ([`app`]): the [`Application`] trait, the [`Environ`], the
+//!   [`StartResponse`] protocol, the response [`Body`] and the [`AppError`];
+//! - the request-head parser and the chunked decoder ([`http`]), for fuzzing.
+//!
+//! The `forkhorn bench` command lives in the `forkhorn-bench` crate of this workspace.
 #![deny(missing_docs)]
 
 pub mod app;
-pub mod bench;
 pub mod cli;
-pub mod clock;
+mod clock;
 pub mod config;
 pub mod http;
-pub mod loader;
-pub mod logging;
-pub mod master;
+mod loader;
+mod logging;
+mod master;
 #[cfg(feature = "python")]
-pub mod python;
-pub mod service;
-pub mod sys;
-pub mod worker;
+mod python;
+mod service;
+mod sys;
+#[doc(hidden)]
+pub mod unstable;
+mod worker;
 
 pub use app::{AppError, Application, Body, Environ, StartResponse};
 pub use config::Config;
+pub use master::MasterError;
 
 /// Serves `make_app()` with forkhorn's master and workers, as configured by `cfg`: the call a
 /// Rust program makes from its own `main`, before it starts any thread (the master changes the

@@ -1,6 +1,7 @@
 //! The `forkhorn` command: arguments -> configuration -> master; errors -> exit status.
 
-use forkhorn::{cli::Cli, config, logging, master};
+use forkhorn::unstable;
+use forkhorn::{cli::Cli, config};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -8,9 +9,11 @@ use std::process::ExitCode;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    // `forkhorn bench ...` is a command of its own with its own flags (forkhorn::bench).
+    // `forkhorn bench ...` is a command of its own with its own flags (the forkhorn-bench
+    // crate); its sweep holds a socket per connection, as the server does.
     if std::env::args_os().nth(1).is_some_and(|a| a == "bench") {
-        return forkhorn::bench::main(std::env::args_os().skip(1));
+        unstable::raise_nofile_limit();
+        return forkhorn_bench::main(std::env::args_os().skip(1));
     }
     let cli = Cli::parse();
     let cfg = match config::load(&cli.settings) {
@@ -33,18 +36,18 @@ fn main() -> ExitCode {
     }
     // service: detach before anything is opened or bound (never under systemd: see README).
     if cfg.daemon {
-        if let Err(e) = forkhorn::sys::daemon::detach() {
+        if let Err(e) = unstable::detach() {
             eprintln!("forkhorn: {e}");
             return ExitCode::FAILURE;
         }
     }
-    logging::init(cfg.loglevel);
+    unstable::init_logging(cfg.loglevel);
     // gunicorn settings accepted without effect, and an async worker class served threaded.
     for warning in cfg.warnings() {
         log::warn!("{warning}");
     }
     // HUP re-reads the same sources: the config file, the environment and these flags.
-    match master::run(cfg, &|| config::load(&cli.settings)) {
+    match unstable::run(cfg, &|| config::load(&cli.settings)) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             log::error!("{e}");

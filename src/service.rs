@@ -83,11 +83,6 @@ impl MasterService {
         })
     }
 
-    /// The identity workers take, if any.
-    pub fn identity(&self) -> Option<&Identity> {
-        self.identity.as_ref()
-    }
-
     /// Every worker of the first generation is ready (`workers` of them): `READY=1` to systemd,
     /// and the started process of a daemon exits 0. Later calls do nothing.
     pub fn booted(&mut self, workers: usize) {

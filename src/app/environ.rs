@@ -208,7 +208,7 @@ impl fmt::Debug for Environ {
 }
 
 /// `wsgi.errors`: what the application writes here goes to the error log as written, line by
-/// line (see [`AppErrors`]); an unfinished line is written at `flush` or drop.
+/// line (see `logging::AppErrors`); an unfinished line is written at `flush` or drop.
 #[derive(Debug, Default)]
 pub struct Errors {
     lines: AppErrors,

@@ -1,13 +1,13 @@
 //! The application side of forkhorn: the [`Application`] trait (PEP 3333's calling convention
 //! for Rust), the environ, the start_response/write protocol, and the built-in apps.
 
-pub mod body;
-pub mod builtin;
-pub mod environ;
-pub mod input;
-pub mod mount;
-pub mod protocol;
-pub mod static_files;
+pub(crate) mod body;
+pub(crate) mod builtin;
+pub(crate) mod environ;
+pub(crate) mod input;
+pub(crate) mod mount;
+pub(crate) mod protocol;
+pub(crate) mod static_files;
 
 pub use body::{Body, BodyIter, Chunk, FileBody, FileRegion};
 pub use environ::{Environ, Errors};
@@ -79,13 +79,13 @@ where
 pub struct RetireWorker(pub String);
 
 /// Whether an application error asks for the worker's retirement.
-pub fn asks_to_retire(err: &AppError) -> bool {
+pub(crate) fn asks_to_retire(err: &AppError) -> bool {
     err.is::<RetireWorker>()
 }
 
 /// Why an application could not be loaded in a worker.
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
+pub(crate) enum LoadError {
     /// `builtin:NAME` with a name forkhorn does not have.
     #[error("no built-in app named {0:?} (built-in apps: {list})", list = builtin::NAMES.join(", "))]
     UnknownBuiltin(String),
@@ -98,13 +98,13 @@ pub enum LoadError {
 }
 
 /// Makes the application in each worker, after fork, from the worker's configuration.
-pub type Loader<'a> = &'a dyn Fn(&crate::config::Config) -> Result<Box<dyn Application>, AppError>;
+pub(crate) type Loader<'a> = &'a dyn Fn(&crate::config::Config) -> Result<Box<dyn Application>, AppError>;
 
 /// Work an application loaded in the master (`preload_app`) needs done around each fork, so
 /// that every worker inherits it in a usable state. The master runs `before_fork`, then in
 /// the parent `after_fork_parent` (also when fork failed) and in the child `after_fork_child`
 /// before anything else.
-pub trait ForkHooks {
+pub(crate) trait ForkHooks {
     /// In the master, just before fork().
     fn before_fork(&self);
     /// In the master, just after fork().
@@ -115,7 +115,7 @@ pub trait ForkHooks {
 
 /// Resolves a built-in app spec (`builtin:NAME`); a Python spec needs the configuration
 /// (the `loader` module's `load_configured`).
-pub fn load(spec: &str) -> Result<Box<dyn Application>, LoadError> {
+pub(crate) fn load(spec: &str) -> Result<Box<dyn Application>, LoadError> {
     match spec.strip_prefix("builtin:") {
         Some(name) => builtin::by_name(name).ok_or_else(|| LoadError::UnknownBuiltin(name.to_owned())),
         None => Err(LoadError::PythonUnavailable(spec.to_owned())),

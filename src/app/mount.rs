@@ -40,6 +40,7 @@ impl ScriptName {
     }
 
     /// The prefix as it appears in `SCRIPT_NAME`.
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -372,7 +372,9 @@ pub trait Drain {
 pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
 impl<'a> StartResponse<'a> {
-    /// A handle writing `resp`'s bytes into `out`.
+    /// A handle writing `resp`'s bytes into `out`. Hidden: the worker makes it, and
+    /// `benches/protocol.rs` through `forkhorn::unstable`; an application only receives one.
+    #[doc(hidden)]
     pub fn new(resp: &'a mut Response, out: &'a mut Vec<u8>, stamp: Stamp<'a>) -> Self {
         StartResponse {
             resp,
@@ -383,7 +385,7 @@ impl<'a> StartResponse<'a> {
     }
 
     /// Lets `write` hand its output to `drain` at once instead of buffering it.
-    pub fn with_drain(mut self, drain: &'a mut dyn Drain) -> Self {
+    pub(crate) fn with_drain(mut self, drain: &'a mut dyn Drain) -> Self {
         self.drain = Some(drain);
         self
     }
@@ -409,13 +411,13 @@ impl<'a> StartResponse<'a> {
     }
 
     /// PEP 3333's `write(data)`: sends body bytes ahead of the returned body. With a drain,
-    /// the bytes are on their way to the client when it returns (see [`Drain`]).
+    /// the bytes are on their way to the client when it returns (see `Drain`).
     pub fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
         self.resp.send(data, self.out, &self.stamp, None)?;
         self.hand_over()
     }
 
-    /// Gives the output so far to the drain, if there is one (see [`Drain`]).
+    /// Gives the output so far to the drain, if there is one (see `Drain`).
     pub(crate) fn hand_over(&mut self) -> Result<(), AppError> {
         if let Some(d) = self.drain.as_mut() {
             if !self.out.is_empty() {

@@ -61,6 +61,7 @@ pub fn load(cli: &CommandLine) -> Result<Config, ConfigError> {
 
 /// [`load`] with only `WEB_CONCURRENCY` from the environment, given rather than read, so tests
 /// need not change the process environment.
+#[cfg(test)]
 pub fn load_with_env(cli: &CommandLine, web_concurrency: Option<&str>) -> Result<Config, ConfigError> {
     let env = Environment {
         web_concurrency: web_concurrency.map(str::to_owned),

@@ -9,8 +9,8 @@
 //! - `args` builds the command line's setting flags from the table and reads them back
 //!   ([`CommandLine`]);
 //! - `file` turns TOML text into a [`Config`] (pure: no file or environment access);
-//! - `load` reads the sources (the only I/O here) and merges them: [`load`], [`load_from`]
-//!   (the environment given), [`load_with_env`];
+//! - `load` reads the sources (the only I/O here) and merges them: [`load`], `load_from` (the
+//!   environment given);
 //! - `addr` parses listening addresses, `allow` the entries of [`AllowIps`] lists, `syslog` the
 //!   syslog address and facility; `render` prints a config back as TOML ([`Config::to_toml`])
 //!   and writes the example file ([`example_toml`]),
@@ -250,7 +250,7 @@ mod table;
 
 pub use args::{add_args, CommandLine};
 pub use error::{ConfigError, Origin};
-pub use load::{load, load_from, load_with_env, Environment, CMD_ARGS, PORT, WEB_CONCURRENCY};
+pub use load::load;
 pub use render::example_toml;
-pub use stream::StdStream;
+pub(crate) use stream::StdStream;
 pub use table::Config;

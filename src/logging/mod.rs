@@ -67,7 +67,7 @@ pub enum LoggingError {
 }
 
 // The names of the standard streams belong to the settings that use them.
-pub use crate::config::StdStream;
+pub(crate) use crate::config::StdStream;
 
 /// The process's error log.
 struct ErrorLog {

@@ -28,7 +28,6 @@ mod spec;
 
 pub use app::PythonApp;
 pub use interpreter::{InitError, Setup};
-pub use spec::AppSpec;
 
 use crate::config::Config;
 use pyo3::prelude::*;

@@ -35,7 +35,7 @@ pub enum DaemonError {
 }
 
 /// Detaches; returns only in the daemon. The process that called it exits with 0 once the daemon
-/// calls [`report_ready`], with 1 if the daemon exits before that.
+/// calls `report_ready`, with 1 if the daemon exits before that.
 pub fn detach() -> Result<(), DaemonError> {
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(DaemonError::CreatePipe)?;
     // The started process closes its copy of the daemon's end, so that the daemon's death

@@ -106,11 +106,6 @@ impl Heartbeat {
         }
     }
 
-    /// How many request slots the page has.
-    pub fn slots(&self) -> usize {
-        self.slots
-    }
-
     /// Worker: proves its loop is alive now; returns the time it stored (monotonic ms).
     pub fn beat(&self) -> u64 {
         let now = monotonic_ms();
@@ -201,11 +196,6 @@ impl Heartbeat {
         line.truncate(n);
         Some(String::from_utf8_lossy(&line).into_owned())
     }
-
-    /// Requests the worker has taken into the application.
-    pub fn requests(&self) -> u64 {
-        self.header().requests.load(Ordering::Relaxed)
-    }
 }
 
 impl Drop for Heartbeat {
@@ -234,7 +224,7 @@ mod tests {
         assert_eq!(hb.current_request().unwrap().len(), REQUEST_WORDS * 8);
         hb.end_request(0);
         assert_eq!(hb.current_request(), None);
-        assert_eq!(hb.requests(), 2);
+        assert_eq!(hb.header().requests.load(Ordering::Relaxed), 2);
     }
 
     #[test]

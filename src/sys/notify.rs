@@ -70,11 +70,6 @@ pub fn stopping() -> Result<bool, NotifyError> {
     send("STOPPING=1\nSTATUS=Stopping")
 }
 
-/// `STATUS=` a short line for `systemctl status`.
-pub fn status(text: &str) -> Result<bool, NotifyError> {
-    send(&format!("STATUS={}", one_line(text)))
-}
-
 /// `MAINPID=`: after a binary upgrade (USR2), `pid` is the service's main process.
 pub fn mainpid(pid: i32) -> Result<bool, NotifyError> {
     send(&format!("MAINPID={pid}"))
@@ -126,11 +121,6 @@ impl Watchdog {
         }
     }
 
-    /// The ping interval, if the watchdog is on.
-    pub fn interval(&self) -> Option<Duration> {
-        self.every
-    }
-
     /// The poll timeout that wakes the loop in time for the next ping.
     pub fn poll_timeout(&self, timeout: Option<Duration>, now: Instant) -> Option<Duration> {
         let Some(_) = self.every else {
@@ -170,18 +160,18 @@ mod tests {
 
     #[test]
     fn watchdog_variables() {
-        assert_eq!(Watchdog::new(None, None, 7).interval(), None);
+        assert_eq!(Watchdog::new(None, None, 7).every, None);
         assert_eq!(
-            Watchdog::new(Some("2000000"), None, 7).interval(),
+            Watchdog::new(Some("2000000"), None, 7).every,
             Some(Duration::from_secs(1))
         );
         assert_eq!(
-            Watchdog::new(Some("2000000"), Some("7"), 7).interval(),
+            Watchdog::new(Some("2000000"), Some("7"), 7).every,
             Some(Duration::from_secs(1))
         );
-        assert_eq!(Watchdog::new(Some("2000000"), Some("8"), 7).interval(), None);
-        assert_eq!(Watchdog::new(Some("0"), None, 7).interval(), None);
-        assert_eq!(Watchdog::new(Some("x"), None, 7).interval(), None);
+        assert_eq!(Watchdog::new(Some("2000000"), Some("8"), 7).every, None);
+        assert_eq!(Watchdog::new(Some("0"), None, 7).every, None);
+        assert_eq!(Watchdog::new(Some("x"), None, 7).every, None);
     }
 
     #[test]

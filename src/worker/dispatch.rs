@@ -34,8 +34,6 @@ pub struct Settings {
     pub timeout: Duration,
     /// `Server` header value.
     pub server_header: String,
-    /// More than one worker: `wsgi.multiprocess`.
-    pub multiprocess: bool,
     /// Peers believed when they set the scheme headers.
     pub forwarded_allow_ips: AllowIps,
     /// Header/value pairs meaning `https`.
@@ -74,7 +72,6 @@ impl Settings {
                 cfg.timeout
             },
             server_header: cfg.server_header.clone(),
-            multiprocess: cfg.workers > 1,
             forwarded_allow_ips: cfg.forwarded_allow_ips.clone(),
             secure_scheme_headers: cfg.secure_scheme_headers.clone(),
             proxy_protocol: cfg.proxy_protocol,

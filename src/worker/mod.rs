@@ -2,11 +2,11 @@
 //! connections, drives each through [`conn`], and drains gracefully when told to stop.
 
 mod batch;
-pub mod conn;
-pub mod dispatch;
+pub(crate) mod conn;
+pub(crate) mod dispatch;
 mod exclusive;
 mod pool;
-pub mod stream;
+pub(crate) mod stream;
 
 use crate::app::{self, Application, Environ};
 use crate::config::Config;

@@ -2,34 +2,38 @@
 //!
 //! For each server (forkhorn serving APP, then every `--against` command) and each worker count,
 //! the sweep starts the server as a child on a free loopback port, waits until it answers, and
-//! for each connection count and engine warms up, measures, and records a [`report::Row`]:
+//! for each connection count and engine warms up, measures, and records a `report::Row`:
 //! requests/s, latency percentiles, errors, the server's CPU per request and memory, the
 //! connections each worker held, and how busy the load generator and the machine were. Then it
 //! stops the server and moves on. A progress bar shows the way; a table, CSV, JSON and an SVG
 //! plot show the result.
 //!
-//! - [`cli`] and [`settings`]: the flags and the `[bench]` table, validated into [`Settings`];
-//! - [`server`]: the child process; [`procstat`]: its CPU, memory and connections from /proc
-//!   (the connections' sockets from [`sockdiag`]);
-//! - [`load`]: the built-in generator (with [`response`] and [`histogram`]); [`wrk`]: wrk;
+//! - `cli` and `settings`: the flags and the `[bench]` table, validated into `Settings`;
+//! - `server`: the child process; `procstat`: its CPU, memory and connections from /proc
+//!   (the connections' sockets from `sockdiag`);
+//! - `load`: the built-in generator (with `response` and `histogram`); `wrk`: wrk;
 //! - `sweep`: the loop over servers, worker counts, connection counts and engines;
-//! - [`report`]: table, CSV, JSON; [`plot`]: the SVG.
+//! - `report`: table, CSV, JSON; `plot`: the SVG.
+//!
+//! The crate's one entry point is [`main`], which the `forkhorn` binary calls for
+//! `forkhorn bench`; the sweep starts the servers it measures from that binary's path.
+#![deny(missing_docs)]
 
-pub mod cli;
-pub mod histogram;
-pub mod load;
-pub mod plot;
-pub mod procstat;
-pub mod report;
-pub mod response;
-pub mod server;
-pub mod settings;
-pub mod sockdiag;
+mod cli;
+mod histogram;
+mod load;
+mod plot;
+mod procstat;
+mod report;
+mod response;
+mod server;
+mod settings;
+mod sockdiag;
 mod sweep;
-pub mod wrk;
+mod wrk;
 
-pub use cli::BenchCli;
-pub use settings::{Engine, Mode, Settings};
+use cli::BenchCli;
+use settings::Settings;
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -46,7 +50,7 @@ const EXIT_INTERRUPTED: u8 = 130;
 
 /// Why a sweep stopped before its end.
 #[derive(Debug, thiserror::Error)]
-pub enum BenchError {
+enum BenchError {
     /// The path of this program, needed to start forkhorn servers, is unknown.
     #[error("cannot find the forkhorn executable: {0}")]
     LocateExe(std::io::Error),
@@ -91,6 +95,9 @@ impl From<server::ServerError> for BenchError {
 
 /// `forkhorn bench ARGS...` (`args` starts with the word `bench`). Prints the table to stdout
 /// and everything else to stderr; returns the exit status.
+///
+/// The caller raises the soft limit of open files first, as the `forkhorn` binary does with
+/// the server's own helper: a sweep holds a socket per connection of every point.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let argv: Vec<OsString> = args.into_iter().collect();
     let cli = match BenchCli::try_parse_from(&argv) {
@@ -135,14 +142,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 
 /// Runs the sweep, prints the table, and writes the files. Points measured before a failure are
 /// still printed and written.
-pub fn run(settings: &Settings, cpus: usize, command: &str, stop: &Arc<AtomicBool>) -> Result<(), BenchError> {
+fn run(settings: &Settings, cpus: usize, command: &str, stop: &Arc<AtomicBool>) -> Result<(), BenchError> {
     if let Some(dir) = &settings.out {
         std::fs::create_dir_all(dir).map_err(|source| BenchError::CreateOut {
             path: dir.clone(),
             source,
         })?;
     }
-    crate::sys::process::raise_nofile_limit();
     let exe = std::env::current_exe().map_err(BenchError::LocateExe)?;
     let targets = targets(settings, &exe);
     let meta = report::Meta {

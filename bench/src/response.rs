@@ -1,12 +1,16 @@
 //! The load generator's response reader: a resumable parse of one HTTP/1.x response over bytes,
 //! framed the way RFC 9112 §6.3 says (no body, chunked, Content-Length, or until close). Pure:
 //! the connection feeds it what it read and drops the bytes it consumed.
-
-use crate::http::ChunkedDecoder;
+//!
+//! Only where a response ends matters here, so a chunked body is skipped, not decoded:
+//! httparse reads the size lines, and extensions and trailer fields are passed over unjudged.
+//! (The server's strict decoder guards requests against smuggling; a load generator has nothing
+//! to guard.)
 
 /// Header fields parsed per response; more is a protocol error for a benchmark target.
 const MAX_HEADERS: usize = 64;
-/// A head that has not ended after this many bytes is treated as garbage, not waited for.
+/// A head, chunk-size line or trailer section that has not ended after this many bytes is
+/// treated as garbage, not waited for.
 const MAX_HEAD: usize = 64 * 1024;
 
 /// Why a response could not be read.
@@ -21,9 +25,9 @@ pub enum ResponseError {
     /// The Content-Length field is not one number.
     #[error("invalid Content-Length")]
     ParseContentLength,
-    /// The chunked body is malformed.
+    /// The chunked body is malformed; the text says where.
     #[error("malformed chunked body: {0}")]
-    DecodeChunked(crate::http::ParseError),
+    DecodeChunked(&'static str),
     /// The server switched protocols, which a GET benchmark never asks for.
     #[error("unexpected 101 Switching Protocols")]
     RejectUpgrade,
@@ -65,24 +69,81 @@ enum State {
 #[derive(Debug, Clone)]
 enum Framing {
     Length(u64),
-    Chunked(ChunkedDecoder),
+    Chunked(Chunk),
     UntilClose,
+}
+
+/// Where a chunked body is (RFC 9112 §7.1).
+#[derive(Debug, Clone, Copy)]
+enum Chunk {
+    /// At a chunk-size line.
+    Size,
+    /// In a chunk's data, with this many bytes to go.
+    Data(u64),
+    /// At the CRLF after a chunk's data.
+    DataEnd,
+    /// After the last chunk, at the start of a trailer field line or of the final CRLF.
+    Trailer,
+}
+
+impl Chunk {
+    /// Consumes what it can of `input`: the bytes consumed, and whether the body has ended.
+    /// Stops at a line it has not seen the end of, which comes again with more appended.
+    fn skip(&mut self, input: &[u8]) -> Result<(usize, bool), ResponseError> {
+        let mut pos = 0;
+        loop {
+            let rest = &input[pos..];
+            match self {
+                Chunk::Size => match httparse::parse_chunk_size(rest) {
+                    Ok(httparse::Status::Complete((n, size))) => {
+                        pos += n;
+                        *self = if size == 0 { Chunk::Trailer } else { Chunk::Data(size) };
+                    }
+                    Ok(httparse::Status::Partial) if rest.len() > MAX_HEAD => {
+                        return Err(ResponseError::DecodeChunked("chunk-size line too long"))
+                    }
+                    Ok(httparse::Status::Partial) => return Ok((pos, false)),
+                    Err(httparse::InvalidChunkSize) => return Err(ResponseError::DecodeChunked("invalid chunk size")),
+                },
+                Chunk::Data(left) => {
+                    let take = (*left).min(rest.len() as u64);
+                    *left -= take;
+                    pos += take as usize;
+                    if *left > 0 {
+                        return Ok((pos, false));
+                    }
+                    *self = Chunk::DataEnd;
+                }
+                Chunk::DataEnd => match rest {
+                    [b'\r', b'\n', ..] => {
+                        pos += 2;
+                        *self = Chunk::Size;
+                    }
+                    [] | [b'\r'] => return Ok((pos, false)),
+                    _ => return Err(ResponseError::DecodeChunked("chunk data not followed by CRLF")),
+                },
+                Chunk::Trailer => match rest.windows(2).position(|w| w == b"\r\n") {
+                    Some(0) => return Ok((pos + 2, true)),
+                    Some(end) => pos += end + 2,
+                    None if rest.len() > MAX_HEAD => {
+                        return Err(ResponseError::DecodeChunked("trailer field too long"))
+                    }
+                    None => return Ok((pos, false)),
+                },
+            }
+        }
+    }
 }
 
 /// Reads one response at a time; call [`ResponseReader::reset`] before the next.
 #[derive(Debug, Clone)]
 pub struct ResponseReader {
     state: State,
-    /// Chunked body bytes land here and are thrown away: only the framing matters.
-    scratch: Vec<u8>,
 }
 
 impl Default for ResponseReader {
     fn default() -> Self {
-        ResponseReader {
-            state: State::Head,
-            scratch: Vec::new(),
-        }
+        ResponseReader { state: State::Head }
     }
 }
 
@@ -145,13 +206,10 @@ impl ResponseReader {
                             pos += take as usize;
                             *left == 0
                         }
-                        Framing::Chunked(decoder) => {
-                            let progress = decoder
-                                .decode(&input[pos..], &mut self.scratch)
-                                .map_err(ResponseError::DecodeChunked)?;
-                            self.scratch.clear();
-                            pos += progress.consumed;
-                            progress.done
+                        Framing::Chunked(chunk) => {
+                            let (consumed, done) = chunk.skip(&input[pos..])?;
+                            pos += consumed;
+                            done
                         }
                         Framing::UntilClose => {
                             pos = input.len();
@@ -218,7 +276,7 @@ fn framing(status: u16, http11: bool, headers: &[httparse::Header<'_>]) -> Resul
     let framing = if status == 204 || status == 304 {
         Framing::Length(0)
     } else if chunked {
-        Framing::Chunked(ChunkedDecoder::new())
+        Framing::Chunked(Chunk::Size)
     } else if let Some(n) = length {
         Framing::Length(n)
     } else {
@@ -284,6 +342,21 @@ mod tests {
                 "chunked",
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;x=y\r\n!\r\n0\r\nT: v\r\n\r\n",
                 ok(200, true),
+            ),
+            (
+                "chunked, the last CRLF late",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r",
+                Err(ResponseError::FinishResponse),
+            ),
+            (
+                "chunk without its CRLF",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
+                Err(ResponseError::DecodeChunked("chunk data not followed by CRLF")),
+            ),
+            (
+                "bad chunk size",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                Err(ResponseError::DecodeChunked("invalid chunk size")),
             ),
             (
                 "chunked wins over length",

@@ -294,7 +294,7 @@ fn esc(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::report::tests::row;
+    use crate::report::tests::row;
 
     #[test]
     fn one_series_per_connection_count_in_each_panel() {

@@ -4,7 +4,8 @@
 
 use super::report::{self, Row};
 use super::server::{self, ServerProcess};
-use super::{load, procstat, wrk, BenchError, Engine, Settings, Target};
+use super::settings::Engine;
+use super::{load, procstat, wrk, BenchError, Settings, Target};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,7 +3,6 @@
 //! file, line and key, at fault (the same wording as the server's configuration errors).
 
 use super::cli::BenchCli;
-use crate::config::Origin;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -100,6 +99,48 @@ impl Settings {
             server_args: Vec::new(),
             out: None,
         }
+    }
+}
+
+/// Where a bad value came from, worded as the server words the origin of a configuration error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A key of the `[bench]` table.
+    File {
+        /// The file, as given with `-c`.
+        path: PathBuf,
+        /// 1-based line of the value.
+        line: usize,
+        /// The key as written.
+        key: String,
+    },
+    /// A flag such as `--workers`.
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line, key } => {
+                write!(
+                    f,
+                    "{}:{line}: key '{}'",
+                    one_line(&path.display().to_string()),
+                    one_line(key)
+                )
+            }
+            Origin::Flag(flag) => f.write_str(flag),
+        }
+    }
+}
+
+/// Text as is, or Debug-escaped (quoted) if it holds a control character such as a newline, so
+/// that a message stays on one line.
+fn one_line(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        format!("{text:?}")
+    } else {
+        text.to_owned()
     }
 }
 

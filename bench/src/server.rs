@@ -169,11 +169,6 @@ impl ServerProcess {
         self.port
     }
 
-    /// The command line, as started.
-    pub fn command(&self) -> &str {
-        &self.command
-    }
-
     /// The root process and its live descendants.
     pub fn processes(&self) -> Vec<procstat::Proc> {
         procstat::process_tree(self.pid())
