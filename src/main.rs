@@ -12,15 +12,32 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "bench") {
         return forkhorn::bench::main(std::env::args_os().skip(1));
     }
-    let cli = Cli::parse();
-    let cfg = match config::load(&cli.settings) {
-        Ok(cfg) => cfg,
+    // The evaluator of Python config files: this binary re-executed by the configuration loader.
+    #[cfg(feature = "python")]
+    if std::env::args_os().nth(1).is_some_and(|a| a == config::EVALUATE_ARG) {
+        return forkhorn::python::evaluator_main(std::env::args_os().skip(2));
+    }
+    if let Ok(program) = std::env::current_exe() {
+        config::set_python_evaluator(program);
+    }
+    let mut cli = Cli::parse();
+    let default_file = cli.settings.file.is_none().then(config::default_file).flatten();
+    if default_file.is_some() {
+        cli.settings.file = default_file.clone();
+    }
+    let (cfg, warnings) = match config::load_with_warnings(&cli.settings) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("forkhorn: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
     // Both modes end before logging starts or anything is bound.
+    if cli.print_config || cli.check_config {
+        for warning in &warnings {
+            eprintln!("forkhorn: warning: {warning}");
+        }
+    }
     if cli.print_config {
         if let Err(e) = std::io::stdout().lock().write_all(cfg.to_toml().as_bytes()) {
             eprintln!("forkhorn: cannot write the configuration: {e}");
@@ -39,6 +56,15 @@ fn main() -> ExitCode {
         }
     }
     logging::init(cfg.loglevel);
+    if let Some(path) = default_file {
+        log::info!(
+            "Reading {} (no -c given: gunicorn's default config file)",
+            path.display()
+        );
+    }
+    for warning in warnings {
+        log::warn!("{warning}");
+    }
     if cfg.worker_tmp_dir.is_some() {
         log::warn!(
             "worker_tmp_dir is accepted for gunicorn compatibility and has no effect: forkhorn's heartbeat uses no file"

@@ -1,54 +1,111 @@
-//! Reading the sources and merging them: defaults < config file < `WEB_CONCURRENCY` (workers
-//! only) < command line. The config module's I/O is here and only here: reading the file, the
-//! environment, and (through [`Machine`]) host-name lookups, directories, users and groups.
+//! Reading the sources and merging them: defaults < config file (TOML, or Python run by
+//! `python_file`) < `WEB_CONCURRENCY` (workers only) < command line. The config module's I/O is
+//! here and in `python_file`'s evaluator: reading the file, the environment, and (through
+//! [`Machine`]) host-name lookups, directories, users and groups.
 
 use super::error::{ConfigError, Origin};
 use super::setting::Value;
 use super::system::System;
 use super::table::{assign, Setting};
-use super::{file, CommandLine, Config};
+use super::{file, python_file, CommandLine, Config};
 use nix::unistd::{Group, User};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The environment variable that sets the number of workers (as on Heroku and in gunicorn).
 pub const WEB_CONCURRENCY: &str = "WEB_CONCURRENCY";
 
+/// The config file gunicorn reads when no `-c` is given, and so does forkhorn (as a Python
+/// file). There is no such default for forkhorn's own TOML: a `forkhorn.toml` in the working
+/// directory is not read unless `-c` names it, so that a server's behaviour does not depend on
+/// the directory it happens to start in beyond what gunicorn users already rely on.
+pub const GUNICORN_CONF: &str = "gunicorn.conf.py";
+
+/// The config file to read when the command line names none: `./gunicorn.conf.py` if it exists
+/// (as in gunicorn), else none. Called once at startup, so that a HUP re-reads the same file even
+/// after the master has changed directory.
+pub fn default_file() -> Option<PathBuf> {
+    let path = Path::new(GUNICORN_CONF);
+    path.exists().then(|| path.to_owned())
+}
+
 /// Builds the effective configuration for `cli`: reads the `-c` file if given and
-/// `WEB_CONCURRENCY` from the environment. Has no other effects, so the master can call it again
-/// on HUP to re-read the file.
+/// `WEB_CONCURRENCY` from the environment. Has no other effects (a Python file runs in a child
+/// process), so the master can call it again on HUP to re-read the file. What the file sets but
+/// forkhorn does not use is logged as warnings.
 pub fn load(cli: &CommandLine) -> Result<Config, ConfigError> {
+    let (cfg, warnings) = load_with_warnings(cli)?;
+    for warning in warnings {
+        log::warn!("{warning}");
+    }
+    Ok(cfg)
+}
+
+/// [`load`], returning the warnings (one line each) rather than logging them: for a caller that
+/// loads the configuration before logging starts.
+pub fn load_with_warnings(cli: &CommandLine) -> Result<(Config, Vec<String>), ConfigError> {
     // A non-UTF-8 value cannot be a number; lossy conversion keeps it for the error message.
     let env = std::env::var_os(WEB_CONCURRENCY).map(|v| v.to_string_lossy().into_owned());
-    load_with_env(cli, env.as_deref())
+    load_sources(cli, env.as_deref())
 }
 
 /// [`load`] with the value of `WEB_CONCURRENCY` given rather than read from the environment, so
 /// tests need not change the process environment. Unset and empty both mean "not set".
 pub fn load_with_env(cli: &CommandLine, web_concurrency: Option<&str>) -> Result<Config, ConfigError> {
-    let text = match &cli.file {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
-            path: path.clone(),
-            source,
-        })?),
-        None => None,
+    let (cfg, warnings) = load_sources(cli, web_concurrency)?;
+    for warning in warnings {
+        log::warn!("{warning}");
+    }
+    Ok(cfg)
+}
+
+/// Whether `path` is a Python config file rather than TOML: by its extension, as `.py` is what
+/// gunicorn's files are named.
+fn is_python(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "py")
+}
+
+fn load_sources(cli: &CommandLine, web_concurrency: Option<&str>) -> Result<(Config, Vec<String>), ConfigError> {
+    let (base, warnings) = match &cli.file {
+        Some(path) if is_python(path) => {
+            let report = python_file::evaluate(path, cli, &Machine)?;
+            python_file::apply(report, path, &Machine)?
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            (file::parse(&text, path, &Machine)?, Vec::new())
+        }
+        None => (Config::default(), Vec::new()),
     };
-    let file = cli.file.as_deref().zip(text.as_deref());
-    merge(file, web_concurrency, cli, &Machine)
+    Ok((over(base, web_concurrency, cli, &Machine)?, warnings))
 }
 
 /// Merges the sources over the defaults; pure given `sys`. `file` is the path and text of the
 /// config file.
+#[cfg(test)]
 pub(crate) fn merge(
     file: Option<(&Path, &str)>,
     web_concurrency: Option<&str>,
     cli: &CommandLine,
     sys: &dyn System,
 ) -> Result<Config, ConfigError> {
-    let mut cfg = match file {
+    let base = match file {
         Some((path, text)) => file::parse(text, path, sys)?,
         None => Config::default(),
     };
+    over(base, web_concurrency, cli, sys)
+}
+
+/// Puts `WEB_CONCURRENCY` and then the command line over `cfg`, what the config file gave.
+fn over(
+    mut cfg: Config,
+    web_concurrency: Option<&str>,
+    cli: &CommandLine,
+    sys: &dyn System,
+) -> Result<Config, ConfigError> {
     if let Some(n) = web_concurrency.filter(|v| !v.trim().is_empty()) {
         assign(&mut cfg, Setting::Workers, &Value::Arg(n.to_owned()), sys).map_err(|p| ConfigError::InvalidValue {
             at: Origin::Env(WEB_CONCURRENCY),

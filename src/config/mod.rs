@@ -8,6 +8,8 @@
 //! - `args` builds the command line's setting flags from the table and reads them back
 //!   ([`CommandLine`]);
 //! - `file` turns TOML text into a [`Config`] (pure: no file or environment access);
+//! - `python_file` runs a Python config file (`gunicorn.conf.py`) in an evaluator process and
+//!   turns its module-level names into a [`Config`] through the same checks;
 //! - `load` reads the sources (the only I/O here) and merges them: [`load`], [`load_with_env`];
 //! - `addr` parses listening addresses, `allow` the entries of [`AllowIps`] lists, `syslog` the
 //!   syslog address and facility; `render` prints a config back as TOML ([`Config::to_toml`])
@@ -185,6 +187,7 @@ mod args;
 mod error;
 mod file;
 mod load;
+mod python_file;
 mod render;
 mod setting;
 mod stream;
@@ -195,7 +198,8 @@ mod table;
 
 pub use args::{add_args, CommandLine};
 pub use error::{ConfigError, Origin};
-pub use load::{load, load_with_env, WEB_CONCURRENCY};
+pub use load::{default_file, load, load_with_env, load_with_warnings, GUNICORN_CONF, WEB_CONCURRENCY};
+pub use python_file::{set_python_evaluator, EvaluatorArgs, Name, PyValue, Report, EVALUATE_ARG};
 pub use render::example_toml;
 pub use stream::StdStream;
 pub use table::Config;
