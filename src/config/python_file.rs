@@ -327,7 +327,15 @@ pub(crate) fn apply(report: Report, path: &Path, sys: &dyn System) -> Result<(Co
                 PyValue::Callable if HOOKS.contains(&name.as_str()) => warnings.push(format!(
                     "{place}: '{name}' is a gunicorn server hook, which forkhorn does not run yet: skipped"
                 )),
-                PyValue::Callable => {}
+                PyValue::Callable => {
+                    // A helper of the file passes without a word, unless it looks like a
+                    // misspelt hook, which gunicorn too would never call.
+                    if let Some(hook) = suggest::nearest(&name, HOOKS) {
+                        warnings.push(format!(
+                            "{place}: '{name}' is not a gunicorn server hook (did you mean '{hook}'?): ignored"
+                        ));
+                    }
+                }
                 _ if GUNICORN_SETTINGS.contains(&name.as_str()) => warnings.push(format!(
                     "{place}: '{name}' is a gunicorn setting that forkhorn does not support: ignored"
                 )),
@@ -442,6 +450,7 @@ mod tests {
             ),
             name("post_fork", 18, PyValue::Callable),
             name("cpu_count", 20, PyValue::Callable),
+            name("postfork", 21, PyValue::Callable),
             name("Path", 21, PyValue::Class),
             name(
                 "logconfig_dict",
@@ -477,6 +486,7 @@ mod tests {
             warnings,
             [
                 "g.conf.py:18: 'post_fork' is a gunicorn server hook, which forkhorn does not run yet: skipped",
+                "g.conf.py:21: 'postfork' is not a gunicorn server hook (did you mean 'post_fork'?): ignored",
                 "g.conf.py:22: 'logconfig_dict' is a gunicorn setting that forkhorn does not support: ignored",
                 "g.conf.py:23: 'WORKERS' is not a forkhorn setting: ignored (did you mean 'workers'?)",
                 "g.conf.py:24: 'environ' is not a forkhorn setting: ignored",
