@@ -8,7 +8,7 @@
 //! the `python` feature no evaluator exists and a `.py` file is one clear error.
 
 use super::error::{ConfigError, Origin};
-use super::setting::Value;
+use super::setting::{Problem, Value};
 use super::system::System;
 use super::table::{assign, Setting};
 use super::{suggest, CommandLine, Config};
@@ -317,7 +317,7 @@ pub(crate) fn apply(report: Report, path: &Path, sys: &dyn System) -> Result<(Co
                     at: at(),
                     problem: format!("expected a str, int, float, bool, list or dict, got {got}"),
                 })?;
-                assign(&mut cfg, setting, &value, sys).map_err(|p| ConfigError::InvalidValue {
+                assign_as_gunicorn(&mut cfg, setting, &value, sys).map_err(|p| ConfigError::InvalidValue {
                     at: at(),
                     problem: p.message,
                 })?;
@@ -350,6 +350,25 @@ pub(crate) fn apply(report: Report, path: &Path, sys: &dyn System) -> Result<(Co
         }
     }
     Ok((cfg, warnings))
+}
+
+/// [`assign`], and where text is refused, the text `"true"` or `"false"` (any case) as the
+/// boolean, as gunicorn's boolean settings take it (`preload_app = os.environ.get("PRELOAD",
+/// "false")`). Text a setting takes as text stays text. The first refusal is the one reported.
+fn assign_as_gunicorn(cfg: &mut Config, setting: Setting, value: &Value, sys: &dyn System) -> Result<(), Problem> {
+    let refused = match assign(cfg, setting, value, sys) {
+        Ok(()) => return Ok(()),
+        Err(problem) => problem,
+    };
+    let boolean = match value {
+        Value::Arg(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(refused),
+        },
+        _ => return Err(refused),
+    };
+    assign(cfg, setting, &boolean, sys).map_err(|_| refused)
 }
 
 /// The setting a module-level name sets: forkhorn's key, or gunicorn's name for it.
@@ -438,7 +457,8 @@ mod tests {
             name("loglevel", 8, s("DEBUG")),
             name("accesslog", 9, s("-")),
             name("errorlog", 10, s("-")),
-            name("preload_app", 11, PyValue::Bool(true)),
+            name("preload_app", 11, s(" True")),
+            name("daemon", 11, PyValue::Bool(false)),
             name("raw_env", 12, PyValue::List(vec![s("A=1"), s("B=x=y")])),
             name("wsgi_app", 13, s("shop.wsgi:application")),
             name("pidfile", 14, PyValue::None),
@@ -504,6 +524,14 @@ mod tests {
             (
                 name("preload_app", 7, PyValue::Int(1)),
                 "g.conf.py:7: name 'preload_app': expected true or false, got 1",
+            ),
+            (
+                name("preload_app", 7, s("yes")),
+                "g.conf.py:7: name 'preload_app': expected true or false, got \"yes\"",
+            ),
+            (
+                name("workers", 2, s("true")),
+                "g.conf.py:2: name 'workers': expected a positive integer, got \"true\"",
             ),
             (
                 name("bind", 2, PyValue::List(vec![s("127.0.0.1:1"), PyValue::Int(80)])),
