@@ -70,7 +70,8 @@ fn main() -> ExitCode {
             "worker_tmp_dir is accepted for gunicorn compatibility and has no effect: forkhorn's heartbeat uses no file"
         );
     }
-    // HUP re-reads the same sources: the file named by -c, WEB_CONCURRENCY and these flags.
+    // HUP re-reads the same sources: the file named by -c (or the ./gunicorn.conf.py found at
+    // startup), WEB_CONCURRENCY and these flags.
     match master::run(cfg, &|| config::load(&cli.settings)) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -406,3 +406,29 @@ fn errors_are_one_line_and_bind_nothing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_file_runs_in_the_virtualenv_of_the_command_line() {
+    // A config file that imports from the app's virtualenv (as prometheus setups do) needs it.
+    let venv = common::python::venv();
+    let dir = temp_dir("venv");
+    let file = dir.join("gunicorn.conf.py");
+    std::fs::write(&file, "import flask\n\nproc_name = 'shop-' + flask.__name__\n").expect("write");
+    let venv_arg = venv.to_str().expect("UTF-8 venv path");
+    let out = output(&mut command(&file, &[], &["--virtualenv", venv_arg, "--print-config"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_settings(&text(&out.stdout), &["proc_name = \"shop-flask\""]);
+
+    // A directory that is no virtualenv: the one line says so.
+    let dir_arg = dir.to_str().expect("UTF-8 temp dir");
+    let out = output(&mut command(&file, &[], &["--virtualenv", dir_arg, "--check-config"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "forkhorn: {}: cannot evaluate the Python config file: cannot use virtualenv {dir_arg}: no {dir_arg}/bin/python\n",
+            file.display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
