@@ -432,3 +432,53 @@ fn the_file_runs_in_the_virtualenv_of_the_command_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn python_module_config() {
+    // gunicorn's `-c python:MODULE`: imported by name from the working directory.
+    let dir = temp_dir("module");
+    std::fs::create_dir_all(dir.join("shopconf")).expect("package dir");
+    std::fs::write(dir.join("shopconf/__init__.py"), "").expect("write");
+    std::fs::write(
+        dir.join("shopconf/gunicorn_settings.py"),
+        "import os\n\nbind = '127.0.0.1:0'\nworkers = 3\nmax_requests = os.environ.get('MAX_REQUESTS', 'lots')\n",
+    )
+    .expect("write");
+    let run = |module: &str, env: &[(&str, &str)]| {
+        output(
+            Command::new(bin())
+                .current_dir(&dir)
+                .env_remove("WEB_CONCURRENCY")
+                .env_remove("MAX_REQUESTS")
+                .envs(env.iter().copied())
+                .args(["-c", module, "--print-config"]),
+        )
+    };
+    let out = run("python:shopconf.gunicorn_settings", &[("MAX_REQUESTS", "500")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_settings(
+        &text(&out.stdout),
+        &["bind = [\"127.0.0.1:0\"]", "workers = 3", "max_requests = 500"],
+    );
+    // Errors name the location as given, with the module's line.
+    let out = run("python:shopconf.gunicorn_settings", &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("forkhorn: python:shopconf.gunicorn_settings:5: name 'max_requests': expected ")
+            && stderr.ends_with(", got \"lots\"\n")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    let out = run("python:shopconf.nosuch", &[]);
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (
+            Some(2),
+            "forkhorn: python:shopconf.nosuch: cannot run the Python config file: ModuleNotFoundError: No module \
+             named 'shopconf.nosuch'\n"
+                .to_owned()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -59,10 +59,10 @@ pub fn load_with_env(cli: &CommandLine, web_concurrency: Option<&str>) -> Result
     Ok(cfg)
 }
 
-/// Whether `path` is a Python config file rather than TOML: by its extension, as `.py` is what
-/// gunicorn's files are named.
+/// Whether `path` is a Python config rather than TOML: a file named `*.py`, as gunicorn's
+/// files are, or gunicorn's `python:MODULE`.
 fn is_python(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "py")
+    path.extension().is_some_and(|e| e == "py") || python_file::module_name(path).is_some()
 }
 
 fn load_sources(cli: &CommandLine, web_concurrency: Option<&str>) -> Result<(Config, Vec<String>), ConfigError> {

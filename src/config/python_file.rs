@@ -181,7 +181,9 @@ const GUNICORN_SETTINGS: [&str; 62] = [
     "pythonpath",
 ];
 
-/// Runs the Python config file `path` in the evaluator and returns its report. The evaluator's
+/// Runs the Python config file `path` (or gunicorn's `python:MODULE`, imported by name from the
+/// working directory, `pythonpath` or the virtualenv) in the evaluator and returns its report.
+/// The evaluator's
 /// interpreter uses the virtualenv and `pythonpath` given on the command line (or
 /// `$VIRTUAL_ENV`): the file's own `virtualenv` cannot apply to the run that reads it.
 pub(crate) fn evaluate(path: &Path, cli: &CommandLine, sys: &dyn System) -> Result<Report, ConfigError> {
@@ -195,10 +197,12 @@ pub(crate) fn evaluate(path: &Path, cli: &CommandLine, sys: &dyn System) -> Resu
         ));
     }
     // Unreadable is said as for a TOML file, before a process is started for it.
-    std::fs::File::open(path).map_err(|source| ConfigError::ReadFile {
-        path: path.to_owned(),
-        source,
-    })?;
+    if module_name(path).is_none() {
+        std::fs::File::open(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
     let Some(program) = EVALUATOR.get() else {
         return Err(failed("only the forkhorn command reads Python config files".into()));
     };
@@ -230,6 +234,12 @@ pub(crate) fn evaluate(path: &Path, cli: &CommandLine, sys: &dyn System) -> Resu
         return Err(failed(format!("the evaluator failed ({})", out.status)));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| failed(format!("the evaluator's report is unreadable: {e}")))
+}
+
+/// The module of gunicorn's `-c python:MODULE` (a config imported by name rather than read
+/// from a file), or `None` for a file.
+pub(crate) fn module_name(location: &Path) -> Option<&str> {
+    location.to_str()?.strip_prefix("python:").filter(|m| !m.is_empty())
 }
 
 /// The arguments of the evaluator mode, after [`EVALUATE_ARG`].

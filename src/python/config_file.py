@@ -18,18 +18,24 @@ from importlib.machinery import SourceFileLoader
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
-def evaluate(path):
+# gunicorn's `-c python:MODULE`: a module imported by name (from the working directory,
+# pythonpath or the virtualenv) rather than a file.
+MODULE_PREFIX = "python:"
+
+
+def evaluate(location):
     # Reading a config file must not write __pycache__ beside it (often under /etc).
     sys.dont_write_bytecode = True
+    path = source_path(location)
     try:
-        namespace = run(path)
+        namespace = run(location)
     except BaseException as e:  # SystemExit and KeyboardInterrupt are the file's failures too.
         return json.dumps({"Raised": failure(path, e)})
     finally:
         # The process ends without finalising Python: what the file printed must be out now.
         sys.stdout.flush()
         sys.stderr.flush()
-    lines = assignment_lines(path)
+    lines = assignment_lines(path) if path else {}
     names = [
         {"name": name, "line": lines.get(name), "value": convert_top(value)}
         for name, value in list(namespace.items())
@@ -38,9 +44,24 @@ def evaluate(path):
     return json.dumps({"Names": names})
 
 
-def run(path):
-    loader = SourceFileLoader("__config__", path)
-    spec = importlib.util.spec_from_file_location("__config__", path, loader=loader)
+def source_path(location):
+    """The file the code runs from, for line numbers; None if it has no source file."""
+    if not location.startswith(MODULE_PREFIX):
+        return location
+    try:
+        spec = importlib.util.find_spec(location[len(MODULE_PREFIX):])
+    except Exception:  # A missing parent package: the import itself reports it.
+        return None
+    if spec is None or not spec.has_location or not str(spec.origin).endswith(".py"):
+        return None
+    return spec.origin
+
+
+def run(location):
+    if location.startswith(MODULE_PREFIX):
+        return vars(importlib.import_module(location[len(MODULE_PREFIX):]))
+    loader = SourceFileLoader("__config__", location)
+    spec = importlib.util.spec_from_file_location("__config__", location, loader=loader)
     module = importlib.util.module_from_spec(spec)
     sys.modules["__config__"] = module
     spec.loader.exec_module(module)
@@ -51,7 +72,7 @@ def failure(path, e):
     """The traceback's last line, and the line of the file where it raised."""
     message = traceback.format_exception_only(type(e), e)[-1].strip()
     line = None
-    if isinstance(e, SyntaxError) and e.filename == path:
+    if isinstance(e, SyntaxError) and path is not None and e.filename == path:
         line = e.lineno
     else:
         tb = e.__traceback__
