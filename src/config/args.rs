@@ -22,7 +22,7 @@ pub fn add_args(cmd: Command) -> Command {
         .value_parser(clap::value_parser!(PathBuf))
         .help(
             "The config file: TOML (see etc/forkhorn.toml), or Python when it ends in .py \
-             (gunicorn.conf.py). Default: ./gunicorn.conf.py if it exists, else none",
+             (gunicorn.conf.py) or is python:MODULE. Default: ./gunicorn.conf.py if it exists, else none",
         );
     cmd.args_override_self(true)
         .arg(config)
