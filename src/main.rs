@@ -15,15 +15,32 @@ fn main() -> ExitCode {
         unstable::raise_nofile_limit();
         return forkhorn_bench::main(std::env::args_os().skip(1));
     }
-    let cli = Cli::parse();
-    let cfg = match config::load(&cli.settings) {
-        Ok(cfg) => cfg,
+    // The evaluator of Python config files: this binary re-executed by the configuration loader.
+    #[cfg(feature = "python")]
+    if std::env::args_os().nth(1).is_some_and(|a| a == config::EVALUATE_ARG) {
+        return unstable::evaluator_main(std::env::args_os().skip(2));
+    }
+    if let Ok(program) = std::env::current_exe() {
+        config::set_python_evaluator(program);
+    }
+    let mut cli = Cli::parse();
+    let default_file = cli.settings.file.is_none().then(config::default_file).flatten();
+    if default_file.is_some() {
+        cli.settings.file = default_file.clone();
+    }
+    let (cfg, warnings) = match config::load_with_warnings(&cli.settings) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("forkhorn: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
     // Both modes end before logging starts or anything is bound.
+    if cli.print_config || cli.check_config {
+        for warning in warnings.iter().chain(&cfg.warnings()) {
+            eprintln!("forkhorn: warning: {warning}");
+        }
+    }
     if cli.print_config {
         if let Err(e) = std::io::stdout().lock().write_all(cfg.to_toml().as_bytes()) {
             eprintln!("forkhorn: cannot write the configuration: {e}");
@@ -42,11 +59,19 @@ fn main() -> ExitCode {
         }
     }
     unstable::init_logging(cfg.loglevel);
-    // gunicorn settings accepted without effect, and an async worker class served threaded.
-    for warning in cfg.warnings() {
+    if let Some(path) = default_file {
+        log::info!(
+            "Reading {} (no -c given: gunicorn's default config file)",
+            path.display()
+        );
+    }
+    // Names of a Python config file that forkhorn does not use; then gunicorn settings accepted
+    // without effect, and an async worker class served threaded.
+    for warning in warnings.iter().chain(&cfg.warnings()) {
         log::warn!("{warning}");
     }
-    // HUP re-reads the same sources: the config file, the environment and these flags.
+    // HUP re-reads the same sources: the config file (-c, or the ./gunicorn.conf.py found at
+    // startup), the environment and these flags.
     match unstable::run(cfg, &|| config::load(&cli.settings)) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -15,6 +15,8 @@ pub use crate::logging::access::{Exchange, RequestLog};
 pub use crate::logging::init as init_logging;
 pub use crate::logging::AccessLog;
 pub use crate::master::run;
+#[cfg(feature = "python")]
+pub use crate::python::evaluator_main;
 pub use crate::sys::daemon::detach;
 pub use crate::sys::process::raise_nofile_limit;
 pub use crate::worker::dispatch::{build_environ, ServerName};

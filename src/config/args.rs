@@ -22,7 +22,10 @@ pub fn add_args(cmd: Command) -> Command {
         .long("config")
         .value_name("FILE")
         .value_parser(clap::value_parser!(PathBuf))
-        .help("The TOML config file (see etc/forkhorn.toml); none is read by default");
+        .help(
+            "The config file: TOML (see etc/forkhorn.toml), or Python when it ends in .py \
+             (gunicorn.conf.py) or is python:MODULE. Default: ./gunicorn.conf.py if it exists, else none",
+        );
     cmd.args_override_self(true)
         .arg(config)
         .args(Setting::ALL.into_iter().filter_map(setting_arg))
@@ -56,7 +59,8 @@ fn setting_arg(setting: Setting) -> Option<Arg> {
 /// The configuration's sources given on the command line: the config file and the settings.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CommandLine {
-    /// The file named by `-c`; without it no config file is read.
+    /// The file named by `-c` (or `./gunicorn.conf.py`, which the `forkhorn` command puts here
+    /// when there is one and `-c` is not given); without it no config file is read.
     pub file: Option<PathBuf>,
     /// The settings given, in the order of [`Setting::ALL`].
     pub(crate) values: Vec<(Setting, Value)>,

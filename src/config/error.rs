@@ -19,6 +19,15 @@ pub enum Origin {
         /// The key as written.
         key: String,
     },
+    /// A module-level name in a Python config file.
+    Python {
+        /// The file, as given with `-c` (or `gunicorn.conf.py`).
+        path: PathBuf,
+        /// 1-based line of the name's last assignment, when it was found.
+        line: Option<usize>,
+        /// The name.
+        name: String,
+    },
     /// A command-line flag such as `--workers`, or `APP` for the positional argument.
     Flag(&'static str),
     /// An environment variable.
@@ -36,6 +45,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::File { path, line, key } => write!(f, "{}:{line}: key '{}'", show_path(path), one_line(key)),
+            Origin::Python { path, line, name } => write!(f, "{}: name '{}'", at_line(path, *line), one_line(name)),
             Origin::Flag(flag) => f.write_str(flag),
             Origin::Env(var) => f.write_str(var),
             Origin::EnvFlag { var, flag } => write!(f, "{var}: {flag}"),
@@ -64,6 +74,24 @@ pub enum ConfigError {
         line: Option<usize>,
         /// The parser's description.
         message: String,
+    },
+    /// The Python config file raised, or is not valid Python.
+    #[error("{}: cannot run the Python config file: {}", at_line(path, *line), one_line(message))]
+    RunPython {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line where it raised, when the traceback reaches the file.
+        line: Option<usize>,
+        /// The traceback's last line.
+        message: String,
+    },
+    /// The Python config file could not be run at all: no Python support, or no interpreter.
+    #[error("{}: cannot evaluate the Python config file: {}", show_path(path), one_line(reason))]
+    EvaluatePython {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// The config file sets something forkhorn does not know.
     #[error("{at}: unknown setting{}", suggestion.map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default())]

@@ -1,17 +1,17 @@
 //! Reading the sources and merging them, in gunicorn's order of precedence: defaults <
-//! `PORT` (bind) and `WEB_CONCURRENCY` (workers), which only change the defaults < config file <
-//! `GUNICORN_CMD_ARGS` < `FORKHORN_CMD_ARGS` < command line. The config module's I/O is here and
-//! only here: reading the file, the environment, and (through [`Machine`]) host-name lookups,
-//! directories, users and groups.
+//! `PORT` (bind) and `WEB_CONCURRENCY` (workers), which only change the defaults < config file
+//! (TOML, or Python run by `python_file`) < `GUNICORN_CMD_ARGS` < `FORKHORN_CMD_ARGS` < command
+//! line. The config module's I/O is here and in `python_file`'s evaluator: reading the file, the
+//! environment, and (through [`Machine`]) host-name lookups, directories, users and groups.
 
 use super::error::{ConfigError, Origin};
 use super::setting::Value;
 use super::system::System;
 use super::table::{assign, Setting};
-use super::{file, CommandLine, Config};
+use super::{file, python_file, CommandLine, Config};
 use nix::unistd::{Group, User};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The environment variable that sets the default number of workers (as on Heroku and in
 /// gunicorn).
@@ -24,6 +24,20 @@ pub const PORT: &str = "PORT";
 /// The environment variables that hold flags, lowest precedence first: gunicorn's, then
 /// forkhorn's own, which a deployment can use to override a shared `GUNICORN_CMD_ARGS`.
 pub const CMD_ARGS: [&str; 2] = ["GUNICORN_CMD_ARGS", "FORKHORN_CMD_ARGS"];
+
+/// The config file gunicorn reads when no `-c` is given, and so does forkhorn (as a Python
+/// file). There is no such default for forkhorn's own TOML: a `forkhorn.toml` in the working
+/// directory is not read unless `-c` names it, so that a server's behaviour does not depend on
+/// the directory it happens to start in beyond what gunicorn users already rely on.
+pub const GUNICORN_CONF: &str = "gunicorn.conf.py";
+
+/// The config file to read when the command line names none: `./gunicorn.conf.py` if it exists
+/// (as in gunicorn), else none. Called once at startup, so that a HUP re-reads the same file even
+/// after the master has changed directory.
+pub fn default_file() -> Option<PathBuf> {
+    let path = Path::new(GUNICORN_CONF);
+    path.exists().then(|| path.to_owned())
+}
 
 /// What the environment gives the configuration. Unset and empty both mean "not set".
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -53,9 +67,20 @@ impl Environment {
 }
 
 /// Builds the effective configuration for `cli`: reads the `-c` file if given and the
-/// environment ([`Environment::read`]). Has no other effects, so the master can call it again on
-/// HUP to re-read the file.
+/// environment ([`Environment::read`]). Has no other effects (a Python file runs in a child
+/// process), so the master can call it again on HUP to re-read the file. What a Python file sets
+/// but forkhorn does not use is logged as warnings.
 pub fn load(cli: &CommandLine) -> Result<Config, ConfigError> {
+    let (cfg, warnings) = load_with_warnings(cli)?;
+    for warning in warnings {
+        log::warn!("{warning}");
+    }
+    Ok(cfg)
+}
+
+/// [`load`], returning the warnings (one line each) rather than logging them: for a caller that
+/// loads the configuration before logging starts.
+pub fn load_with_warnings(cli: &CommandLine) -> Result<(Config, Vec<String>), ConfigError> {
     load_from(cli, &Environment::read())
 }
 
@@ -67,25 +92,43 @@ pub fn load_with_env(cli: &CommandLine, web_concurrency: Option<&str>) -> Result
         web_concurrency: web_concurrency.map(str::to_owned),
         ..Environment::default()
     };
-    load_from(cli, &env)
+    load_from(cli, &env).map(|(cfg, _)| cfg)
 }
 
-/// [`load`] with the environment given. The config file is the one `-c` names on the command
+/// Whether `path` is a Python config rather than TOML: a file named `*.py`, as gunicorn's
+/// files are, or gunicorn's `python:MODULE`.
+fn is_python(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "py") || python_file::module_name(path).is_some()
+}
+
+/// A config file, read: TOML text, or what running a Python file reported.
+pub(crate) enum FileSource<'a> {
+    /// A TOML file's path and text.
+    Toml(&'a Path, &'a str),
+    /// A Python file's path and the names its evaluation reported.
+    Python(&'a Path, python_file::Report),
+}
+
+/// [`load`] with the environment given, and the warnings returned. The config file is the one `-c` names on the command
 /// line, else in a variable of [`CMD_ARGS`] (the later one first), as in gunicorn.
-pub fn load_from(cli: &CommandLine, env: &Environment) -> Result<Config, ConfigError> {
+pub fn load_from(cli: &CommandLine, env: &Environment) -> Result<(Config, Vec<String>), ConfigError> {
     let env_args = env_command_lines(env)?;
     let path = cli
         .file
         .as_ref()
         .or_else(|| env_args.iter().rev().find_map(|(_, c)| c.file.as_ref()));
-    let text = match path {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
-            path: path.clone(),
-            source,
-        })?),
+    let text;
+    let file = match path {
+        Some(path) if is_python(path) => Some(FileSource::Python(path, python_file::evaluate(path, cli, &Machine)?)),
+        Some(path) => {
+            text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            Some(FileSource::Toml(path, &text))
+        }
         None => None,
     };
-    let file = path.map(|p| p.as_path()).zip(text.as_deref());
     merge_all(file, env, &env_args, cli, &Machine)
 }
 
@@ -111,18 +154,26 @@ pub(crate) fn merge(
         web_concurrency: web_concurrency.map(str::to_owned),
         ..Environment::default()
     };
-    merge_all(file, &env, &[], cli, sys)
+    merge_all(
+        file.map(|(path, text)| FileSource::Toml(path, text)),
+        &env,
+        &[],
+        cli,
+        sys,
+    )
+    .map(|(cfg, _)| cfg)
 }
 
 /// Merges every source over the defaults, lowest precedence first (see the module's
-/// documentation); pure given `sys`. `env_args` are the command lines of [`CMD_ARGS`].
+/// documentation); pure given `sys`. `env_args` are the command lines of [`CMD_ARGS`]. Returns
+/// the configuration and the warnings of a Python file.
 pub(crate) fn merge_all(
-    file: Option<(&Path, &str)>,
+    file: Option<FileSource<'_>>,
     env: &Environment,
     env_args: &[(&'static str, CommandLine)],
     cli: &CommandLine,
     sys: &dyn System,
-) -> Result<Config, ConfigError> {
+) -> Result<(Config, Vec<String>), ConfigError> {
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     let mut base = Config::default();
     if let Some(port) = given(&env.port) {
@@ -140,16 +191,17 @@ pub(crate) fn merge_all(
             problem: p.message,
         })?;
     }
-    let mut cfg = match file {
-        Some((path, text)) => file::parse_over(base, text, path, sys)?,
-        None => base,
+    let (mut cfg, warnings) = match file {
+        Some(FileSource::Toml(path, text)) => (file::parse_over(base, text, path, sys)?, Vec::new()),
+        Some(FileSource::Python(path, report)) => python_file::apply(base, report, path, sys)?,
+        None => (base, Vec::new()),
     };
     for (var, args) in env_args {
         apply(&mut cfg, args, sys, |flag| Origin::EnvFlag { var, flag })?;
     }
     apply(&mut cfg, cli, sys, Origin::Flag)?;
     cfg.settle_async_threads();
-    Ok(cfg)
+    Ok((cfg, warnings))
 }
 
 /// Assigns the settings `args` gives; `origin` names a flag's source in an error.

@@ -9,6 +9,8 @@
 //! - `args` builds the command line's setting flags from the table and reads them back
 //!   ([`CommandLine`]);
 //! - `file` turns TOML text into a [`Config`] (pure: no file or environment access);
+//! - `python_file` runs a Python config file (`gunicorn.conf.py`) in an evaluator process and
+//!   turns its module-level names into a [`Config`] through the same checks;
 //! - `load` reads the sources (the only I/O here) and merges them: [`load`], `load_from` (the
 //!   environment given);
 //! - `addr` parses listening addresses, `allow` the entries of [`AllowIps`] lists, `syslog` the
@@ -240,6 +242,7 @@ mod args;
 mod error;
 mod file;
 mod load;
+mod python_file;
 mod render;
 mod setting;
 mod stream;
@@ -250,7 +253,9 @@ mod table;
 
 pub use args::{add_args, CommandLine};
 pub use error::{ConfigError, Origin};
-pub use load::load;
+pub use load::{default_file, load, load_with_warnings, GUNICORN_CONF};
+pub use python_file::{set_python_evaluator, EVALUATE_ARG};
+pub(crate) use python_file::{EvaluatorArgs, Report};
 pub use render::example_toml;
 pub(crate) use stream::StdStream;
 pub use table::Config;

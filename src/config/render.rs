@@ -46,9 +46,11 @@ const EXAMPLE_HEADER: &str = "\
 # Use it with `forkhorn -c /etc/forkhorn.toml`; check a file with
 # `forkhorn -c FILE --check-config`, and see what is in effect with `--print-config`.
 #
-# Setting names are gunicorn's. Unlike gunicorn, which reads ./gunicorn.conf.py when it is
-# there, forkhorn reads no config file unless -c names one: a server's behaviour should not
-# depend on the directory it happens to be started from.
+# Setting names are gunicorn's. A gunicorn.conf.py is read too (-c FILE.py, or
+# ./gunicorn.conf.py when -c is not given, as gunicorn does); `forkhorn -c gunicorn.conf.py
+# --print-config > forkhorn.toml` turns one into this format. A forkhorn.toml is never read
+# unless -c names it: a server's behaviour should not depend on the directory it happens to
+# be started from beyond what gunicorn users already rely on.
 #
 # Precedence: defaults < this file < the WEB_CONCURRENCY environment variable (workers only)
 # < the command line. A mistake in any of them stops forkhorn before anything is bound, with

@@ -9,6 +9,8 @@
 //! - `respond` is `start_response` and `write`, which act on the request's Rust
 //!   [`StartResponse`](crate::app::StartResponse) only while it is lent to them;
 //! - `input`, `errors`, `file_wrapper`: `wsgi.input`, `wsgi.errors`, `wsgi.file_wrapper`;
+//! - `config_file`: the evaluator mode that runs a Python config file (`gunicorn.conf.py`) in
+//!   a short-lived process and reports its module-level names;
 //! - `fork`: `preload_app`, the import in the master and the CPython fork protocol around
 //!   each fork.
 //!
@@ -17,6 +19,7 @@
 
 mod app;
 mod body;
+mod config_file;
 mod environ;
 mod errors;
 mod file_wrapper;
@@ -27,6 +30,7 @@ mod respond;
 mod spec;
 
 pub use app::PythonApp;
+pub use config_file::evaluator_main;
 pub use interpreter::{InitError, Setup};
 
 use crate::config::Config;

@@ -1,0 +1,15 @@
+# Development server settings: `gunicorn -c gunicorn.conf.py`
+import os
+
+PORT = int(os.environ.get("FLASK_PORT", 5000))
+
+bind = "127.0.0.1:" + str(PORT)
+workers = 1
+threads = 4
+reload = True
+reload_extra_files = ["templates/index.html", "static/app.css"]
+loglevel = "debug"
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
+timeout = 0
+wsgi_app = "wsgi_apps:hello"
