@@ -806,7 +806,13 @@ impl Conn {
     /// Writes pending output until done or the socket is full.
     pub(super) fn flush(&mut self, sh: &Shared<'_>) -> Result<(), Close> {
         while self.pending() > 0 && self.can_write {
-            match self.stream.write(&self.wbuf[self.wpos..]) {
+            let out = &self.wbuf[self.wpos..];
+            let written = match self.phase {
+                // The connection closes once this is out (`on_close`).
+                Phase::Done(Ending::Close) => self.stream.write_before_close(out),
+                _ => self.stream.write(out),
+            };
+            match written {
                 Ok(0) => return Err(Close::Done),
                 Ok(n) => {
                     self.wpos += n;
