@@ -24,7 +24,8 @@ PYTHON=${PYO3_PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3.11}
 TCK=$(getconf CLK_TCK)
 
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-# FORKHORN=PATH measures that binary instead of building one (to compare two builds).
+# FORKHORN=PATH measures that binary instead of building one; FORKHORN_BASE=PATH also runs a
+# second forkhorn build side by side (to compare two builds in one run).
 [ -n "${FORKHORN:-}" ] || cargo build --release -q
 BIN=${FORKHORN:-$ROOT/target/release/forkhorn}
 
@@ -102,6 +103,9 @@ for app in hello flask; do
     flask) spec=flask_hello:app ;;
   esac
   p=$(free_port); start forkhorn "$p" env VIRTUAL_ENV="$VENV" "$BIN" -w 2 -b "127.0.0.1:$p" --log-level warning "$spec"
+  if [ -n "${FORKHORN_BASE:-}" ]; then
+    p=$(free_port); start forkhorn-base "$p" env VIRTUAL_ENV="$VENV" "$FORKHORN_BASE" -w 2 -b "127.0.0.1:$p" --log-level warning "$spec"
+  fi
   if have gunicorn; then
     p=$(free_port); start gunicorn-sync "$p" "$VENV/bin/gunicorn" -w 2 -b "127.0.0.1:$p" --log-level warning "$spec"
     p=$(free_port); start gunicorn-gthread "$p" "$VENV/bin/gunicorn" -w 2 -k gthread --threads 4 -b "127.0.0.1:$p" --log-level warning "$spec"
