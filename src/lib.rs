@@ -29,6 +29,7 @@ pub mod http;
 mod loader;
 mod logging;
 mod master;
+mod metrics;
 #[cfg(feature = "python")]
 mod python;
 mod service;

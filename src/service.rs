@@ -15,15 +15,17 @@
 //! Master, running: `READY=1` once the first generation's workers are all ready
 //! ([`MasterService::booted`]); `RELOADING=1` and `READY=1` around a HUP; `STOPPING=1` on
 //! TERM/INT/QUIT; `MAINPID=` when a USR2 upgrade starts or ends ([`upgrade_started`],
-//! [`upgrade_ended`]); the watchdog ping from the loop; the logs reopened on USR1.
+//! [`upgrade_ended`]); the watchdog ping from the loop; the logs reopened on USR1; the statsd
+//! `gunicorn.workers` gauge and the master's own metrics ([`MasterService::supervising`]).
 //!
 //! Worker, after fork and before the application is loaded ([`worker_start`]): its own syslog
-//! connection, its access log (opened while still privileged, before `chdir`), `chdir`,
+//! connection, its access log and statsd socket (opened while still privileged, before `chdir`), `chdir`,
 //! `raw_env`, then `user`/`group`.
 
 use crate::config::BindAddr;
 use crate::config::Config;
 use crate::logging::{self, AccessLog, LoggingError};
+use crate::metrics::MasterMetrics;
 use crate::sys::activation::{self, ActivationError};
 use crate::sys::daemon;
 use crate::sys::notify::{self, NotifyError, Watchdog};
@@ -64,6 +66,8 @@ pub struct MasterService {
     announced: bool,
     /// A notification failed and was logged; log again only after a success.
     notify_failing: bool,
+    /// statsd, when `statsd_host` is set.
+    metrics: Option<MasterMetrics>,
 }
 
 impl MasterService {
@@ -80,6 +84,7 @@ impl MasterService {
             watchdog: Watchdog::from_env(),
             announced: false,
             notify_failing: false,
+            metrics: open_metrics(cfg),
         })
     }
 
@@ -107,7 +112,16 @@ impl MasterService {
         let identity = Identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())?;
         logging::configure(cfg, identity.as_ref().map(Identity::owner).unwrap_or_default())?;
         self.identity = identity;
+        self.metrics = open_metrics(cfg);
         Ok(())
+    }
+
+    /// Called on every turn of the master's loop with the number of worker processes: the
+    /// `gunicorn.workers` gauge when it changed, the master's error-log counters once a second.
+    pub fn supervising(&mut self, workers: usize) {
+        if let Some(m) = &mut self.metrics {
+            m.tick(workers, Instant::now());
+        }
     }
 
     /// The reload is over (done, rolled back, or refused): `READY=1` with the generation now
@@ -222,6 +236,15 @@ pub fn worker_start(cfg: &Config) -> Result<AccessLog, ServiceError> {
         privileges::drop_to(&id)?;
     }
     Ok(access)
+}
+
+/// The master's statsd client. Metrics are not worth refusing to start for (gunicorn runs
+/// without them too): a failure is a warning.
+fn open_metrics(cfg: &Config) -> Option<MasterMetrics> {
+    MasterMetrics::open(cfg).unwrap_or_else(|e| {
+        log::warn!("{e}; no metrics are sent");
+        None
+    })
 }
 
 /// The process title: `forkhorn: master`, or `forkhorn: master [NAME]` with `proc_name`.

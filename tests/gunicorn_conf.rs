@@ -338,8 +338,8 @@ fn environment_switch_and_migration_to_toml() {
             .join("\n")
     };
     assert_eq!(settings(&again), settings(&toml));
-    // Read back, the file says again what forkhorn accepts without acting on (`sendfile`,
-    // `statsd_*`), and nothing else: the Python file's own notes do not carry over.
+    // Read back, the file says again what forkhorn accepts without acting on (`sendfile`), and
+    // nothing else: the Python file's own notes do not carry over.
     let ignored = |stderr: &str| {
         stderr
             .lines()
@@ -353,10 +353,7 @@ fn environment_switch_and_migration_to_toml() {
         "{again_stderr}"
     );
     assert_eq!(ignored(&again_stderr), ignored(&stderr));
-    assert!(
-        again_stderr.contains("forkhorn: warning: statsd_host "),
-        "{again_stderr}"
-    );
+    assert!(again_stderr.contains("forkhorn: warning: sendfile "), "{again_stderr}");
 
     // Served as in development: at log level warning the server would not log its address.
     serves(

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The warning for a gunicorn feature forkhorn may have one day (statsd, --reload, ...).
+/// The warning for a gunicorn feature forkhorn may have one day (--reload, ...).
 const NOT_YET: &str = "is not supported by forkhorn yet and is ignored";
 /// The warning for gunicorn's TLS settings: serving plain HTTP where TLS was asked for is what
 /// the user must hear about first.
@@ -874,38 +874,38 @@ settings! {
         show: opt_display,
     }
 
-    /// gunicorn's `statsd_host`, accepted so that a gunicorn command line or file keeps working.
+    /// Where metrics go (gunicorn's `statsd_host`); see `metrics`.
     StatsdHost statsd_host: Option<String> = None, {
         cli: Cli::long("--statsd-host").value("STATSD_ADDR"),
-        help: "gunicorn's: send metrics to statsd at HOST:PORT. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: the statsd server metrics go to: \"HOST:PORT\", \"HOST\" or \"unix:PATH\". Not supported by \
-              forkhorn yet: accepted with a warning, no effect.",
+        help: "Send metrics to statsd at HOST:PORT (UDP), HOST (port 8125) or unix:PATH (a datagram socket)",
+        doc: "The statsd server metrics go to, under gunicorn's names (gunicorn.requests, \
+              gunicorn.request.status.CODE, gunicorn.request.duration, gunicorn.workers, gunicorn.log.error, \
+              gunicorn.log.warning): \"HOST:PORT\" (UDP), \"HOST\" (port 8125) or \"unix:PATH\" (a Unix datagram \
+              socket). Each process counts in memory and sends at most once a second, many lines to a \
+              datagram; request durations beyond 1000 per worker and second are sampled, with the statsd \
+              sample rate. A send that fails is dropped: metrics never slow a request.",
         example: "\"localhost:8125\"",
-        ignored: NOT_YET,
         parse: |v, _| statsd_addr(v),
         show: opt_quoted,
     }
 
-    /// gunicorn's `dogstatsd_tags`, accepted so that a gunicorn command line or file keeps working.
+    /// DogStatsD tags of every metric (gunicorn's `dogstatsd_tags`).
     DogstatsdTags dogstatsd_tags: Option<String> = None, {
         cli: Cli::long("--dogstatsd-tags").value("DOGSTATSD_TAGS"),
-        help: "gunicorn's: tags for statsd metrics. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: comma-separated tags for every statsd metric. Not supported by forkhorn yet: accepted with a \
-              warning, no effect.",
+        help: "Comma-separated DogStatsD tags added to every statsd metric (|#TAGS)",
+        doc: "Comma-separated tags added to every statsd line as DogStatsD reads them (\"|#TAGS\"), as given.",
         example: "\"env:prod,app:shop\"",
-        ignored: NOT_YET,
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
 
-    /// gunicorn's `statsd_prefix`, accepted so that a gunicorn command line or file keeps working.
+    /// The prefix of statsd names (gunicorn's `statsd_prefix`).
     StatsdPrefix statsd_prefix: Option<String> = None, {
         cli: Cli::long("--statsd-prefix").value("STATSD_PREFIX"),
-        help: "gunicorn's: prefix of statsd metric names. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: the prefix of every statsd metric name. Not supported by forkhorn yet: accepted with a \
-              warning, no effect.",
+        help: "Prefix of statsd metric names (\"shop\" gives shop.gunicorn.requests)",
+        doc: "The prefix of every statsd metric name, followed by one dot however many it ends with: \
+              \"shop\" and \"shop.\" both give \"shop.gunicorn.requests\".",
         example: "\"shop\"",
-        ignored: NOT_YET,
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }

@@ -121,7 +121,8 @@ impl Log for ErrorLog {
         if !self.enabled(record.metadata()) {
             return;
         }
-        // One write per line, so lines from master and workers never interleave mid-line.
+        crate::metrics::count_log_line(record.level()); // gunicorn.log.error, gunicorn.log.warning
+                                                        // One write per line, so lines from master and workers never interleave mid-line.
         let line = format!(
             "[{}] [{}] [{}] {}\n",
             Civil::now().log_stamp(),

@@ -302,6 +302,7 @@ impl Master<'_> {
         let mut events = Events::with_capacity(64);
         loop {
             self.converge()?;
+            self.service.supervising(self.workers.len()); // service: statsd
             if let State::Stopping { .. } = self.state {
                 if self.workers.is_empty() {
                     return Ok(());

@@ -859,6 +859,31 @@ fn refused_value_leaves_config_alone() {
 }
 
 #[test]
+fn statsd_settings_are_printed_as_given_without_warnings() {
+    let set = [
+        (Setting::StatsdHost, arg("localhost:8125"), "\"localhost:8125\""),
+        (Setting::StatsdHost, arg("statsd"), "\"statsd\""),
+        (
+            Setting::StatsdHost,
+            arg("unix:/run/statsd.sock"),
+            "\"unix:/run/statsd.sock\"",
+        ),
+        (Setting::StatsdHost, arg("[::1]:8125"), "\"[::1]:8125\""),
+        (Setting::StatsdPrefix, arg("shop."), "\"shop.\""),
+        (
+            Setting::DogstatsdTags,
+            arg("env:prod,app:shop"),
+            "\"env:prod,app:shop\"",
+        ),
+    ];
+    for (s, v, shown) in set {
+        let cfg = try_set(s, v.clone()).unwrap_or_else(|e| panic!("{s:?} {v:?}: {e}"));
+        assert_eq!(cfg.value_toml(s).expect("set"), shown, "{s:?}");
+        assert_eq!(cfg.warnings(), Vec::<String>::new(), "{s:?}");
+    }
+}
+
+#[test]
 fn gunicorn_settings_without_effect() {
     // Set to gunicorn's default, a setting needs no warning and is not set.
     let unset = [
@@ -881,14 +906,6 @@ fn gunicorn_settings_without_effect() {
         (Setting::Reload, Value::Bool(true), "reload = true"),
         (Setting::Sendfile, Value::Bool(false), "false"),
         (Setting::ReloadEngine, arg("inotify"), "\"inotify\""),
-        (Setting::StatsdHost, arg("localhost:8125"), "\"localhost:8125\""),
-        (Setting::StatsdHost, arg("statsd"), "\"statsd\""),
-        (
-            Setting::StatsdHost,
-            arg("unix:/run/statsd.sock"),
-            "\"unix:/run/statsd.sock\"",
-        ),
-        (Setting::StatsdHost, arg("[::1]:8125"), "\"[::1]:8125\""),
         (Setting::Http2MaxFrameSize, arg("16384"), "16384"),
         (Setting::ControlSocketMode, arg("0600"), "0o600"),
         (Setting::DirtyApps, Value::Args(vec!["a:b".into()]), "[\"a:b\"]"),

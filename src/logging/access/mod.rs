@@ -7,6 +7,10 @@
 //! response the server made itself, and the environ values the format needs. The worker calls
 //! [`AccessLog::begin`] when a head is parsed and [`AccessLog::finish`] when the response is
 //! complete (or the connection ends first); `finish` writes at most one line per `begin`.
+//!
+//! The same two calls feed the worker's statsd [metrics](crate::metrics) when `statsd_host` is
+//! set (as gunicorn's statsd logger takes its request metrics from the access log's call): the
+//! status and the duration of each request, counted in memory.
 
 pub mod format;
 
@@ -14,6 +18,7 @@ use super::file::{open_append, write_fd};
 use super::{LoggingError, StdStream};
 use crate::config::access_format::AccessFormat;
 use crate::config::Config;
+use crate::metrics::WorkerMetrics;
 pub use format::Exchange;
 use format::{EnvValues, Record};
 use std::fs::File;
@@ -59,6 +64,8 @@ pub struct AccessLog {
     pid: u32,
     /// A write error was reported and not yet followed by a success (report once per streak).
     failing: bool,
+    /// The worker's statsd metrics, when `statsd_host` is set.
+    metrics: Option<WorkerMetrics>,
 }
 
 /// A connection's access-log state for its current request.
@@ -73,7 +80,8 @@ enum Phase {
     /// No request to log (access log off, or already logged).
     #[default]
     Idle,
-    /// A request head was parsed (at `start`, if the format shows durations).
+    /// A request head was parsed (at `start`, if the format shows durations or metrics are
+    /// sent).
     InFlight {
         start: Option<Instant>,
         /// Set when the server answered itself (an error) instead of the application.
@@ -110,6 +118,7 @@ impl AccessLog {
             time_sec: i64::MIN,
             pid: std::process::id(),
             failing: false,
+            metrics: None,
         }
     }
 
@@ -132,6 +141,14 @@ impl AccessLog {
             }
         };
         let mut log = AccessLog::disabled();
+        log.metrics = match WorkerMetrics::open(cfg) {
+            Ok(m) => m,
+            // Metrics are not worth refusing to serve for (gunicorn serves without them too).
+            Err(e) => {
+                log::warn!("{e}; this worker sends no metrics");
+                None
+            }
+        };
         if matches!(output, Output::Nowhere) && !syslog {
             return Ok(log);
         }
@@ -148,14 +165,18 @@ impl AccessLog {
         self.format.is_some()
     }
 
-    /// A request head is complete: note it (and the time, if the format shows durations).
+    /// A request head is complete: note it (and the time, if the format shows durations or
+    /// metrics are sent; no clock is read otherwise).
     pub fn begin(&self, req: &mut RequestLog) {
-        if let Some(format) = &self.format {
-            req.phase = Phase::InFlight {
-                start: format.timed().then(Instant::now),
-                answered: None,
-            };
-        }
+        let timed = match (&self.format, &self.metrics) {
+            (None, None) => return,
+            (_, Some(_)) => true,
+            (Some(format), None) => format.timed(),
+        };
+        req.phase = Phase::InFlight {
+            start: timed.then(Instant::now),
+            answered: None,
+        };
     }
 
     /// The application returned: keep the environ values the format needs, since the environ
@@ -178,12 +199,18 @@ impl AccessLog {
         let Phase::InFlight { start, answered } = std::mem::take(&mut req.phase) else {
             return;
         };
-        let Some(format) = &self.format else {
-            return;
-        };
         let (status, body_bytes, resp_head) = match answered {
             Some(a) => (a.status, a.body_bytes, &b""[..]),
             None => (ex.status, ex.body_bytes, ex.resp_head),
+        };
+        let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
+        // Status 0: the connection ended before any response; gunicorn's statsd logger never
+        // hears of such a request either.
+        if let Some(m) = self.metrics.as_mut().filter(|_| status != 0) {
+            m.request(status, elapsed);
+        }
+        let Some(format) = &self.format else {
+            return;
         };
         let rec = Record {
             exchange: Exchange {
@@ -192,7 +219,7 @@ impl AccessLog {
                 resp_head,
                 ..*ex
             },
-            elapsed: start.map(|s| s.elapsed()).unwrap_or_default(),
+            elapsed,
             environ: &req.environ,
             time: &self.time,
             pid: self.pid,
@@ -212,8 +239,12 @@ impl AccessLog {
     }
 
     /// Called at the start of every iteration of the worker's loop: brings the `t` atom up to
-    /// date and writes the buffer if its oldest line may be a second old.
+    /// date and writes the buffer if its oldest line may be a second old; sends the metrics
+    /// once a second.
     pub fn tick(&mut self, now: Instant) {
+        if let Some(m) = &mut self.metrics {
+            m.tick(now);
+        }
         if self.format.is_none() {
             return;
         }
@@ -270,6 +301,9 @@ impl AccessLog {
 impl Drop for AccessLog {
     fn drop(&mut self) {
         self.flush();
+        if let Some(m) = &mut self.metrics {
+            m.flush();
+        }
     }
 }
 
