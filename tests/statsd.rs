@@ -123,10 +123,17 @@ fn requests_statuses_durations_and_workers_reach_statsd_under_gunicorns_names() 
             "{l:?}"
         );
     }
+
+    // One worker fewer: the master says so.
+    s.signal(Signal::SIGTTOU);
+    statsd.recv_until("the gauge at 1", |lines| {
+        lines.iter().any(|l| l == "app.gunicorn.workers:1|g")
+    });
     drop(s);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// With application threads too: a request is counted once its response is complete.
 #[test]
 fn dogstatsd_tags_end_every_line() {
     let mut statsd = Statsd::bind();
@@ -137,6 +144,8 @@ fn dogstatsd_tags_end_every_line() {
             &addr,
             "--dogstatsd-tags",
             "env:test,role:web",
+            "--threads",
+            "2",
             "builtin:hello",
         ],
         1,
