@@ -167,8 +167,9 @@ fn resolve(addr: &str) -> io::Result<SocketAddr> {
 pub struct Statsd {
     sink: Sink,
     packer: Packer,
-    /// A send failed and was logged; log again only after a success.
-    failing: bool,
+    /// A send failed and was logged. Only the first failure is: with no server listening,
+    /// every other send to a UDP address fails (the ICMP error of one is reported by the next).
+    reported: bool,
     last_flush: Instant,
 }
 
@@ -189,7 +190,7 @@ impl Statsd {
                 cfg.statsd_prefix.as_deref().unwrap_or(""),
                 cfg.dogstatsd_tags.as_deref().unwrap_or(""),
             ),
-            failing: false,
+            reported: false,
             last_flush: Instant::now(),
         }
     }
@@ -222,22 +223,16 @@ impl Statsd {
     }
 
     fn send_all(&mut self) {
-        let mut result = Ok(());
         for datagram in self.packer.datagrams() {
             // Never blocks: a full socket buffer or an absent server drops the datagram.
             if let Err(e) = self.sink.send(datagram) {
-                result = Err(e);
+                if !self.reported {
+                    self.reported = true;
+                    log::debug!("cannot send metrics to statsd (later failures are not logged): {e}");
+                }
             }
         }
         self.packer.clear();
-        match result {
-            Ok(()) => self.failing = false,
-            Err(e) if !self.failing => {
-                self.failing = true;
-                log::debug!("cannot send metrics to statsd: {e}");
-            }
-            Err(_) => {}
-        }
     }
 }
 
