@@ -878,9 +878,7 @@ fn gunicorn_settings_without_effect() {
         assert_eq!(cfg.warnings(), Vec::<String>::new());
     }
     let set = [
-        (Setting::Reload, Value::Bool(true), "reload = true"),
         (Setting::Sendfile, Value::Bool(false), "false"),
-        (Setting::ReloadEngine, arg("inotify"), "\"inotify\""),
         (Setting::StatsdHost, arg("localhost:8125"), "\"localhost:8125\""),
         (Setting::StatsdHost, arg("statsd"), "\"statsd\""),
         (
