@@ -443,7 +443,6 @@ settings! {
               New workers that cannot boot (a syntax error) leave the old ones serving, and the next change \
               tries again. Workers write no bytecode cache meanwhile. For development; no effect on a \
               preloaded app's code (preload_app), which only a restart reloads.",
-        example: "true",
         parse: |v, _| boolean(v),
         show: display,
     }
@@ -466,7 +465,6 @@ settings! {
         help: "A file whose change also triggers --reload (templates, config), repeatable",
         doc: "More files whose change triggers reload (templates, data files), relative to the working \
               directory after chdir; with a builtin: app, the only ones watched.",
-        example: "[\"templates/base.html\"]",
         parse: |v, _| some_strings(v).map(Option::unwrap_or_default),
         show: |files| Some(list(files.iter())),
     }
