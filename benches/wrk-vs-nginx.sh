@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Throughput and server CPU per request: forkhorn builtin:hello vs nginx `return 200`, both
-# with 2 workers, under the same wrk load, in one run.
+# with 2 workers, under the same wrk load, in interleaved rounds (round 1 of every server, then
+# round 2, ...), so that a slow spell of this noisy machine falls on all of them.
 #
-#   bash benches/wrk-vs-nginx.sh [DURATION] [CONNECTIONS] [keepalive|close]
+#   bash benches/wrk-vs-nginx.sh [DURATION=10s] [CONNECTIONS=256] [keepalive|close] [ROUNDS=1]
 #
-# `close`: every request carries `Connection: close`, so each costs a connection (accept,
-# poll registration, close): what a client without keep-alive costs. FORKHORN=PATH measures
-# that binary instead of building one.
+# `close`: every request carries `Connection: close`, so each costs a connection (accept, read,
+# write, close): what a client without keep-alive costs. FORKHORN=PATH measures that binary
+# instead of building one; FORKHORN_BASE=PATH adds a second build to every round (to compare
+# two builds). With several rounds, a last line per forkhorn gives the median of its CPU per
+# request and the median of its per-round ratio to nginx's.
 #
 # Needs wrk and nginx (Debian packages `wrk`, `nginx-light`); installs them if apt-get can.
 # CPU time is utime+stime of the server's master and workers from /proc, over the wrk run.
@@ -17,6 +20,7 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-10s}
 CONNS=${2:-256}
 MODE=${3:-keepalive}
+ROUNDS=${4:-1}
 case "$MODE" in
   keepalive) WRK_HEADER=() ;;
   close) WRK_HEADER=(-H "Connection: close") ;;
@@ -33,11 +37,7 @@ TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 TCK=$(getconf CLK_TCK)
 
-
-# Sum of utime+stime (clock ticks) of a process and its children.
-
-
-# run NAME PID PORT: warm up, then measure.
+# run NAME PID PORT: warm up, then measure; prints a line and appends "NAME US" to $TMP/cpu.
 run() {
   local name=$1 pid=$2 port=$3
   wait_port "$port"
@@ -52,17 +52,24 @@ run() {
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
   local us_per_req
   us_per_req=$(awk -v t=$((t1 - t0)) -v k="$TCK" -v n="$reqs" 'BEGIN { printf "%.2f", t / k * 1e6 / n }')
-  printf '%-10s %12s req/s %10s us CPU/req  %s\n' "$name" "$rps" "$us_per_req" "${errors:-no errors}"
+  printf '%-14s %12s req/s %10s us CPU/req  %s\n' "$name" "$rps" "$us_per_req" "${errors:-no errors}"
+  echo "$name $us_per_req" >>"$TMP/cpu"
 }
 
-PORT=$(free_port)
-"$BIN" -w 2 -b "127.0.0.1:$PORT" --log-level warning builtin:hello 2>"$TMP/forkhorn.log" &
-FH=$!
-run forkhorn "$FH" "$PORT"
-kill -TERM "$FH"; wait "$FH" || true
+# forkhorn NAME BINARY
+forkhorn() {
+  local port
+  port=$(free_port)
+  "$2" -w 2 -b "127.0.0.1:$port" --log-level warning builtin:hello 2>"$TMP/$1.log" &
+  local pid=$!
+  run "$1" "$pid" "$port"
+  kill -TERM "$pid"; wait "$pid" || true
+}
 
-NPORT=$(free_port)
-cat > "$TMP/nginx.conf" <<NGINX
+nginx_run() {
+  local port
+  port=$(free_port)
+  cat > "$TMP/nginx.conf" <<NGINX
 worker_processes 2;
 pid $TMP/nginx.pid;
 error_log $TMP/nginx-error.log;
@@ -72,12 +79,35 @@ http {
   access_log off;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:$NPORT;
+    listen 127.0.0.1:$port;
     location / { default_type "text/plain; charset=utf-8"; return 200 "Hello, World!"; }
   }
 }
 NGINX
-nginx -c "$TMP/nginx.conf" -p "$TMP" &
-NG=$!
-run nginx "$NG" "$NPORT"
-kill -QUIT "$NG"; wait "$NG" || true
+  nginx -c "$TMP/nginx.conf" -p "$TMP" &
+  local pid=$!
+  run nginx "$pid" "$port"
+  kill -QUIT "$pid"; wait "$pid" || true
+}
+
+echo "wrk -t1 -c$CONNS -d$DURATION ($MODE), $ROUNDS round(s); 2 workers each; $(nproc) cores"
+for round in $(seq "$ROUNDS"); do
+  [ "$ROUNDS" -gt 1 ] && echo "round $round"
+  forkhorn forkhorn "$BIN"
+  [ -n "${FORKHORN_BASE:-}" ] && forkhorn forkhorn-base "$FORKHORN_BASE"
+  nginx_run
+done
+if [ "$ROUNDS" -gt 1 ]; then
+  # Per round, each forkhorn's CPU per request over nginx's; then the medians.
+  awk '
+    { us[NR] = $2; name[NR] = $1 }
+    $1 == "nginx" { for (i = start; i < NR; i++) { r[name[i]] = r[name[i]] " " us[i] / $2; c[name[i]] = c[name[i]] " " us[i] } start = NR + 1 }
+    NR == 1 { start = 1 }
+    END { for (n in r) print n, c[n], "|", r[n] }' "$TMP/cpu" |
+  while read -r n rest; do
+    cpu=$(echo "${rest%%|*}" | tr ' ' '\n' | grep . | median)
+    ratio=$(echo "${rest#*|}" | tr ' ' '\n' | grep . | median)
+    printf 'median %-14s %8s us CPU/req, %s x nginx (per-round ratios:%s)\n' "$n" "$cpu" "$(printf '%.3f' "$ratio")" \
+      "$(echo "${rest#*|}" | awk '{for (i = 1; i <= NF; i++) printf " %.2f", $i}')"
+  done
+fi

@@ -44,11 +44,11 @@ mod python {
 
     #[cfg(not(feature = "python"))]
     pub(super) fn load(cfg: &Config) -> Result<Box<dyn Application>, AppError> {
-        Err(crate::app::LoadError::PythonUnavailable(cfg.app.clone()).into())
+        Err(crate::app::SpecError::PythonUnavailable(cfg.app.clone()).into())
     }
 
     #[cfg(not(feature = "python"))]
     pub(super) fn preload(cfg: &Config) -> Result<Box<dyn ForkHooks>, AppError> {
-        Err(crate::app::LoadError::PythonUnavailable(cfg.app.clone()).into())
+        Err(crate::app::SpecError::PythonUnavailable(cfg.app.clone()).into())
     }
 }

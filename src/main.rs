@@ -17,11 +17,11 @@ fn main() -> ExitCode {
     }
     // The evaluator of Python config files: this binary re-executed by the configuration loader.
     #[cfg(feature = "python")]
-    if std::env::args_os().nth(1).is_some_and(|a| a == config::EVALUATE_ARG) {
+    if std::env::args_os().nth(1).is_some_and(|a| a == unstable::EVALUATE_ARG) {
         return unstable::evaluator_main(std::env::args_os().skip(2));
     }
     if let Ok(program) = std::env::current_exe() {
-        config::set_python_evaluator(program);
+        unstable::set_python_evaluator(program);
     }
     let mut cli = Cli::parse();
     let default_file = cli.settings.file.is_none().then(config::default_file).flatten();

@@ -548,5 +548,12 @@ fn worker_tmp_dir_is_accepted_with_a_warning() {
         );
         assert_eq!(s.get("/").status, 200, "{args:?}");
     }
-    assert_printed(&["--worker-tmp-dir", dir], &[&format!("worker_tmp_dir = {dir:?}")]);
+    // --print-config says it too, on stderr, and prints the setting.
+    let out = run(&["--print-config", "--worker-tmp-dir", dir], None);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "forkhorn: warning: worker_tmp_dir is accepted for gunicorn compatibility and has no effect: forkhorn's heartbeat uses no file\n"
+    );
+    assert!(settings(&stdout(&out)).contains(&format!("worker_tmp_dir = {dir:?}")));
 }

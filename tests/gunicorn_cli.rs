@@ -159,7 +159,7 @@ fn gunicorn_command_lines_serve() {
                 ("GUNICORN_CMD_ARGS", "-b 127.0.0.1:0 --reload"),
                 ("FORKHORN_CMD_ARGS", "--log-level debug"),
             ])
-            .log("reload is not supported by forkhorn yet and is ignored"),
+            .log("reload: watching 0 directories for changes"),
         // Behind a load balancer.
         case(&[
             "-b",
@@ -401,7 +401,7 @@ fn precedence_is_gunicorns() {
     let from_env = format!("-c {file}");
     let lines = printed(&[], &[("GUNICORN_CMD_ARGS", from_env.as_str())]);
     assert_has(&lines, "timeout = 40");
-    // Settings of gunicorn's, acted on or accepted without effect, print and read back.
+    // Settings print, and read back, whether forkhorn acts on them (statsd_host, reload) or not.
     let lines = printed(&["--statsd-host", "localhost:8125", "--no-sendfile", "--reload"], &[]);
     for want in ["statsd_host = \"localhost:8125\"", "sendfile = false", "reload = true"] {
         assert_has(&lines, want);

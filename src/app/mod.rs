@@ -83,9 +83,10 @@ pub(crate) fn asks_to_retire(err: &AppError) -> bool {
     err.is::<RetireWorker>()
 }
 
-/// Why an application could not be loaded in a worker.
+/// Why an app spec names no application this build has (Python apps fail to load with
+/// `python::LoadError`, the one error of that name).
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum LoadError {
+pub(crate) enum SpecError {
     /// `builtin:NAME` with a name forkhorn does not have.
     #[error("no built-in app named {0:?} (built-in apps: {list})", list = builtin::NAMES.join(", "))]
     UnknownBuiltin(String),
@@ -115,9 +116,9 @@ pub(crate) trait ForkHooks {
 
 /// Resolves a built-in app spec (`builtin:NAME`); a Python spec needs the configuration
 /// (the `loader` module's `load_configured`).
-pub(crate) fn load(spec: &str) -> Result<Box<dyn Application>, LoadError> {
+pub(crate) fn load(spec: &str) -> Result<Box<dyn Application>, SpecError> {
     match spec.strip_prefix("builtin:") {
-        Some(name) => builtin::by_name(name).ok_or_else(|| LoadError::UnknownBuiltin(name.to_owned())),
-        None => Err(LoadError::PythonUnavailable(spec.to_owned())),
+        Some(name) => builtin::by_name(name).ok_or_else(|| SpecError::UnknownBuiltin(name.to_owned())),
+        None => Err(SpecError::PythonUnavailable(spec.to_owned())),
     }
 }

@@ -67,7 +67,7 @@ impl Environment {
 }
 
 /// Builds the effective configuration for `cli`: reads the `-c` file if given and the
-/// environment ([`Environment::read`]). Has no other effects (a Python file runs in a child
+/// environment. Has no other effects (a Python file runs in a child
 /// process), so the master can call it again on HUP to re-read the file. What a Python file sets
 /// but forkhorn does not use is logged as warnings.
 pub fn load(cli: &CommandLine) -> Result<Config, ConfigError> {

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use toml::Spanned;
 
 /// The hidden first argument that makes `forkhorn` evaluate a Python config file and print its
-/// [`Report`] instead of serving: `forkhorn __evaluate-python-config FILE [--virtualenv DIR]
+/// `Report` instead of serving: `forkhorn __evaluate-python-config FILE [--virtualenv DIR]
 /// [--pythonpath DIR]... -- ARGV...` (ARGV: the parent's command line, for `sys.argv`).
 pub const EVALUATE_ARG: &str = "__evaluate-python-config";
 

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The warning for a gunicorn feature forkhorn may have one day (--reload, ...).
+/// The warning for a gunicorn feature forkhorn may have one day (--paste, ...).
 const NOT_YET: &str = "is not supported by forkhorn yet and is ignored";
 /// The warning for gunicorn's TLS settings: serving plain HTTP where TLS was asked for is what
 /// the user must hear about first.
@@ -433,6 +433,42 @@ settings! {
         show: display,
     }
 
+    /// `--reload`: replace the workers when the app's code changes (development).
+    Reload reload: bool = false, {
+        cli: Cli::long("--reload").switch(),
+        help: "Replace the workers when a Python file of the app or a reload_extra_files file changes (development)",
+        doc: "Replace the workers, as HUP does, when a *.py file under the app's directories (the working \
+              directory after chdir, and pythonpath; hidden directories, virtualenvs, site-packages and \
+              __pycache__ are skipped) or a reload_extra_files file changes. Changes are debounced (200 ms). \
+              New workers that cannot boot (a syntax error) leave the old ones serving, and the next change \
+              tries again. Workers write no bytecode cache meanwhile. For development; no effect on a \
+              preloaded app's code (preload_app), which only a restart reloads.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
+    /// How `reload` watches files.
+    ReloadEngine reload_engine: Option<String> = None, {
+        cli: Cli::long("--reload-engine").value("STRING"),
+        help: "How --reload watches files: auto, poll or inotify (all use inotify). [default: auto]",
+        doc: "How reload watches files: \"auto\", \"poll\" or \"inotify\", as in gunicorn. All three use \
+              Linux's inotify, which sees a change at once and costs nothing while nothing changes; \"poll\" \
+              is accepted so that a gunicorn configuration keeps working.",
+        example: "\"inotify\"",
+        parse: |v, _| choice(v, &["auto", "poll", "inotify"]),
+        show: opt_quoted,
+    }
+
+    /// More files whose change triggers `reload`.
+    ReloadExtraFiles reload_extra_files: Vec<String> = Vec::new(), {
+        cli: Cli::long("--reload-extra-file").values("FILES"),
+        help: "A file whose change also triggers --reload (templates, config), repeatable",
+        doc: "More files whose change triggers reload (templates, data files), relative to the working \
+              directory after chdir; with a builtin: app, the only ones watched.",
+        parse: |v, _| some_strings(v).map(Option::unwrap_or_default),
+        show: |files| Some(list(files.iter())),
+    }
+
     /// The error log: `-` (stderr) or a file path.
     Errorlog errorlog: String = "-".into(), {
         cli: Cli::long("--error-logfile").alias("--log-file").value("FILE"),
@@ -607,42 +643,6 @@ settings! {
         ignored: "is ignored: proc_name (-n) names forkhorn's processes",
         parse: |v, _| some_text(v),
         show: opt_quoted,
-    }
-
-    /// gunicorn's `reload`, accepted so that a gunicorn command line or file keeps working.
-    Reload reload: Option<bool> = None, {
-        cli: Cli::long("--reload").switch(),
-        help: "gunicorn's: restart workers when the code changes. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: restart the workers when the app's code changes (development). Not supported by forkhorn \
-              yet: accepted with a warning, no effect.",
-        example: "true",
-        ignored: NOT_YET,
-        parse: |v, _| switch_unless(v, false),
-        show: opt_display,
-    }
-
-    /// gunicorn's `reload_engine`, accepted so that a gunicorn command line or file keeps working.
-    ReloadEngine reload_engine: Option<String> = None, {
-        cli: Cli::long("--reload-engine").value("STRING"),
-        help: "gunicorn's: auto, poll or inotify. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: how --reload watches files: \"auto\", \"poll\" or \"inotify\". Not supported by forkhorn \
-              yet: accepted with a warning, no effect.",
-        example: "\"poll\"",
-        ignored: NOT_YET,
-        parse: |v, _| choice(v, &["auto", "poll", "inotify"]),
-        show: opt_quoted,
-    }
-
-    /// gunicorn's `reload_extra_files`, accepted so that a gunicorn command line or file keeps working.
-    ReloadExtraFiles reload_extra_files: Option<Vec<String>> = None, {
-        cli: Cli::long("--reload-extra-file").values("FILES"),
-        help: "gunicorn's: more files --reload watches, repeatable. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: more files for --reload to watch. Not supported by forkhorn yet: accepted with a warning, no \
-              effect.",
-        example: "[\"templates/base.html\"]",
-        ignored: NOT_YET,
-        parse: |v, _| some_strings(v),
-        show: opt_list,
     }
 
     /// gunicorn's `spew`, accepted so that a gunicorn command line or file keeps working.

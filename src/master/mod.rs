@@ -1,9 +1,11 @@
 //! The master (gunicorn's arbiter): binds, forks and supervises the workers, and turns signals
 //! into lifecycle changes: reload by rolling replacement, binary upgrade, graceful and fast
-//! stop. It never parses HTTP, and runs application code only to import a Python app once for
-//! all workers (`preload_app`). `docs/LIFECYCLE.md` draws the states.
+//! stop; with `reload`, a change to the app's files starts the same reload as HUP. It never
+//! parses HTTP, and runs application code only to import a Python app once for all workers
+//! (`preload_app`). `docs/LIFECYCLE.md` draws the states.
 
 mod upgrade;
+mod watch;
 
 use crate::app::{AppError, Application, Loader};
 use crate::config::{Config, ConfigError};
@@ -25,6 +27,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 const SIGNAL_TOKEN: Token = Token(0);
+/// `reload`'s inotify descriptor; worker pipes are `Token(pid)`, which never comes near it.
+const WATCH_TOKEN: Token = Token(usize::MAX);
 /// The first respawn delay after a boot failure; it doubles up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -169,6 +173,8 @@ struct Master<'h> {
     backoff: Option<(Duration, Instant)>,
     pidfile: Option<Pidfile>,
     upgrade: upgrade::Upgrade,
+    /// `reload`: the app's files, watched.
+    watcher: Option<watch::Watcher>,
     // service: readiness, reload and watchdog notifications; the workers' identity.
     service: crate::service::MasterService,
 }
@@ -219,7 +225,33 @@ pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
     start(cfg, hooks, false)
 }
 
-/// Runs the master; `preload`: honour `preload_app` by loading the configured app here.
+/// Starts `reload`'s watcher and registers it with `poll`; without it (with an error logged) the
+/// server still serves, without reloading: reloading is a development convenience.
+fn start_watching(cfg: &Config, python: bool, poll: &Poll) -> Option<watch::Watcher> {
+    if python && cfg.preload_app {
+        log::warn!("reload: the app is preloaded (preload_app): a change restarts the workers but not the code");
+    }
+    let watcher = match watch::Watcher::start(cfg, python) {
+        Ok(w) => w,
+        Err(e) => {
+            log::error!("reload: {e}; files are not watched");
+            return None;
+        }
+    };
+    match poll
+        .registry()
+        .register(&mut SourceFd(&watcher.raw_fd()), WATCH_TOKEN, Interest::READABLE)
+    {
+        Ok(()) => Some(watcher),
+        Err(e) => {
+            log::error!("reload: cannot poll inotify: {e}; files are not watched");
+            None
+        }
+    }
+}
+
+/// Runs the master; `preload`: the app is the configured one (not a library user's), and
+/// `preload_app` is honoured by loading it here.
 fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, MasterError> {
     // Block before binding: a signal that arrives during start-up waits in the signalfd
     // instead of killing a half-started server.
@@ -260,6 +292,13 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     poll.registry()
         .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
         .map_err(MasterError::Poll)?;
+    // `configured`: the app the `app` setting names, whose Python files are worth watching; a
+    // library user's app is Rust, and only `reload_extra_files` count for it.
+    let python = preload && !cfg.app.starts_with("builtin:");
+    let watcher = match cfg.reload {
+        true => start_watching(&cfg, python, &poll),
+        false => None,
+    };
     let mut m = Master {
         hooks,
         cfg,
@@ -278,6 +317,7 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
         backoff: None,
         pidfile,
         upgrade,
+        watcher,
         service,
     };
     let result = m.main_loop();
@@ -320,6 +360,11 @@ impl Master<'_> {
             for ev in events.iter() {
                 match ev.token() {
                     SIGNAL_TOKEN => signalled = true,
+                    WATCH_TOKEN => {
+                        if let Some(w) = self.watcher.as_mut() {
+                            w.read();
+                        }
+                    }
                     Token(t) => self.read_pipe(Pid::from_raw(t as i32)),
                 }
             }
@@ -329,6 +374,7 @@ impl Master<'_> {
             }
             self.reap()?;
             self.check_timers();
+            self.check_watcher();
         }
     }
 
@@ -346,6 +392,9 @@ impl Master<'_> {
             State::Running | State::Paused => {}
         }
         if let Some((_, when)) = self.backoff {
+            at(when.saturating_duration_since(now));
+        }
+        if let Some(when) = self.watcher.as_ref().and_then(|w| w.deadline()) {
             at(when.saturating_duration_since(now));
         }
         // Heartbeat, boot, stop and abort deadlines are checked once a second while workers
@@ -473,6 +522,18 @@ impl Master<'_> {
             self.generation,
             self.cfg.workers
         );
+    }
+
+    /// `reload`: once the changed files have gone quiet, reload as HUP does. Paused (WINCH) or
+    /// stopping, the change is dropped: only HUP brings paused workers back.
+    fn check_watcher(&mut self) {
+        let Some(path) = self.watcher.as_mut().and_then(|w| w.take_due(Instant::now())) else {
+            return;
+        };
+        if self.state == State::Running {
+            log::info!("Worker reloading: {} modified", path.display());
+            self.reload();
+        }
     }
 
     /// New workers of a reload could not boot: go back to the configuration that served.

@@ -22,7 +22,10 @@ const EVALUATOR: &str = include_str!("config_file.py");
 #[derive(Debug, thiserror::Error)]
 pub enum EvaluatorError {
     /// The arguments are not those the configuration loader passes.
-    #[error("{} is internal to forkhorn's configuration loader", crate::config::EVALUATE_ARG)]
+    #[error(
+        "{} is internal to forkhorn's configuration loader",
+        crate::config::python_file::EVALUATE_ARG
+    )]
     ParseArguments,
     /// Standard output could not be set aside for the report.
     #[error("cannot set standard output aside for the report: {0}")]

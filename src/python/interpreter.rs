@@ -72,6 +72,8 @@ pub struct Setup {
     pub chdir: Option<PathBuf>,
     /// Directories put first on `sys.path`, in order.
     pub pythonpath: Vec<PathBuf>,
+    /// Whether imports may write `__pycache__` (not under `reload`).
+    pub write_bytecode: bool,
 }
 
 impl Setup {
@@ -85,6 +87,9 @@ impl Setup {
             }),
             chdir: cfg.chdir.clone(),
             pythonpath: cfg.pythonpath.clone(),
+            // A module rewritten within the same second at the same size (v1 -> v2) matches the
+            // cache's mtime and size check; under `reload` a stale cache would undo the reload.
+            write_bytecode: !cfg.reload,
         }
     }
 }
@@ -106,7 +111,7 @@ pub fn ensure_started(setup: &Setup) -> Result<(), InitError> {
     if let Some(stdlib) = stdlib_dir(&program, setup.virtualenv.as_deref()) {
         check_readable(&stdlib)?;
     }
-    start(&program)?;
+    start(&program, setup.write_bytecode)?;
     Python::attach(|py| {
         keep_default_sigint(py).map_err(InitError::ResetSignals)?;
         extend_sys_path(py, &setup.pythonpath).map_err(InitError::SetPath)
@@ -206,7 +211,7 @@ fn blocked_note(path: &Path, blocked_at: &Path) -> String {
 }
 
 /// Initialises CPython through PyConfig and releases the GIL.
-fn start(program: &Path) -> Result<(), InitError> {
+fn start(program: &Path, write_bytecode: bool) -> Result<(), InitError> {
     let program = c_string(program.as_os_str().as_bytes())?;
     let argv: Vec<CString> = match super::ARGV.get() {
         Some(args) => args.iter().map(|a| c_string(a.as_bytes())).collect::<Result<_, _>>()?,
@@ -226,6 +231,7 @@ fn start(program: &Path) -> Result<(), InitError> {
         (*config).parse_argv = 0;
         // Leave the process's C stdio as it is: it belongs to forkhorn's logging.
         (*config).configure_c_stdio = 0;
+        (*config).write_bytecode = i32::from(write_bytecode);
         let mut status =
             ffi::PyConfig_SetBytesString(config, std::ptr::addr_of_mut!((*config).program_name), program.as_ptr());
         if ffi::PyStatus_Exception(status) == 0 {

@@ -903,9 +903,7 @@ fn gunicorn_settings_without_effect() {
         assert_eq!(cfg.warnings(), Vec::<String>::new());
     }
     let set = [
-        (Setting::Reload, Value::Bool(true), "reload = true"),
         (Setting::Sendfile, Value::Bool(false), "false"),
-        (Setting::ReloadEngine, arg("inotify"), "\"inotify\""),
         (Setting::Http2MaxFrameSize, arg("16384"), "16384"),
         (Setting::ControlSocketMode, arg("0600"), "0o600"),
         (Setting::DirtyApps, Value::Args(vec!["a:b".into()]), "[\"a:b\"]"),
