@@ -222,13 +222,14 @@ settings! {
 
     /// The application: `builtin:NAME` or `module.path:callable`.
     App app: String = "builtin:hello".into(), {
+        alias: "wsgi_app",
         cli: Cli::Positional("APP"),
         help: "The application: builtin:NAME (hello, echo, sleep, static), or module.path:callable, \
                module:factory(args)",
         doc: "The application: \"builtin:NAME\" (hello, echo), \"module.path:callable\", \
               \"module:factory()\", \"module:factory(args)\", or \"module\" alone for module:application. The \
-              APP argument on the command line overrides it. (gunicorn's file setting is named wsgi_app; \
-              forkhorn uses app.)",
+              APP argument on the command line overrides it. gunicorn's name for it, wsgi_app, is accepted \
+              too.",
         parse: |v, _| app(v),
         show: quoted,
     }
@@ -246,9 +247,11 @@ settings! {
     ForwardedAllowIps forwarded_allow_ips: AllowIps = AllowIps::loopback(), {
         cli: Cli::long("--forwarded-allow-ips").value("LIST"),
         help: "Peers trusted to set X-Forwarded-Proto and the like: comma-separated IPs, CIDR networks, or \
-               *. [default: 127.0.0.1,::1]",
+               *. [default: 127.0.0.1,::1, or $FORWARDED_ALLOW_IPS]",
         doc: "Peers trusted to set the headers of secure_scheme_headers: IP addresses, CIDR networks such as \
-              \"10.0.0.0/8\", or \"*\" for any peer. A list, or gunicorn's comma-separated string \"a,b\".",
+              \"10.0.0.0/8\", or \"*\" for any peer. A list, or gunicorn's comma-separated string \"a,b\". \
+              The FORWARDED_ALLOW_IPS environment variable, in that string form, sets the default, as in \
+              gunicorn.",
         section: "HTTP behind proxies",
         parse: |v, _| allow_ips(v, ALLOW),
         show: |a| Some(list(allow::show(a).iter())),
