@@ -461,11 +461,20 @@ fn check_config_imports_the_app() {
         assert_eq!(stderr.lines().last(), Some(line), "{app}: {stderr}");
         stderr.into_owned()
     };
-    fails(
+    // A dependency the module imports is missing: the traceback shows the line that imports it.
+    let stderr = fails(
         "check_missing_dep:app",
-        "forkhorn: cannot load the application: cannot import module 'check_missing_dep': No module named \
-         'no_such_dependency_xyz'",
+        "forkhorn: cannot load the application: cannot import module 'check_missing_dep': \
+         ModuleNotFoundError: No module named 'no_such_dependency_xyz'",
     );
+    assert!(stderr.contains("check_missing_dep.py\", line 1"), "{stderr}");
+    // The module itself is missing: its name says it all.
+    let stderr = fails(
+        "check_nosuch:app",
+        "forkhorn: cannot load the application: cannot import module 'check_nosuch': No module named \
+         'check_nosuch'",
+    );
+    assert!(!stderr.contains("Traceback"), "{stderr}");
     fails(
         "check_app:nope",
         "forkhorn: cannot load the application: cannot find attribute 'nope' in module 'check_app'",
@@ -485,6 +494,16 @@ fn check_config_imports_the_app() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("KeyError: 'CHECK_APP_SETTING'"),
+        "{out:?}"
+    );
+    // With --print-config too, the configuration is printed, then the app is loaded.
+    let out = run(
+        &["--print-config", "--check-config", "--chdir", dir, "check_app:nope"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("app = \"check_app:nope\""),
         "{out:?}"
     );
     // A built-in app is checked too.
