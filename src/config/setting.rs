@@ -541,6 +541,23 @@ pub(super) fn some_strings(value: &Value) -> Result<Option<Vec<String>>, Problem
     Ok((!list.is_empty()).then_some(list))
 }
 
+/// `forwarder_headers`: header names as gunicorn compares them (upper case), from a list or
+/// gunicorn's comma-separated string. Each must be a token, or no request could carry it.
+pub(super) fn forwarder_headers(value: &Value) -> Result<Vec<String>, Problem> {
+    let mut names = Vec::new();
+    for (item, name) in strings(
+        value,
+        Split::Commas,
+        "a comma-separated string or a list of header names",
+    )? {
+        if !name.bytes().all(crate::http::chars::is_tchar) {
+            return Err(Problem::at(item, format!("{name:?} is not a header name")));
+        }
+        names.push(name.to_ascii_uppercase());
+    }
+    Ok(names)
+}
+
 /// gunicorn's statsd address: `HOST:PORT`, `HOST` (port 8125) or `unix:PATH`.
 pub(super) fn statsd_addr(value: &Value) -> Result<Option<String>, Problem> {
     const WHAT: &str = "HOST:PORT, HOST or unix:PATH";

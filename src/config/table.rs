@@ -8,9 +8,9 @@
 use super::render::{display, list, opt_display, opt_list, opt_path, opt_quoted, quote, quoted, secs};
 use super::setting::{
     access_format, account, allow_ips, app, bind_list, boolean, choice, env_pairs, existing_dir, facility, file_path,
-    integer, loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings, some_strings,
-    some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli, Descriptor, FilePath,
-    Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
+    forwarder_headers, integer, loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings,
+    some_strings, some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli, Descriptor,
+    FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
 };
 use super::system::System;
 use super::{allow, AllowIps, BindAddr, LogLevel, WorkerClass};
@@ -273,6 +273,19 @@ settings! {
                 headers.iter().map(|(name, value)| format!("{} = {}", quote(name), quote(value))).collect();
             Some(if entries.is_empty() { "{}".to_owned() } else { format!("{{ {} }}", entries.join(", ")) })
         },
+    }
+
+    /// Header names with `_` that a peer of `forwarded_allow_ips` may send (upper case).
+    ForwarderHeaders forwarder_headers: Vec<String> = vec!["SCRIPT_NAME".into(), "PATH_INFO".into()], {
+        cli: Cli::long("--forwarder-headers").value("LIST"),
+        help: "Headers with an underscore that a peer of forwarded_allow_ips may send: comma-separated. \
+               [default: SCRIPT_NAME,PATH_INFO]",
+        doc: "Request headers whose names have an underscore that a peer of forwarded_allow_ips may send, as in \
+              gunicorn: a list, or gunicorn's comma-separated string. Such a header reaches the app as \
+              HTTP_NAME (other headers with an underscore are dropped), and a SCRIPT_NAME header is the prefix the \
+              app is mounted under for that request, in place of the SCRIPT_NAME environment variable.",
+        parse: |v, _| forwarder_headers(v),
+        show: |names| Some(list(names.iter())),
     }
 
     /// Expect the PROXY protocol (v1 or v2) at the start of each connection.
@@ -802,18 +815,6 @@ settings! {
         example: "\"refuse\"",
         ignored: "is ignored: forkhorn's request parser is not configurable",
         parse: |v, _| choice(v, &["drop", "refuse", "dangerous"]),
-        show: opt_quoted,
-    }
-
-    /// gunicorn's `forwarder_headers`, accepted so that a gunicorn command line or file keeps working.
-    ForwarderHeaders forwarder_headers: Option<String> = None, {
-        cli: Cli::long("--forwarder-headers").value("LIST"),
-        help: "gunicorn's: headers a trusted proxy may set as environ keys. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: comma-separated headers that a trusted proxy may set as environ variables. Not supported by \
-              forkhorn yet: accepted with a warning, no effect.",
-        example: "\"SCRIPT_NAME,PATH_INFO\"",
-        ignored: NOT_YET,
-        parse: |v, _| some_text(v),
         show: opt_quoted,
     }
 
