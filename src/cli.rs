@@ -27,7 +27,8 @@ impl Cli {
             .version(env!("CARGO_PKG_VERSION"))
             .about("A pre-fork HTTP server for WSGI-style apps")
             .after_help(
-                "Precedence: defaults (with WEB_CONCURRENCY for workers and PORT for bind) < config file \
+                "Precedence: defaults (with WEB_CONCURRENCY for workers, PORT for bind and FORWARDED_ALLOW_IPS for \
+                 forwarded_allow_ips) < config file \
                  (-c) < GUNICORN_CMD_ARGS < FORKHORN_CMD_ARGS < command line.\n\
                  Without -c no config file is read.\n\n\
                  forkhorn bench [APP] ... measures throughput and latency against worker counts \
@@ -46,7 +47,10 @@ impl Cli {
                 Arg::new("check_config")
                     .long("check-config")
                     .action(ArgAction::SetTrue)
-                    .help("Check the configuration and exit: status 0 if valid, 2 (with the error) if not"),
+                    .help(
+                        "Check the configuration and load the app as a worker would, then exit: status 0 if \
+                         both are fine, 2 (with the error) for a bad configuration, 1 for an app that does not load",
+                    ),
             )
             .arg(
                 Arg::new("print_config")

@@ -4,6 +4,23 @@
 
 use crate::app::static_files::Static;
 use crate::app::{AppError, Application, ForkHooks};
+use std::path::PathBuf;
+
+/// Why `--check-config` found the application unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The application's directory (`chdir`) cannot be entered.
+    #[error("cannot change directory to {}: {source}", path.display())]
+    ChangeDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The application did not load: the error a worker would log before it exits.
+    #[error("cannot load the application: {0}")]
+    LoadApp(AppError),
+}
 
 /// The loader the `forkhorn` command uses: the app the `app` setting names (a Python app when
 /// the spec is not `builtin:NAME`).
@@ -15,6 +32,25 @@ pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Applicatio
         return crate::app::load(&cfg.app).map_err(Into::into);
     }
     python::load(cfg)
+}
+
+/// `--check-config`: loads the configured app as a worker would, then drops it. Like a worker,
+/// it first enters `chdir` and sets `raw_env`; a Python app is imported with the configured
+/// `pythonpath` and virtualenv, and a factory (`module:create_app()`) is called. It runs in
+/// this process, so a Python app leaves CPython started here: only a process that exits next
+/// may call it (a master that forks workers must not have an interpreter of its own).
+pub fn check_configured(cfg: &crate::config::Config) -> Result<(), CheckError> {
+    if let Some(dir) = &cfg.chdir {
+        std::env::set_current_dir(dir).map_err(|source| CheckError::ChangeDirectory {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    for (key, value) in &cfg.raw_env {
+        // Check mode runs no thread of its own yet (the app, loaded below, may start some).
+        std::env::set_var(key, value);
+    }
+    load_configured(cfg).map(drop).map_err(CheckError::LoadApp)
 }
 
 /// `preload_app`: loads the configured app in the master, before the workers are forked, and

@@ -8,6 +8,9 @@ use std::process::ExitCode;
 /// Exit status for a configuration that cannot be used (clap uses it for usage errors too).
 const EXIT_CONFIG: u8 = 2;
 
+/// Exit status of `--check-config` when the application does not load (gunicorn's).
+const EXIT_APP: u8 = 1;
+
 fn main() -> ExitCode {
     // `forkhorn bench ...` is a command of its own with its own flags (the forkhorn-bench
     // crate); its sweep holds a socket per connection, as the server does.
@@ -35,7 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    // Both modes end before logging starts or anything is bound.
+    // Both modes end before anything is bound; --check-config loads the app first.
     if cli.print_config || cli.check_config {
         for warning in warnings.iter().chain(&cfg.warnings()) {
             eprintln!("forkhorn: warning: {warning}");
@@ -46,10 +49,20 @@ fn main() -> ExitCode {
             eprintln!("forkhorn: cannot write the configuration: {e}");
             return ExitCode::FAILURE;
         }
-        return ExitCode::SUCCESS;
+        if !cli.check_config {
+            return ExitCode::SUCCESS;
+        }
     }
     if cli.check_config {
-        return ExitCode::SUCCESS;
+        // The import's traceback, when Python gives one, goes to the error log, on stderr.
+        unstable::init_logging(cfg.loglevel);
+        return match unstable::check_app(&cfg) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("forkhorn: {e}");
+                ExitCode::from(EXIT_APP)
+            }
+        };
     }
     // service: detach before anything is opened or bound (never under systemd: see README).
     if cfg.daemon {

@@ -12,6 +12,7 @@ pub use crate::app::builtin::by_name as builtin_app;
 pub use crate::app::protocol::{send_whole, RequestInfo, Response};
 pub use crate::config::python_file::{set_python_evaluator, EVALUATE_ARG};
 pub use crate::http::response::Stamp;
+pub use crate::loader::check_configured as check_app;
 pub use crate::logging::access::{Exchange, RequestLog};
 pub use crate::logging::init as init_logging;
 pub use crate::logging::AccessLog;

@@ -11,7 +11,13 @@ use std::process::{Command, Output, Stdio};
 
 /// The variables forkhorn reads that a test sets itself, never inherited from the test's own
 /// environment.
-const ENV: [&str; 4] = ["PORT", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS", "FORKHORN_CMD_ARGS"];
+const ENV: [&str; 5] = [
+    "PORT",
+    "WEB_CONCURRENCY",
+    "FORWARDED_ALLOW_IPS",
+    "GUNICORN_CMD_ARGS",
+    "FORKHORN_CMD_ARGS",
+];
 
 /// forkhorn with `args` and exactly the variables of [`ENV`] that `env` sets, run in
 /// `tests/python` so that the Python stand-in apps import.
@@ -379,6 +385,14 @@ fn precedence_is_gunicorns() {
     let lines = printed(&["-c", file], &env);
     assert_has(&lines, "bind = [\"127.0.0.1:9001\"]");
     assert_has(&lines, "workers = 3");
+    // FORWARDED_ALLOW_IPS is the default of forwarded_allow_ips, as in gunicorn.
+    let env = [("FORWARDED_ALLOW_IPS", "10.0.0.1,10.1.0.0/16")];
+    assert_has(
+        &printed(&[], &env),
+        "forwarded_allow_ips = [\"10.0.0.1\", \"10.1.0.0/16\"]",
+    );
+    let lines = printed(&["--forwarded-allow-ips", "*"], &env);
+    assert_has(&lines, "forwarded_allow_ips = [\"*\"]");
     // GUNICORN_CMD_ARGS over the file, FORKHORN_CMD_ARGS over it, the command line over both.
     let env = [
         (
@@ -406,4 +420,92 @@ fn precedence_is_gunicorns() {
     for want in ["statsd_host = \"localhost:8125\"", "sendfile = false", "reload = true"] {
         assert_has(&lines, want);
     }
+}
+
+/// `--check-config` loads the app as a worker would (gunicorn's does), with the configured
+/// `chdir` and `raw_env`: 0 when it loads; 1 and the error when it does not.
+#[cfg(feature = "python")]
+#[test]
+fn check_config_imports_the_app() {
+    let module = temp_file(
+        "check_app.py",
+        "import os\n\
+         SETTING = os.environ['CHECK_APP_SETTING']\n\
+         def app(environ, start_response):\n    pass\n\
+         def create_app():\n    return app\n\
+         def broken():\n    raise RuntimeError('the factory failed')\n\
+         nothing = None\n",
+    );
+    temp_file("check_missing_dep.py", "import no_such_dependency_xyz\napp = None\n");
+    let dir = module
+        .parent()
+        .expect("a temporary directory")
+        .to_str()
+        .expect("utf-8 temp path");
+    let check = |app: &str| {
+        run(
+            &["--check-config", "--chdir", dir, "-e", "CHECK_APP_SETTING=x", app],
+            &[],
+        )
+    };
+    for app in ["check_app:app", "check_app:create_app()"] {
+        let out = check(app);
+        assert_eq!(out.status.code(), Some(0), "{app}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{app}");
+    }
+    let fails = |app: &str, line: &str| {
+        let out = check(app);
+        assert_eq!(out.status.code(), Some(1), "{app}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().last(), Some(line), "{app}: {stderr}");
+        stderr.into_owned()
+    };
+    // A dependency the module imports is missing: the traceback shows the line that imports it.
+    let stderr = fails(
+        "check_missing_dep:app",
+        "forkhorn: cannot load the application: cannot import module 'check_missing_dep': \
+         ModuleNotFoundError: No module named 'no_such_dependency_xyz'",
+    );
+    assert!(stderr.contains("check_missing_dep.py\", line 1"), "{stderr}");
+    // The module itself is missing: its name says it all.
+    let stderr = fails(
+        "check_nosuch:app",
+        "forkhorn: cannot load the application: cannot import module 'check_nosuch': No module named \
+         'check_nosuch'",
+    );
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+    fails(
+        "check_app:nope",
+        "forkhorn: cannot load the application: cannot find attribute 'nope' in module 'check_app'",
+    );
+    fails(
+        "check_app:nothing",
+        "forkhorn: cannot load the application: cannot find the application: nothing in module 'check_app' is None",
+    );
+    let stderr = fails(
+        "check_app:broken()",
+        "forkhorn: cannot load the application: cannot call the app factory broken(): RuntimeError: the factory \
+         failed",
+    );
+    assert!(stderr.contains("Traceback (most recent call last):"), "{stderr}");
+    // The module reads raw_env's variable at import, as it would in a worker.
+    let out = run(&["--check-config", "--chdir", dir, "check_app:app"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("KeyError: 'CHECK_APP_SETTING'"),
+        "{out:?}"
+    );
+    // With --print-config too, the configuration is printed, then the app is loaded.
+    let out = run(
+        &["--print-config", "--check-config", "--chdir", dir, "check_app:nope"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("app = \"check_app:nope\""),
+        "{out:?}"
+    );
+    // A built-in app is checked too.
+    let out = run(&["--check-config", "builtin:nope"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 }

@@ -494,6 +494,48 @@ fn scheme_headers_count_only_from_trusted_peers() {
 }
 
 #[test]
+fn a_trusted_proxy_sets_script_name_with_a_header() {
+    let get = |s: &Server, path: &str, extra: &str| {
+        let raw = format!("GET {path} HTTP/1.1\r\nHost: h\r\n{extra}Connection: close\r\n\r\n");
+        first_response(s, raw.as_bytes())
+    };
+    let split = |r: &Response| {
+        let environ = &echo_json(r)["environ"];
+        (environ["SCRIPT_NAME"].clone(), environ["PATH_INFO"].clone())
+    };
+    // 127.0.0.1 is in the default forwarded_allow_ips, SCRIPT_NAME in the default forwarder_headers.
+    let s = Server::start(&["builtin:echo"], 1);
+    let r = get(&s, "/api/x", "SCRIPT_NAME: /api\r\n");
+    assert_eq!(split(&r), ("/api".into(), "/x".into()));
+    assert_eq!(echo_json(&r)["environ"]["HTTP_SCRIPT_NAME"], "/api");
+    assert_eq!(split(&get(&s, "/api/x", "")), ("".into(), "/api/x".into()));
+    // Outside the proxy's prefix: gunicorn's 500.
+    assert_eq!(get(&s, "/other", "SCRIPT_NAME: /api\r\n").status, 500);
+    // Another header with an underscore stays dropped.
+    let r = get(&s, "/", "X_Other: 1\r\n");
+    assert_eq!(echo_json(&r)["environ"].get("HTTP_X_OTHER"), None);
+
+    // The header wins over the environment's prefix.
+    let env = Server::start(&["-e", "SCRIPT_NAME=/env", "builtin:echo"], 1);
+    assert_eq!(split(&get(&env, "/env/x", "")), ("/env".into(), "/x".into()));
+    assert_eq!(
+        split(&get(&env, "/api/x", "SCRIPT_NAME: /api\r\n")),
+        ("/api".into(), "/x".into())
+    );
+
+    // Not from an untrusted peer, nor when the name is not in forwarder_headers.
+    for args in [
+        &["--forwarded-allow-ips", "10.0.0.0/8", "builtin:echo"][..],
+        &["--forwarder-headers", "PATH_INFO", "builtin:echo"][..],
+    ] {
+        let s = Server::start(args, 1);
+        let r = get(&s, "/api/x", "SCRIPT_NAME: /api\r\n");
+        assert_eq!(split(&r), ("".into(), "/api/x".into()), "{args:?}");
+        assert_eq!(echo_json(&r)["environ"].get("HTTP_SCRIPT_NAME"), None, "{args:?}");
+    }
+}
+
+#[test]
 fn oversized_bodies_get_413_before_being_read() {
     let s = Server::start(&["--limit-request-body", "100", "builtin:echo"], 1);
     // Announced too large, with Expect: 413 instead of 100 Continue, and nothing is read.

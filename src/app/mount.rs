@@ -1,6 +1,7 @@
 //! Serving the application under a URL prefix: gunicorn's `SCRIPT_NAME`, read from the
-//! environment (where `raw_env` also puts it) once when a worker starts, and split off the front
-//! of each request's `PATH_INFO`.
+//! environment (where `raw_env` also puts it) once when a worker starts, or per request from a
+//! trusted proxy's `SCRIPT_NAME` header (which the worker puts in the environ: see
+//! `forwarder_headers`), and split off the front of each request's `PATH_INFO`.
 
 use super::{AppError, Application, Body, Environ, StartResponse};
 use crate::http::uri::percent_decoded;
@@ -56,40 +57,58 @@ impl ScriptName {
 
 /// An application served under a [`ScriptName`]: `SCRIPT_NAME` is the prefix and `PATH_INFO`
 /// what follows it; a request outside the prefix is an error (a 500), and the application is
-/// not called.
+/// not called. The prefix is the request's own when the environ arrives with a `SCRIPT_NAME`
+/// (a trusted proxy's header, as gunicorn takes it), else the environment's, if any.
 pub struct Mounted {
     app: Box<dyn Application>,
-    script_name: ScriptName,
+    script_name: Option<ScriptName>,
 }
 
 impl Mounted {
-    /// `app` served under `script_name`.
-    pub fn new(app: Box<dyn Application>, script_name: ScriptName) -> Mounted {
+    /// `app` served under `script_name`, or under each request's own prefix only.
+    pub fn new(app: Box<dyn Application>, script_name: Option<ScriptName>) -> Mounted {
         Mounted { app, script_name }
     }
 }
 
-/// `app` mounted under the prefix the environment's `SCRIPT_NAME` gives, or `app` itself when
-/// there is none (the usual case costs nothing per request).
-pub fn mount_from_env(app: Box<dyn Application>) -> Box<dyn Application> {
+/// `app` mounted under the prefix the environment's `SCRIPT_NAME` gives and, with `forwarded`
+/// (a `SCRIPT_NAME` header is among `forwarder_headers`), under a trusted proxy's per request;
+/// `app` itself when neither can happen, so that such an app costs nothing per request.
+pub fn mount(app: Box<dyn Application>, forwarded: bool) -> Box<dyn Application> {
     match ScriptName::from_env() {
-        Some(script_name) => Box::new(Mounted::new(app, script_name)),
-        None => app,
+        None if !forwarded => app,
+        script_name => Box::new(Mounted::new(app, script_name)),
     }
 }
 
 impl Application for Mounted {
     fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
+        // The worker sets SCRIPT_NAME to '' unless a trusted proxy sent one.
+        let forwarded = environ
+            .get("SCRIPT_NAME")
+            .filter(|v| !v.is_empty())
+            .map(ScriptName::new);
+        let script_name = match &forwarded {
+            Some(from_proxy) => from_proxy.as_ref(),
+            None => self.script_name.as_ref(),
+        };
+        let Some(script_name) = script_name else {
+            // A proxy's `/`: no prefix, whatever the environment says.
+            if forwarded.is_some() {
+                environ.replace("SCRIPT_NAME", "");
+            }
+            return self.app.call(environ, sr);
+        };
         let path = environ.get("PATH_INFO").unwrap_or_default();
-        let Some(n) = self.script_name.strip(path) else {
+        let Some(n) = script_name.strip(path) else {
             return Err(MountError::StripScriptName {
                 path: path.to_owned(),
-                script_name: self.script_name.0.clone(),
+                script_name: script_name.0.clone(),
             }
             .into());
         };
         environ.trim_start("PATH_INFO", n);
-        environ.replace("SCRIPT_NAME", &self.script_name.0);
+        environ.replace("SCRIPT_NAME", &script_name.0);
         self.app.call(environ, sr)
     }
 
@@ -163,8 +182,14 @@ mod tests {
     }
 
     fn call(app: &Mounted, path: &str) -> (Result<(), String>, Option<String>, Option<String>) {
+        call_with(app, "", path)
+    }
+
+    /// [`Mounted::call`] with the environ's SCRIPT_NAME as the worker leaves it: `forwarded`
+    /// is what a trusted proxy sent, or ''.
+    fn call_with(app: &Mounted, forwarded: &str, path: &str) -> (Result<(), String>, Option<String>, Option<String>) {
         let mut env = Environ::new();
-        env.set("SCRIPT_NAME", "");
+        env.set("SCRIPT_NAME", forwarded);
         env.set("PATH_INFO", path);
         let mut resp = Response::default();
         let mut out = Vec::new();
@@ -189,7 +214,7 @@ mod tests {
                 Ok(Body::Empty)
             },
         );
-        let app = Mounted::new(inner, ScriptName::new("/app").unwrap());
+        let app = Mounted::new(inner, ScriptName::new("/app"));
         let some = |s: &str| Some(s.to_owned());
         assert_eq!(call(&app, "/app/x"), (Ok(()), some("/app"), some("/x")));
         assert_eq!(call(&app, "/app"), (Ok(()), some("/app"), some("")));
@@ -199,5 +224,35 @@ mod tests {
             "request path \"/elsewhere\" does not start with SCRIPT_NAME \"/app\""
         );
         assert_eq!((script_name, path), (some(""), some("/elsewhere")));
+    }
+
+    #[test]
+    fn a_trusted_proxys_prefix_wins_over_the_environments() {
+        let inner = || -> Box<dyn Application> {
+            Box::new(
+                |env: &mut Environ, _: &mut StartResponse<'_>| -> Result<Body, AppError> {
+                    assert_eq!(env.iter().filter(|(k, _)| *k == "SCRIPT_NAME").count(), 1);
+                    Ok(Body::Empty)
+                },
+            )
+        };
+        let some = |s: &str| Some(s.to_owned());
+        for app in [
+            Mounted::new(inner(), ScriptName::new("/env")),
+            Mounted::new(inner(), None),
+        ] {
+            assert_eq!(call_with(&app, "/api", "/api/x"), (Ok(()), some("/api"), some("/x")));
+            assert_eq!(call_with(&app, "/api/", "/api"), (Ok(()), some("/api"), some("")));
+            let (r, _, _) = call_with(&app, "/api", "/env/x");
+            assert_eq!(
+                r.unwrap_err(),
+                "request path \"/env/x\" does not start with SCRIPT_NAME \"/api\""
+            );
+            // `/` from the proxy: no prefix.
+            assert_eq!(call_with(&app, "/", "/env/x"), (Ok(()), some(""), some("/env/x")));
+        }
+        // Without a header, the environment's prefix, or none.
+        let app = Mounted::new(inner(), None);
+        assert_eq!(call(&app, "/x"), (Ok(()), some(""), some("/x")));
     }
 }

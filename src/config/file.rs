@@ -16,7 +16,8 @@ use toml::Spanned;
 /// The settings a file sets, in the order they appear in it. Values stay untyped here so that
 /// [`assign`] judges them exactly as it judges the command line, and says "expected a positive
 /// integer, got "two"" rather than serde's wording; the spans give every error its line.
-struct FileSettings(Vec<(Setting, Spanned<Value>)>);
+/// Each setting comes with the name the file used for it (its key or its alias).
+struct FileSettings(Vec<(Setting, &'static str, Spanned<Value>)>);
 
 impl<'de> Deserialize<'de> for FileSettings {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<FileSettings, D::Error> {
@@ -35,10 +36,10 @@ impl<'de> Visitor<'de> for FileVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FileSettings, A::Error> {
         let mut set = Vec::new();
-        while let Some(setting) = map.next_key_seed(KeySeed)? {
-            set.push((setting, map.next_value::<Spanned<Value>>()?));
+        while let Some((setting, name)) = map.next_key_seed(KeySeed)? {
+            set.push((setting, name, map.next_value::<Spanned<Value>>()?));
         }
-        set.sort_by_key(|(_, v): &(Setting, Spanned<Value>)| v.span().start);
+        set.sort_by_key(|(_, _, v): &(Setting, &str, Spanned<Value>)| v.span().start);
         Ok(FileSettings(set))
     }
 }
@@ -48,25 +49,22 @@ impl<'de> Visitor<'de> for FileVisitor {
 struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Setting;
+    type Value = (Setting, &'static str);
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Setting, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(Setting, &'static str), D::Error> {
         deserializer.deserialize_identifier(self)
     }
 }
 
 impl<'de> Visitor<'de> for KeySeed {
-    type Value = Setting;
+    type Value = (Setting, &'static str);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a setting name")
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Setting, E> {
-        Setting::ALL
-            .into_iter()
-            .find(|s| s.key() == key)
-            .ok_or_else(|| E::unknown_field(key, &Setting::KEYS))
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<(Setting, &'static str), E> {
+        Setting::named(key).ok_or_else(|| E::unknown_field(key, &Setting::KEYS))
     }
 }
 
@@ -87,7 +85,7 @@ pub(crate) fn parse_over(base: Config, text: &str, path: &Path, sys: &dyn System
         ..base
     };
     // In file order, so that of several mistakes the first one is reported.
-    for (setting, value) in settings {
+    for (setting, name, value) in settings {
         assign(&mut cfg, setting, value.get_ref(), sys).map_err(|problem| {
             let span = match (problem.item, value.get_ref()) {
                 (Some(i), Value::List(items)) => items.get(i).map_or(value.span(), Spanned::span),
@@ -98,7 +96,7 @@ pub(crate) fn parse_over(base: Config, text: &str, path: &Path, sys: &dyn System
                 at: Origin::File {
                     path: path.to_owned(),
                     line: line_of(text, span.start),
-                    key: setting.key().to_owned(),
+                    key: name.to_owned(),
                 },
                 problem: problem.message,
             }
@@ -113,7 +111,7 @@ fn toml_error(e: &toml::de::Error, text: &str, path: &Path) -> ConfigError {
     let span = e.span();
     let line = span.as_ref().map(|s| line_of(text, s.start));
     if let (Some(key), Some(line)) = (unknown_field(e.message(), span.as_ref(), text), line) {
-        let suggestion = suggest::nearest(&key, Setting::ALL.map(Setting::key));
+        let suggestion = suggest::nearest(&key, Setting::names());
         return ConfigError::UnknownKey {
             at: Origin::File {
                 path: path.to_owned(),
@@ -444,6 +442,26 @@ daemon = true
     fn bind_as_a_single_string() {
         let cfg = parse_ok("bind = \"[::1]:0\"\n");
         assert_eq!(cfg.bind, vec![BindAddr::Tcp("[::1]:0".parse().expect("addr"))]);
+    }
+
+    #[test]
+    fn gunicorns_wsgi_app_is_app() {
+        assert_eq!(
+            parse_ok("wsgi_app = \"shop.wsgi:application\"\n").app,
+            "shop.wsgi:application"
+        );
+        // Both names: the later line wins, as with a key given twice on the command line.
+        assert_eq!(parse_ok("app = \"a:b\"\nwsgi_app = \"c:d\"\n").app, "c:d");
+        // An error names the key as the file wrote it.
+        assert_eq!(
+            message("\nwsgi_app = 3\n"),
+            "f.toml:2: key 'wsgi_app': expected builtin:NAME or module[.sub]:callable, :factory() or \
+             :factory(args), got 3"
+        );
+        assert_eq!(
+            message("wsgi_ap = \"a:b\"\n"),
+            "f.toml:1: key 'wsgi_ap': unknown setting (did you mean 'wsgi_app'?)"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Reading the sources and merging them, in gunicorn's order of precedence: defaults <
-//! `PORT` (bind) and `WEB_CONCURRENCY` (workers), which only change the defaults < config file
+//! `PORT` (bind), `WEB_CONCURRENCY` (workers) and `FORWARDED_ALLOW_IPS`, which only change the
+//! defaults < config file
 //! (TOML, or Python run by `python_file`) < `GUNICORN_CMD_ARGS` < `FORKHORN_CMD_ARGS` < command
 //! line. The config module's I/O is here and in `python_file`'s evaluator: reading the file, the
 //! environment, and (through [`Machine`]) host-name lookups, directories, users and groups.
@@ -21,6 +22,9 @@ pub const WEB_CONCURRENCY: &str = "WEB_CONCURRENCY";
 /// (as on Heroku and in gunicorn).
 pub const PORT: &str = "PORT";
 
+/// The environment variable that sets the default of `forwarded_allow_ips` (as in gunicorn).
+pub const FORWARDED_ALLOW_IPS: &str = "FORWARDED_ALLOW_IPS";
+
 /// The environment variables that hold flags, lowest precedence first: gunicorn's, then
 /// forkhorn's own, which a deployment can use to override a shared `GUNICORN_CMD_ARGS`.
 pub const CMD_ARGS: [&str; 2] = ["GUNICORN_CMD_ARGS", "FORKHORN_CMD_ARGS"];
@@ -39,13 +43,17 @@ pub fn default_file() -> Option<PathBuf> {
     path.exists().then(|| path.to_owned())
 }
 
-/// What the environment gives the configuration. Unset and empty both mean "not set".
+/// What the environment gives the configuration. Unset and empty both mean "not set", except
+/// for `FORWARDED_ALLOW_IPS`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Environment {
     /// `WEB_CONCURRENCY`.
     pub web_concurrency: Option<String>,
     /// `PORT`.
     pub port: Option<String>,
+    /// `FORWARDED_ALLOW_IPS`. Set and empty means that no peer is trusted, as in gunicorn
+    /// (which takes the variable's value whenever it is set).
+    pub forwarded_allow_ips: Option<String>,
     /// The variables of [`CMD_ARGS`] that are set, with their values, in that order.
     pub cmd_args: Vec<(&'static str, String)>,
 }
@@ -58,6 +66,7 @@ impl Environment {
         Environment {
             web_concurrency: var(WEB_CONCURRENCY),
             port: var(PORT),
+            forwarded_allow_ips: var(FORWARDED_ALLOW_IPS),
             cmd_args: CMD_ARGS
                 .into_iter()
                 .filter_map(|name| Some((name, var(name)?)))
@@ -188,6 +197,13 @@ pub(crate) fn merge_all(
     if let Some(n) = given(&env.web_concurrency) {
         assign(&mut base, Setting::Workers, &Value::Arg(n), sys).map_err(|p| ConfigError::InvalidValue {
             at: Origin::Env(WEB_CONCURRENCY),
+            problem: p.message,
+        })?;
+    }
+    if let Some(ips) = &env.forwarded_allow_ips {
+        let ips = Value::Arg(ips.clone());
+        assign(&mut base, Setting::ForwardedAllowIps, &ips, sys).map_err(|p| ConfigError::InvalidValue {
+            at: Origin::Env(FORWARDED_ALLOW_IPS),
             problem: p.message,
         })?;
     }
@@ -577,5 +593,38 @@ mod tests {
             "{err}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn forwarded_allow_ips_from_the_environment_is_the_default() {
+        let shown = |file: Option<&str>, var: Option<&str>, args: &[&str]| {
+            let env = Environment {
+                forwarded_allow_ips: var.map(str::to_owned),
+                ..Environment::default()
+            };
+            let file = file.map(|text| FileSource::Toml(Path::new("f.toml"), text));
+            merge_all(file, &env, &[], &cli(args), &Fake::MACHINE)
+                .map(|(cfg, _)| crate::config::allow::show(&cfg.forwarded_allow_ips))
+                .map_err(|e| e.to_string())
+        };
+        let ips = |list: &[&str]| Ok(list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(shown(None, None, &[]), ips(&["127.0.0.1", "::1"]));
+        assert_eq!(
+            shown(None, Some("10.0.0.1, 10.1.0.0/16"), &[]),
+            ips(&["10.0.0.1", "10.1.0.0/16"])
+        );
+        // Set and empty trusts no peer, as in gunicorn.
+        assert_eq!(shown(None, Some(""), &[]), ips(&[]));
+        // Only the default: the file and the command line win.
+        let file = Some("forwarded_allow_ips = [\"10.0.0.2\"]\n");
+        assert_eq!(shown(file, Some("*"), &[]), ips(&["10.0.0.2"]));
+        assert_eq!(
+            shown(file, Some("*"), &["--forwarded-allow-ips", "10.0.0.3"]),
+            ips(&["10.0.0.3"])
+        );
+        assert_eq!(
+            shown(None, Some("nope"), &[]).map(|_| ()),
+            Err("FORWARDED_ALLOW_IPS: \"nope\" is not a valid entry (not an IP address, CIDR network or *)".to_owned())
+        );
     }
 }

@@ -110,9 +110,6 @@ const HOOKS: [&str; 16] = [
     "ssl_context",
 ];
 
-/// gunicorn's names that differ from forkhorn's key for the same setting.
-const ALIASES: [(&str, Setting); 1] = [("wsgi_app", Setting::App)];
-
 /// gunicorn's settings (as of gunicorn 23), so that a warning can tell "a gunicorn setting
 /// forkhorn does not have" from a name that is no setting at all. Those forkhorn has are found
 /// in its table first.
@@ -355,8 +352,7 @@ pub(crate) fn apply(
                     "{place}: '{name}' is a gunicorn setting that forkhorn does not support: ignored"
                 )),
                 _ => {
-                    let keys = Setting::ALL.map(Setting::key);
-                    let hint = suggest::nearest(&name, keys.iter().copied().chain(ALIASES.map(|(a, _)| a)))
+                    let hint = suggest::nearest(&name, Setting::names())
                         .map(|s| format!(" (did you mean '{s}'?)"))
                         .unwrap_or_default();
                     warnings.push(format!("{place}: '{name}' is not a forkhorn setting: ignored{hint}"));
@@ -388,10 +384,7 @@ fn assign_as_gunicorn(cfg: &mut Config, setting: Setting, value: &Value, sys: &d
 
 /// The setting a module-level name sets: forkhorn's key, or gunicorn's name for it.
 fn setting_named(name: &str) -> Option<Setting> {
-    Setting::ALL
-        .into_iter()
-        .find(|s| s.key() == name)
-        .or_else(|| ALIASES.iter().find(|(a, _)| *a == name).map(|(_, s)| *s))
+    Setting::named(name).map(|(setting, _)| setting)
 }
 
 /// The value as a source's [`Value`], or what it is when no setting can take it. A string at

@@ -27,7 +27,8 @@ impl Config {
         );
         let _ = writeln!(
             out,
-            "# Sources, later ones winning: defaults, {file}WEB_CONCURRENCY, command line."
+            "# Sources, later ones winning: defaults (with PORT, WEB_CONCURRENCY, FORWARDED_ALLOW_IPS), \
+             {file}GUNICORN_CMD_ARGS, FORKHORN_CMD_ARGS, command line."
         );
         for setting in Setting::ALL {
             let _ = match self.value_toml(setting) {
@@ -52,9 +53,11 @@ const EXAMPLE_HEADER: &str = "\
 # unless -c names it: a server's behaviour should not depend on the directory it happens to
 # be started from beyond what gunicorn users already rely on.
 #
-# Precedence: defaults < this file < the WEB_CONCURRENCY environment variable (workers only)
-# < the command line. A mistake in any of them stops forkhorn before anything is bound, with
-# one line naming the file and line (or the flag, or the variable) and what is wrong.
+# Precedence, as in gunicorn: defaults (PORT, WEB_CONCURRENCY and FORWARDED_ALLOW_IPS in the
+# environment set those of bind, workers and forwarded_allow_ips) < this file <
+# GUNICORN_CMD_ARGS < FORKHORN_CMD_ARGS < the command line. A mistake in any of them stops
+# forkhorn before anything is bound, with one line naming the file and line (or the flag, or
+# the variable) and what is wrong.
 #
 # Durations are in seconds: integers, or floats such as 0.5. Settings that are not set by
 # default are shown commented out, with an example value.

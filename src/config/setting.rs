@@ -30,6 +30,7 @@ macro_rules! settings {
     ($(
         $(#[$attr:meta])*
         $variant:ident $field:ident: $ty:ty = $default:expr, {
+            $(alias: $alias:expr,)?
             cli: $cli:expr,
             help: $help:expr,
             doc: $doc:expr,
@@ -61,6 +62,7 @@ macro_rules! settings {
                     $(Setting::$variant => {
                         const D: Descriptor = Descriptor {
                             key: stringify!($field),
+                            alias: settings!(@optional $($alias)?),
                             cli: $cli,
                             help: $help,
                             doc: $doc,
@@ -130,6 +132,9 @@ pub(super) use settings;
 pub(crate) struct Descriptor {
     /// The key in the TOML file (gunicorn's setting name).
     pub(crate) key: &'static str,
+    /// Another name the files (TOML and `gunicorn.conf.py`) accept for it: gunicorn's, where
+    /// forkhorn's key differs. `--print-config` writes the key.
+    pub(crate) alias: Option<&'static str>,
     /// How the command line sets it.
     pub(crate) cli: Cli,
     /// Its line in `--help` and the man page.
@@ -152,6 +157,24 @@ impl Setting {
     /// The key in the TOML file (gunicorn's setting name).
     pub(crate) fn key(self) -> &'static str {
         self.describe().key
+    }
+
+    /// The setting a file's `name` sets (its key or its alias), and that name.
+    pub(crate) fn named(name: &str) -> Option<(Setting, &'static str)> {
+        Setting::ALL.into_iter().find_map(|s| {
+            let d = s.describe();
+            [Some(d.key), d.alias]
+                .into_iter()
+                .flatten()
+                .find(|k| *k == name)
+                .map(|k| (s, k))
+        })
+    }
+
+    /// Every name a file may use: the keys, then the aliases.
+    pub(crate) fn names() -> impl Iterator<Item = &'static str> {
+        let aliases = Setting::ALL.into_iter().filter_map(|s| s.describe().alias);
+        Setting::KEYS.into_iter().chain(aliases)
     }
 
     /// The command-line flag (gunicorn's spelling) that errors name; `APP` is the positional.
@@ -516,6 +539,23 @@ pub(super) fn some_strings(value: &Value) -> Result<Option<Vec<String>>, Problem
         .map(|(_, s)| s)
         .collect();
     Ok((!list.is_empty()).then_some(list))
+}
+
+/// `forwarder_headers`: header names as gunicorn compares them (upper case), from a list or
+/// gunicorn's comma-separated string. Each must be a token, or no request could carry it.
+pub(super) fn forwarder_headers(value: &Value) -> Result<Vec<String>, Problem> {
+    let mut names = Vec::new();
+    for (item, name) in strings(
+        value,
+        Split::Commas,
+        "a comma-separated string or a list of header names",
+    )? {
+        if !name.bytes().all(crate::http::chars::is_tchar) {
+            return Err(Problem::at(item, format!("{name:?} is not a header name")));
+        }
+        names.push(name.to_ascii_uppercase());
+    }
+    Ok(names)
 }
 
 /// gunicorn's statsd address: `HOST:PORT`, `HOST` (port 8125) or `unix:PATH`.

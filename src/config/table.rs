@@ -8,9 +8,9 @@
 use super::render::{display, list, opt_display, opt_list, opt_path, opt_quoted, quote, quoted, secs};
 use super::setting::{
     access_format, account, allow_ips, app, bind_list, boolean, choice, env_pairs, existing_dir, facility, file_path,
-    integer, loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings, some_strings,
-    some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli, Descriptor, FilePath,
-    Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
+    forwarder_headers, integer, loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings,
+    some_strings, some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli, Descriptor,
+    FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
 };
 use super::system::System;
 use super::{allow, AllowIps, BindAddr, LogLevel, WorkerClass};
@@ -222,13 +222,14 @@ settings! {
 
     /// The application: `builtin:NAME` or `module.path:callable`.
     App app: String = "builtin:hello".into(), {
+        alias: "wsgi_app",
         cli: Cli::Positional("APP"),
         help: "The application: builtin:NAME (hello, echo, sleep, static), or module.path:callable, \
                module:factory(args)",
         doc: "The application: \"builtin:NAME\" (hello, echo), \"module.path:callable\", \
               \"module:factory()\", \"module:factory(args)\", or \"module\" alone for module:application. The \
-              APP argument on the command line overrides it. (gunicorn's file setting is named wsgi_app; \
-              forkhorn uses app.)",
+              APP argument on the command line overrides it. gunicorn's name for it, wsgi_app, is accepted \
+              too.",
         parse: |v, _| app(v),
         show: quoted,
     }
@@ -246,9 +247,11 @@ settings! {
     ForwardedAllowIps forwarded_allow_ips: AllowIps = AllowIps::loopback(), {
         cli: Cli::long("--forwarded-allow-ips").value("LIST"),
         help: "Peers trusted to set X-Forwarded-Proto and the like: comma-separated IPs, CIDR networks, or \
-               *. [default: 127.0.0.1,::1]",
+               *. [default: 127.0.0.1,::1, or $FORWARDED_ALLOW_IPS]",
         doc: "Peers trusted to set the headers of secure_scheme_headers: IP addresses, CIDR networks such as \
-              \"10.0.0.0/8\", or \"*\" for any peer. A list, or gunicorn's comma-separated string \"a,b\".",
+              \"10.0.0.0/8\", or \"*\" for any peer. A list, or gunicorn's comma-separated string \"a,b\". \
+              The FORWARDED_ALLOW_IPS environment variable, in that string form, sets the default, as in \
+              gunicorn.",
         section: "HTTP behind proxies",
         parse: |v, _| allow_ips(v, ALLOW),
         show: |a| Some(list(allow::show(a).iter())),
@@ -270,6 +273,19 @@ settings! {
                 headers.iter().map(|(name, value)| format!("{} = {}", quote(name), quote(value))).collect();
             Some(if entries.is_empty() { "{}".to_owned() } else { format!("{{ {} }}", entries.join(", ")) })
         },
+    }
+
+    /// Header names with `_` that a peer of `forwarded_allow_ips` may send (upper case).
+    ForwarderHeaders forwarder_headers: Vec<String> = vec!["SCRIPT_NAME".into(), "PATH_INFO".into()], {
+        cli: Cli::long("--forwarder-headers").value("LIST"),
+        help: "Headers with an underscore that a peer of forwarded_allow_ips may send: comma-separated. \
+               [default: SCRIPT_NAME,PATH_INFO]",
+        doc: "Request headers whose names have an underscore that a peer of forwarded_allow_ips may send, as in \
+              gunicorn: a list, or gunicorn's comma-separated string. Such a header reaches the app as \
+              HTTP_NAME (other headers with an underscore are dropped), and a SCRIPT_NAME header is the prefix the \
+              app is mounted under for that request, in place of the SCRIPT_NAME environment variable.",
+        parse: |v, _| forwarder_headers(v),
+        show: |names| Some(list(names.iter())),
     }
 
     /// Expect the PROXY protocol (v1 or v2) at the start of each connection.
@@ -799,18 +815,6 @@ settings! {
         example: "\"refuse\"",
         ignored: "is ignored: forkhorn's request parser is not configurable",
         parse: |v, _| choice(v, &["drop", "refuse", "dangerous"]),
-        show: opt_quoted,
-    }
-
-    /// gunicorn's `forwarder_headers`, accepted so that a gunicorn command line or file keeps working.
-    ForwarderHeaders forwarder_headers: Option<String> = None, {
-        cli: Cli::long("--forwarder-headers").value("LIST"),
-        help: "gunicorn's: headers a trusted proxy may set as environ keys. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: comma-separated headers that a trusted proxy may set as environ variables. Not supported by \
-              forkhorn yet: accepted with a warning, no effect.",
-        example: "\"SCRIPT_NAME,PATH_INFO\"",
-        ignored: NOT_YET,
-        parse: |v, _| some_text(v),
         show: opt_quoted,
     }
 

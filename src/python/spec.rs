@@ -51,7 +51,7 @@ pub fn parse(spec: &str) -> Result<AppSpec, LoadError> {
 pub fn import(py: Python<'_>, spec: &AppSpec) -> Result<Py<PyAny>, LoadError> {
     let module = py.import(spec.module.as_str()).map_err(|e| LoadError::ImportModule {
         module: spec.module.clone(),
-        reason: describe(py, &e, e.is_instance_of::<PyImportError>(py)),
+        reason: describe(py, &e, is_not_there(py, &e, &spec.module)),
     })?;
     let (name, call) = parse_expression(py, spec)?;
     let mut app = module.getattr(name.as_str()).map_err(|e| {
@@ -149,6 +149,20 @@ fn parse_expression<'py>(py: Python<'py>, spec: &AppSpec) -> Result<Expression<'
     }
     let args = PyTuple::new(py, args).map_err(python_error)?;
     Ok((name, Some((args, kwargs))))
+}
+
+/// Whether `err` says that `module` itself, or a package above it, does not exist: then its
+/// message says it all. An import that fails inside the module's code (a missing dependency,
+/// `from x import y` with no `y`) names another module, and its traceback shows which line.
+fn is_not_there(py: Python<'_>, err: &PyErr, module: &str) -> bool {
+    if !err.is_instance_of::<PyImportError>(py) {
+        return false;
+    }
+    let missing: Option<String> = err.value(py).getattr("name").ok().and_then(|n| n.extract().ok());
+    match missing {
+        Some(name) => module == name || module.starts_with(&format!("{name}.")),
+        None => true,
+    }
 }
 
 /// One line for a Python exception. `message_only`: the exception's message says it all

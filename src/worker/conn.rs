@@ -243,6 +243,8 @@ pub struct Conn {
     fresh: bool,
     /// `wsgi.url_scheme` of the current request.
     pub(super) scheme: &'static str,
+    /// The peer is one `forwarded_allow_ips` trusts (with its `forwarder_headers`).
+    pub(super) trusted: bool,
     pub(super) listener: usize,
     pub(super) rbuf: RecvBuf,
     pub(super) wbuf: Vec<u8>,
@@ -289,6 +291,7 @@ impl Conn {
             client: PeerText::of(peer),
             fresh: true,
             scheme: "http",
+            trusted: false,
             listener,
             rbuf,
             wbuf,
@@ -469,7 +472,7 @@ impl Conn {
                     self.rbuf.consume(len);
                     sh.io.access.begin(&mut self.access); // service: access log
                     self.fresh = false;
-                    let trusted = match self.peer {
+                    self.trusted = match self.peer {
                         Peer::Tcp(a) => sh.ctx.settings.forwarded_allow_ips.contains(a.ip()),
                         // Only local processes reach a Unix socket: a front proxy.
                         Peer::Unix => true,
@@ -478,7 +481,7 @@ impl Conn {
                         &self.head.headers,
                         &self.head_buf,
                         &sh.ctx.settings.secure_scheme_headers,
-                        trusted,
+                        self.trusted,
                     ) {
                         Ok(scheme) => self.scheme = scheme,
                         Err(e) => {

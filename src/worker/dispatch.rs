@@ -38,6 +38,8 @@ pub struct Settings {
     pub forwarded_allow_ips: AllowIps,
     /// Header/value pairs meaning `https`.
     pub secure_scheme_headers: Vec<(String, String)>,
+    /// Names with `_` (upper case) that those peers may send.
+    pub forwarder_headers: Vec<String>,
     /// Accept a PROXY protocol header at the start of a connection.
     pub proxy_protocol: bool,
     /// Peers allowed to send one.
@@ -74,6 +76,7 @@ impl Settings {
             server_header: cfg.server_header.clone(),
             forwarded_allow_ips: cfg.forwarded_allow_ips.clone(),
             secure_scheme_headers: cfg.secure_scheme_headers.clone(),
+            forwarder_headers: cfg.forwarder_headers.clone(),
             proxy_protocol: cfg.proxy_protocol,
             proxy_allow_ips: cfg.proxy_allow_ips.clone(),
             batch_responses: cfg.batch_responses,
@@ -207,6 +210,9 @@ fn begin_request(conn: &Conn, sh: &mut Shared<'_>, environ: &mut Environ) -> Req
         conn.scheme,
         &sh.ctx.servers[conn.listener],
     );
+    if conn.trusted && !sh.ctx.settings.forwarder_headers.is_empty() {
+        forwarded_headers(environ, &conn.head, &conn.head_buf, &sh.ctx.settings.forwarder_headers);
+    }
     let head = &conn.head;
     let left = sh.io.requests_left.saturating_sub(1);
     sh.io.requests_left = left;
@@ -340,6 +346,24 @@ pub fn pull_body(conn: &mut Conn, sh: &mut Shared<'_>) {
         Ok(ending) => Phase::Done(ending),
         Err(e) => conn.fail(sh, e),
     };
+}
+
+/// The headers with `_` in their names that [`build_environ`] dropped and a trusted peer may
+/// send (`names`, gunicorn's `forwarder_headers`): each is set as `HTTP_NAME`, and a
+/// `SCRIPT_NAME` header also as `SCRIPT_NAME`, the prefix the application's mount then takes
+/// off `PATH_INFO` for this request (`app::mount`).
+fn forwarded_headers(env: &mut Environ, head: &Head, buf: &[u8], names: &[String]) {
+    for (name, value) in &head.headers {
+        let (name, value) = (name.of(buf), value.of(buf));
+        if !name.contains(&b'_') || !names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        env.set_header(name, value);
+        if name.eq_ignore_ascii_case(b"SCRIPT_NAME") {
+            let latin1: String = value.iter().map(|&b| char::from(b)).collect();
+            env.replace("SCRIPT_NAME", &latin1);
+        }
+    }
 }
 
 /// Fills `env` with the CGI/WSGI variables of the request whose head is `head` (spans into

@@ -143,7 +143,10 @@ pub fn run(spec: Spec<'_>) -> i32 {
     };
     let app = match (spec.loader)(spec.cfg) {
         // After worker_start, so that a SCRIPT_NAME from raw_env counts.
-        Ok(app) => app::mount::mount_from_env(app),
+        Ok(app) => {
+            let forwarded = spec.cfg.forwarder_headers.iter().any(|h| h == "SCRIPT_NAME");
+            app::mount::mount(app, forwarded)
+        }
         Err(e) => {
             log::error!("Worker failed to boot: {e}");
             return EXIT_BOOT_ERROR;
