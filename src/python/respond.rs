@@ -123,15 +123,8 @@ impl StartResponseFn {
         // Keep the Python strings alive while their UTF-8 views are borrowed.
         let mut owned: Vec<(Bound<'_, PyString>, Bound<'_, PyString>)> = Vec::with_capacity(8);
         for pair in headers.try_iter()? {
-            let pair = pair?;
-            let pair = pair
-                .cast::<PyTuple>()
-                .ok()
-                .filter(|t| t.len() == 2)
-                .ok_or_else(|| PyTypeError::new_err(format!("header {pair:?} is not a (name, value) tuple")))?;
-            let name = str_item(pair, 0, "header name")?;
-            let value = str_item(pair, 1, "header value")?;
-            owned.push((name, value));
+            let pair = header_tuple(pair?)?;
+            owned.push((str_item(&pair, 0, "header name")?, str_item(&pair, 1, "header value")?));
         }
         let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(owned.len());
         for (name, value) in &owned {
@@ -163,13 +156,11 @@ impl EarlyHintsFn {
         // gunicorn takes names and values as str or as latin-1 bytes.
         let mut owned: Vec<(String, String)> = Vec::with_capacity(4);
         for pair in headers.try_iter()? {
-            let pair = pair?;
-            let pair = pair
-                .cast::<PyTuple>()
-                .ok()
-                .filter(|t| t.len() == 2)
-                .ok_or_else(|| PyTypeError::new_err(format!("header {pair:?} is not a (name, value) tuple")))?;
-            owned.push((text_item(pair, 0, "header name")?, text_item(pair, 1, "header value")?));
+            let pair = header_tuple(pair?)?;
+            owned.push((
+                text_item(&pair, 0, "header name")?,
+                text_item(&pair, 1, "header value")?,
+            ));
         }
         let pairs: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         with_lent(self.request, |sr| sr.early_hints(&pairs))?.map_err(protocol_error)
@@ -189,6 +180,21 @@ impl WriteFn {
         // released only while the thread blocks (PythonApp::pause_for_wait), so the app's own
         // threads run then.
         with_lent(self.request, |sr| sr.write(bytes))?.map_err(protocol_error)
+    }
+}
+
+/// One item of a header list, which must be a `(name, value)` tuple (start_response's and
+/// early_hints' headers alike).
+fn header_tuple(pair: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyTuple>> {
+    match pair.cast_into::<PyTuple>() {
+        Ok(t) if t.len() == 2 => Ok(t),
+        Ok(t) => Err(PyTypeError::new_err(format!(
+            "header {t:?} is not a (name, value) tuple"
+        ))),
+        Err(e) => Err(PyTypeError::new_err(format!(
+            "header {:?} is not a (name, value) tuple",
+            e.into_inner()
+        ))),
     }
 }
 

@@ -313,3 +313,69 @@ impl RecvBuf {
         self.start == 0 && self.end == self.buf.len() && self.buf.len() >= max
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected loopback pair: the accepted side as a worker's `Stream`, and the client.
+    fn pair() -> (Stream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        accepted.set_nonblocking(true).unwrap();
+        (Stream::Tcp(TcpStream::from_std(accepted), Nagle::Unwritten), client)
+    }
+
+    fn nodelay(s: &Stream) -> bool {
+        match s {
+            Stream::Tcp(s, _) => s.nodelay().unwrap(),
+            Stream::Unix(_) => unreachable!("a TCP pair"),
+        }
+    }
+
+    #[test]
+    fn nagle_is_turned_off_before_the_second_write_only() {
+        let (mut s, mut client) = pair();
+        // An empty write is not a write: Nagle stays on.
+        assert_eq!(s.write(b"").unwrap(), 0);
+        s.write_all(b"first").unwrap();
+        assert!(!nodelay(&s), "the first write keeps Nagle on");
+        s.write_all(b"second").unwrap();
+        assert!(nodelay(&s), "TCP_NODELAY is set before the second write");
+        let mut got = [0; 11];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"firstsecond");
+    }
+
+    #[test]
+    fn sendfile_counts_as_a_write() {
+        let (mut s, mut client) = pair();
+        s.write_all(b"head").unwrap();
+        let file = tempfile_with(b"body");
+        let mut offset = 0;
+        assert_eq!(s.send_file(std::os::fd::AsFd::as_fd(&file), &mut offset, 4).unwrap(), 4);
+        assert!(nodelay(&s), "a file after the head is a second write");
+        let mut got = [0; 8];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"headbody");
+    }
+
+    #[test]
+    fn the_last_bytes_before_a_close_arrive_with_the_fin() {
+        let (mut s, mut client) = pair();
+        assert_eq!(s.write_before_close(b"last words").unwrap(), 10);
+        drop(s);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"last words");
+    }
+
+    fn tempfile_with(bytes: &[u8]) -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("forkhorn-stream-test-{}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file
+    }
+}
