@@ -18,6 +18,10 @@ fn main() -> ExitCode {
         unstable::raise_nofile_limit();
         return forkhorn_bench::main(std::env::args_os().skip(1));
     }
+    // `forkhorn ctl ...`: the control socket's client, with flags of its own.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "ctl") {
+        return unstable::ctl_main(std::env::args_os().skip(1));
+    }
     // The evaluator of Python config files: this binary re-executed by the configuration loader.
     #[cfg(feature = "python")]
     if std::env::args_os().nth(1).is_some_and(|a| a == unstable::EVALUATE_ARG) {

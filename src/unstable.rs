@@ -3,7 +3,7 @@
 //! needs. No stability promise; anything here may change with any release.
 //!
 //! The binary (`src/main.rs`) runs the configured app under the master, with its own logging
-//! and daemon steps, and hands `forkhorn bench` over to the bench crate. `benches/protocol.rs`
+//! and daemon steps, hands `forkhorn bench` over to the bench crate, and runs `forkhorn ctl`. `benches/protocol.rs`
 //! and `benches/access_log.rs` time the worker's request path and the access log without
 //! sockets, which no public entry point offers; rewriting them against [`crate::serve`] would
 //! measure the kernel's loopback instead of the code they exist to watch.
@@ -11,6 +11,7 @@
 pub use crate::app::builtin::by_name as builtin_app;
 pub use crate::app::protocol::{send_whole, RequestInfo, Response};
 pub use crate::config::python_file::{set_python_evaluator, EVALUATE_ARG};
+pub use crate::control::client::main as ctl_main;
 pub use crate::http::response::Stamp;
 pub use crate::loader::check_configured as check_app;
 pub use crate::logging::access::{Exchange, RequestLog};

@@ -577,6 +577,24 @@ pub(super) fn statsd_addr(value: &Value) -> Result<Option<String>, Problem> {
     }
 }
 
+/// `IP:PORT` or `[IPv6]:PORT`.
+pub(super) fn socket_addr(value: &Value) -> Result<std::net::SocketAddr, Problem> {
+    const WHAT: &str = "IP:PORT or [IPv6]:PORT";
+    text(value, WHAT)?
+        .trim()
+        .parse()
+        .map_err(|_| Problem::new(format!("expected {WHAT}, got {value}")))
+}
+
+/// A file mode from 0 to 0o777, written as a umask is.
+pub(super) fn file_mode(value: &Value) -> Result<u32, Problem> {
+    umask(value).map_err(|_| {
+        Problem::new(format!(
+            "expected a file mode from 0 to 0o777 (octal as 0o600 or 0600), got {value}"
+        ))
+    })
+}
+
 pub(super) fn loglevel(value: &Value) -> Result<LogLevel, Problem> {
     let names = LEVELS.map(LogLevel::as_str).join(", ");
     let what = format!("one of {names}");

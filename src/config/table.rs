@@ -7,10 +7,10 @@
 
 use super::render::{display, list, opt_display, opt_list, opt_path, opt_quoted, quote, quoted, secs};
 use super::setting::{
-    access_format, account, allow_ips, app, bind_list, boolean, choice, env_pairs, existing_dir, facility, file_path,
-    forwarder_headers, integer, loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings,
-    some_strings, some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli, Descriptor,
-    FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
+    access_format, account, allow_ips, app, bind_list, boolean, choice, env_pairs, existing_dir, facility, file_mode,
+    file_path, forwarder_headers, integer, loglevel, one_line_name, path_list, scheme_headers, seconds, server_header,
+    settings, socket_addr, some_strings, some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class,
+    Account, Cli, Descriptor, FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
 };
 use super::system::System;
 use super::{allow, AllowIps, BindAddr, LogLevel, WorkerClass};
@@ -1198,41 +1198,50 @@ settings! {
         show: opt_display,
     }
 
-    /// gunicorn's `control_socket`, accepted so that a gunicorn command line or file keeps working.
-    ControlSocket control_socket: Option<String> = None, {
+    /// The control socket (`forkhorn ctl`).
+    ControlSocket control_socket: Option<PathBuf> = None, {
         cli: Cli::long("--control-socket").value("PATH"),
-        help: "gunicorn's control socket. Accepted with a warning: forkhorn is controlled by signals",
-        doc: "gunicorn's: the Unix socket of gunicornc. Accepted with a warning, no effect: forkhorn has no control \
-              socket; signals control it.",
-        example: "\"/run/gunicorn.ctl\"",
-        section: "Control socket (gunicorn's, accepted without effect)",
-        ignored: "is ignored: forkhorn has no control socket; signals control it (HUP, TTIN, TTOU, USR2: see the README)",
-        parse: |v, _| some_text(v),
-        show: opt_quoted,
+        help: "The master's control socket for forkhorn ctl. [default: $RUNTIME_DIRECTORY/forkhorn.ctl under \
+               systemd, else none]",
+        doc: "The Unix socket where the master answers forkhorn ctl (docs/CONTROL.md). Unset, it is \
+              $RUNTIME_DIRECTORY/forkhorn.ctl when systemd sets RUNTIME_DIRECTORY (RuntimeDirectory= in the \
+              unit), and there is none otherwise. Only root and the master's user may use it.",
+        example: "\"/run/forkhorn/forkhorn.ctl\"",
+        section: "Control and metrics",
+        parse: |v, sys| Ok(Some(file_path(v, sys, FilePath::Only)?.into())),
+        show: opt_path,
     }
 
-    /// gunicorn's `control_socket_mode`, accepted so that a gunicorn command line or file keeps working.
-    ControlSocketMode control_socket_mode: Option<u32> = None, {
+    /// The control socket's file mode.
+    ControlSocketMode control_socket_mode: u32 = 0o600, {
         cli: Cli::long("--control-socket-mode").value("INT"),
-        help: "gunicorn's control socket mode. Accepted with a warning: no control socket",
-        doc: "gunicorn's: the permissions of the control socket. Accepted with a warning, no effect: forkhorn has no \
-              control socket.",
-        example: "0o660",
-        ignored: "is ignored: forkhorn has no control socket; signals control it (HUP, TTIN, TTOU, USR2: see the README)",
-        parse: |v, _| umask(v).map(Some),
-        show: |mode| mode.map(|m| format!("0o{m:03o}")),
+        help: "The control socket's file mode, up to 0o777 (0600 and 0o600 are octal). [default: 0o600]",
+        doc: "The control socket's file mode, 0 to 0o777. Whatever it allows, the master answers only root and \
+              its own user (it checks each client's uid).",
+        parse: |v, _| file_mode(v),
+        show: |mode| Some(format!("0o{mode:03o}")),
     }
 
-    /// gunicorn's `control_socket_disable`, accepted so that a gunicorn command line or file keeps working.
-    ControlSocketDisable control_socket_disable: Option<bool> = None, {
+    /// No control socket, even under systemd.
+    ControlSocketDisable control_socket_disable: bool = false, {
         cli: Cli::long("--no-control-socket").switch(),
-        help: "gunicorn's: no control socket. forkhorn has none; accepted",
-        doc: "gunicorn's: do not open the control socket. Accepted with a warning, no effect: forkhorn has no control \
-              socket.",
-        example: "true",
-        ignored: "has no effect: forkhorn has no control socket to disable",
-        parse: |v, _| switch_unless(v, false),
-        show: opt_display,
+        help: "Open no control socket, even where RUNTIME_DIRECTORY is set",
+        doc: "Open no control socket, even where RUNTIME_DIRECTORY is set.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
+    /// Where the master serves `/metrics` (Prometheus).
+    MetricsBind metrics_bind: Option<SocketAddr> = None, {
+        cli: Cli::long("--metrics-bind").value("ADDR"),
+        help: "Serve Prometheus metrics at http://ADDR/metrics from the master (IP:PORT)",
+        doc: "Where the master serves Prometheus metrics at /metrics (\"IP:PORT\"; off when unset). The master \
+              answers, never a worker, so a scrape works while every worker is busy. Requests by method and \
+              status class, latency histograms, busy threads and the listen queue per listener: see \
+              docs/CONTROL.md.",
+        example: "\"127.0.0.1:9100\"",
+        parse: |v, _| socket_addr(v).map(Some),
+        show: |a| a.map(|a| quote(&a.to_string())),
     }
 }
 

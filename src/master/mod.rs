@@ -4,6 +4,7 @@
 //! parses HTTP, and runs application code only to import a Python app once for all workers
 //! (`preload_app`). `docs/LIFECYCLE.md` draws the states.
 
+mod control;
 mod upgrade;
 mod watch;
 
@@ -29,6 +30,10 @@ use std::time::{Duration, Instant};
 const SIGNAL_TOKEN: Token = Token(0);
 /// `reload`'s inotify descriptor; worker pipes are `Token(pid)`, which never comes near it.
 const WATCH_TOKEN: Token = Token(usize::MAX);
+/// The control socket; its clients take the tokens right after it. Pids stay below 2^22.
+const CONTROL_TOKEN: Token = Token(1 << 32);
+/// The `/metrics` listener; its clients take the tokens right after it.
+const SCRAPE_TOKEN: Token = Token(1 << 33);
 /// The first respawn delay after a boot failure; it doubles up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -62,6 +67,12 @@ pub enum MasterError {
     /// fork() failed.
     #[error("cannot fork: {0}")]
     Fork(Errno),
+    /// The control socket could not be opened.
+    #[error(transparent)]
+    OpenControlSocket(#[from] crate::control::socket::ControlError),
+    /// The metrics listener could not be opened.
+    #[error(transparent)]
+    ServeMetrics(#[from] crate::control::scrape::ScrapeError),
     /// A worker pipe could not be watched.
     #[error("cannot register worker pipe: {0}")]
     RegisterPipe(io::Error),
@@ -118,10 +129,75 @@ impl Life {
     }
 }
 
+/// Why a worker left, as `/metrics` counts it (`forkhorn_worker_exits_total{cause}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// Silent past `timeout` (or `boot_timeout`), aborted.
+    Timeout,
+    /// Died on a signal or a non-zero status it was not asked for.
+    Crash,
+    /// Retired by itself: `max_requests` (or `max_worker_memory`) reached.
+    MaxRequests,
+    /// Replaced by a reload (or a rolled-back one's worker stopped).
+    Reload,
+    /// Fewer workers asked for (TTOU, `forkhorn ctl workers remove`).
+    ScaleDown,
+    /// `forkhorn ctl worker kill`.
+    Killed,
+    /// The master is stopping or pausing.
+    Shutdown,
+    /// Exited before it was ready.
+    BootFailure,
+}
+
+impl Cause {
+    const ALL: [Cause; 8] = [
+        Cause::Timeout,
+        Cause::Crash,
+        Cause::MaxRequests,
+        Cause::Reload,
+        Cause::ScaleDown,
+        Cause::Killed,
+        Cause::Shutdown,
+        Cause::BootFailure,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Cause::Timeout => "timeout",
+            Cause::Crash => "crash",
+            Cause::MaxRequests => "max_requests",
+            Cause::Reload => "reload",
+            Cause::ScaleDown => "scale_down",
+            Cause::Killed => "killed",
+            Cause::Shutdown => "shutdown",
+            Cause::BootFailure => "boot_failure",
+        }
+    }
+}
+
+/// The lifecycle counters `forkhorn ctl stats` and `/metrics` show.
+#[derive(Debug, Default)]
+struct Lifecycle {
+    worker_starts: u64,
+    /// By [`Cause::ALL`] order.
+    exits: [u64; Cause::ALL.len()],
+    boot_failures: u64,
+    /// Reloads that completed, rolled back, or were refused (a bad configuration).
+    reloads_ok: u64,
+    reloads_rolled_back: u64,
+    reloads_failed: u64,
+}
+
 /// One live worker process.
 #[derive(Debug)]
 struct Slot {
     id: usize,
+    /// Its place among the live workers (0, 1, ...): the `worker` label of `/metrics`. A new
+    /// worker takes the lowest free one, so the labels stay as few as the workers.
+    index: usize,
+    /// Why the master told it to go, when it did.
+    cause: Option<Cause>,
     generation: u64,
     pipe: std::fs::File,
     heartbeat: Heartbeat,
@@ -177,6 +253,20 @@ struct Master<'h> {
     watcher: Option<watch::Watcher>,
     // service: readiness, reload and watchdog notifications; the workers' identity.
     service: crate::service::MasterService,
+    /// When the master started.
+    started: Instant,
+    /// The control socket (`forkhorn ctl`), when there is one.
+    control: Option<crate::control::ControlSocket>,
+    /// The `/metrics` listener, when `metrics_bind` is set.
+    scrape: Option<crate::control::Scrape>,
+    /// Workers keep request counters (someone can read them).
+    counting: bool,
+    /// The last counters of every worker that exited: what `/metrics` adds to the live ones',
+    /// so that no counter goes back when a worker is replaced.
+    retired: crate::metrics::tally::Snapshot,
+    lifecycle: Lifecycle,
+    /// The request total at the start of the current rate window, and the last window's rate.
+    rate: control::Rate,
 }
 
 /// The signals the master handles; all are blocked and read from a signalfd.
@@ -264,6 +354,7 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     // service: umask, logs, user/group; sockets passed by systemd replace `bind`.
     let service = crate::service::MasterService::start(&cfg)?;
     crate::service::apply_activation(&mut cfg).map_err(crate::service::ServiceError::from)?;
+    let upgrading = std::env::var_os(sys::listen::INHERIT_ENV).is_some();
     let mut inherited = sys::listen::take_inherited();
     let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg), &mut inherited)?;
     drop(inherited);
@@ -292,6 +383,7 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     poll.registry()
         .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
         .map_err(MasterError::Poll)?;
+    let (control, scrape) = control::open(&cfg, upgrading, &poll)?;
     // `configured`: the app the `app` setting names, whose Python files are worth watching; a
     // library user's app is Rust, and only `reload_extra_files` count for it.
     let python = preload && !cfg.app.starts_with("builtin:");
@@ -319,9 +411,19 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
         upgrade,
         watcher,
         service,
+        started: Instant::now(),
+        counting: control.is_some() || scrape.is_some(),
+        control,
+        scrape,
+        retired: Default::default(),
+        lifecycle: Lifecycle::default(),
+        rate: control::Rate::default(),
     };
     let result = m.main_loop();
     if m.upgrade.handed_over() {
+        if let Some(c) = m.control.as_mut() {
+            c.disown();
+        }
         // The new master serves these sockets now; their files must stay.
         for l in m
             .listeners
@@ -365,6 +467,8 @@ impl Master<'_> {
                             w.read();
                         }
                     }
+                    t if self.control.as_ref().is_some_and(|c| c.owns(t)) => self.control_ready(t),
+                    t if self.scrape.as_ref().is_some_and(|c| c.owns(t)) => self.scrape_ready(t),
                     Token(t) => self.read_pipe(Pid::from_raw(t as i32)),
                 }
             }
@@ -375,6 +479,7 @@ impl Master<'_> {
             self.reap()?;
             self.check_timers();
             self.check_watcher();
+            self.control_tick();
         }
     }
 
@@ -426,20 +531,12 @@ impl Master<'_> {
                 Signal::SIGCHLD => {} // reaped after every wake-up
                 Signal::SIGTERM => self.stop(true),
                 Signal::SIGINT | Signal::SIGQUIT => self.stop(false),
-                Signal::SIGHUP => self.reload(),
-                Signal::SIGTTIN => {
-                    self.cfg.workers += 1;
-                    log::info!("Number of workers: {}", self.cfg.workers);
+                Signal::SIGHUP => {
+                    let _ = self.reload();
                 }
-                // Never fewer than one worker.
-                Signal::SIGTTOU if self.cfg.workers > 1 => {
-                    self.cfg.workers -= 1;
-                    log::info!("Number of workers: {}", self.cfg.workers);
-                }
-                Signal::SIGUSR1 => {
-                    self.service.reopen_logs(); // service: reopen the error log
-                    self.signal_all(Signal::SIGUSR1)
-                }
+                Signal::SIGTTIN => self.scale(1),
+                Signal::SIGTTOU => self.scale(-1),
+                Signal::SIGUSR1 => self.reopen(),
                 Signal::SIGUSR2 => self.start_upgrade(),
                 Signal::SIGWINCH => self.pause(),
                 _ => {}
@@ -447,11 +544,28 @@ impl Master<'_> {
         }
     }
 
+    /// TTIN/TTOU (and `forkhorn ctl workers add/remove`): `by` more or fewer workers, never
+    /// fewer than one.
+    fn scale(&mut self, by: isize) {
+        let target = self.cfg.workers.saturating_add_signed(by).max(1);
+        if target != self.cfg.workers {
+            self.cfg.workers = target;
+            log::info!("Number of workers: {}", self.cfg.workers);
+        }
+    }
+
+    /// USR1: reopen the log files, the master's and the workers'.
+    fn reopen(&mut self) {
+        self.service.reopen_logs(); // service: reopen the error log
+        self.signal_all(Signal::SIGUSR1)
+    }
+
     /// HUP: re-read the configuration and replace the workers, one new ready worker for one old
-    /// one. A bad configuration changes nothing.
-    fn reload(&mut self) {
+    /// one. A bad configuration changes nothing. Returns the new generation, or why the reload
+    /// was refused.
+    fn reload(&mut self) -> Result<u64, String> {
         if matches!(self.state, State::Stopping { .. }) {
-            return;
+            return Err("the server is stopping".into());
         }
         self.service.reload_started(); // service: RELOADING=1
         let mut cfg = match (self.hooks.reload)() {
@@ -459,14 +573,16 @@ impl Master<'_> {
             Err(e) => {
                 log::error!("Reload failed, keeping the current configuration: {e}");
                 self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
-                return;
+                self.lifecycle.reloads_failed += 1;
+                return Err(e.to_string());
             }
         };
         // service: sockets passed by systemd stay.
         if let Err(e) = crate::service::apply_activation(&mut cfg) {
             log::error!("Reload failed, keeping the current configuration: {e}");
             self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
-            return;
+            self.lifecycle.reloads_failed += 1;
+            return Err(e.to_string());
         }
         // Sockets for addresses that stay are kept (queued connections survive); new ones are
         // bound now; removed ones close once the old workers are gone.
@@ -491,7 +607,8 @@ impl Master<'_> {
                 Err(e) => {
                     log::error!("Reload failed, keeping the current configuration: {e}");
                     self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
-                    return;
+                    self.lifecycle.reloads_failed += 1;
+                    return Err(e.to_string());
                 }
             }
         }
@@ -499,7 +616,8 @@ impl Master<'_> {
         if let Err(e) = self.service.reconfigure(&cfg) {
             log::error!("Reload failed, keeping the current configuration: {e}");
             self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
-            return;
+            self.lifecycle.reloads_failed += 1;
+            return Err(e.to_string());
         }
         crate::logging::set_level(cfg.loglevel);
         let previous = Fallback {
@@ -522,6 +640,7 @@ impl Master<'_> {
             self.generation,
             self.cfg.workers
         );
+        Ok(self.generation)
     }
 
     /// `reload`: once the changed files have gone quiet, reload as HUP does. Paused (WINCH) or
@@ -532,7 +651,7 @@ impl Master<'_> {
         };
         if self.state == State::Running {
             log::info!("Worker reloading: {} modified", path.display());
-            self.reload();
+            let _ = self.reload();
         }
     }
 
@@ -545,6 +664,7 @@ impl Master<'_> {
             "Reload failed: the new workers could not boot; keeping generation {}",
             fb.generation
         );
+        self.lifecycle.reloads_rolled_back += 1;
         let failed = self.generation;
         self.cfg = fb.cfg;
         self.generation = fb.generation;
@@ -556,7 +676,7 @@ impl Master<'_> {
         }
         self.service.reload_finished(self.generation, self.cfg.workers);
         // The failed generation's other workers did nothing wrong; most are still booting.
-        self.retire_where(|s| s.generation == failed);
+        self.retire_where(Cause::Reload, |s| s.generation == failed);
     }
 
     /// WINCH: stop every worker gracefully but keep the master and its sockets.
@@ -565,7 +685,7 @@ impl Master<'_> {
             return;
         }
         self.state = State::Paused;
-        self.retire_where(|_| true);
+        self.retire_where(Cause::Shutdown, |_| true);
     }
 
     /// Starts stopping: graceful (TERM to workers, SIGKILL after graceful_timeout) or fast.
@@ -594,6 +714,7 @@ impl Master<'_> {
         let now = Instant::now();
         for slot in self.workers.values_mut() {
             slot.life = slot.life.told_to_stop(now);
+            slot.cause.get_or_insert(Cause::Shutdown);
         }
         self.signal_all(sig);
         // The workers take what is queued and then close their copies; the master must not keep
@@ -624,12 +745,13 @@ impl Master<'_> {
         }
     }
 
-    /// TERM to every booting or ready worker `pick` chooses.
-    fn retire_where(&mut self, pick: impl Fn(&Slot) -> bool) {
+    /// TERM to every booting or ready worker `pick` chooses, for `cause`.
+    fn retire_where(&mut self, cause: Cause, pick: impl Fn(&Slot) -> bool) {
         let now = Instant::now();
         for (pid, slot) in self.workers.iter_mut() {
             if matches!(slot.life, Life::Booting | Life::Ready) && pick(slot) {
                 slot.life = slot.life.told_to_stop(now);
+                slot.cause.get_or_insert(cause);
                 let _ = kill(*pid, Signal::SIGTERM);
             }
         }
@@ -645,7 +767,7 @@ impl Master<'_> {
         let gen = self.generation;
         let target = self.cfg.workers;
         // Old workers that are not serving yet never will: stop them now.
-        self.retire_where(|s| s.generation != gen && s.life == Life::Booting);
+        self.retire_where(Cause::Reload, |s| s.generation != gen && s.life == Life::Booting);
 
         let current = |s: &Slot| s.generation == gen && matches!(s.life, Life::Booting | Life::Ready);
         let mut have = self.workers.values().filter(|s| current(s)).count();
@@ -663,7 +785,7 @@ impl Master<'_> {
             let mut ids: Vec<usize> = self.workers.values().filter(|s| current(s)).map(|s| s.id).collect();
             ids.sort_unstable();
             let surplus: Vec<usize> = ids.into_iter().take(have - target).collect();
-            self.retire_where(|s| surplus.contains(&s.id));
+            self.retire_where(Cause::ScaleDown, |s| surplus.contains(&s.id));
         }
         // Rolling replacement: an old worker goes only when a new one can take its share.
         let ready_new = self
@@ -685,6 +807,7 @@ impl Master<'_> {
             }
             if let Some(slot) = self.workers.get_mut(&pid) {
                 slot.life = Life::Retiring;
+                slot.cause.get_or_insert(Cause::Reload);
                 let _ = kill(pid, Signal::SIGTERM);
                 serving -= 1;
             }
@@ -696,6 +819,7 @@ impl Master<'_> {
         let others = self.workers.values().any(|s| s.generation != gen && !s.life.leaving());
         if self.fallback.is_some() && ready_new >= target && !others {
             self.fallback = None;
+            self.lifecycle.reloads_ok += 1;
             log::info!("Reload complete: generation {} is serving", gen);
             self.service.reload_finished(gen, target); // service: READY=1
         }
@@ -707,7 +831,7 @@ impl Master<'_> {
             .map_err(MasterError::CreatePipe)?;
         // One slot for the loop's thread, one per application thread.
         let slots = 1 + if self.cfg.threaded() { self.cfg.threads } else { 0 };
-        let heartbeat = Heartbeat::new(slots).map_err(MasterError::MapHeartbeat)?;
+        let heartbeat = Heartbeat::new(slots, self.counting).map_err(MasterError::MapHeartbeat)?;
         let id = self.next_id;
         self.next_id += 1;
         let mut keep: Vec<RawFd> = self.listeners.iter().map(|l| l.raw_fd()).collect();
@@ -747,10 +871,16 @@ impl Master<'_> {
                 Interest::READABLE,
             )
             .map_err(MasterError::RegisterPipe)?;
+        self.lifecycle.worker_starts += 1;
+        let index = (0..)
+            .find(|i| !self.workers.values().any(|s| s.index == *i))
+            .unwrap_or(0);
         self.workers.insert(
             pid,
             Slot {
                 id,
+                index,
+                cause: None,
                 generation: self.generation,
                 pipe,
                 heartbeat,
@@ -878,6 +1008,8 @@ impl Master<'_> {
                 continue;
             };
             let _ = self.poll.registry().deregister(&mut SourceFd(&slot.pipe.as_raw_fd()));
+            // Its last counts stay counted.
+            self.retired.add(&slot.heartbeat.counters().read().counters());
             self.worker_exited(pid, slot, status);
         }
     }
@@ -897,6 +1029,20 @@ impl Master<'_> {
         let failed_boot = slot.life == Life::Booting
             || matches!(slot.life, Life::Aborting { .. }) && slot.heartbeat.last_beat() == 0
             || matches!(status, WaitStatus::Exited(_, worker::EXIT_BOOT_ERROR));
+        let cause = match (slot.cause, slot.life) {
+            (Some(cause), _) => cause,
+            _ if failed_boot => Cause::BootFailure,
+            (None, Life::Aborting { .. }) => Cause::Timeout,
+            (None, Life::Retiring) => Cause::MaxRequests,
+            _ if expected => Cause::Shutdown,
+            _ => Cause::Crash,
+        };
+        if let Some(i) = Cause::ALL.iter().position(|c| *c == cause) {
+            self.lifecycle.exits[i] += 1;
+        }
+        if failed_boot && !expected {
+            self.lifecycle.boot_failures += 1;
+        }
         if !failed_boot || expected {
             return;
         }

@@ -15,6 +15,8 @@
 //! `|#` and `dogstatsd_tags` when tags are set (DogStatsD's form).
 
 mod line;
+pub mod prometheus;
+pub mod tally;
 
 use crate::config::Config;
 use line::Packer;

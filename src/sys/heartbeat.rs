@@ -7,11 +7,15 @@
 //! alive (and with it an application running on the loop's thread); each application thread
 //! has a slot of its own whose progress time the master checks, since a stuck application
 //! thread does not stop the loop from beating.
+//!
+//! The page also holds the worker's request counters ([`Tally`]), which `forkhorn ctl` and
+//! `/metrics` read, when the master asked for them (`counting`).
 
+use crate::metrics::tally::Tally;
 use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 const REQUEST_WORDS: usize = 32;
 
@@ -22,6 +26,10 @@ struct Header {
     last_beat: AtomicU64,
     /// Requests served.
     requests: AtomicU64,
+    /// Set by the master when it reads the counters: the worker then keeps [`Header::tally`]
+    /// (otherwise it reads no clock for them).
+    counting: AtomicBool,
+    tally: Tally,
 }
 
 /// What one thread that calls the application shows: slot 0 is the loop thread's, the others
@@ -31,6 +39,8 @@ struct Slot {
     /// CLOCK_MONOTONIC milliseconds when the request in the application last made progress
     /// (entered, or produced output); meaningful while `request_len` is not 0.
     progress: AtomicU64,
+    /// CLOCK_MONOTONIC microseconds when the request entered the application.
+    entered_us: AtomicU64,
     /// Length of the request line below; 0 when no request is in the application.
     request_len: AtomicU32,
     /// The request line, packed into words so every access is atomic.
@@ -53,14 +63,20 @@ unsafe impl Sync for Heartbeat {}
 
 /// Milliseconds on the system-wide monotonic clock (comparable across processes).
 pub fn monotonic_ms() -> u64 {
+    monotonic_us() / 1000
+}
+
+/// Microseconds on the system-wide monotonic clock.
+pub fn monotonic_us() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .map(|t| t.tv_sec() as u64 * 1000 + t.tv_nsec() as u64 / 1_000_000)
+        .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000)
         .unwrap_or(0)
 }
 
 impl Heartbeat {
-    /// Maps a new zeroed page with `slots` request slots (at least one: the loop thread's).
-    pub fn new(slots: usize) -> Result<Heartbeat, nix::Error> {
+    /// Maps a new zeroed page with `slots` request slots (at least one: the loop thread's);
+    /// with `counting`, the worker keeps its request counters there.
+    pub fn new(slots: usize, counting: bool) -> Result<Heartbeat, nix::Error> {
         let slots = slots.max(1);
         let len = NonZeroUsize::new(Self::len(slots)).ok_or(nix::Error::EINVAL)?;
         // SAFETY: a fresh anonymous shared mapping, zero-filled by the kernel; all-zero bytes
@@ -74,10 +90,47 @@ impl Heartbeat {
                 MapFlags::MAP_SHARED,
             )?
         };
-        Ok(Heartbeat {
+        let hb = Heartbeat {
             page: ptr.cast(),
             slots,
-        })
+        };
+        hb.header().counting.store(counting, Ordering::Relaxed);
+        Ok(hb)
+    }
+
+    /// The request counters, when the master reads them.
+    pub fn tally(&self) -> Option<&Tally> {
+        let h = self.header();
+        h.counting.load(Ordering::Relaxed).then_some(&h.tally)
+    }
+
+    /// Master: the counters, read even when the worker does not keep them (all zero then).
+    pub fn counters(&self) -> &Tally {
+        &self.header().tally
+    }
+
+    /// Master: how many of the threads that call the application are inside it now.
+    pub fn busy(&self) -> usize {
+        (0..self.slots)
+            .filter(|&i| self.slot(i).request_len.load(Ordering::Relaxed) != 0)
+            .count()
+    }
+
+    /// Master: the threads that call the application (the loop's, or the application threads).
+    pub fn threads(&self) -> usize {
+        self.slots.saturating_sub(1).max(1)
+    }
+
+    /// Master: the oldest request inside the application, and for how long (ms) it has been
+    /// there at `now_ms`.
+    pub fn oldest_request(&self, now_ms: u64) -> Option<(String, u64)> {
+        (0..self.slots)
+            .filter_map(|i| {
+                let line = self.request_line(i)?;
+                let entered = self.slot(i).entered_us.load(Ordering::Relaxed) / 1000;
+                Some((line, now_ms.saturating_sub(entered)))
+            })
+            .max_by_key(|(_, ms)| *ms)
     }
 
     fn len(slots: usize) -> usize {
@@ -131,7 +184,9 @@ impl Heartbeat {
             bytes.copy_from_slice(&line[i * 8..i * 8 + 8]);
             word.store(u64::from_ne_bytes(bytes), Ordering::Relaxed);
         }
-        let now = monotonic_ms();
+        let now_us = monotonic_us();
+        let now = now_us / 1000;
+        s.entered_us.store(now_us, Ordering::Relaxed);
         s.progress.store(now, Ordering::Relaxed);
         s.request_len.store(n as u32, Ordering::Release);
         self.header().requests.fetch_add(1, Ordering::Relaxed);
@@ -149,12 +204,17 @@ impl Heartbeat {
 
     /// Worker: the application returned on `slot`; returns the time (monotonic ms).
     pub fn end_request(&self, slot: usize) -> u64 {
-        self.slot(slot).request_len.store(0, Ordering::Release);
-        if slot == 0 {
-            self.beat()
-        } else {
-            monotonic_ms()
+        let s = self.slot(slot);
+        s.request_len.store(0, Ordering::Release);
+        let now_us = monotonic_us();
+        if let Some(tally) = self.tally() {
+            tally.app_returned(now_us.saturating_sub(s.entered_us.load(Ordering::Relaxed)));
         }
+        let now = now_us / 1000;
+        if slot == 0 {
+            self.header().last_beat.store(now, Ordering::Relaxed);
+        }
+        now
     }
 
     /// Master: when the worker's loop last beat (monotonic ms; 0 = never).
@@ -213,7 +273,7 @@ mod tests {
 
     #[test]
     fn request_line_round_trip_and_truncation() {
-        let hb = Heartbeat::new(1).unwrap();
+        let hb = Heartbeat::new(1, false).unwrap();
         assert_eq!(hb.last_beat(), 0);
         assert_eq!(hb.current_request(), None);
         hb.begin_request(0, b"GET", b"/a?b=c");
@@ -225,11 +285,26 @@ mod tests {
         hb.end_request(0);
         assert_eq!(hb.current_request(), None);
         assert_eq!(hb.header().requests.load(Ordering::Relaxed), 2);
+        assert_eq!(hb.counters().read().app.count(), 0, "not counting");
+    }
+
+    #[test]
+    fn a_counting_page_times_the_application() {
+        let hb = Heartbeat::new(2, true).unwrap();
+        hb.begin_request(1, b"GET", b"/x");
+        assert_eq!(hb.busy(), 1);
+        assert_eq!(
+            hb.oldest_request(monotonic_ms()).map(|(l, _)| l).as_deref(),
+            Some("GET /x")
+        );
+        hb.end_request(1);
+        assert_eq!((hb.busy(), hb.threads()), (0, 1));
+        assert_eq!(hb.counters().read().app.count(), 1);
     }
 
     #[test]
     fn a_child_process_beats_into_the_parents_page() {
-        let hb = Heartbeat::new(1).unwrap();
+        let hb = Heartbeat::new(1, false).unwrap();
         let pid = crate::sys::process::fork_child(|| {
             hb.begin_request(0, b"GET", b"/from-child");
             0
@@ -241,7 +316,7 @@ mod tests {
 
     #[test]
     fn an_application_thread_without_progress_is_stuck() {
-        let hb = Heartbeat::new(3).unwrap();
+        let hb = Heartbeat::new(3, false).unwrap();
         let began = hb.begin_request(2, b"GET", b"/slow");
         hb.begin_request(1, b"GET", b"/fast");
         assert_eq!(hb.stuck_request(began + 100, 1_000), None);

@@ -10,6 +10,8 @@ pub mod notify;
 pub mod pidfile;
 pub mod privileges;
 pub mod process;
+pub mod procstat;
 pub mod proctitle;
+pub mod queue;
 
 pub use listen::{bind_all, BindOptions, Listener, ListenerKind};

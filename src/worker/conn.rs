@@ -9,6 +9,7 @@ use crate::app::{BodyIter, FileRegion, Input};
 use crate::http::response::{self, Stamp};
 use crate::http::{forwarded, parse_head, proxy, BodyFraming, ChunkedDecoder, Head, ParseError, Version};
 use crate::logging::access::{self, AccessLog, Exchange, RequestLog};
+use crate::metrics::tally::TallyRef;
 use std::io::{self, Write};
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -424,7 +425,7 @@ impl Conn {
                     Some(Step::Wait)
                 }
                 Phase::Done(Ending::KeepAlive) => {
-                    self.log_access(&mut sh.io.access); // service
+                    self.log_access(&mut sh.io.access, sh.io.tally); // service
                     self.phase = Phase::Head { started: false };
                     self.deadline = sh.now + sh.ctx.settings.keepalive;
                     None
@@ -470,7 +471,12 @@ impl Conn {
                     self.head_buf.clear();
                     self.head_buf.extend_from_slice(&self.rbuf.data()[..len]);
                     self.rbuf.consume(len);
-                    sh.io.access.begin(&mut self.access); // service: access log
+                    // service: access log; the request counters
+                    if sh.io.access.begin(&mut self.access) {
+                        if let Some(t) = sh.io.tally {
+                            t.get().began();
+                        }
+                    }
                     self.fresh = false;
                     self.trusted = match self.peer {
                         Peer::Tcp(a) => sh.ctx.settings.forwarded_allow_ips.contains(a.ip()),
@@ -712,8 +718,9 @@ impl Conn {
         self.phase = Phase::Done(Ending::Close);
     }
 
-    /// service: writes the access line of the current request, once (nothing if none is open).
-    pub(super) fn log_access(&mut self, log: &mut AccessLog) {
+    /// service: writes the access line of the current request, once (nothing if none is open),
+    /// and counts it in `tally`.
+    pub(super) fn log_access(&mut self, log: &mut AccessLog, tally: Option<TallyRef>) {
         let exchange = Exchange {
             head: &self.head,
             buf: &self.head_buf,
@@ -725,7 +732,10 @@ impl Conn {
             body_bytes: self.resp.body_bytes(),
             resp_head: self.resp.head_bytes(),
         };
-        log.finish(&mut self.access, &exchange);
+        if let (Some(done), Some(t)) = (log.finish(&mut self.access, &exchange), tally) {
+            t.get()
+                .ended(self.head.method.of(&self.head_buf), done.status, done.elapsed);
+        }
     }
 
     /// Sends file bytes while the socket takes them. Ok(true): the body is complete (and the

@@ -12,6 +12,7 @@ use crate::app::{self, Application, Environ};
 use crate::config::Config;
 use crate::http::date::DateCache;
 use crate::logging::AccessLog;
+use crate::metrics::tally::TallyRef;
 use crate::sys::heartbeat::Heartbeat;
 use crate::sys::{Listener, ListenerKind};
 use conn::{Close, Conn};
@@ -229,6 +230,8 @@ pub struct Io {
     shed_logged: Option<Instant>,
     /// When this worker last went to the back of the shared listeners' queue.
     requeued: Option<Instant>,
+    /// The request counters in the heartbeat page, when the master reads them.
+    pub(crate) tally: Option<TallyRef>,
 }
 
 /// What a connection is driven with: the worker's fixed context and its mutable state.
@@ -376,7 +379,13 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         shed_count: 0,
         shed_logged: None,
         requeued: None,
+        // SAFETY: the heartbeat page is borrowed for `'a`, longer than this call, and `io`,
+        // which holds every copy of the handle, is dropped before it returns.
+        tally: spec.heartbeat.tally().map(|t| unsafe { TallyRef::new(t) }),
     };
+    if io.tally.is_some() {
+        io.access.count_requests();
+    }
     // Beat at least twice per `timeout`, and at least once a second for the master's clock.
     let tick = match spec.cfg.timeout / 2 {
         t if t.is_zero() => Duration::from_secs(1),
@@ -585,6 +594,9 @@ impl Io {
 
     /// Retiring, deadlines and resuming accept: after every turn, at any depth.
     fn housekeeping(&mut self, ctx: &Ctx<'_>, now: Instant) {
+        if let Some(t) = self.tally {
+            t.get().connections(self.conns.len());
+        }
         if self.requests_left == 0 && self.life == Life::Serving {
             log::info!("Autorestarting worker after current request.");
             // Tell the master first, so the replacement boots while this one drains.
@@ -956,9 +968,9 @@ impl Io {
     fn close_conn(&mut self, key: usize, mut conn: Conn) {
         self.conns.try_remove(key);
         self.missed.retain(|(k, _)| *k != key);
-        conn.log_access(&mut self.access); // service: a request cut short is logged too
-                                           // No EPOLL_CTL_DEL: closing the descriptor, which only this process holds, takes it
-                                           // out of the poll set, and a connection saves the system call.
+        conn.log_access(&mut self.access, self.tally); // service: a request cut short is logged too
+                                                       // No EPOLL_CTL_DEL: closing the descriptor, which only this process holds, takes it
+                                                       // out of the poll set, and a connection saves the system call.
         if let Some(storage) = conn.into_storage() {
             if self.spares.len() < POOL_MAX {
                 self.spares.push(storage);

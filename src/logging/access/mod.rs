@@ -66,6 +66,17 @@ pub struct AccessLog {
     failing: bool,
     /// The worker's statsd metrics, when `statsd_host` is set.
     metrics: Option<WorkerMetrics>,
+    /// The worker keeps request counters for the master ([`AccessLog::count_requests`]).
+    counting: bool,
+}
+
+/// What [`AccessLog::finish`] closed: the request's status (0: no response) and duration.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished {
+    /// The status sent, 0 if none was.
+    pub status: u16,
+    /// From the complete head to the complete response (zero when nothing asked for timing).
+    pub elapsed: Duration,
 }
 
 /// A connection's access-log state for its current request.
@@ -119,6 +130,7 @@ impl AccessLog {
             pid: std::process::id(),
             failing: false,
             metrics: None,
+            counting: false,
         }
     }
 
@@ -160,16 +172,24 @@ impl AccessLog {
         Ok(log)
     }
 
+    /// Every request is timed and reported by [`AccessLog::finish`]: the worker counts them
+    /// for the master.
+    pub fn count_requests(&mut self) {
+        self.counting = true;
+    }
+
     /// Whether lines are written at all.
     pub fn enabled(&self) -> bool {
         self.format.is_some()
     }
 
     /// A request head is complete: note it (and the time, if the format shows durations or
-    /// metrics are sent; no clock is read otherwise).
-    pub fn begin(&self, req: &mut RequestLog) {
+    /// metrics are sent or counted; no clock is read otherwise). Returns whether the request
+    /// is open: [`AccessLog::finish`] then reports it.
+    pub fn begin(&self, req: &mut RequestLog) -> bool {
         let timed = match (&self.format, &self.metrics) {
-            (None, None) => return,
+            _ if self.counting => true,
+            (None, None) => return false,
             (_, Some(_)) => true,
             (Some(format), None) => format.timed(),
         };
@@ -177,6 +197,7 @@ impl AccessLog {
             start: timed.then(Instant::now),
             answered: None,
         };
+        true
     }
 
     /// The application returned: keep the environ values the format needs, since the environ
@@ -194,10 +215,10 @@ impl AccessLog {
     }
 
     /// The response is complete (or the connection ended first): writes the request's line,
-    /// once.
-    pub fn finish(&mut self, req: &mut RequestLog, ex: &Exchange<'_>) {
+    /// once; returns what it closed, if a request was open.
+    pub fn finish(&mut self, req: &mut RequestLog, ex: &Exchange<'_>) -> Option<Finished> {
         let Phase::InFlight { start, answered } = std::mem::take(&mut req.phase) else {
-            return;
+            return None;
         };
         let (status, body_bytes, resp_head) = match answered {
             Some(a) => (a.status, a.body_bytes, &b""[..]),
@@ -209,8 +230,9 @@ impl AccessLog {
         if let Some(m) = self.metrics.as_mut().filter(|_| status != 0) {
             m.request(status, elapsed);
         }
+        let finished = Finished { status, elapsed };
         let Some(format) = &self.format else {
-            return;
+            return Some(finished);
         };
         let rec = Record {
             exchange: Exchange {
@@ -236,6 +258,7 @@ impl AccessLog {
         } else if self.buf.len() >= FLUSH_SIZE {
             self.flush();
         }
+        Some(finished)
     }
 
     /// Called at the start of every iteration of the worker's loop: brings the `t` atom up to
