@@ -155,11 +155,19 @@ impl Conn {
     fn ask(&mut self, req: &Request) -> Result<Value, CtlError> {
         let mut line = serde_json::to_vec(req).map_err(|e| CtlError::ReadAnswer(e.to_string()))?;
         line.push(b'\n');
-        self.reader.get_mut().write_all(&line).map_err(CtlError::Talk)?;
+        // A master that refuses a client answers at once and closes: the write may fail, and
+        // the refusal is still there to read.
+        let sent = self.reader.get_mut().write_all(&line);
         let mut answer = String::new();
-        let n = self.reader.read_line(&mut answer).map_err(CtlError::Talk)?;
-        if n == 0 {
-            return Err(CtlError::ReadAnswer("the master closed the connection".into()));
+        match self.reader.read_line(&mut answer) {
+            Ok(0) => {
+                return Err(sent.err().map_or(
+                    CtlError::ReadAnswer("the master closed the connection".into()),
+                    CtlError::Talk,
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => return Err(CtlError::Talk(sent.err().unwrap_or(e))),
         }
         let mut v: Value = serde_json::from_str(&answer).map_err(|e| CtlError::ReadAnswer(e.to_string()))?;
         match v.get("ok").and_then(Value::as_bool) {

@@ -379,9 +379,11 @@ mod tests {
 
     #[test]
     fn the_socket_path() {
-        let mut cfg = Config::default();
         // Whatever the test's environment says, a configured path wins and disabling wins over it.
-        cfg.control_socket = Some(PathBuf::from("/tmp/x.ctl"));
+        let mut cfg = Config {
+            control_socket: Some(PathBuf::from("/tmp/x.ctl")),
+            ..Config::default()
+        };
         assert_eq!(socket_path(&cfg), Some(PathBuf::from("/tmp/x.ctl")));
         cfg.control_socket_disable = true;
         assert_eq!(socket_path(&cfg), None);
