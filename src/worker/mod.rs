@@ -491,6 +491,10 @@ impl Io {
                         let shared = self.shared.get(i).copied().unwrap_or(false);
                         let batch = if shared { ACCEPT_BATCH } else { usize::MAX };
                         let taken = self.accept(ctx, i, now, batch, Defer::WhenBusy);
+                        // Before a new connection's request can hold this thread in the app.
+                        if let (Some(t), true) = (self.tally, taken > 0) {
+                            t.get().connections(self.conns.len());
+                        }
                         if taken > 0
                             && shared
                             && self.accepting == Accepting::Open
