@@ -454,3 +454,53 @@ fn the_queue_depth_gauge_rises_while_workers_are_stopped_and_falls_after() {
     assert!(served.failures.is_empty(), "{:?}", served.failures);
     wait_until("the queue drained", || depth() == 0.0);
 }
+
+#[test]
+fn under_systemd_the_socket_is_in_the_runtime_directory_and_one_master_owns_it() {
+    let d = dir("runtime");
+    let start = |extra: &[&str]| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["-w", "1", "-b", "127.0.0.1:0"])
+            .args(extra)
+            .arg("builtin:hello")
+            .env("RUNTIME_DIRECTORY", &d);
+        cmd
+    };
+    let mut s = Server::start_cmd(&mut start(&[]), 1);
+    let sock = d.join("forkhorn.ctl");
+    assert_eq!(
+        s.wait_log("Control socket at", 1).split("Control socket at ").nth(1),
+        Some(sock.to_str().unwrap())
+    );
+    // forkhorn ctl finds it through the same variable.
+    let out = Command::new(bin())
+        .args(["ctl", "--json", "status"])
+        .env("RUNTIME_DIRECTORY", &d)
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["pid"].as_i64(), Some(i64::from(s.pid())));
+    // A second master does not steal a live socket: it stops, saying why.
+    let out = start(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another server is listening there"), "{err}");
+    // --no-control-socket: none, even here.
+    let mut quiet = Server::start_cmd(&mut start(&["--no-control-socket"]), 1);
+    assert!(!quiet.log().iter().any(|l| l.contains("Control socket")));
+    quiet.signal(Signal::SIGTERM);
+    quiet.wait_exit();
+    assert!(sock.exists(), "the other master's socket stays");
+    // A stop through the socket removes it.
+    ctl_ok(&sock, &["stop", "--graceful"]);
+    assert!(s.wait_exit().success());
+    assert!(!sock.exists());
+    // A socket left by a master that died is replaced.
+    let s = Server::start_cmd(&mut start(&[]), 1);
+    let pid = s.pid();
+    drop(s); // SIGKILL: the file stays behind
+    assert!(sock.exists());
+    let s = Server::start_cmd(&mut start(&[]), 1);
+    assert_ne!(s.pid(), pid);
+    assert_eq!(ctl_ok(&sock, &["status"])["pid"].as_i64(), Some(i64::from(s.pid())));
+}
