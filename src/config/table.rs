@@ -1206,7 +1206,7 @@ settings! {
         doc: "The Unix socket where the master answers forkhorn ctl (docs/CONTROL.md). Unset, it is \
               $RUNTIME_DIRECTORY/forkhorn.ctl when systemd sets RUNTIME_DIRECTORY (RuntimeDirectory= in the \
               unit), and there is none otherwise. Only root and the master's user may use it.",
-        example: "\"/run/forkhorn/forkhorn.ctl\"",
+        example: "\"/run/forkhorn.ctl\"",
         section: "Control and metrics",
         parse: |v, sys| Ok(Some(file_path(v, sys, FilePath::Only)?.into())),
         show: opt_path,

@@ -905,7 +905,7 @@ fn gunicorn_settings_without_effect() {
     let set = [
         (Setting::Sendfile, Value::Bool(false), "false"),
         (Setting::Http2MaxFrameSize, arg("16384"), "16384"),
-        (Setting::ControlSocketMode, arg("0600"), "0o600"),
+        (Setting::DirtyWorkers, arg("2"), "2"),
         (Setting::DirtyApps, Value::Args(vec!["a:b".into()]), "[\"a:b\"]"),
     ];
     for (s, v, shown) in set {
@@ -959,4 +959,29 @@ fn async_worker_classes_run_threaded() {
     cfg.threads = 4;
     cfg.settle_async_threads();
     assert_eq!(cfg.threads, 4);
+}
+
+#[test]
+fn control_and_metrics_settings() {
+    let cfg = try_set(Setting::ControlSocketMode, arg("0660")).expect("valid");
+    assert_eq!(cfg.control_socket_mode, 0o660);
+    assert_eq!(cfg.value_toml(Setting::ControlSocketMode).as_deref(), Some("0o660"));
+    let cfg = try_set(Setting::MetricsBind, arg("[::1]:9100")).expect("valid");
+    assert_eq!(cfg.metrics_bind, Some("[::1]:9100".parse().unwrap()));
+    assert_eq!(cfg.value_toml(Setting::MetricsBind).as_deref(), Some("\"[::1]:9100\""));
+    for (s, v, message) in [
+        (
+            Setting::ControlSocketMode,
+            Value::Int(0o1777),
+            "expected a file mode from 0 to 0o777 (octal as 0o600 or 0600), got 1023",
+        ),
+        (
+            Setting::MetricsBind,
+            arg("localhost:9100"),
+            "expected IP:PORT or [IPv6]:PORT, got \"localhost:9100\"",
+        ),
+    ] {
+        assert_eq!(refused(s, v), message, "{s:?}");
+    }
+    assert_eq!(Config::default().control_socket_mode, 0o600);
 }
