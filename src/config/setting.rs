@@ -589,8 +589,13 @@ pub(super) fn socket_addr(value: &Value) -> Result<std::net::SocketAddr, Problem
 /// A file mode from 0 to 0o777, written as a umask is.
 pub(super) fn file_mode(value: &Value) -> Result<u32, Problem> {
     umask(value).map_err(|_| {
+        // Shown in octal when it is a number: that is how the user thinks of a mode.
+        let got = match value {
+            Value::Int(n) if *n >= 0 => format!("0o{n:o}"),
+            other => other.to_string(),
+        };
         Problem::new(format!(
-            "expected a file mode from 0 to 0o777 (octal as 0o600 or 0600), got {value}"
+            "expected a file mode from 0 to 0o777 (octal as 0o600 or 0600), got {got}"
         ))
     })
 }

@@ -973,7 +973,7 @@ fn control_and_metrics_settings() {
         (
             Setting::ControlSocketMode,
             Value::Int(0o1777),
-            "expected a file mode from 0 to 0o777 (octal as 0o600 or 0600), got 1023",
+            "expected a file mode from 0 to 0o777 (octal as 0o600 or 0600), got 0o1777",
         ),
         (
             Setting::MetricsBind,
