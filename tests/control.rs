@@ -272,6 +272,25 @@ fn malformed_or_oversized_commands_get_an_error_and_the_master_carries_on() {
     }
     // The same connection still works.
     assert_eq!(raw(&mut c, b"{\"command\":\"status\"}\n")["ok"], true);
+    // Many requests in one write, more than one line's limit in all: every one is answered,
+    // in order; a client that closes its side after them gets them all, then EOF.
+    let mut batch = UnixStream::connect(&sock).unwrap();
+    batch.set_read_timeout(Some(common::WAIT)).unwrap();
+    let n = 600;
+    let mut lines = Vec::new();
+    for i in 0..n {
+        let cmd = if i % 2 == 0 { "status" } else { "stats" };
+        lines.extend_from_slice(format!("{{\"command\":\"{cmd}\"}}\n").as_bytes());
+    }
+    assert!(lines.len() > 4096 * 2);
+    batch.write_all(&lines).unwrap();
+    batch.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answers = String::new();
+    batch.read_to_string(&mut answers).unwrap();
+    let answers: Vec<Value> = answers.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(answers.len(), n);
+    assert!(answers.iter().all(|a| a["ok"] == true));
+    assert!(answers[0]["result"]["pid"].is_number() && answers[1]["result"]["requests_total"].is_number());
     // Oversized: an error, then the master closes the connection.
     let mut big = UnixStream::connect(&sock).unwrap();
     big.set_read_timeout(Some(common::WAIT)).unwrap();
@@ -503,4 +522,29 @@ fn under_systemd_the_socket_is_in_the_runtime_directory_and_one_master_owns_it()
     let s = Server::start_cmd(&mut start(&[]), 1);
     assert_ne!(s.pid(), pid);
     assert_eq!(ctl_ok(&sock, &["status"])["pid"].as_i64(), Some(i64::from(s.pid())));
+}
+
+#[test]
+fn ctl_top_redraws_every_second() {
+    let (_s, sock) = start("top", &["-w", "1", "builtin:hello"], 1);
+    let mut top = Command::new(bin())
+        .args(["ctl", "--socket", sock.to_str().unwrap(), "top"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = top.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let began = Instant::now();
+    // Two screens: each starts by clearing the terminal.
+    while seen.windows(4).filter(|w| w == b"\x1b[2J").count() < 2 {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "top ended: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(began.elapsed() >= std::time::Duration::from_millis(900));
+    let _ = top.kill();
+    let _ = top.wait();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("workers 1/1") && text.contains("PID "), "{text}");
 }

@@ -41,9 +41,12 @@ pub struct Clients<S> {
 /// What reading a client found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Received {
-    /// New bytes are in `input` (or nothing yet).
-    More,
-    /// The peer closed its side, or the connection failed: forget it.
+    /// Everything the socket had is in `input`.
+    Drained,
+    /// `input` reached the limit: more may wait in the socket once some is taken (the event
+    /// that announced it will not come again).
+    Full,
+    /// The peer closed its side (what it sent before is in `input`), or the connection failed.
     Gone,
 }
 
@@ -88,26 +91,28 @@ impl<S: Read + Write + Source> Clients<S> {
         self.slab.get_mut(key)
     }
 
-    /// Reads what `key` sent, keeping at most `limit` unframed bytes (a client past it is
-    /// read no further until its input is taken).
+    /// Reads what `key` sent into its `input`, up to `limit` bytes there.
     pub fn read(&mut self, key: usize, limit: usize) -> Received {
         let Some(c) = self.slab.get_mut(key) else {
             return Received::Gone;
         };
         let mut chunk = [0u8; 4096];
-        while c.input.len() <= limit && !c.closing {
-            match c.stream.read(&mut chunk) {
+        loop {
+            if c.input.len() >= limit {
+                return Received::Full;
+            }
+            let room = chunk.len().min(limit - c.input.len());
+            match c.stream.read(&mut chunk[..room]) {
                 Ok(0) => return Received::Gone,
                 Ok(n) => {
                     c.input.extend_from_slice(&chunk[..n]);
                     c.last_active = Instant::now();
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Received::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Received::Gone,
             }
         }
-        Received::More
     }
 
     /// Queues `bytes` for `key` and sends what the socket takes; with `then_close`, the

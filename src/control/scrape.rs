@@ -75,7 +75,7 @@ impl Scrape {
         }
         let key = self.clients.key(token)?;
         self.clients.flush(registry, key);
-        let gone = self.clients.read(key, MAX_HEAD) == Received::Gone;
+        let gone = self.clients.read(key, MAX_HEAD + 1) == Received::Gone;
         let c = self.clients.get_mut(key)?;
         let ask = match request(&c.input) {
             Some(ask) => ask,

@@ -105,33 +105,43 @@ impl ControlSocket {
     }
 
     /// Handles an event for `token`: accepts on the listener, or reads and frames a client's
-    /// lines (and sends what waits). Returns the requests to answer, in order.
-    pub fn ready(&mut self, registry: &Registry, token: Token) -> Vec<Incoming> {
+    /// lines (and sends what waits). Returns the requests to answer, in order, and whether the
+    /// client is done sending (its connection ends after the last answer).
+    pub fn ready(&mut self, registry: &Registry, token: Token) -> (Vec<Incoming>, bool) {
         if token == self.token {
             self.accept(registry);
-            return Vec::new();
+            return (Vec::new(), false);
         }
         let Some(key) = self.clients.key(token) else {
-            return Vec::new();
+            return (Vec::new(), false);
         };
         self.clients.flush(registry, key);
-        let gone = self.clients.read(key, MAX_LINE) == Received::Gone;
         let mut out = Vec::new();
-        if let Some(c) = self.clients.get_mut(key) {
+        // A line and its newline fit in the buffer; a fuller buffer without one is refused.
+        let received = loop {
+            let received = self.clients.read(key, MAX_LINE + 1);
+            let Some(c) = self.clients.get_mut(key) else {
+                return (out, true);
+            };
             while let Some(end) = c.input.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = c.input.drain(..=end).collect();
                 out.push((key, protocol::parse(&line[..end])));
+            }
+            if received != Received::Full {
+                break received;
             }
             if c.input.len() > MAX_LINE {
                 // No newline within the limit: answer that, and read nothing more from it.
                 c.input.clear();
                 out.push((key, Err(ProtocolError::ReadLine)));
+                break received;
             }
-        }
+        };
+        let gone = received == Received::Gone;
         if gone && out.is_empty() {
             self.clients.remove(registry, key);
         }
-        out
+        (out, gone)
     }
 
     /// Sends `line` to client `key`; a refused line also ends the connection.

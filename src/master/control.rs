@@ -81,12 +81,15 @@ impl Master<'_> {
         let Some(control) = self.control.as_mut() else {
             return;
         };
-        let incoming = control.ready(self.poll.registry(), token);
-        for (key, request) in incoming {
+        let (incoming, gone) = control.ready(self.poll.registry(), token);
+        let last = incoming.len();
+        for (i, (key, request)) in incoming.into_iter().enumerate() {
+            // A client that closed its side gets its answers, then the connection ends.
+            let done = gone && i + 1 == last;
             let (result, close) = match request {
-                Ok(req) => (self.answer(req), false),
+                Ok(req) => (self.answer(req), done),
                 Err(e @ ProtocolError::ReadLine) => (Err(e.to_string()), true),
-                Err(e) => (Err(e.to_string()), false),
+                Err(e) => (Err(e.to_string()), done),
             };
             let line = protocol::reply(result);
             if let Some(control) = self.control.as_mut() {

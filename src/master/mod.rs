@@ -367,6 +367,12 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     for l in &listeners {
         log::info!("Listening at: {} ({})", l, std::process::id());
     }
+    let poll = Poll::new().map_err(MasterError::Poll)?;
+    poll.registry()
+        .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
+        .map_err(MasterError::Poll)?;
+    // Before a preloaded app can start threads: the control socket's bind sets the umask.
+    let (control, scrape) = control::open(&cfg, upgrading, &poll)?;
     // After blocking signals: threads the app starts at import inherit the mask, so every
     // signal still reaches the signalfd.
     let fork_hooks = match preload && cfg.preload_app {
@@ -379,11 +385,6 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
         },
         false => None,
     };
-    let poll = Poll::new().map_err(MasterError::Poll)?;
-    poll.registry()
-        .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
-        .map_err(MasterError::Poll)?;
-    let (control, scrape) = control::open(&cfg, upgrading, &poll)?;
     // `configured`: the app the `app` setting names, whose Python files are worth watching; a
     // library user's app is Rust, and only `reload_extra_files` count for it.
     let python = preload && !cfg.app.starts_with("builtin:");
