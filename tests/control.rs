@@ -548,3 +548,26 @@ fn ctl_top_redraws_every_second() {
     let text = String::from_utf8_lossy(&seen);
     assert!(text.contains("workers 1/1") && text.contains("PID "), "{text}");
 }
+
+#[test]
+fn a_binary_upgrade_hands_the_control_socket_to_the_new_master() {
+    let (mut old, sock) = start("upgrade", &["-w", "1", "builtin:hello"], 1);
+    old.signal(Signal::SIGUSR2);
+    let new_pid = common::upgraded_master_pid(&old);
+    // The new master's workers boot (their line goes to the shared stderr); then it answers.
+    old.wait_log("Booting worker", 2);
+    wait_until("the new master answers", || {
+        ctl(&sock, &["status"])
+            .1
+            .is_ok_and(|v| v["pid"].as_i64() == Some(i64::from(new_pid)))
+    });
+    // The old master goes; the socket stays the new master's.
+    old.signal(Signal::SIGTERM);
+    assert!(old.wait_exit().success());
+    assert_eq!(ctl_ok(&sock, &["status"])["pid"].as_i64(), Some(i64::from(new_pid)));
+    ctl_ok(&sock, &["stop"]);
+    wait_until("the new master gone", || {
+        !common::process_state(new_pid).is_some_and(|s| s != 'Z')
+    });
+    assert!(!sock.exists());
+}
