@@ -305,7 +305,20 @@ fn malformed_or_oversized_commands_get_an_error_and_the_master_carries_on() {
     // Everything still serves.
     assert_eq!(ctl_ok(&sock, &["status"])["workers"], 1);
     assert_eq!(s.get("/").status, 200);
+    // At most 16 clients at once (two are connected): the 17th is told so.
+    let mut extra: Vec<UnixStream> = (0..14).map(|_| UnixStream::connect(&sock).unwrap()).collect();
+    let sixteenth = extra.last_mut().unwrap();
+    sixteenth.set_read_timeout(Some(common::WAIT)).unwrap();
+    assert_eq!(raw(sixteenth, b"{\"command\":\"status\"}\n")["ok"], true);
+    let mut refused = UnixStream::connect(&sock).unwrap();
+    refused.set_read_timeout(Some(common::WAIT)).unwrap();
+    let mut text = String::new();
+    refused.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "{\"error\":\"too many clients\",\"ok\":false}\n");
+    extra.clear();
     drop(idle);
+    drop(c);
+    wait_until("a client is served again", || ctl(&sock, &["status"]).0 == 0);
 }
 
 #[test]

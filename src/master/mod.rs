@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 const SIGNAL_TOKEN: Token = Token(0);
 /// `reload`'s inotify descriptor; worker pipes are `Token(pid)`, which never comes near it.
 const WATCH_TOKEN: Token = Token(usize::MAX);
-/// The control socket; its clients take the tokens right after it. Pids stay below 2^22.
-const CONTROL_TOKEN: Token = Token(1 << 32);
+/// The control socket; its clients take the tokens right after it (pids stay below 2^22).
+const CONTROL_TOKEN: Token = Token(1 << 30);
 /// The `/metrics` listener; its clients take the tokens right after it.
-const SCRAPE_TOKEN: Token = Token(1 << 33);
+const SCRAPE_TOKEN: Token = Token((1 << 30) + 1024);
 /// The first respawn delay after a boot failure; it doubles up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -621,6 +621,19 @@ impl Master<'_> {
             return Err(e.to_string());
         }
         crate::logging::set_level(cfg.loglevel);
+        if (
+            &cfg.control_socket,
+            cfg.control_socket_mode,
+            cfg.control_socket_disable,
+            cfg.metrics_bind,
+        ) != (
+            &self.cfg.control_socket,
+            self.cfg.control_socket_mode,
+            self.cfg.control_socket_disable,
+            self.cfg.metrics_bind,
+        ) {
+            log::warn!("control_socket and metrics_bind changes take effect when the master restarts");
+        }
         let previous = Fallback {
             cfg: std::mem::replace(&mut self.cfg, cfg),
             generation: self.generation,
