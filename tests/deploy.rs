@@ -1,10 +1,11 @@
 //! The deployment story past one machine (`docs/DEPLOYMENT.md`), checked with the tools it relies
 //! on: the shipped HAProxy configuration passes `haproxy -c`, and a configuration derived from it
 //! fronts two forkhorn instances with the PROXY protocol through a rolling restart of one of
-//! them; the Kubernetes manifests match the Kubernetes schemas and each other (the grace period
-//! arithmetic among it); the Containerfile passes hadolint and its configuration serves as a
-//! non-root master. Where a tool is missing its test is skipped and listed after the summary, or fails under
-//! CI (`tests/common/skip.rs`; `.ci/run` installs the tools).
+//! them; the nginx configurations pass `nginx -t`, and the stream one passes the client's address
+//! with PROXY v1; the Kubernetes manifests match the Kubernetes schemas and each other (the grace
+//! period arithmetic among it); the Containerfile passes hadolint and its configuration serves as
+//! a non-root master. Where a tool is missing its test is skipped and listed after the summary, or
+//! fails under CI (`tests/common/skip.rs`; `.ci/run` installs the tools).
 
 mod common;
 use common::ops::*;
@@ -492,5 +493,126 @@ fn the_container_configuration_serves_as_a_non_root_master() {
     server.wait_log("\"GET / HTTP/1.1\" 200", 1);
     server.signal(Signal::SIGTERM);
     assert!(server.wait_exit().success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An nginx.conf in `dir` that includes `body` as it is meant to be included: at the top level
+/// (the stream module's file) or inside `http { }`.
+fn nginx_wrapper(dir: &Path, top: &str, http: &str) -> std::path::PathBuf {
+    let conf = format!(
+        "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\ndaemon off;\npid {dir}/nginx.pid;\n\
+         error_log {dir}/error.log;\nevents {{}}\n{top}\nhttp {{\n  access_log off;\n{http}\n}}\n",
+        dir = dir.display()
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    path
+}
+
+fn nginx_test(dir: &Path, conf: &Path) -> (Option<i32>, String) {
+    output_of(
+        Command::new("nginx")
+            .arg("-t")
+            .arg("-c")
+            .arg(conf)
+            .arg("-p")
+            .arg(dir)
+            .arg("-e")
+            .arg(dir.join("error.log")),
+    )
+}
+
+#[test]
+fn shipped_nginx_configs_pass_nginx_check() {
+    if !tool_or_skip("nginx", "nginx") {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = test_dir("nginx-check");
+    let stream = format!(
+        "include {};",
+        root.join("packaging/nginx/forkhorn-stream.conf").display()
+    );
+    let http = format!("include {};", root.join("packaging/nginx/forkhorn-http.conf").display());
+    for (top, inside) in [(stream.as_str(), ""), ("", http.as_str())] {
+        let conf = nginx_wrapper(&dir, top, inside);
+        let (code, text) = nginx_test(&dir, &conf);
+        assert_eq!(code, Some(0), "{top}{inside}: {text}");
+        assert!(text.contains("test is successful"), "{text}");
+    }
+    // nginx -t does fail on what it cannot use.
+    let conf = nginx_wrapper(&dir, "stream { server { listen 1; proxy_protocol maybe; } }", "");
+    assert_eq!(nginx_test(&dir, &conf).0, Some(1));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn nginx_stream_passes_the_client_address_with_proxy_v1() {
+    let stream_module = Path::new("/usr/lib/nginx/modules/ngx_stream_module.so").exists();
+    if !tool_or_skip("nginx", "nginx")
+        || !common::skip::met_or_skip(
+            stream_module,
+            "nginx's stream module is not installed (Debian package libnginx-mod-stream)",
+        )
+    {
+        return;
+    }
+    let dir = test_dir("nginx-stream");
+    let mut a = start_instance("127.0.0.1:0");
+    let b = start_instance("127.0.0.1:0");
+    let (a_port, b_port) = (a.addr.port(), b.addr.port());
+    let front: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let stream = derive(
+        &packaging("nginx/forkhorn-stream.conf"),
+        &[
+            ("listen 80;", format!("listen {front};")),
+            ("server 10.0.0.11:8000", format!("server 127.0.0.1:{a_port}")),
+            ("server 10.0.0.12:8000", format!("server 127.0.0.1:{b_port}")),
+        ],
+    );
+    let conf = nginx_wrapper(&dir, &stream, "");
+    let mut nginx = Master::spawn(
+        Path::new("nginx"),
+        &[
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            dir.to_str().unwrap(),
+            "-e",
+            dir.join("error.log").to_str().unwrap(),
+        ],
+        &dir.join("console.log"),
+        &[],
+    );
+    wait_until("nginx listens", || TcpStream::connect(front).is_ok());
+
+    // One request per connection, from 127.0.0.2: each answer shows the client's own address.
+    let request = |n: u32| -> Result<u16, String> {
+        let s = connect_from(CLIENT_IP, front).map_err(|e| format!("connect: {e}"))?;
+        let local_port = s.local_addr().unwrap().port();
+        let mut w = s.try_clone().unwrap();
+        write!(w, "GET /n{n} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+        let resp = read_response(&mut BufReader::new(s), false).ok_or("no response")?;
+        check_echo(&resp, local_port)
+    };
+    let mut served: HashMap<u16, u32> = HashMap::new();
+    for n in 0..20 {
+        *served.entry(request(n).unwrap()).or_default() += 1;
+    }
+    assert!(
+        served.get(&a_port) > Some(&0) && served.get(&b_port) > Some(&0),
+        "{served:?}"
+    );
+
+    // A stopped host refuses connections; nginx tries the other one.
+    a.signal(Signal::SIGTERM);
+    assert!(a.wait_exit().success());
+    for n in 20..40 {
+        assert_eq!(request(n), Ok(b_port));
+    }
+
+    nginx.signal(Signal::SIGQUIT);
+    nginx.wait_exit();
+    drop(b);
     std::fs::remove_dir_all(&dir).unwrap();
 }
