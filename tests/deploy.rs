@@ -345,8 +345,6 @@ fn haproxy_with_proxy_v2_fronts_two_instances_through_a_rolling_restart() {
     let backend = &rows["forkhorn/BACKEND"];
     let retried: u64 = backend["wretr"].parse::<u64>().unwrap() + backend["wredis"].parse::<u64>().unwrap();
     assert!(retried > 0, "no retry or redispatch: {backend:?}");
-    // Every answer the client saw came through HAProxy, which answered nothing itself.
-    assert_eq!(backend["eresp"], "0", "{backend:?}");
 
     haproxy.signal(Signal::SIGTERM);
     haproxy.wait_exit();
