@@ -232,7 +232,9 @@ fn checked_up(socket: &Path, server: &str) -> bool {
 }
 
 fn start_instance(bind: &str) -> Server {
-    // The access log on stderr: an instance's requests can be told apart in its own log.
+    // Set up as the front ends' files ask of a host: the PROXY protocol from loopback (the
+    // default proxy_allow_ips), and a keep-alive longer than HAProxy's `timeout http-keep-alive`.
+    // A graceful stop fits within the test's waits.
     Server::start(
         &[
             "-w",
@@ -240,6 +242,8 @@ fn start_instance(bind: &str) -> Server {
             "-b",
             bind,
             "--proxy-protocol",
+            "--keep-alive",
+            "15",
             "--graceful-timeout",
             "10",
             "builtin:echo",
