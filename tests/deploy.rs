@@ -461,7 +461,8 @@ fn containerfile_passes_hadolint_installs_the_package_and_runs_as_non_root() {
 
 #[test]
 fn the_container_configuration_serves_as_a_non_root_master() {
-    // The image's user, which owns nothing but its runtime directory.
+    // The image's user, which owns nothing but its runtime directory, in the image's working
+    // directory (/), without a home.
     if !common::skip::met_or_skip(nix::unistd::geteuid().is_root(), "not root: cannot run as uid 10001") {
         return;
     }
@@ -470,7 +471,6 @@ fn the_container_configuration_serves_as_a_non_root_master() {
     let dir = test_dir("container");
     let run = dir.join("run");
     std::fs::create_dir(&run).unwrap();
-    nix::unistd::chown(&dir, Some(10001.into()), Some(10001.into())).unwrap();
     nix::unistd::chown(&run, Some(10001.into()), Some(10001.into())).unwrap();
     let shipped = std::fs::read_to_string(root.join("packaging/container/forkhorn.toml")).unwrap();
     let config = derive(
@@ -484,11 +484,14 @@ fn the_container_configuration_serves_as_a_non_root_master() {
         .arg(&cfg)
         .env("WEB_CONCURRENCY", "2")
         .env("RUNTIME_DIRECTORY", &run)
-        .current_dir(&dir)
+        .env("HOME", "/nonexistent")
+        .current_dir("/")
         .uid(10001)
         .gid(10001);
     let mut server = Server::start_cmd(&mut cmd, 2);
-    assert_eq!(proc_status(server.pid(), "Uid"), "10001 10001 10001 10001");
+    for pid in std::iter::once(server.pid()).chain(server.workers()) {
+        assert_eq!(proc_status(pid, "Uid"), "10001 10001 10001 10001");
+    }
     let resp = server.get("/");
     assert_eq!((resp.status, resp.text().as_str()), (200, "Hello, World!"));
     // The access log goes to stderr, as a container runtime collects it.
