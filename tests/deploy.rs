@@ -135,8 +135,9 @@ fn proxied_client(
                     conn = Some((s, r, port));
                 }
                 Err(e) => {
+                    // HAProxy itself is gone or full: this client stops, the failure stands.
                     fail(format!("connect: {e}"));
-                    continue;
+                    return;
                 }
             }
         }
