@@ -144,7 +144,7 @@ impl ControlSocket {
         (out, gone)
     }
 
-    /// Sends `line` to client `key`; a refused line also ends the connection.
+    /// Sends `line` to client `key`; with `then_close`, the connection ends once it is sent.
     pub fn answer(&mut self, registry: &Registry, key: usize, line: &[u8], then_close: bool) {
         self.clients.send(registry, key, line, then_close);
     }
