@@ -584,3 +584,21 @@ fn a_binary_upgrade_hands_the_control_socket_to_the_new_master() {
     });
     assert!(!sock.exists());
 }
+
+#[test]
+fn reopen_reopens_the_logs_as_usr1_does() {
+    let d = dir("reopen");
+    let (access, conf) = common::ops::access_log_config(&d);
+    let (s, sock) = start("reopen-sock", &["-c", conf.to_str().unwrap()], 2);
+    assert_eq!(s.get("/before").status, 200);
+    common::ops::wait_file(&access, "/before", 1);
+    // Rotated away: the workers keep writing to the old file until told to reopen.
+    let rotated = d.join("access.log.1");
+    std::fs::rename(&access, &rotated).unwrap();
+    ctl_ok(&sock, &["reopen"]);
+    // Both workers (debug level) say they reopened.
+    s.wait_log("Reopened the log files", 3);
+    assert_eq!(s.get("/after").status, 200);
+    common::ops::wait_file(&access, "/after", 1);
+    assert!(!common::ops::lines(&rotated).iter().any(|l| l.contains("/after")));
+}
