@@ -32,7 +32,9 @@ impl Cli {
                  (-c) < GUNICORN_CMD_ARGS < FORKHORN_CMD_ARGS < command line.\n\
                  Without -c no config file is read.\n\n\
                  forkhorn bench [APP] ... measures throughput and latency against worker counts \
-                 (forkhorn bench --help).",
+                 (forkhorn bench --help).\n\
+                 forkhorn ctl COMMAND shows and steers a running master through its control socket \
+                 (forkhorn ctl --help).",
             );
         // gunicorn spells it -v; -V is clap's, kept for those who know that one.
         let version = Arg::new("version")

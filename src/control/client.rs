@@ -47,6 +47,7 @@ fn command() -> Command {
             .required(true)
     };
     Command::new("forkhorn ctl")
+        .bin_name("forkhorn ctl")
         .about("Show and steer a running forkhorn master through its control socket")
         .arg(
             Arg::new("socket")
