@@ -25,6 +25,7 @@ pub mod app;
 pub mod cli;
 mod clock;
 pub mod config;
+mod hooks;
 pub mod http;
 mod loader;
 mod logging;

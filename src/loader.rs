@@ -4,6 +4,7 @@
 
 use crate::app::static_files::Static;
 use crate::app::{AppError, Application, ForkHooks};
+use crate::hooks::ServerHooks;
 use std::path::PathBuf;
 
 /// Why `--check-config` found the application unusable.
@@ -63,10 +64,21 @@ pub fn preload_configured(cfg: &crate::config::Config) -> Result<Option<Box<dyn 
     python::preload(cfg).map(Some)
 }
 
+/// The server hooks the `hooks` setting names (a `gunicorn.conf.py` that defines hooks names
+/// itself), loaded in the master; `None` without the setting. The master's interpreter is
+/// started for them if `preload_app` did not start it.
+pub fn load_hooks(cfg: &crate::config::Config) -> Result<Option<Box<dyn ServerHooks>>, AppError> {
+    match &cfg.hooks {
+        Some(location) => python::load_hooks(cfg, location).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Python apps through the bridge, or the reason this build cannot run them.
 mod python {
     use crate::app::{AppError, Application, ForkHooks};
     use crate::config::Config;
+    use crate::hooks::ServerHooks;
 
     #[cfg(feature = "python")]
     pub(super) fn load(cfg: &Config) -> Result<Box<dyn Application>, AppError> {
@@ -76,6 +88,19 @@ mod python {
     #[cfg(feature = "python")]
     pub(super) fn preload(cfg: &Config) -> Result<Box<dyn ForkHooks>, AppError> {
         Ok(crate::python::preload(cfg)?)
+    }
+
+    #[cfg(feature = "python")]
+    pub(super) fn load_hooks(cfg: &Config, location: &str) -> Result<Box<dyn ServerHooks>, AppError> {
+        Ok(Box::new(crate::python::load_hooks(cfg, location)?))
+    }
+
+    #[cfg(not(feature = "python"))]
+    pub(super) fn load_hooks(_: &Config, location: &str) -> Result<Box<dyn ServerHooks>, AppError> {
+        Err(
+            format!("server hooks ({location}) are Python, but this forkhorn was built without the \"python\" feature")
+                .into(),
+        )
     }
 
     #[cfg(not(feature = "python"))]

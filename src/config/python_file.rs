@@ -89,8 +89,9 @@ pub enum PyValue {
     Other(String),
 }
 
-/// gunicorn's server hooks: a function of one of these names is a hook, which forkhorn does not
-/// run yet; other functions are helpers of the file and pass without a word.
+/// gunicorn's server hooks: a function of one of these names makes the file its own `hooks`
+/// module (`ssl_context` is only warned about); other functions are helpers of the file and
+/// pass without a word.
 const HOOKS: [&str; 16] = [
     "on_starting",
     "on_reload",
@@ -306,6 +307,7 @@ pub(crate) fn apply(
         ..base
     };
     let mut warnings = Vec::new();
+    let mut defines_hooks = false;
     for Name { name, line, value } in names {
         // Private names and dunders (`__file__`, `_helper`) are never settings.
         if name.starts_with('_') {
@@ -336,9 +338,11 @@ pub(crate) fn apply(
             }
             None => match value {
                 PyValue::Module | PyValue::Class => {}
-                PyValue::Callable if HOOKS.contains(&name.as_str()) => warnings.push(format!(
-                    "{place}: '{name}' is a gunicorn server hook, which forkhorn does not run yet: skipped"
+                PyValue::Callable if name == "ssl_context" => warnings.push(format!(
+                    "{place}: 'ssl_context' is a gunicorn server hook that forkhorn never calls: it has no TLS \
+                     (terminate TLS in a proxy in front of it)"
                 )),
+                PyValue::Callable if HOOKS.contains(&name.as_str()) => defines_hooks = true,
                 PyValue::Callable => {
                     // A helper of the file passes without a word, unless it looks like a
                     // misspelt hook, which gunicorn too would never call.
@@ -359,6 +363,14 @@ pub(crate) fn apply(
                 }
             },
         }
+    }
+    // The file is its own hooks module, as gunicorn's hooks live in its config file, unless
+    // it names another one.
+    if defines_hooks && cfg.hooks.is_none() {
+        cfg.hooks = Some(match module_name(path) {
+            Some(module) => module.to_owned(),
+            None => path.display().to_string(),
+        });
     }
     Ok((cfg, warnings))
 }
@@ -513,13 +525,13 @@ mod tests {
             app: "shop.wsgi:application".into(),
             umask: 0o22,
             secure_scheme_headers: vec![("X-FORWARDED-PROTO".into(), "https".into())],
+            hooks: Some("g.conf.py".into()),
             ..Config::default()
         };
         assert_eq!(cfg, want);
         assert_eq!(
             warnings,
             [
-                "g.conf.py:18: 'post_fork' is a gunicorn server hook, which forkhorn does not run yet: skipped",
                 "g.conf.py:21: 'postfork' is not a gunicorn server hook (did you mean 'post_fork'?): ignored",
                 "g.conf.py:22: 'logconfig_dict' is a gunicorn setting that forkhorn does not support: ignored",
                 "g.conf.py:23: 'WORKERS' is not a forkhorn setting: ignored (did you mean 'workers'?)",

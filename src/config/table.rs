@@ -449,6 +449,21 @@ settings! {
         show: display,
     }
 
+    /// Python server hooks (gunicorn's `on_starting`, `post_fork`, ...): a module or a file.
+    Hooks hooks: Option<String> = None, {
+        cli: Cli::long("--hooks").value("MODULE"),
+        help: "Python server hooks (gunicorn's on_starting, post_fork, pre_request, ...): a module name or a .py file",
+        doc: "Python server hooks, gunicorn's (on_starting, when_ready, pre_fork, post_fork, post_worker_init, \
+              pre_request, post_request, child_exit, worker_exit, ...; see docs/GUNICORN.md): the functions \
+              of that name in a module importable from pythonpath or the app's directory (\"deploy.hooks\"), \
+              or in a .py file (a path ending in .py or containing a /, relative to where forkhorn \
+              starts). A gunicorn.conf.py that defines hooks sets this to itself. The master loads the \
+              hooks (starting Python for them) and the workers inherit them, whatever the app.",
+        example: "\"deploy/hooks.py\"",
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
+    }
+
     /// `--reload`: replace the workers when the app's code changes (development).
     Reload reload: bool = false, {
         cli: Cli::long("--reload").switch(),
