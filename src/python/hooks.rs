@@ -107,7 +107,8 @@ impl ServerHooks for PythonHooks {
 
     fn call(&self, num_workers: usize, event: Event) {
         let name = event.name();
-        if !self.defines(name) {
+        // post_fork also makes the worker object the request hooks receive.
+        if !self.defines(name) && !matches!(event, Event::PostFork(_)) {
             return;
         }
         Python::attach(|py| {
