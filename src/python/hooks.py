@@ -250,23 +250,28 @@ def call(name, num_workers, worker, *args):
 
 
 def pre_request(environ):
-    """Calls `pre_request`, returns the request object for `post_request`; raises what the
-    hook raised (the request then fails, as in gunicorn)."""
+    """Calls `pre_request`; returns the request object for `post_request`, and the traceback of
+    what the hook raised (the request then fails, as in gunicorn) or None."""
     req = Request(environ)
     current = WORKER
     if current is not None:
         current.nr += 1
     hook = HOOKS.get("pre_request")
     if hook is not None:
-        hook(current, req)
-    return req
+        try:
+            hook(current, req)
+        except Exception:
+            return req, traceback.format_exc().rstrip()
+    return req, None
 
 
 def post_request(req, environ, status):
+    """Calls `post_request`; `status` None (pre_request raised) passes no response and an
+    empty environ, as gunicorn does."""
     hook = HOOKS.get("post_request")
     if hook is None:
         return
     try:
-        hook(WORKER, req, environ, Response(status))
+        hook(WORKER, req, environ if status is not None else {}, Response(status) if status is not None else None)
     except Exception:
         SERVER.log.error("Exception in post_request hook\n%s", traceback.format_exc().rstrip())

@@ -190,13 +190,12 @@ struct Pending {
 
 impl Pending {
     /// Calls `post_request` with the response's `status` (0: none was chosen, the worker
-    /// answers 500).
-    fn done(&self, status: u16) {
-        let status = match status {
-            0 => 500,
-            s => s,
-        };
-        let text = format!("{status} {}", crate::http::response::reason(status));
+    /// answers 500), or with no response at all (`None`: pre_request raised).
+    fn done(&self, status: Option<u16>) {
+        let text = status.map(|status| {
+            let status = if status == 0 { 500 } else { status };
+            format!("{status} {}", crate::http::response::reason(status))
+        });
         Python::attach(|py| {
             let args = (self.req.bind(py), self.environ.bind(py), text);
             if let Err(e) = self.module.bind(py).call_method1("post_request", args) {
@@ -208,22 +207,31 @@ impl Pending {
 
 impl Application for HookedApp {
     fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
-        let pending = Python::attach(|py| -> Result<Pending, AppError> {
+        let (pending, raised) = Python::attach(|py| -> Result<(Pending, Option<String>), AppError> {
             let env = PyDict::new(py);
             for (key, value) in environ.iter() {
-                env.set_item(key, value).map_err(|e| raised(py, e))?;
+                env.set_item(key, value).map_err(|e| app_error(py, e))?;
             }
-            let req = self
+            let (req, raised): (Bound<'_, PyAny>, Option<String>) = self
                 .module
                 .bind(py)
                 .call_method1("pre_request", (env.clone(),))
-                .map_err(|e| raised(py, e))?;
-            Ok(Pending {
+                .and_then(|r| r.extract())
+                .map_err(|e| app_error(py, e))?;
+            let pending = Pending {
                 module: self.module.clone_ref(py),
                 req: req.unbind(),
                 environ: env.unbind(),
-            })
+            };
+            Ok((pending, raised))
         })?;
+        if let Some(traceback) = raised {
+            // As gunicorn's worker: the request fails, post_request still runs.
+            if self.post {
+                pending.done(None);
+            }
+            return Err(Box::new(HookRaised(traceback)));
+        }
         let result = self.app.call(environ, sr);
         if !self.post {
             return result;
@@ -235,7 +243,7 @@ impl Application for HookedApp {
                 pending,
             }))),
             other => {
-                pending.done(sr.status());
+                pending.done(Some(sr.status()));
                 other
             }
         }
@@ -258,8 +266,9 @@ impl Application for HookedApp {
     }
 }
 
-fn raised(py: Python<'_>, e: PyErr) -> AppError {
-    Box::new(HookRaised(super::traceback(py, &e)))
+/// The bridge's own failure around the hooks, as the worker logs it.
+fn app_error(py: Python<'_>, e: PyErr) -> AppError {
+    super::app::app_error(py, e)
 }
 
 /// A lazily produced body whose `post_request` runs when the server is done with it.
@@ -279,7 +288,7 @@ impl BodyIter for PostRequest {
 
     fn close(&mut self) {
         self.inner.close();
-        self.pending.done(self.status);
+        self.pending.done(Some(self.status));
     }
 
     fn file(&mut self) -> Option<FileRegion> {
