@@ -21,6 +21,9 @@ pub enum CheckError {
     /// The application did not load: the error a worker would log before it exits.
     #[error("cannot load the application: {0}")]
     LoadApp(AppError),
+    /// The server hooks did not load: the error the master would log before it exits.
+    #[error("{0}")]
+    LoadHooks(AppError),
 }
 
 /// The loader the `forkhorn` command uses: the app the `app` setting names (a Python app when
@@ -40,7 +43,9 @@ pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Applicatio
 /// `pythonpath` and virtualenv, and a factory (`module:create_app()`) is called. It runs in
 /// this process, so a Python app leaves CPython started here: only a process that exits next
 /// may call it (a master that forks workers must not have an interpreter of its own).
+/// The server hooks (`hooks`) are loaded first, as the master loads them, none called.
 pub fn check_configured(cfg: &crate::config::Config) -> Result<(), CheckError> {
+    load_hooks(cfg).map(drop).map_err(CheckError::LoadHooks)?;
     if let Some(dir) = &cfg.chdir {
         std::env::set_current_dir(dir).map_err(|source| CheckError::ChangeDirectory {
             path: dir.clone(),

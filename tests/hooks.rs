@@ -386,3 +386,85 @@ fn prometheus_client_multiprocess_mode_end_to_end() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn hooks_that_cannot_load_stop_start_up_before_anything_is_bound() {
+    let dir = temp_dir("missing");
+    let sock = dir.join("s.sock");
+    let cases = [
+        (
+            "no_such_hooks_module",
+            "No module named 'no_such_hooks_module'".to_owned(),
+        ),
+        (
+            "missing/hooks.py",
+            format!(
+                "[Errno 2] No such file or directory: '{}'",
+                dir.join("missing/hooks.py").display()
+            ),
+        ),
+    ];
+    for (hooks, why) in cases {
+        let toml = dir.join("forkhorn.toml");
+        std::fs::write(
+            &toml,
+            format!(
+                "bind = \"unix:{}\"\napp = \"builtin:hello\"\nhooks = \"{hooks}\"\n",
+                sock.display()
+            ),
+        )
+        .expect("write");
+        let want = format!("cannot load the server hooks from {hooks}: {why}");
+        // --check-config loads them as the master would: one line, exit 1 (as for the app).
+        let out = Command::new(bin())
+            .current_dir(&dir)
+            .args(["-c", "forkhorn.toml", "--check-config"])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("forkhorn: {want}\n"));
+        // The master: the error logged, exit 3 (as for a preload_app that fails), nothing bound.
+        let out = Command::new(bin())
+            .current_dir(&dir)
+            .args(["-c", "forkhorn.toml"])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(3));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.ends_with(&format!("[ERROR] Failed to load the server hooks: {want}"))),
+            "{stderr}"
+        );
+        assert!(!sock.exists(), "bound before the hooks loaded");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn pre_exec_runs_in_the_master_before_a_binary_upgrade() {
+    let dir = temp_dir("upgrade");
+    let log = dir.join("hooks.log");
+    let file = data("every_hook.py");
+    let mut old = Server::start_cmd(&mut command(&log, &["-c", file.to_str().expect("UTF-8 path")]), 2);
+    let m = old.pid();
+    old.signal(Signal::SIGUSR2);
+    let new = upgraded_master_pid(&old);
+    // pre_exec before the new master exists; the new master runs the start-up hooks itself.
+    wait_file(&log, &format!("when_ready {new} 2"), 1);
+    assert!(
+        position(&log, &format!("pre_exec {m}"))
+            < position(&log, &format!("on_starting {new} 2 ['127.0.0.1:0'] wsgi_apps:hello"))
+    );
+    old.wait_log("Booting worker", 4);
+    assert!(kill(new, Signal::SIGTERM));
+    wait_file(&log, &format!("on_exit {new}"), 1);
+    old.signal(Signal::SIGTERM);
+    assert!(old.wait_exit().success());
+    assert_eq!(
+        lines(&log).last().map(String::as_str),
+        Some(format!("on_exit {m}").as_str())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -55,9 +55,15 @@ pub fn load(cfg: &Config, location: &str) -> Result<PythonHooks, LoadError> {
         ..Setup::from_config(cfg)
     };
     interpreter::ensure_started(&setup)?;
-    let failed = |py: Python<'_>, e: PyErr| LoadError::LoadHooks {
-        location: location.to_owned(),
-        reason: super::traceback(py, &e),
+    // One line; the traceback goes to the error log first unless the module or file is
+    // simply not there.
+    let failed = |py: Python<'_>, e: PyErr| {
+        let missing = super::spec::is_not_there(py, &e, location)
+            || e.is_instance_of::<pyo3::exceptions::PyFileNotFoundError>(py);
+        LoadError::LoadHooks {
+            location: location.to_owned(),
+            reason: super::spec::describe(py, &e, missing),
+        }
     };
     let location = match is_file(location) {
         true => std::path::absolute(location)

@@ -70,3 +70,7 @@ def nworkers_changed(server, new_value, old_value):
 
 def on_exit(server):
     _note("on_exit", server.pid)
+
+
+def pre_exec(server):
+    _note("pre_exec", server.pid)
