@@ -1,6 +1,7 @@
 //! Making the configured application: a built-in app or a Python one (through the bridge),
-//! in each worker or, with `preload_app`, once in the master. Above both `app` and `python`,
-//! so that neither imports the other's loading.
+//! in each worker or, with `preload_app`, once in the master; and the server hooks the `hooks`
+//! setting names, in the master. Above `app`, `hooks` and `python`, so that none of them
+//! imports the others' loading.
 
 use crate::app::static_files::Static;
 use crate::app::{AppError, Application, ForkHooks};

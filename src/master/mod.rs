@@ -2,7 +2,8 @@
 //! into lifecycle changes: reload by rolling replacement, binary upgrade, graceful and fast
 //! stop; with `reload`, a change to the app's files starts the same reload as HUP. It never
 //! parses HTTP, and runs application code only to import a Python app once for all workers
-//! (`preload_app`). `docs/LIFECYCLE.md` draws the states.
+//! (`preload_app`) and to call the server hooks (`hooks`: `on_starting`, `pre_fork`,
+//! `child_exit`, ...) at their moments. `docs/LIFECYCLE.md` draws the states.
 
 mod upgrade;
 mod watch;
