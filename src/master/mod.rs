@@ -557,6 +557,12 @@ impl Master<'_> {
             return;
         }
         crate::logging::set_level(cfg.loglevel);
+        if cfg.hooks != self.cfg.hooks {
+            log::warn!(
+                "hooks changed to {}: the hooks loaded at start-up stay until a restart (or USR2)",
+                cfg.hooks.as_deref().unwrap_or("none")
+            );
+        }
         let old_workers = self.cfg.workers;
         let previous = Fallback {
             cfg: std::mem::replace(&mut self.cfg, cfg),
