@@ -836,11 +836,12 @@ settings! {
     /// gunicorn's `root_path`, accepted so that a gunicorn command line or file keeps working.
     RootPath root_path: Option<String> = None, {
         cli: Cli::long("--root-path").value("STRING"),
-        help: "gunicorn's: the app's mount path. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: the path the app is mounted under. Not supported by forkhorn yet: accepted with a warning, \
-              no effect.",
+        help: "gunicorn's: the ASGI scope's root_path. Not applicable (WSGI only): accepted with a warning",
+        doc: "gunicorn's: the root_path of an ASGI app's scope (gunicorn 24 and later). forkhorn serves WSGI apps: \
+              accepted with a warning, no effect. A WSGI app's mount prefix is SCRIPT_NAME (the environment \
+              variable, or raw_env).",
         example: "\"/api\"",
-        ignored: NOT_YET,
+        ignored: NO_ASGI,
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
