@@ -209,7 +209,8 @@ fn hooks_and_logging() {
         warnings(&stderr, &file),
         [
             "6: 'RUN_DIR' is not a forkhorn setting: ignored",
-            "13: 'logconfig_dict' is a gunicorn setting that forkhorn does not support: ignored",
+            "13: 'logconfig_dict': the level of the root logger (INFO) is taken as loglevel; its handlers, \
+             formatters and other loggers are ignored (forkhorn logs to errorlog, or syslog)",
         ],
         "{stderr}"
     );

@@ -23,6 +23,9 @@ const NOT_YET: &str = "is not supported by forkhorn yet and is ignored";
 /// The warning for gunicorn's TLS settings: serving plain HTTP where TLS was asked for is what
 /// the user must hear about first.
 const NO_TLS: &str = "is ignored: forkhorn has no TLS and serves plain HTTP; terminate TLS in a proxy in front of it";
+/// The warning for gunicorn's Python logging configuration files.
+const PY_LOGGING: &str = "is ignored: forkhorn's log is set by loglevel, errorlog and the syslog settings, not by a \
+                          Python logging configuration (a gunicorn.conf.py's logconfig_dict gives its level)";
 /// The warning for gunicorn's HTTP/2 settings.
 const NO_H2: &str = "is ignored: forkhorn speaks HTTP/1.0 and 1.1 (a proxy in front of it can speak HTTP/2)";
 /// The warning for gunicorn's ASGI settings.
@@ -861,11 +864,11 @@ settings! {
     /// gunicorn's `logconfig`, accepted so that a gunicorn command line or file keeps working.
     Logconfig logconfig: Option<String> = None, {
         cli: Cli::long("--log-config").value("FILE"),
-        help: "gunicorn's: a logging.config .ini file. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: a logging.config .ini file. Not supported by forkhorn yet: accepted with a warning, no \
-              effect.",
+        help: "gunicorn's: a logging.config .ini file. Accepted with a warning, no effect (see loglevel)",
+        doc: "gunicorn's: a Python logging.config .ini file. Accepted with a warning, no effect: forkhorn's log is \
+              set by loglevel, errorlog and the syslog settings.",
         example: "\"logging.conf\"",
-        ignored: NOT_YET,
+        ignored: PY_LOGGING,
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
@@ -873,11 +876,11 @@ settings! {
     /// gunicorn's `logconfig_json`, accepted so that a gunicorn command line or file keeps working.
     LogconfigJson logconfig_json: Option<String> = None, {
         cli: Cli::long("--log-config-json").value("FILE"),
-        help: "gunicorn's: a logging.config JSON file. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: a logging.config JSON file. Not supported by forkhorn yet: accepted with a warning, no \
-              effect.",
+        help: "gunicorn's: a logging.config JSON file. Accepted with a warning, no effect (see loglevel)",
+        doc: "gunicorn's: a Python logging.config JSON file. Accepted with a warning, no effect: forkhorn's log is \
+              set by loglevel, errorlog and the syslog settings.",
         example: "\"logging.conf\"",
-        ignored: NOT_YET,
+        ignored: PY_LOGGING,
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
