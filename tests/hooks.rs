@@ -468,3 +468,43 @@ fn pre_exec_runs_in_the_master_before_a_binary_upgrade() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn hooks_leave_the_master_where_it_starts_and_a_preloaded_app_still_enters_chdir() {
+    // The hooks load before binding, from where forkhorn starts (the pidfile's relative path
+    // too); preload_app then imports the app from `chdir`, as without hooks.
+    let dir = temp_dir("chdir");
+    let app_dir = dir.join("app");
+    let start_dir = dir.join("start");
+    std::fs::create_dir_all(&app_dir).expect("app dir");
+    std::fs::create_dir_all(&start_dir).expect("start dir");
+    std::fs::write(app_dir.join("greeting.txt"), "hello from chdir").expect("write");
+    std::fs::write(
+        app_dir.join("cwd_app.py"),
+        "GREETING = open('greeting.txt', 'rb').read()\n\n\ndef app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [GREETING]\n",
+    )
+    .expect("write");
+    std::fs::copy(data("every_hook.py"), start_dir.join("deploy_hooks.py")).expect("copy");
+    std::fs::write(
+        start_dir.join("forkhorn.toml"),
+        format!(
+            "bind = \"127.0.0.1:0\"\napp = \"cwd_app:app\"\nworkers = 1\npreload_app = true\nchdir = \"{}\"\npidfile = \"forkhorn.pid\"\nhooks = \"deploy_hooks.py\"\n",
+            app_dir.display()
+        ),
+    )
+    .expect("write");
+    let log = dir.join("hooks.log");
+    let mut cmd = command(&log, &["-c", "forkhorn.toml"]);
+    cmd.current_dir(&start_dir);
+    let mut server = Server::start_cmd(&mut cmd, 1);
+    let m = server.pid();
+    assert_eq!(server.get("/").text(), "hello from chdir");
+    assert!(
+        start_dir.join("forkhorn.pid").exists(),
+        "the pidfile is where forkhorn started"
+    );
+    assert_line(&log, &format!("when_ready {m} 1"));
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

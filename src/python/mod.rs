@@ -130,6 +130,16 @@ pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
 /// `preload_app`: imports the app in the master, once; the returned hooks must run around
 /// every fork so that the workers inherit a consistent interpreter.
 pub fn preload(cfg: &Config) -> Result<Box<dyn crate::app::ForkHooks>, LoadError> {
+    if interpreter::started() {
+        // Started for the server hooks, which leave the master where it is: the app is
+        // imported from `chdir` all the same, as without hooks.
+        if let Some(dir) = &cfg.chdir {
+            std::env::set_current_dir(dir).map_err(|source| InitError::ChangeDirectory {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+    }
     interpreter::ensure_started(&Setup::from_config(cfg))?;
     let spec = spec::parse(&cfg.app)?;
     let app = Python::attach(|py| spec::import(py, &spec))?;
