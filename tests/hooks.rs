@@ -116,9 +116,10 @@ fn every_hook_is_called_where_gunicorn_calls_it() {
         })
         .expect("w1's age");
 
-    // pre_request and post_request around a request, in the worker that served it.
+    // pre_request and post_request around a request, in the worker that served it; req.path is
+    // the target as sent (gunicorn's), the environ's PATH_INFO decoded.
     let response =
-        server.exchange(b"GET /hello/there?a=1&b=2 HTTP/1.1\r\nHost: x\r\nX-Trace: t-1\r\nConnection: close\r\n\r\n");
+        server.exchange(b"GET /hello%20there?a=1&b=2 HTTP/1.1\r\nHost: x\r\nX-Trace: t-1\r\nConnection: close\r\n\r\n");
     assert!(
         response.starts_with(b"HTTP/1.1 200 OK\r\n"),
         "{}",
@@ -127,11 +128,14 @@ fn every_hook_is_called_where_gunicorn_calls_it() {
     let post = wait_file(&log, "post_request ", 1);
     let pid: i32 = post.split(' ').nth(1).and_then(|p| p.parse().ok()).expect("a pid");
     assert!(workers.contains(&pid), "{post}");
-    assert_eq!(post, format!("post_request {pid} /hello/there /hello/there 200 OK 200"));
+    assert_eq!(
+        post,
+        format!("post_request {pid} /hello%20there /hello there 200 OK 200")
+    );
     assert!(
         position(
             &log,
-            &format!("pre_request {pid} GET /hello/there a=1&b=2 /hello/there?a=1&b=2 (1, 1) X-TRACE=t-1")
+            &format!("pre_request {pid} GET /hello%20there a=1&b=2 /hello%20there?a=1&b=2 (1, 1) X-TRACE=t-1")
         ) < position(&log, &post)
     );
 

@@ -13,6 +13,7 @@ import sys
 import tomllib
 import traceback
 from importlib.machinery import SourceFileLoader
+from urllib.parse import urlsplit
 
 # gunicorn's hooks (ssl_context included: recognised, never called; see `load`).
 HOOK_NAMES = (
@@ -146,12 +147,13 @@ class Request:
 
     def __init__(self, environ):
         self.method = environ.get("REQUEST_METHOD", "")
+        # As gunicorn's: the request target as sent, split but not percent-decoded (so that no
+        # byte a client escaped reaches a hook's log line decoded).
         self.uri = environ.get("RAW_URI", "")
-        path, _, fragment = self.uri.partition("#")
-        path, _, query = path.partition("?")
-        self.path = environ.get("PATH_INFO", path) if not path.startswith("/") else path
-        self.query = environ.get("QUERY_STRING", query)
-        self.fragment = fragment
+        parts = urlsplit(self.uri)
+        self.path = parts.path or ""
+        self.query = parts.query or ""
+        self.fragment = parts.fragment or ""
         protocol = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
         try:
             major, minor = protocol.partition("/")[2].split(".")
