@@ -933,16 +933,15 @@ settings! {
         show: opt_quoted,
     }
 
-    /// gunicorn's `enable_backlog_metric`, accepted so that a gunicorn command line or file keeps working.
-    EnableBacklogMetric enable_backlog_metric: Option<bool> = None, {
+    /// Send the listening sockets' accept queue to statsd (gunicorn's `enable_backlog_metric`).
+    EnableBacklogMetric enable_backlog_metric: bool = false, {
         cli: Cli::long("--enable-backlog-metric").switch(),
-        help: "gunicorn's: send the socket backlog to statsd. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: send the listening socket's backlog to statsd. Not supported by forkhorn yet: accepted with \
-              a warning, no effect.",
-        example: "true",
-        ignored: NOT_YET,
-        parse: |v, _| switch_unless(v, false),
-        show: opt_display,
+        help: "Send the connections waiting in the listening sockets' accept queues to statsd (gunicorn.backlog)",
+        doc: "With statsd_host, the master sends once a second the number of connections waiting to be accepted \
+              on its TCP listening sockets, summed, as the histogram gunicorn.backlog (as gunicorn does, from \
+              Linux's TCP_INFO). Unix sockets, and reuse_port sockets (each worker's own), are not counted.",
+        parse: |v, _| boolean(v),
+        show: display,
     }
 
     /// gunicorn's `keyfile`, accepted so that a gunicorn command line or file keeps working.

@@ -387,7 +387,9 @@ impl Master<'_> {
         let mut events = Events::with_capacity(64);
         loop {
             self.converge()?;
-            self.service.supervising(self.workers.len()); // service: statsd
+            let listeners = &self.listeners;
+            let backlog = || listeners.iter().filter_map(|l| l.accept_queue()).map(u64::from).sum();
+            self.service.supervising(self.workers.len(), &backlog); // service: statsd
             if let State::Stopping { .. } = self.state {
                 if self.workers.is_empty() {
                     return Ok(());
@@ -445,6 +447,10 @@ impl Master<'_> {
         // Heartbeat, boot, stop and abort deadlines are checked once a second while workers
         // exist: one wake-up a second is the whole cost of supervision.
         if !self.workers.is_empty() {
+            at(Duration::from_secs(1));
+        }
+        // service: gunicorn.backlog is sent once a second, paused (WINCH) too.
+        if self.cfg.enable_backlog_metric && self.cfg.statsd_host.is_some() {
             at(Duration::from_secs(1));
         }
         wake
