@@ -44,11 +44,17 @@ fn emit(level: u8, text: &str) {
 /// if it is not running. The master stays in its directory: `chdir` is put on `sys.path`
 /// instead of entered.
 pub fn load(cfg: &Config, location: &str) -> Result<PythonHooks, LoadError> {
-    let mut pythonpath = cfg.chdir.iter().cloned().collect::<Vec<_>>();
-    pythonpath.extend(cfg.pythonpath.iter().map(|p| match &cfg.chdir {
-        Some(dir) => dir.join(p),
-        None => p.clone(),
-    }));
+    // sys.path as a worker has it, which enters `chdir` first: pythonpath (relative to
+    // `chdir`), then `chdir` itself.
+    let mut pythonpath: Vec<_> = cfg
+        .pythonpath
+        .iter()
+        .map(|p| match &cfg.chdir {
+            Some(dir) => dir.join(p),
+            None => p.clone(),
+        })
+        .collect();
+    pythonpath.extend(cfg.chdir.iter().cloned());
     let setup = Setup {
         chdir: None,
         pythonpath,
