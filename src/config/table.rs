@@ -8,9 +8,9 @@
 use super::render::{display, list, opt_display, opt_list, opt_path, opt_quoted, quote, quoted, secs};
 use super::setting::{
     access_format, account, allow_ips, app, bind_list, boolean, choice, env_pairs, existing_dir, facility, file_path,
-    forwarder_headers, integer, loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings,
-    some_strings, some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli, Descriptor,
-    FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
+    forwarder_headers, integer, loglevel, one_line_name, path_list, proxy_mode, scheme_headers, seconds, server_header,
+    settings, some_strings, some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli,
+    Descriptor, FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
 };
 use super::system::System;
 use super::{allow, AllowIps, BindAddr, LogLevel, WorkerClass};
@@ -295,8 +295,10 @@ settings! {
     ProxyProtocol proxy_protocol: bool = false, {
         cli: Cli::long("--proxy-protocol").switch(),
         help: "Expect a PROXY protocol (v1 or v2) header at the start of each connection",
-        doc: "Expect a PROXY protocol header (v1 or v2) at the start of each connection.",
-        parse: |v, _| boolean(v),
+        doc: "Expect a PROXY protocol header (v1 or v2) at the start of each connection. gunicorn's modes (24 and \
+              later) are accepted in a config file: \"off\" is false; \"auto\", \"v1\" and \"v2\" are true, and \
+              each accepts both versions.",
+        parse: |v, _| proxy_mode(v),
         show: display,
     }
 
