@@ -10,12 +10,11 @@ use crate::control::{ControlSocket, Scrape};
 use crate::metrics::prometheus::{self, Page, QueueSample, WorkerSample};
 use crate::metrics::tally::{Snapshot, CLASSES};
 use crate::sys::heartbeat::monotonic_ms;
-use crate::sys::{procstat, queue, ListenerKind};
+use crate::sys::procstat;
 use mio::{Poll, Token};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -216,12 +215,8 @@ impl Master<'_> {
         self.listeners
             .iter()
             .map(|l| {
-                let q = match (&l.kind, l.per_worker) {
-                    // With reuse_port each worker has its own queue, which the master cannot see.
-                    (_, true) => None,
-                    (ListenerKind::Tcp(t), false) => queue::tcp(t.as_fd()),
-                    (ListenerKind::Unix(_), false) => queue::unix(l.raw_fd()),
-                };
+                // None with reuse_port: each worker has its own queue, which the master lacks.
+                let q = l.queue();
                 ListenerInfo {
                     address: l.to_string(),
                     queue_depth: q.map(|q| q.depth),

@@ -106,6 +106,27 @@ impl Listener {
         }
     }
 
+    /// The connections waiting in this socket's accept queue: Linux's `tcpi_unacked` of a
+    /// listening TCP socket, which gunicorn's `enable_backlog_metric` reads too. `None` for a
+    /// Unix socket, or when TCP_INFO cannot be read.
+    pub fn accept_queue(&self) -> Option<u32> {
+        match &self.kind {
+            ListenerKind::Tcp(_) => self.queue().and_then(|q| u32::try_from(q.depth).ok()),
+            ListenerKind::Unix(_) => None,
+        }
+    }
+
+    /// This socket's accept queue and its limit, TCP or Unix ([`super::queue`]); `None` for a
+    /// `reuse_port` socket, which only holds the address (each worker listens on its own), or
+    /// when the kernel does not say.
+    pub fn queue(&self) -> Option<super::queue::Queue> {
+        match &self.kind {
+            _ if self.per_worker => None,
+            ListenerKind::Tcp(l) => super::queue::tcp(l.as_fd()),
+            ListenerKind::Unix(l) => super::queue::unix(l.as_raw_fd()),
+        }
+    }
+
     /// The local TCP address, for SERVER_NAME/SERVER_PORT.
     pub fn local_tcp(&self) -> Option<SocketAddr> {
         match &self.kind {
