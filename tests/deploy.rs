@@ -381,20 +381,9 @@ fn kubernetes_manifests_match_the_schemas_and_each_other() {
     assert!(text.matches("valid against Kubernetes").count() >= 4 * 2, "{text}");
     assert!(text.contains("ok    self-test: a misspelt field"), "{text}");
 
-    // The configuration the pods run, as forkhorn itself reads it. metrics_bind comes with the
-    // metrics endpoint (issue 14); a build whose settings table does not have it yet checks the
-    // rest of the file, and says so.
-    let mut config = std::fs::read_to_string(&toml).unwrap();
-    let settings = std::fs::read_to_string(root.join("etc/forkhorn.toml")).unwrap();
-    if !settings.contains("metrics_bind") {
-        eprintln!("note: this build has no metrics_bind setting; checking forkhorn.toml without it");
-        config = config
-            .lines()
-            .filter(|l| !l.starts_with("metrics_bind"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(&toml, &config).unwrap();
-    }
+    // The configuration the pods run, as forkhorn itself reads it (metrics_bind included).
+    let config = std::fs::read_to_string(&toml).unwrap();
+    assert!(config.contains("metrics_bind"), "{config}");
     let (code, text) = output_of(Command::new(bin()).arg("-c").arg(&toml).arg("--check-config"));
     assert_eq!(code, Some(0), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
