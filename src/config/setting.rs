@@ -81,6 +81,9 @@ macro_rules! settings {
         pub struct Config {
             /// The config file this came from, if any (re-read on HUP).
             pub config_file: Option<std::path::PathBuf>,
+            /// The TLS configuration `certfile` and the other TLS settings give, read and checked
+            /// ([`Config::load_tls`]); None without `certfile`.
+            pub(crate) tls: Option<crate::tls::Acceptor>,
             $($(#[$attr])* pub $field: $ty,)*
         }
 
@@ -88,6 +91,7 @@ macro_rules! settings {
             fn default() -> Self {
                 Config {
                     config_file: None,
+                    tls: None,
                     $($field: $default,)*
                 }
             }
