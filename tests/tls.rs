@@ -50,12 +50,29 @@ impl Pki {
         openssl(
             &dir,
             &[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-                "ca.key", "-out", "ca.pem", "-days", "30", "-subj", &format!("/CN=forkhorn test CA {test}"),
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "30",
+                "-subj",
+                &format!("/CN=forkhorn test CA {test}"),
             ],
         );
         let pki = Pki { dir };
-        pki.leaf("server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
+        pki.leaf(
+            "server",
+            "/CN=localhost",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
+        );
         pki.leaf("client", "/C=FR/O=Acme, Inc/CN=alice", "extendedKeyUsage=clientAuth");
         pki
     }
@@ -68,15 +85,39 @@ impl Pki {
         openssl(
             &self.dir,
             &[
-                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", &key,
-                "-out", &csr, "-subj", subject,
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                subject,
             ],
         );
         openssl(
             &self.dir,
             &[
-                "x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "30",
-                "-extfile", &ext_file, "-out", &pem,
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "30",
+                "-extfile",
+                &ext_file,
+                "-out",
+                &pem,
             ],
         );
     }
@@ -146,7 +187,8 @@ fn connect(addr: SocketAddr, cfg: &Arc<ClientConfig>) -> std::io::Result<Tls> {
     let sock = TcpStream::connect(addr)?;
     sock.set_read_timeout(Some(WAIT))?;
     sock.set_write_timeout(Some(WAIT))?;
-    let conn = ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap()).map_err(std::io::Error::other)?;
+    let conn = ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
+        .map_err(std::io::Error::other)?;
     let mut tls = StreamOwned::new(conn, sock);
     while tls.conn.is_handshaking() {
         tls.conn.complete_io(&mut tls.sock)?;
@@ -229,7 +271,13 @@ fn curl_python_and_openssl_s_client_get_the_response() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut child = Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", "localhost"])
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+        ])
         .args(["-CAfile", &pki.path("ca.pem"), "-alpn", "http/1.1", "-ign_eof"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -244,7 +292,12 @@ fn curl_python_and_openssl_s_client_get_the_response() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for want in ["ALPN protocol: http/1.1", "Verify return code: 0 (ok)", "HTTP/1.1 200 OK", "Hello, World!"] {
+    for want in [
+        "ALPN protocol: http/1.1",
+        "Verify return code: 0 (ok)",
+        "HTTP/1.1 200 OK",
+        "Hello, World!",
+    ] {
         assert!(text.contains(want), "s_client output lacks {want:?}:\n{text}");
     }
 }
@@ -273,7 +326,10 @@ fn keep_alive_and_pipelining_over_tls_with_and_without_threads() {
             assert_eq!(env["wsgi.url_scheme"], "https");
             assert_eq!(env["HTTPS"], "on");
             assert_eq!(env["SSL_PROTOCOL"], "TLSv1.3");
-            assert_eq!(env["SSL_CIPHER"], "TLS_AES_256_GCM_SHA384", "rustls' first suite, as the client prefers it");
+            assert_eq!(
+                env["SSL_CIPHER"], "TLS_AES_256_GCM_SHA384",
+                "rustls' first suite, as the client prefers it"
+            );
             assert_eq!(env["SSL_CLIENT_VERIFY"], "NONE");
         }
         r.get_mut()
@@ -354,7 +410,11 @@ fn required_client_certificates_refuse_a_client_without_and_name_the_subject_wit
     }
     let pki = Pki::new("required");
     let ca = pki.path("ca.pem");
-    let s = start(&pki, &["-w", "1", "--ca-certs", &ca, "--cert-reqs", "2", "builtin:echo"], 1);
+    let s = start(
+        &pki,
+        &["-w", "1", "--ca-certs", &ca, "--cert-reqs", "2", "builtin:echo"],
+        1,
+    );
     // TLS 1.3: the client's handshake is over when it sends its flight; it learns of the
     // refusal from the server's alert.
     let refused = |cfg: &Arc<ClientConfig>| {
@@ -387,7 +447,11 @@ fn optional_client_certificates_serve_both_and_tell_them_apart() {
     }
     let pki = Pki::new("optional");
     let ca = pki.path("ca.pem");
-    let s = start(&pki, &["-w", "1", "--ca-certs", &ca, "--cert-reqs", "1", "builtin:echo"], 1);
+    let s = start(
+        &pki,
+        &["-w", "1", "--ca-certs", &ca, "--cert-reqs", "1", "builtin:echo"],
+        1,
+    );
     let without = environ(&get(s.addr, &client_config(&pki, None, false), "/").unwrap());
     assert_eq!(without["SSL_CLIENT_VERIFY"], "NONE");
     assert!(!without.contains_key("SSL_CLIENT_S_DN") && !without.contains_key("SSL_CLIENT_CERT"));
@@ -413,7 +477,11 @@ fn plain_http_to_the_tls_port_gets_a_400_in_plain_text() {
 
 /// The first flight of a TLS 1.3 client, as bytes.
 fn client_hello(pki: &Pki) -> Vec<u8> {
-    let mut conn = ClientConnection::new(client_config(pki, None, false), ServerName::try_from("localhost").unwrap()).unwrap();
+    let mut conn = ClientConnection::new(
+        client_config(pki, None, false),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
     let mut out = Vec::new();
     conn.write_tls(&mut out).unwrap();
     out
@@ -436,7 +504,10 @@ fn a_stalled_handshake_is_dropped_after_header_timeout() {
         let n = c.read(&mut buf).unwrap_or(0);
         let waited = began.elapsed();
         assert_eq!(n, 0, "sent {} bytes", sent.len());
-        assert!(waited >= Duration::from_millis(900), "dropped after {waited:?}, before header_timeout");
+        assert!(
+            waited >= Duration::from_millis(900),
+            "dropped after {waited:?}, before header_timeout"
+        );
     }
     // The worker serves on.
     assert_eq!(get(s.addr, &client_config(&pki, None, false), "/").unwrap().status, 200);
@@ -544,7 +615,7 @@ impl TlsLoad {
                             Ok(r) if r.status == 200 && r.body == b"Hello, World!" => {
                                 ok.fetch_add(1, Ordering::SeqCst);
                             }
-                            Ok(r) => failures.push(format!("{}", r.status_line)),
+                            Ok(r) => failures.push(r.status_line.clone()),
                             Err(e) => failures.push(e.to_string()),
                         }
                     }
@@ -607,7 +678,9 @@ fn rotate_under_load(test: &str, watch: bool) {
         s.signal(Signal::SIGHUP);
     }
     s.wait_log("Reloading: generation 2", 1);
-    wait_until("new connections get the new certificate", || served_cert(s.addr, &cfg) == new);
+    wait_until("new connections get the new certificate", || {
+        served_cert(s.addr, &cfg) == new
+    });
     load.wait_more(30);
     let failures = load.finish();
     assert!(failures.is_empty(), "failed requests during the rotation: {failures:?}");
@@ -667,23 +740,52 @@ fn bad_tls_files_at_start_are_one_line_and_exit_2() {
     openssl(
         &pki.dir,
         &[
-            "x509", "-req", "-in", "server.csr", "-signkey", "server.key", "-days", "-1", "-out", "expired.pem",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-signkey",
+            "server.key",
+            "-days",
+            "-1",
+            "-out",
+            "expired.pem",
         ],
     );
     openssl(
         &pki.dir,
         &[
-            "pkey", "-in", "server.key", "-aes256", "-passout", "pass:secret", "-out", "encrypted.key",
+            "pkey",
+            "-in",
+            "server.key",
+            "-aes256",
+            "-passout",
+            "pass:secret",
+            "-out",
+            "encrypted.key",
         ],
     );
     std::fs::write(pki.dir.join("garbage.pem"), "not a certificate\n").unwrap();
     let cases: Vec<(Vec<String>, String)> = vec![
         (
-            vec!["--certfile".into(), d("missing.pem"), "--keyfile".into(), d("server.key")],
-            format!("certfile {}: cannot read: No such file or directory (os error 2)", d("missing.pem")),
+            vec![
+                "--certfile".into(),
+                d("missing.pem"),
+                "--keyfile".into(),
+                d("server.key"),
+            ],
+            format!(
+                "certfile {}: cannot read: No such file or directory (os error 2)",
+                d("missing.pem")
+            ),
         ),
         (
-            vec!["--certfile".into(), d("server.pem"), "--keyfile".into(), d("client.key")],
+            vec![
+                "--certfile".into(),
+                d("server.pem"),
+                "--keyfile".into(),
+                d("client.key"),
+            ],
             format!(
                 "keyfile {}: the private key does not belong to the certificate in {}",
                 d("client.key"),
@@ -691,27 +793,52 @@ fn bad_tls_files_at_start_are_one_line_and_exit_2() {
             ),
         ),
         (
-            vec!["--certfile".into(), d("expired.pem"), "--keyfile".into(), d("server.key")],
+            vec![
+                "--certfile".into(),
+                d("expired.pem"),
+                "--keyfile".into(),
+                d("server.key"),
+            ],
             format!("certfile {}: the certificate expired on ", d("expired.pem")),
         ),
         (
-            vec!["--certfile".into(), d("server.pem"), "--keyfile".into(), d("encrypted.key")],
+            vec![
+                "--certfile".into(),
+                d("server.pem"),
+                "--keyfile".into(),
+                d("encrypted.key"),
+            ],
             format!("keyfile {}: the private key is encrypted", d("encrypted.key")),
         ),
         (
-            vec!["--certfile".into(), d("garbage.pem"), "--keyfile".into(), d("server.key")],
-            format!("certfile {}: no certificate (no BEGIN CERTIFICATE block)", d("garbage.pem")),
+            vec![
+                "--certfile".into(),
+                d("garbage.pem"),
+                "--keyfile".into(),
+                d("server.key"),
+            ],
+            format!(
+                "certfile {}: no certificate (no BEGIN CERTIFICATE block)",
+                d("garbage.pem")
+            ),
         ),
         (
             vec!["--certfile".into(), d("server.pem")],
-            format!("keyfile {}: no private key (no BEGIN PRIVATE KEY block)", d("server.pem")),
+            format!(
+                "keyfile {}: no private key (no BEGIN PRIVATE KEY block)",
+                d("server.pem")
+            ),
         ),
         (
             [pki.server_args(), vec!["--cert-reqs".into(), "2".into()]].concat(),
             "cert_reqs 2: client certificates need ca_certs, the CA certificates that sign them".into(),
         ),
         (
-            [pki.server_args(), vec!["--ciphers".into(), "ECDHE-RSA-AES128-GCM-SHA256:HIGH".into()]].concat(),
+            [
+                pki.server_args(),
+                vec!["--ciphers".into(), "ECDHE-RSA-AES128-GCM-SHA256:HIGH".into()],
+            ]
+            .concat(),
             "ciphers: \"HIGH\" is not a cipher suite forkhorn's TLS has (it has TLS_AES_128_GCM_SHA256, ".into(),
         ),
     ];

@@ -82,8 +82,10 @@ macro_rules! settings {
             /// The config file this came from, if any (re-read on HUP).
             pub config_file: Option<std::path::PathBuf>,
             /// The TLS configuration `certfile` and the other TLS settings give, read and checked
-            /// ([`Config::load_tls`]); None without `certfile`.
-            pub(crate) tls: Option<crate::tls::Acceptor>,
+            /// when the configuration is loaded (or by the master, for one built in code); None
+            /// without `certfile`. Internal: set by forkhorn, never by a caller.
+            #[doc(hidden)]
+            pub tls: Option<crate::tls::Acceptor>,
             $($(#[$attr])* pub $field: $ty,)*
         }
 

@@ -1009,7 +1009,7 @@ settings! {
         help: "gunicorn's: on by default. Accepted; a TLS close without close_notify is an end of file",
         doc: "gunicorn's: treat a TLS connection closed without close_notify as a plain end of file (on by \
               default). Accepted; forkhorn always does so (HTTP's own framing tells a cut request body).",
-        example: "true",
+        example: "false",
         parse: |v, _| switch_unless(v, true),
         show: opt_display,
     }
@@ -1034,7 +1034,6 @@ settings! {
               them, as certbot and cert-manager do, is seen) and reload as HUP does when one changes: new \
               connections get the new certificate, connections under way finish on the old workers, and a \
               bad new file keeps the old generation serving.",
-        example: "true",
         parse: |v, _| boolean(v),
         show: display,
     }
