@@ -95,25 +95,26 @@ impl TlsStream {
         }
     }
 
-    /// Reads records from the socket into rustls and processes them. Ok(false): the socket
-    /// has nothing more now (or has ended).
-    fn pull(&mut self) -> io::Result<bool> {
+    /// Reads records from the socket into rustls (one read) and processes them.
+    fn pull(&mut self) -> io::Result<Pulled> {
         if self.eof {
-            return Ok(false);
+            return Ok(Pulled::Nothing);
         }
+        let mut short = false;
         loop {
-            let mut src = FirstByte {
+            let mut src = Tap {
                 sock: &mut self.sock,
                 first: &mut self.first,
+                short: &mut short,
             };
             match self.tls.read_tls(&mut src) {
                 Ok(0) => {
                     self.eof = true;
-                    return Ok(false);
+                    return Ok(Pulled::Nothing);
                 }
                 Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Pulled::Nothing),
                 Err(e) => return Err(e),
             }
         }
@@ -136,7 +137,7 @@ impl TlsStream {
         }
         // Handshake flights, and answers rustls owes (key updates).
         self.send_some()?;
-        Ok(true)
+        Ok(if short { Pulled::Drained } else { Pulled::More })
     }
 
     /// Whether the connection began as a plain HTTP request rather than a ClientHello: its
@@ -147,18 +148,32 @@ impl TlsStream {
     }
 }
 
-/// The socket as rustls reads it, noting the connection's first byte.
-struct FirstByte<'a> {
-    sock: &'a mut TcpStream,
-    first: &'a mut Option<u8>,
+/// What one [`TlsStream::pull`] got from the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pulled {
+    /// Bytes, and as many as were asked for: the socket may have more.
+    More,
+    /// Bytes, fewer than asked for: the socket is drained (a new arrival raises a new edge).
+    Drained,
+    /// Nothing now (`WouldBlock`), or the end of the stream.
+    Nothing,
 }
 
-impl Read for FirstByte<'_> {
+/// The socket as rustls reads it, noting the connection's first byte and whether a read came
+/// back short.
+struct Tap<'a> {
+    sock: &'a mut TcpStream,
+    first: &'a mut Option<u8>,
+    short: &'a mut bool,
+}
+
+impl Read for Tap<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.sock.read(buf)?;
         if self.first.is_none() && n > 0 {
             *self.first = Some(buf[0]);
         }
+        *self.short = n < buf.len();
         Ok(n)
     }
 }
@@ -166,6 +181,9 @@ impl Read for FirstByte<'_> {
 impl Read for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut n = 0;
+        // A short socket read in this call: the socket is drained, and asking it again would
+        // only cost a system call to hear `WouldBlock`.
+        let mut drained = false;
         loop {
             match self.tls.reader().read(&mut buf[n..]) {
                 Ok(0) => return Ok(n),
@@ -182,17 +200,25 @@ impl Read for TlsStream {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(n),
                 Err(e) => return Err(e),
             }
+            if drained {
+                return if n > 0 {
+                    Ok(n)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            }
             match self.pull() {
-                Ok(true) => {}
-                Ok(false) if self.eof => {
+                Ok(Pulled::More) => {}
+                Ok(Pulled::Drained) => drained = true,
+                Ok(Pulled::Nothing) if self.eof => {
                     // rustls now knows of the end: the reader says whether it was clean.
                     if n > 0 {
                         return Ok(n);
                     }
                     continue;
                 }
-                Ok(false) if n > 0 => return Ok(n),
-                Ok(false) => return Err(io::ErrorKind::WouldBlock.into()),
+                Ok(Pulled::Nothing) if n > 0 => return Ok(n),
+                Ok(Pulled::Nothing) => return Err(io::ErrorKind::WouldBlock.into()),
                 Err(e) if n > 0 => {
                     log::debug!("TLS: {e}");
                     return Ok(n);
