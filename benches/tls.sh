@@ -64,7 +64,7 @@ s_time_pair() {
   wait "${pids[@]}" || true
   # "N connections in Ts; X connections/user sec, bytes read 0" then
   # "N connections in R real seconds, ..." per client.
-  awk '/real seconds/ {n += $1; if ($4 > s) s = $4} END {printf "%.0f %.0f", s ? n / s : 0, n}' "$TMP/st1" "$TMP/st2"
+  awk '/real seconds/ {n += $1; if ($4 > s) s = $4} END {printf "%.0f %.0f\n", s ? n / s : 0, n}' "$TMP/st1" "$TMP/st2"
 }
 
 # measure NAME PID PORT: the four figures for one running server; one line.
@@ -135,6 +135,7 @@ nginx_run() {
   local port
   port=$(free_port)
   cat >"$TMP/nginx.conf" <<NGINX
+user root;
 worker_processes 2;
 pid $TMP/nginx.pid;
 error_log $TMP/nginx-error.log;
