@@ -576,8 +576,13 @@ fn session_tickets_resume_on_any_worker_of_the_generation() {
     let s = start(&pki, &["-w", "2", "--reuse-port", "--chdir", dir, "tls_app:app"], 2);
     s.wait_log("Ready: 2 workers", 1);
     let cfg = client_config(&pki, None, true);
-    let first = get(s.addr, &cfg, "/").unwrap();
-    let first_pid = json(&first)["pid"].clone();
+    let first = json(&get(s.addr, &cfg, "/").unwrap());
+    // What a Python app sees of the connection.
+    assert_eq!(first["wsgi.url_scheme"], "https");
+    assert_eq!(first["HTTPS"], "on");
+    assert_eq!(first["SSL_PROTOCOL"], "TLSv1.3");
+    assert_eq!(first["SSL_CLIENT_VERIFY"], "NONE");
+    let first_pid = first["pid"].clone();
     let mut resumed_elsewhere = false;
     for _ in 0..40 {
         let mut tls = connect(s.addr, &cfg).unwrap();

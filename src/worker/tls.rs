@@ -182,7 +182,7 @@ impl Read for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut n = 0;
         // A short socket read in this call: the socket is drained, and asking it again would
-        // only cost a system call to hear `WouldBlock`.
+        // usually only cost a system call to hear `WouldBlock`.
         let mut drained = false;
         loop {
             match self.tls.reader().read(&mut buf[n..]) {
@@ -200,29 +200,22 @@ impl Read for TlsStream {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(n),
                 Err(e) => return Err(e),
             }
-            if drained {
-                return if n > 0 {
-                    Ok(n)
-                } else {
-                    Err(io::ErrorKind::WouldBlock.into())
-                };
+            // With plaintext to return, a drained socket ends the call (the caller's own rule
+            // for short reads and a pending FIN applies); without, the socket is asked again, so
+            // that an end of stream that came with the last bytes is seen now: no further
+            // edge would announce it.
+            if drained && n > 0 {
+                return Ok(n);
             }
             match self.pull() {
                 Ok(Pulled::More) => {}
                 Ok(Pulled::Drained) => drained = true,
-                Ok(Pulled::Nothing) if self.eof => {
-                    // rustls now knows of the end: the reader says whether it was clean.
-                    if n > 0 {
-                        return Ok(n);
-                    }
-                    continue;
-                }
+                // The end, with or without close_notify: the plaintext before it was read above.
+                Ok(Pulled::Nothing) if self.eof => return Ok(n),
                 Ok(Pulled::Nothing) if n > 0 => return Ok(n),
                 Ok(Pulled::Nothing) => return Err(io::ErrorKind::WouldBlock.into()),
-                Err(e) if n > 0 => {
-                    log::debug!("TLS: {e}");
-                    return Ok(n);
-                }
+                // A protocol error ends the connection, with whatever plaintext came before it:
+                // a request cut by one cannot be answered.
                 Err(e) => return Err(e),
             }
         }
