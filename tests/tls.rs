@@ -496,9 +496,10 @@ fn a_stalled_handshake_is_dropped_after_header_timeout() {
     let s = start(&pki, &["-w", "1", "--header-timeout", "1", "builtin:hello"], 1);
     let hello = client_hello(&pki);
     for sent in [&[][..], &hello[..hello.len() / 2]] {
+        // Timed from before the connection exists: the server's deadline starts after it.
+        let began = Instant::now();
         let mut c = s.connect();
         c.write_all(sent).unwrap();
-        let began = Instant::now();
         let mut buf = [0u8; 64];
         // The server closes (without a byte: no handshake, no alert to send) rather than wait.
         let n = c.read(&mut buf).unwrap_or(0);
