@@ -506,7 +506,7 @@ fn a_stalled_handshake_is_dropped_after_header_timeout() {
         let waited = began.elapsed();
         assert_eq!(n, 0, "sent {} bytes", sent.len());
         assert!(
-            waited >= Duration::from_millis(900),
+            waited >= Duration::from_secs(1),
             "dropped after {waited:?}, before header_timeout"
         );
     }
