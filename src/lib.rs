@@ -3,7 +3,7 @@
 //! The process model, in brief:
 //! - the **master** reads the configuration, binds the listening sockets, forks the workers
 //!   and supervises them; it handles signals, never parses HTTP, and runs application code only
-//!   to import a Python app before forking (`preload_app`);
+//!   to import a Python app before forking (`preload_app`) and to call server hooks;
 //! - each **worker** runs a mio event loop over the inherited listeners: it accepts
 //!   connections, parses requests and calls the application through the start_response/write
 //!   protocol of PEP 3333;
@@ -25,6 +25,7 @@ pub mod app;
 pub mod cli;
 mod clock;
 pub mod config;
+mod hooks;
 pub mod http;
 mod loader;
 mod logging;

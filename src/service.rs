@@ -116,11 +116,13 @@ impl MasterService {
         Ok(())
     }
 
-    /// Called on every turn of the master's loop with the number of worker processes: the
-    /// `gunicorn.workers` gauge when it changed, the master's error-log counters once a second.
-    pub fn supervising(&mut self, workers: usize) {
+    /// Called on every turn of the master's loop with the number of worker processes and the
+    /// way to count the connections waiting to be accepted: the `gunicorn.workers` gauge when it
+    /// changed, the master's error-log counters (and with `enable_backlog_metric`,
+    /// `gunicorn.backlog`) once a second.
+    pub fn supervising(&mut self, workers: usize, backlog: &dyn Fn() -> u64) {
         if let Some(m) = &mut self.metrics {
-            m.tick(workers, Instant::now());
+            m.tick(workers, backlog, Instant::now());
         }
     }
 

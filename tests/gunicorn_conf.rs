@@ -75,6 +75,19 @@ fn warnings(stderr: &str, file: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The pids of the `Booting worker with pid: PID` lines of a log.
+fn booted_pids(log: &[String]) -> Vec<String> {
+    log.iter()
+        .filter_map(|l| l.split("Booting worker with pid: ").nth(1))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `hooks = ...` line `--print-config` shows for a file that defines hooks: itself.
+fn hooks_line(file: &Path) -> String {
+    format!("hooks = \"{}\"", file.display())
+}
+
 /// Starts the server for `file` and checks that `/` answers `body`; stops it.
 fn serves(file: &Path, env: &[(&str, &str)], workers: usize, body: &str) -> Server {
     let mut server = Server::start_cmd(&mut command(file, env, &[]), workers);
@@ -109,6 +122,7 @@ fn django_docker() {
             "capture_output = true",
             "worker_tmp_dir = \"/dev/shm\"",
             "app = \"wsgi_apps:hello\"",
+            &hooks_line(&file),
         ],
     );
     assert_eq!(warnings(&stderr, &file), Vec::<String>::new(), "{stderr}");
@@ -116,7 +130,15 @@ fn django_docker() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (toml, _) = print_config(&file, &env[..1]);
     assert_settings(&toml, &[&format!("workers = {}", cores * 2 + 1)]);
-    serves(&file, &env, 2, "Hello, World!");
+    let server = serves(&file, &env, 2, "Hello, World!");
+    // post_fork ran in each worker, with the worker's pid.
+    let log = server.log();
+    let booted = booted_pids(&log);
+    assert_eq!(booted.len(), 2, "{log:?}");
+    for pid in booted {
+        let line = format!("[{pid}] [INFO] Worker spawned (pid: {pid})");
+        assert!(log.iter().any(|l| l.ends_with(&line)), "no {line:?} in {log:?}");
+    }
 }
 
 #[test]
@@ -136,6 +158,7 @@ fn heroku() {
             "timeout = 30",
             "graceful_timeout = 30",
             "app = \"wsgi_apps:echo\"",
+            &hooks_line(&file),
         ],
     );
     assert_eq!(
@@ -146,15 +169,31 @@ fn heroku() {
         ],
         "{stderr}"
     );
-    serves(&file, &env, 2, "\"PATH_INFO\":\"/\"");
+    let server = serves(&file, &env, 2, "\"PATH_INFO\":\"/\"");
+    // when_ready, in the master (beside the preloaded app), before any worker is forked.
+    let log = server.log();
+    let at = |needle: &str| log.iter().position(|l| l.contains(needle));
+    let ready = at(&format!("[{}] [INFO] Server is ready. Spawning workers", server.pid()));
+    assert!(ready.is_some(), "{log:?}");
+    assert!(ready < at("Booting worker"), "{log:?}");
 }
 
 #[test]
 fn hooks_and_logging() {
+    // The file's child_exit is prometheus_client's documented one: it runs in the virtualenv.
+    let venv = common::python::venv();
+    let venv_arg = venv.to_str().expect("UTF-8 venv path");
     let file = data("hooks_and_logging.py");
     let run = temp_dir("hooks");
     let run_dir = run.to_str().expect("UTF-8 temp dir");
-    let env = [("RUN_DIR", run_dir), ("METRICS_BIND", "127.0.0.1:0")];
+    let metrics = run.join("prometheus");
+    std::fs::create_dir_all(&metrics).expect("metrics dir");
+    let metrics_dir = metrics.to_str().expect("UTF-8 temp dir");
+    let env = [
+        ("RUN_DIR", run_dir),
+        ("METRICS_BIND", "127.0.0.1:0"),
+        ("PROMETHEUS_MULTIPROC_DIR", metrics_dir),
+    ];
     let (toml, stderr) = print_config(&file, &env);
     assert_settings(
         &toml,
@@ -163,26 +202,41 @@ fn hooks_and_logging() {
             "workers = 2",
             "proc_name = \"api\"",
             &format!("pidfile = \"{run_dir}/gunicorn.pid\""),
+            &hooks_line(&file),
         ],
     );
     assert_eq!(
         warnings(&stderr, &file),
         [
             "6: 'RUN_DIR' is not a forkhorn setting: ignored",
-            "13: 'logconfig_dict' is a gunicorn setting that forkhorn does not support: ignored",
-            "22: 'on_starting' is a gunicorn server hook, which forkhorn does not run yet: skipped",
-            "26: 'post_fork' is a gunicorn server hook, which forkhorn does not run yet: skipped",
-            "30: 'child_exit' is a gunicorn server hook, which forkhorn does not run yet: skipped",
+            "13: 'logconfig_dict': the level of the root logger (INFO) is taken as loglevel; its handlers, \
+             formatters and other loggers are ignored (forkhorn logs to errorlog, or syslog)",
         ],
         "{stderr}"
     );
-    let server = serves(&file, &env, 2, "Hello, World!");
-    // The same warnings reach the log of a server that starts.
+    let mut server = Server::start_cmd(&mut command(&file, &env, &["--virtualenv", venv_arg]), 2);
+    // on_starting, in the master; post_fork, in each worker.
+    server.wait_log(&format!("[{}] [INFO] starting api", server.pid()), 1);
+    server.wait_log("Ready: 2 workers serving", 1);
+    let pids = booted_pids(&server.log());
+    for pid in &pids {
+        server.wait_log(&format!("[{pid}] [INFO] Worker spawned (pid: {pid})"), 1);
+    }
+    assert_eq!(server.get("/").status, 200);
+    // child_exit: mark_process_dead(worker.pid) removes that worker's live-gauge file.
+    let victim: i32 = pids[0].parse().expect("pid");
+    let gauge = metrics.join(format!("gauge_livesum_{victim}.db"));
+    let other = metrics.join(format!("gauge_livesum_{}.db", pids[1]));
+    std::fs::write(&gauge, b"").expect("gauge file");
+    std::fs::write(&other, b"").expect("gauge file");
+    assert!(kill(victim, Signal::SIGKILL));
+    wait_until("child_exit removed the killed worker's gauge file", || !gauge.exists());
+    assert!(other.exists(), "the live worker's file stays");
+    server.wait_log("Booting worker", 3);
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit().success());
     assert!(
-        server
-            .log()
-            .iter()
-            .any(|l| l.contains("[WARNING]") && l.contains("'post_fork'")),
+        !server.log().iter().any(|l| l.contains("Exception in")),
         "{:?}",
         server.log()
     );
@@ -210,6 +264,12 @@ fn gevent_workers() {
     );
     // Served (at log level info, so that the harness sees the listening line).
     let mut server = Server::start_cmd(&mut command(&file, &[], &["--log-level", "info", "-w", "1"]), 1);
+    assert_eq!(server.get("/").status, 200);
+    // worker_int: in the worker told to quit, which the master then replaces.
+    let worker = server.workers()[0];
+    assert!(kill(worker, Signal::SIGINT));
+    server.wait_log(&format!("[{worker}] [INFO] worker received INT or QUIT signal"), 1);
+    server.wait_log("Booting worker", 2);
     assert_eq!(server.get("/").status, 200);
     server.signal(Signal::SIGTERM);
     assert!(server.wait_exit().success());
@@ -249,7 +309,23 @@ fn systemd_socket() {
         ],
         "{stderr}"
     );
-    serves(&file, &env, 3, "Hello, World!");
+    assert_settings(&toml, &[&hooks_line(&file)]);
+    // on_reload on HUP, with the settings as re-read; on_exit last, in the master.
+    let mut server = Server::start_cmd(&mut command(&file, &env, &[]), 3);
+    server.signal(Signal::SIGHUP);
+    server.wait_log(&format!("[{}] [INFO] Reloading shop with 3 workers", server.pid()), 1);
+    server.wait_log("Reload complete", 1);
+    assert_eq!(server.get("/").text(), "Hello, World!");
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit().success());
+    let log = server.log();
+    let last = log.iter().rev().find(|l| l.contains("[INFO]"));
+    let pid = server.pid();
+    assert_eq!(
+        last.map(|l| l.ends_with(&format!("[{pid}] [INFO] shop stopped (pid: {pid})"))),
+        Some(true),
+        "{log:?}"
+    );
     let _ = std::fs::remove_dir_all(&run);
 }
 
@@ -289,6 +365,15 @@ fn flask_dev() {
     };
     wait_until("the access log line on stderr", || logged(server.log()));
     assert!(!logged(server.stdout()), "the access line goes to stderr only");
+    // pre_request and post_request, around the request, in the worker.
+    let worker = server.workers()[0];
+    let before = server.wait_log(&format!("[{worker}] [DEBUG] GET /"), 1);
+    let after = server.wait_log(&format!("[{worker}] [DEBUG] GET / -> 200 OK"), 1);
+    let log = server.log();
+    assert!(
+        log.iter().position(|l| *l == before) < log.iter().position(|l| *l == after),
+        "{log:?}"
+    );
     server.signal(Signal::SIGTERM);
     assert!(server.wait_exit().success());
 }
@@ -309,6 +394,7 @@ fn environment_switch_and_migration_to_toml() {
             "limit_request_field_size = 16380",
             "secure_scheme_headers = { \"X-FORWARDED-PROTO\" = \"https\" }",
             "forwarded_allow_ips = [\"10.0.0.0/8\", \"127.0.0.1\"]",
+            &hooks_line(&file),
         ],
     );
     // What the file prints goes to stderr: stdout is only the TOML.
@@ -349,12 +435,23 @@ fn environment_switch_and_migration_to_toml() {
     assert!(again_stderr.contains("forkhorn: warning: sendfile "), "{again_stderr}");
 
     // Served as in development: at log level warning the server would not log its address.
-    serves(
-        &file,
-        &[("BIND", "127.0.0.1:0"), ("APP_ENV", "development")],
+    let mut server = Server::start_cmd(
+        &mut command(&file, &[("BIND", "127.0.0.1:0"), ("APP_ENV", "development")], &[]),
         1,
-        "Hello, World!",
     );
+    // post_worker_init, once the app is loaded; nworkers_changed on TTIN.
+    let worker = server.workers()[0];
+    let master = server.pid();
+    server.wait_log(
+        &format!("[{worker}] [INFO] development worker {worker} ready (parent {master})"),
+        1,
+    );
+    server.signal(Signal::SIGTTIN);
+    server.wait_log(&format!("[{master}] [INFO] workers: 1 -> 2"), 1);
+    server.wait_log("development worker", 2);
+    assert_eq!(server.get("/").text(), "Hello, World!");
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit().success());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -160,3 +160,38 @@ fn dogstatsd_tags_end_every_line() {
     assert!(lines.contains(&format!("gunicorn.workers:1|g{tags}")), "{lines:#?}");
     assert!(lines.iter().all(|l| l.ends_with(tags)), "{lines:#?}");
 }
+
+/// `enable_backlog_metric`: the connections waiting in the accept queue, once a second, as
+/// gunicorn's `gunicorn.backlog` histogram.
+#[test]
+fn the_accept_queue_reaches_statsd_as_gunicorn_backlog() {
+    let mut statsd = Statsd::bind();
+    let addr = statsd.addr();
+    let s = Server::start(
+        &[
+            "-w",
+            "1",
+            "--statsd-host",
+            &addr,
+            "--enable-backlog-metric",
+            "builtin:hello",
+        ],
+        1,
+    );
+    statsd.recv_until("an empty queue", |lines| {
+        lines.iter().any(|l| l == "gunicorn.backlog:0|h")
+    });
+    // WINCH: no workers, the socket kept open: connections made now wait in its queue.
+    s.signal(Signal::SIGWINCH);
+    wait_until("the worker is gone", || s.workers().is_empty());
+    let waiting: Vec<_> = (0..3).map(|_| s.connect()).collect();
+    statsd.recv_until("three waiting", |lines| {
+        lines.iter().any(|l| l == "gunicorn.backlog:3|h")
+    });
+    // HUP brings a worker back, which takes them.
+    s.signal(Signal::SIGHUP);
+    statsd.recv_until("the queue empty again", |lines| {
+        lines.iter().rposition(|l| l == "gunicorn.backlog:0|h") > lines.iter().position(|l| l == "gunicorn.backlog:3|h")
+    });
+    drop(waiting);
+}

@@ -437,6 +437,11 @@ impl<'a> StartResponse<'a> {
         self.resp.headers_sent()
     }
 
+    /// The status the application chose so far (0 before start_response).
+    pub(crate) fn status(&self) -> u16 {
+        self.resp.status()
+    }
+
     pub(crate) fn send_chunk(&mut self, data: &[u8], known_len: Option<u64>) -> Result<(), AppError> {
         self.resp.send(data, self.out, &self.stamp, known_len)
     }

@@ -89,8 +89,9 @@ pub enum PyValue {
     Other(String),
 }
 
-/// gunicorn's server hooks: a function of one of these names is a hook, which forkhorn does not
-/// run yet; other functions are helpers of the file and pass without a word.
+/// gunicorn's server hooks: a function of one of these names makes the file its own `hooks`
+/// module (`ssl_context` is only warned about); other functions are helpers of the file and
+/// pass without a word.
 const HOOKS: [&str; 16] = [
     "on_starting",
     "on_reload",
@@ -306,6 +307,9 @@ pub(crate) fn apply(
         ..base
     };
     let mut warnings = Vec::new();
+    let mut defines_hooks = false;
+    // logconfig_dict's level counts only where the file does not set loglevel itself.
+    let sets_loglevel = names.iter().any(|n| n.name == "loglevel" && n.value != PyValue::None);
     for Name { name, line, value } in names {
         // Private names and dunders (`__file__`, `_helper`) are never settings.
         if name.starts_with('_') {
@@ -336,9 +340,14 @@ pub(crate) fn apply(
             }
             None => match value {
                 PyValue::Module | PyValue::Class => {}
-                PyValue::Callable if HOOKS.contains(&name.as_str()) => warnings.push(format!(
-                    "{place}: '{name}' is a gunicorn server hook, which forkhorn does not run yet: skipped"
+                PyValue::Callable if name == "ssl_context" => warnings.push(format!(
+                    "{place}: 'ssl_context' is a gunicorn server hook that forkhorn never calls: its TLS is \
+                     rustls, set up from certfile, keyfile, ca_certs, cert_reqs and ciphers (docs/TLS.md)"
                 )),
+                PyValue::Callable if HOOKS.contains(&name.as_str()) => defines_hooks = true,
+                PyValue::Dict(entries) if name == "logconfig_dict" => {
+                    warnings.push(logconfig_dict(&mut cfg, &entries, sets_loglevel, &place, sys))
+                }
                 PyValue::Callable => {
                     // A helper of the file passes without a word, unless it looks like a
                     // misspelt hook, which gunicorn too would never call.
@@ -360,7 +369,63 @@ pub(crate) fn apply(
             },
         }
     }
+    // The file is its own hooks module, as gunicorn's hooks live in its config file, unless
+    // it names another one.
+    if defines_hooks && cfg.hooks.is_none() {
+        cfg.hooks = Some(match module_name(path) {
+            Some(module) => module.to_owned(),
+            None => path.display().to_string(),
+        });
+    }
     Ok((cfg, warnings))
+}
+
+/// gunicorn's `logconfig_dict` (Python logging's dictConfig): the level of its
+/// `gunicorn.error` logger, else of its root logger, becomes `loglevel` unless the file sets
+/// that; the rest (handlers, formatters, other loggers) has no counterpart in forkhorn's log.
+/// Returns the warning that says what was taken and what was not.
+fn logconfig_dict(
+    cfg: &mut Config,
+    entries: &[(String, PyValue)],
+    sets_loglevel: bool,
+    place: &str,
+    sys: &dyn System,
+) -> String {
+    let get = |entries: &[(String, PyValue)], key: &str| -> Option<PyValue> {
+        entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    };
+    let level_of = |logger: Option<PyValue>| match logger {
+        Some(PyValue::Dict(l)) => match get(&l, "level") {
+            Some(PyValue::Str(level)) => Some(level),
+            _ => None,
+        },
+        _ => None,
+    };
+    let error_logger = match get(entries, "loggers") {
+        Some(PyValue::Dict(loggers)) => {
+            level_of(get(&loggers, "gunicorn.error")).map(|l| (l, "the 'gunicorn.error' logger"))
+        }
+        _ => None,
+    };
+    let found = error_logger.or_else(|| level_of(get(entries, "root")).map(|l| (l, "the root logger")));
+    let rest = "its handlers, formatters and other loggers are ignored (forkhorn logs to errorlog, or syslog)";
+    match found {
+        Some((level, whose)) if sets_loglevel => {
+            format!(
+                "{place}: 'logconfig_dict': the level of {whose} ({level}) is not used, the file sets loglevel; {rest}"
+            )
+        }
+        Some((level, whose)) => match assign(cfg, Setting::Loglevel, &Value::Arg(level.clone()), sys) {
+            Ok(()) => format!("{place}: 'logconfig_dict': the level of {whose} ({level}) is taken as loglevel; {rest}"),
+            Err(p) => format!(
+                "{place}: 'logconfig_dict': the level of {whose} is not one forkhorn has ({}); {rest}",
+                p.message
+            ),
+        },
+        None => format!(
+            "{place}: 'logconfig_dict': no level of the 'gunicorn.error' or root logger to take as loglevel; {rest}"
+        ),
+    }
 }
 
 /// [`assign`], and where text is refused, the text `"true"` or `"false"` (any case) as the
@@ -513,19 +578,58 @@ mod tests {
             app: "shop.wsgi:application".into(),
             umask: 0o22,
             secure_scheme_headers: vec![("X-FORWARDED-PROTO".into(), "https".into())],
+            hooks: Some("g.conf.py".into()),
             ..Config::default()
         };
         assert_eq!(cfg, want);
         assert_eq!(
             warnings,
             [
-                "g.conf.py:18: 'post_fork' is a gunicorn server hook, which forkhorn does not run yet: skipped",
                 "g.conf.py:21: 'postfork' is not a gunicorn server hook (did you mean 'post_fork'?): ignored",
-                "g.conf.py:22: 'logconfig_dict' is a gunicorn setting that forkhorn does not support: ignored",
+                "g.conf.py:22: 'logconfig_dict': no level of the 'gunicorn.error' or root logger to take as loglevel; its handlers, formatters and other loggers are ignored (forkhorn logs to errorlog, or syslog)",
                 "g.conf.py:23: 'WORKERS' is not a forkhorn setting: ignored (did you mean 'workers'?)",
                 "g.conf.py:24: 'environ' is not a forkhorn setting: ignored",
             ]
         );
+    }
+
+    #[test]
+    fn logconfig_dict_gives_its_level_unless_the_file_sets_loglevel() {
+        let logger = |level: &str| PyValue::Dict(vec![("level".into(), s(level))]);
+        let dict = |entries: Vec<(&str, PyValue)>| {
+            PyValue::Dict(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        };
+        let root_only = dict(vec![("version", PyValue::Int(1)), ("root", logger("WARNING"))]);
+        let both = dict(vec![
+            ("root", logger("DEBUG")),
+            ("loggers", dict(vec![("gunicorn.error", logger("ERROR"))])),
+        ]);
+        let rest = "its handlers, formatters and other loggers are ignored (forkhorn logs to errorlog, or syslog)";
+        let (cfg, warnings) = apply_names(vec![name("logconfig_dict", 3, root_only.clone())]).expect("valid");
+        assert_eq!(cfg.loglevel, LogLevel::Warning);
+        assert_eq!(
+            warnings,
+            [format!(
+                "g.conf.py:3: 'logconfig_dict': the level of the root logger (WARNING) is taken as loglevel; {rest}"
+            )]
+        );
+        let (cfg, _) = apply_names(vec![name("logconfig_dict", 3, both)]).expect("valid");
+        assert_eq!(cfg.loglevel, LogLevel::Error);
+        // The file's own loglevel wins, before or after the dict.
+        let (cfg, warnings) = apply_names(vec![
+            name("logconfig_dict", 3, root_only),
+            name("loglevel", 9, s("debug")),
+        ])
+        .expect("valid");
+        assert_eq!(cfg.loglevel, LogLevel::Debug);
+        assert_eq!(
+            warnings,
+            [format!("g.conf.py:3: 'logconfig_dict': the level of the root logger (WARNING) is not used, the file sets loglevel; {rest}")]
+        );
+        let (cfg, warnings) =
+            apply_names(vec![name("logconfig_dict", 3, dict(vec![("root", logger("LOUD"))]))]).expect("valid");
+        assert_eq!(cfg.loglevel, LogLevel::Info);
+        assert!(warnings[0].contains("is not one forkhorn has"), "{warnings:?}");
     }
 
     #[test]

@@ -696,6 +696,24 @@ pub(super) fn boolean(value: &Value) -> Result<bool, Problem> {
     }
 }
 
+/// `proxy_protocol`: a boolean, or one of gunicorn's modes (gunicorn 24 made it `off`, `auto`,
+/// `v1` or `v2`): `off` is false, the others true (forkhorn's PROXY reader takes either
+/// version whatever the mode).
+pub(super) fn proxy_mode(value: &Value) -> Result<bool, Problem> {
+    if let Value::Str(s) | Value::Arg(s) = value {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" => return Ok(false),
+            "auto" | "v1" | "v2" => return Ok(true),
+            _ => {}
+        }
+    }
+    boolean(value).map_err(|_| {
+        Problem::new(format!(
+            "expected true, false, \"off\", \"auto\", \"v1\" or \"v2\", got {value}"
+        ))
+    })
+}
+
 /// How a single string stands for a list.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Split {

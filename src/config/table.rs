@@ -8,9 +8,9 @@
 use super::render::{display, list, opt_display, opt_list, opt_path, opt_quoted, quote, quoted, secs};
 use super::setting::{
     access_format, account, allow_ips, app, bind_list, boolean, choice, env_pairs, existing_dir, facility, file_path,
-    forwarder_headers, integer, loglevel, one_line_name, path_list, scheme_headers, seconds, server_header, settings,
-    some_strings, some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli, Descriptor,
-    FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
+    forwarder_headers, integer, loglevel, one_line_name, path_list, proxy_mode, scheme_headers, seconds, server_header,
+    settings, some_strings, some_text, statsd_addr, switch_unless, syslog_addr, umask, worker_class, Account, Cli,
+    Descriptor, FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
 };
 use super::system::System;
 use super::{allow, AllowIps, BindAddr, LogLevel, WorkerClass};
@@ -20,6 +20,9 @@ use std::time::Duration;
 
 /// The warning for a gunicorn feature forkhorn may have one day (--paste, ...).
 const NOT_YET: &str = "is not supported by forkhorn yet and is ignored";
+/// The warning for gunicorn's Python logging configuration files.
+const PY_LOGGING: &str = "is ignored: forkhorn's log is set by loglevel, errorlog and the syslog settings, not by a \
+                          Python logging configuration (a gunicorn.conf.py's logconfig_dict gives its level)";
 /// The warning for gunicorn's HTTP/2 settings.
 const NO_H2: &str = "is ignored: forkhorn speaks HTTP/1.0 and 1.1 (a proxy in front of it can speak HTTP/2)";
 /// The warning for gunicorn's ASGI settings.
@@ -289,8 +292,10 @@ settings! {
     ProxyProtocol proxy_protocol: bool = false, {
         cli: Cli::long("--proxy-protocol").switch(),
         help: "Expect a PROXY protocol (v1 or v2) header at the start of each connection",
-        doc: "Expect a PROXY protocol header (v1 or v2) at the start of each connection.",
-        parse: |v, _| boolean(v),
+        doc: "Expect a PROXY protocol header (v1 or v2) at the start of each connection. gunicorn's modes (24 and \
+              later) are accepted in a config file: \"off\" is false; \"auto\", \"v1\" and \"v2\" are true, and \
+              each accepts both versions.",
+        parse: |v, _| proxy_mode(v),
         show: display,
     }
 
@@ -444,6 +449,21 @@ settings! {
         doc: "Import the app in the master, before forking, so workers share its memory.",
         parse: |v, _| boolean(v),
         show: display,
+    }
+
+    /// Python server hooks (gunicorn's `on_starting`, `post_fork`, ...): a module or a file.
+    Hooks hooks: Option<String> = None, {
+        cli: Cli::long("--hooks").value("MODULE"),
+        help: "Python server hooks (gunicorn's on_starting, post_fork, pre_request, ...): a module name or a .py file",
+        doc: "Python server hooks, gunicorn's (on_starting, when_ready, pre_fork, post_fork, post_worker_init, \
+              pre_request, post_request, child_exit, worker_exit, ...; see docs/GUNICORN.md): the functions \
+              of that name in a module importable from pythonpath or the app's directory (\"deploy.hooks\"), \
+              or in a .py file (a path ending in .py or containing a /, relative to where forkhorn \
+              starts). A gunicorn.conf.py that defines hooks sets this to itself. The master loads the \
+              hooks (starting Python for them) and the workers inherit them, whatever the app.",
+        example: "\"deploy/hooks.py\"",
+        parse: |v, _| some_text(v),
+        show: opt_quoted,
     }
 
     /// `--reload`: replace the workers when the app's code changes (development).
@@ -818,11 +838,12 @@ settings! {
     /// gunicorn's `root_path`, accepted so that a gunicorn command line or file keeps working.
     RootPath root_path: Option<String> = None, {
         cli: Cli::long("--root-path").value("STRING"),
-        help: "gunicorn's: the app's mount path. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: the path the app is mounted under. Not supported by forkhorn yet: accepted with a warning, \
-              no effect.",
+        help: "gunicorn's: the ASGI scope's root_path. Not applicable (WSGI only): accepted with a warning",
+        doc: "gunicorn's: the root_path of an ASGI app's scope (gunicorn 24 and later). forkhorn serves WSGI apps: \
+              accepted with a warning, no effect. A WSGI app's mount prefix is SCRIPT_NAME (the environment \
+              variable, or raw_env).",
         example: "\"/api\"",
-        ignored: NOT_YET,
+        ignored: NO_ASGI,
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
@@ -842,11 +863,11 @@ settings! {
     /// gunicorn's `logconfig`, accepted so that a gunicorn command line or file keeps working.
     Logconfig logconfig: Option<String> = None, {
         cli: Cli::long("--log-config").value("FILE"),
-        help: "gunicorn's: a logging.config .ini file. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: a logging.config .ini file. Not supported by forkhorn yet: accepted with a warning, no \
-              effect.",
+        help: "gunicorn's: a logging.config .ini file. Accepted with a warning, no effect (see loglevel)",
+        doc: "gunicorn's: a Python logging.config .ini file. Accepted with a warning, no effect: forkhorn's log is \
+              set by loglevel, errorlog and the syslog settings.",
         example: "\"logging.conf\"",
-        ignored: NOT_YET,
+        ignored: PY_LOGGING,
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
@@ -854,11 +875,11 @@ settings! {
     /// gunicorn's `logconfig_json`, accepted so that a gunicorn command line or file keeps working.
     LogconfigJson logconfig_json: Option<String> = None, {
         cli: Cli::long("--log-config-json").value("FILE"),
-        help: "gunicorn's: a logging.config JSON file. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: a logging.config JSON file. Not supported by forkhorn yet: accepted with a warning, no \
-              effect.",
+        help: "gunicorn's: a logging.config JSON file. Accepted with a warning, no effect (see loglevel)",
+        doc: "gunicorn's: a Python logging.config JSON file. Accepted with a warning, no effect: forkhorn's log is \
+              set by loglevel, errorlog and the syslog settings.",
         example: "\"logging.conf\"",
-        ignored: NOT_YET,
+        ignored: PY_LOGGING,
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
@@ -911,16 +932,15 @@ settings! {
         show: opt_quoted,
     }
 
-    /// gunicorn's `enable_backlog_metric`, accepted so that a gunicorn command line or file keeps working.
-    EnableBacklogMetric enable_backlog_metric: Option<bool> = None, {
+    /// Send the listening sockets' accept queue to statsd (gunicorn's `enable_backlog_metric`).
+    EnableBacklogMetric enable_backlog_metric: bool = false, {
         cli: Cli::long("--enable-backlog-metric").switch(),
-        help: "gunicorn's: send the socket backlog to statsd. Not supported yet: accepted with a warning",
-        doc: "gunicorn's: send the listening socket's backlog to statsd. Not supported by forkhorn yet: accepted with \
-              a warning, no effect.",
-        example: "true",
-        ignored: NOT_YET,
-        parse: |v, _| switch_unless(v, false),
-        show: opt_display,
+        help: "Send the connections waiting in the listening sockets' accept queues to statsd (gunicorn.backlog)",
+        doc: "With statsd_host, the master sends once a second the number of connections waiting to be accepted \
+              on its TCP listening sockets, summed, as the histogram gunicorn.backlog (as gunicorn does, from \
+              Linux's TCP_INFO). Unix sockets, and reuse_port sockets (each worker's own), are not counted.",
+        parse: |v, _| boolean(v),
+        show: display,
     }
 
     /// The TLS private key (gunicorn's `keyfile`); unset, it is read from `certfile`.

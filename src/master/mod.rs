@@ -2,13 +2,15 @@
 //! into lifecycle changes: reload by rolling replacement, binary upgrade, graceful and fast
 //! stop; with `reload`, a change to the app's files starts the same reload as HUP. It never
 //! parses HTTP, and runs application code only to import a Python app once for all workers
-//! (`preload_app`). `docs/LIFECYCLE.md` draws the states.
+//! (`preload_app`) and to call the server hooks (`hooks`: `on_starting`, `pre_fork`,
+//! `child_exit`, ...) at their moments. `docs/LIFECYCLE.md` draws the states.
 
 mod upgrade;
 mod watch;
 
 use crate::app::{AppError, Application, Loader};
 use crate::config::{Config, ConfigError};
+use crate::hooks::{Event, ServerHooks, WorkerId};
 use crate::sys::heartbeat::{monotonic_ms, Heartbeat};
 use crate::sys::pidfile::{Pidfile, PidfileError};
 use crate::sys::{self, Listener};
@@ -155,8 +157,10 @@ enum State {
 struct Master<'h> {
     hooks: Hooks<'h>,
     cfg: Config,
-    /// Run around each fork when the app was preloaded into the master.
+    /// Run around each fork when the master has an interpreter (a preloaded app, server hooks).
     fork_hooks: Option<Box<dyn crate::app::ForkHooks>>,
+    /// The server hooks (`hooks`), loaded here and inherited by the workers.
+    server_hooks: Option<Box<dyn ServerHooks>>,
     /// The generation new workers are spawned in; workers of older ones are replaced.
     generation: u64,
     /// The highest generation ever started (a rolled-back number is not reused).
@@ -271,6 +275,25 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     // service: umask, logs, user/group; sockets passed by systemd replace `bind`.
     let service = crate::service::MasterService::start(&cfg)?;
     crate::service::apply_activation(&mut cfg).map_err(crate::service::ServiceError::from)?;
+    // After blocking signals, as for preload_app below.
+    let server_hooks = match crate::loader::load_hooks(&cfg) {
+        Ok(hooks) => hooks,
+        Err(e) => {
+            log::error!("Failed to load the server hooks: {e}");
+            return Ok(worker::EXIT_BOOT_ERROR);
+        }
+    };
+    if let Some(h) = &server_hooks {
+        // As gunicorn's arbiter announces its worker count while it is built, then starts.
+        h.call(
+            cfg.workers,
+            Event::NworkersChanged {
+                new: cfg.workers,
+                old: None,
+            },
+        );
+        h.call(cfg.workers, Event::OnStarting);
+    }
     let mut inherited = sys::listen::take_inherited();
     let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg), &mut inherited)?;
     drop(inherited);
@@ -295,6 +318,10 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
         },
         false => None,
     };
+    let fork_hooks = fork_hooks.or_else(|| server_hooks.as_ref().map(|h| h.fork_hooks()));
+    if let Some(h) = &server_hooks {
+        h.call(cfg.workers, Event::WhenReady);
+    }
     let poll = Poll::new().map_err(MasterError::Poll)?;
     poll.registry()
         .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
@@ -310,6 +337,7 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
         hooks,
         cfg,
         fork_hooks,
+        server_hooks,
         generation: 1,
         newest: 1,
         listeners: listeners.into_iter().map(Rc::new).collect(),
@@ -341,15 +369,34 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
         }
     }
     log::info!("Shutting down: Master");
+    m.hook(Event::OnExit);
     result.map(|()| m.exit_code)
 }
 
 impl Master<'_> {
+    /// Calls the server hook for `event`, if there are hooks.
+    fn hook(&self, event: Event) {
+        if let Some(h) = &self.server_hooks {
+            h.call(self.cfg.workers, event);
+        }
+    }
+
+    /// A worker as hooks see it.
+    fn worker_id(&self, id: usize, pid: Option<Pid>) -> WorkerId {
+        WorkerId {
+            age: id,
+            pid: pid.map(Pid::as_raw),
+            ppid: std::process::id() as i32,
+        }
+    }
+
     fn main_loop(&mut self) -> Result<(), MasterError> {
         let mut events = Events::with_capacity(64);
         loop {
             self.converge()?;
-            self.service.supervising(self.workers.len()); // service: statsd
+            let listeners = &self.listeners;
+            let backlog = || listeners.iter().filter_map(|l| l.accept_queue()).map(u64::from).sum();
+            self.service.supervising(self.workers.len(), &backlog); // service: statsd
             if let State::Stopping { .. } = self.state {
                 if self.workers.is_empty() {
                     return Ok(());
@@ -409,6 +456,10 @@ impl Master<'_> {
         if !self.workers.is_empty() {
             at(Duration::from_secs(1));
         }
+        // service: gunicorn.backlog is sent once a second, paused (WINCH) too.
+        if self.cfg.enable_backlog_metric && self.cfg.statsd_host.is_some() {
+            at(Duration::from_secs(1));
+        }
         wake
     }
 
@@ -437,11 +488,13 @@ impl Master<'_> {
                 Signal::SIGTTIN => {
                     self.cfg.workers += 1;
                     log::info!("Number of workers: {}", self.cfg.workers);
+                    self.workers_changed(self.cfg.workers - 1);
                 }
                 // Never fewer than one worker.
                 Signal::SIGTTOU if self.cfg.workers > 1 => {
                     self.cfg.workers -= 1;
                     log::info!("Number of workers: {}", self.cfg.workers);
+                    self.workers_changed(self.cfg.workers + 1);
                 }
                 Signal::SIGUSR1 => {
                     self.service.reopen_logs(); // service: reopen the error log
@@ -452,6 +505,14 @@ impl Master<'_> {
                 _ => {}
             }
         }
+    }
+
+    /// `nworkers_changed`: the target is now `cfg.workers`, and was `old`.
+    fn workers_changed(&self, old: usize) {
+        self.hook(Event::NworkersChanged {
+            new: self.cfg.workers,
+            old: Some(old),
+        });
     }
 
     /// HUP: re-read the configuration and replace the workers, one new ready worker for one old
@@ -509,6 +570,13 @@ impl Master<'_> {
             return;
         }
         crate::logging::set_level(cfg.loglevel);
+        if cfg.hooks != self.cfg.hooks {
+            log::warn!(
+                "hooks changed to {}: the hooks loaded at start-up stay until a restart (or USR2)",
+                cfg.hooks.as_deref().unwrap_or("none")
+            );
+        }
+        let old_workers = self.cfg.workers;
         let previous = Fallback {
             cfg: std::mem::replace(&mut self.cfg, cfg),
             generation: self.generation,
@@ -529,6 +597,13 @@ impl Master<'_> {
             self.generation,
             self.cfg.workers
         );
+        // As gunicorn's reload: the new settings, the worker count, then on_reload, before the
+        // new workers are forked.
+        if let Some(h) = &self.server_hooks {
+            h.configure(&self.cfg);
+        }
+        self.workers_changed(old_workers);
+        self.hook(Event::OnReload);
     }
 
     /// `reload`: once the changed files have gone quiet, reload as HUP does. Paused (WINCH) or
@@ -557,6 +632,9 @@ impl Master<'_> {
         self.generation = fb.generation;
         self.listeners = fb.listeners;
         crate::logging::set_level(self.cfg.loglevel);
+        if let Some(h) = &self.server_hooks {
+            h.configure(&self.cfg);
+        }
         // service: the logs as they were; READY=1 ends the reload.
         if let Err(e) = self.service.reconfigure(&self.cfg) {
             log::error!("{e}");
@@ -724,6 +802,9 @@ impl Master<'_> {
         let cfg = &self.cfg;
         let loader = self.hooks.loader;
         let beat = &heartbeat;
+        let ppid = std::process::id() as i32;
+        self.hook(Event::PreFork(self.worker_id(id, None)));
+        let server_hooks = self.server_hooks.as_deref();
         let hooks = self.fork_hooks.as_deref();
         if let Some(h) = hooks {
             h.before_fork();
@@ -739,6 +820,12 @@ impl Master<'_> {
                 to_master: write_end,
                 loader,
                 heartbeat: beat,
+                hooks: server_hooks,
+                id: WorkerId {
+                    age: id,
+                    pid: None,
+                    ppid,
+                },
             })
         });
         if let Some(h) = hooks {
@@ -885,7 +972,9 @@ impl Master<'_> {
                 continue;
             };
             let _ = self.poll.registry().deregister(&mut SourceFd(&slot.pipe.as_raw_fd()));
+            let id = self.worker_id(slot.id, Some(pid));
             self.worker_exited(pid, slot, status);
+            self.hook(Event::ChildExit(id));
         }
     }
 
@@ -927,6 +1016,9 @@ impl Master<'_> {
     fn start_upgrade(&mut self) {
         if self.state != State::Running && self.state != State::Paused {
             return;
+        }
+        if !self.upgrade.handed_over() {
+            self.hook(Event::PreExec);
         }
         let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
         self.upgrade.start(&listeners, &mut self.pidfile);

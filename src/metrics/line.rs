@@ -66,6 +66,13 @@ impl Packer {
         self.push();
     }
 
+    /// `NAME:V|h`, a histogram sample (gunicorn's `gunicorn.backlog`).
+    pub(super) fn histogram(&mut self, name: &str, value: u64) {
+        self.line.clear();
+        let _ = write!(self.line, "{}{name}:{value}|h", self.prefix);
+        self.push();
+    }
+
     /// `NAME:MS|ms`, with `|@RATE` when only that fraction of the timings is sent.
     pub(super) fn timer(&mut self, name: &str, ms: f64, rate: f64) {
         self.line.clear();
@@ -126,11 +133,13 @@ mod tests {
         p.gauge("gunicorn.workers", 4);
         p.timer("gunicorn.request.duration", 12.3456, 1.0);
         p.timer("gunicorn.request.duration", 0.5, 0.25);
+        p.histogram("gunicorn.backlog", 7);
         assert_eq!(
             sent(&p),
             [
                 "gunicorn.requests:3|c\ngunicorn.request.status.404:2|c\ngunicorn.workers:4|g\n\
-              gunicorn.request.duration:12.346|ms\ngunicorn.request.duration:0.500|ms|@0.250000"
+              gunicorn.request.duration:12.346|ms\ngunicorn.request.duration:0.500|ms|@0.250000\n\
+              gunicorn.backlog:7|h"
             ]
         );
 

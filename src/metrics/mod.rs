@@ -9,6 +9,7 @@
 //! | `gunicorn.request.status.<code>` | counter | each worker, per request |
 //! | `gunicorn.request.duration` | timer (ms) | each worker, per request (sampled, see [`Requests`]) |
 //! | `gunicorn.workers` | gauge | the master, when the number of workers changes |
+//! | `gunicorn.backlog` | histogram | the master, once a second with `enable_backlog_metric`: connections waiting in the accept queues |
 //! | `gunicorn.log.error`, `gunicorn.log.warning` | counter | every process, per error-log line |
 //!
 //! Each name starts with `statsd_prefix` and a dot when a prefix is set, and each line ends with
@@ -242,6 +243,8 @@ pub struct MasterMetrics {
     statsd: Statsd,
     /// The last number of workers sent.
     workers: Option<usize>,
+    /// `enable_backlog_metric`.
+    backlog: bool,
 }
 
 impl MasterMetrics {
@@ -254,17 +257,25 @@ impl MasterMetrics {
             return Ok(None);
         };
         let statsd = Statsd::open(&found, cfg)?;
-        Ok(Some(MasterMetrics { statsd, workers: None }))
+        Ok(Some(MasterMetrics {
+            statsd,
+            workers: None,
+            backlog: cfg.enable_backlog_metric,
+        }))
     }
 
     /// Called on every turn of the master's loop with the number of worker processes: the
-    /// gauge when it changed (as gunicorn sends it), the error-log counters once a second.
-    pub fn tick(&mut self, workers: usize, now: Instant) {
+    /// gauge when it changed (as gunicorn sends it), the error-log counters once a second, and
+    /// with `enable_backlog_metric` the `backlog` (asked only then) once a second too.
+    pub fn tick(&mut self, workers: usize, backlog: &dyn Fn() -> u64, now: Instant) {
         if self.workers != Some(workers) {
             self.workers = Some(workers);
             self.statsd.gauge("gunicorn.workers", workers as u64);
         }
         if self.statsd.due(now) {
+            if self.backlog {
+                self.statsd.packer.histogram("gunicorn.backlog", backlog());
+            }
             self.statsd.flush(None);
         }
     }

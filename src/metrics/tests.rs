@@ -120,11 +120,13 @@ fn the_master_sends_the_workers_gauge_when_it_changes() {
     let mut m = MasterMetrics {
         statsd: client("app"),
         workers: None,
+        backlog: false,
     };
     let now = m.statsd.last_flush;
-    m.tick(2, now);
-    m.tick(2, now);
-    m.tick(3, now);
+    let unasked = || -> u64 { panic!("the backlog is asked only with enable_backlog_metric") };
+    m.tick(2, &unasked, now);
+    m.tick(2, &unasked, now);
+    m.tick(3, &unasked, now);
     assert_eq!(
         lines(&m.statsd),
         ["app.gunicorn.workers:2|g", "app.gunicorn.workers:3|g"]

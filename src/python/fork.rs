@@ -35,6 +35,11 @@ pub(super) fn preloaded_with(app: Py<PyAny>) -> Box<dyn ForkHooks> {
     Box::new(CpythonFork { gil: Cell::new(None) })
 }
 
+/// The fork protocol alone, for a master whose interpreter holds server hooks but no app.
+pub(super) fn cpython_fork() -> Box<dyn ForkHooks> {
+    Box::new(CpythonFork { gil: Cell::new(None) })
+}
+
 /// The GIL state taken in `before_fork`, released after the fork on both sides.
 struct CpythonFork {
     gil: Cell<Option<ffi::PyGILState_STATE>>,

@@ -94,11 +94,16 @@ impl Setup {
     }
 }
 
+/// Whether the interpreter runs in this process.
+pub fn started() -> bool {
+    // SAFETY: Py_IsInitialized only reads a flag.
+    unsafe { ffi::Py_IsInitialized() != 0 }
+}
+
 /// Starts the interpreter in this process if it is not running yet, then releases the GIL:
 /// callers attach with `Python::attach` for each piece of Python work.
 pub fn ensure_started(setup: &Setup) -> Result<(), InitError> {
-    // SAFETY: Py_IsInitialized only reads a flag.
-    if unsafe { ffi::Py_IsInitialized() } != 0 {
+    if started() {
         return Ok(());
     }
     if let Some(dir) = &setup.chdir {

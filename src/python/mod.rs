@@ -12,7 +12,9 @@
 //! - `config_file`: the evaluator mode that runs a Python config file (`gunicorn.conf.py`) in
 //!   a short-lived process and reports its module-level names;
 //! - `fork`: `preload_app`, the import in the master and the CPython fork protocol around
-//!   each fork.
+//!   each fork;
+//! - `hooks`: server hooks (gunicorn's `on_starting`, `post_fork`, `pre_request`, ...) from a
+//!   Python module, loaded in the master and inherited by the workers.
 //!
 //! The GIL is taken for each call into Python and released in between, so app threads run
 //! while the worker waits in poll.
@@ -24,6 +26,7 @@ mod environ;
 mod errors;
 mod file_wrapper;
 mod fork;
+mod hooks;
 mod input;
 mod interpreter;
 mod respond;
@@ -31,6 +34,7 @@ mod spec;
 
 pub use app::PythonApp;
 pub use config_file::evaluator_main;
+pub use hooks::load as load_hooks;
 pub use interpreter::{InitError, Setup};
 
 use crate::config::Config;
@@ -88,6 +92,14 @@ pub enum LoadError {
         /// The expression.
         expression: String,
     },
+    /// The server hooks module could not be loaded (missing, or it raised).
+    #[error("cannot load the server hooks from {location}: {reason}")]
+    LoadHooks {
+        /// The `hooks` setting.
+        location: String,
+        /// Python's traceback.
+        reason: String,
+    },
     /// Python failed while the app's per-worker state was made.
     #[error("cannot prepare the application: {0}")]
     Prepare(PyErr),
@@ -118,6 +130,16 @@ pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
 /// `preload_app`: imports the app in the master, once; the returned hooks must run around
 /// every fork so that the workers inherit a consistent interpreter.
 pub fn preload(cfg: &Config) -> Result<Box<dyn crate::app::ForkHooks>, LoadError> {
+    if interpreter::started() {
+        // Started for the server hooks, which leave the master where it is: the app is
+        // imported from `chdir` all the same, as without hooks.
+        if let Some(dir) = &cfg.chdir {
+            std::env::set_current_dir(dir).map_err(|source| InitError::ChangeDirectory {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+    }
     interpreter::ensure_started(&Setup::from_config(cfg))?;
     let spec = spec::parse(&cfg.app)?;
     let app = Python::attach(|py| spec::import(py, &spec))?;

@@ -154,7 +154,7 @@ fn parse_expression<'py>(py: Python<'py>, spec: &AppSpec) -> Result<Expression<'
 /// Whether `err` says that `module` itself, or a package above it, does not exist: then its
 /// message says it all. An import that fails inside the module's code (a missing dependency,
 /// `from x import y` with no `y`) names another module, and its traceback shows which line.
-fn is_not_there(py: Python<'_>, err: &PyErr, module: &str) -> bool {
+pub(super) fn is_not_there(py: Python<'_>, err: &PyErr, module: &str) -> bool {
     if !err.is_instance_of::<PyImportError>(py) {
         return false;
     }
@@ -168,7 +168,7 @@ fn is_not_there(py: Python<'_>, err: &PyErr, module: &str) -> bool {
 /// One line for a Python exception. `message_only`: the exception's message says it all
 /// (`No module named 'x'`); otherwise the type leads, and the traceback goes to the error log
 /// first, since the fault is in the app's code.
-fn describe(py: Python<'_>, err: &PyErr, message_only: bool) -> String {
+pub(super) fn describe(py: Python<'_>, err: &PyErr, message_only: bool) -> String {
     if message_only {
         return err.value(py).to_string();
     }

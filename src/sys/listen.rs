@@ -106,6 +106,34 @@ impl Listener {
         }
     }
 
+    /// The connections waiting in this socket's accept queue: Linux's `tcpi_unacked` of a
+    /// listening TCP socket, which gunicorn's `enable_backlog_metric` reads too. `None` for a
+    /// Unix socket, or when TCP_INFO cannot be read.
+    pub fn accept_queue(&self) -> Option<u32> {
+        let ListenerKind::Tcp(l) = &self.kind else {
+            return None;
+        };
+        let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: `info` is writable for `len` bytes and `len` is a valid socklen_t the kernel
+        // updates; the descriptor is this listener's, open while `l` lives.
+        let rc = unsafe {
+            libc::getsockopt(
+                l.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return None;
+        }
+        // SAFETY: tcp_info is plain integers, so the zeroed value is valid whatever part of it
+        // the kernel filled in.
+        Some(unsafe { info.assume_init() }.tcpi_unacked)
+    }
+
     /// The local TCP address, for SERVER_NAME/SERVER_PORT.
     pub fn local_tcp(&self) -> Option<SocketAddr> {
         match &self.kind {

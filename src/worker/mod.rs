@@ -11,6 +11,7 @@ mod tls;
 
 use crate::app::{self, Application, Environ};
 use crate::config::Config;
+use crate::hooks::{Event, ServerHooks, WorkerId};
 use crate::http::date::DateCache;
 use crate::logging::AccessLog;
 use crate::sys::heartbeat::Heartbeat;
@@ -125,14 +126,65 @@ pub struct Spec<'a> {
     pub loader: app::Loader<'a>,
     /// This worker's heartbeat page, shared with the master.
     pub heartbeat: &'a Heartbeat,
+    /// The server hooks, inherited from the master.
+    pub hooks: Option<&'a dyn ServerHooks>,
+    /// This worker as hooks see it (its pid is filled in after fork).
+    pub id: WorkerId,
 }
 
 /// The message a worker writes on its pipe when it has served `max_requests` and is draining:
 /// the master starts its replacement at once.
 pub const RETIRING: u8 = b'M';
 
-/// Runs a worker until it is told to stop; returns the process exit status.
-pub fn run(spec: Spec<'_>) -> i32 {
+/// Runs a worker until it is told to stop; returns the process exit status. Server hooks:
+/// `post_fork` first, `worker_exit` last, whatever happened between, as in gunicorn.
+pub fn run(mut spec: Spec<'_>) -> i32 {
+    spec.id.pid = Some(std::process::id() as i32);
+    let (hooks, id, workers) = (spec.hooks, spec.id, spec.cfg.workers);
+    if let Some(h) = hooks {
+        h.call(workers, Event::PostFork(id));
+        if h.defines("worker_abort") {
+            // Before the app can start threads, which would inherit SIGABRT unblocked and so
+            // might receive it instead of the thread that runs the hook (see `watch_abort`).
+            let _ = abort_signal().thread_block();
+        }
+    }
+    let status = run_app(spec);
+    if let Some(h) = hooks {
+        h.call(workers, Event::WorkerExit(id));
+    }
+    status
+}
+
+/// The signal set of SIGABRT alone.
+fn abort_signal() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGABRT);
+    set
+}
+
+/// `worker_abort`: SIGABRT, which the master sends a worker that outstayed `timeout`, is taken
+/// by a thread of its own (blocked in every other one), which runs `abort` and ends the
+/// worker with status 1, as gunicorn's worker does. The loop (or the app) may be stuck: this
+/// thread is what still runs. An `abort()` of the process itself unblocks SIGABRT in the
+/// aborting thread and kills the process as ever. The master's SIGKILL follows a second later.
+fn watch_abort(abort: Box<dyn FnOnce() + Send>) -> io::Result<()> {
+    let set = abort_signal();
+    set.thread_block().map_err(io::Error::from)?;
+    std::thread::Builder::new().name("worker-abort".into()).spawn(move || {
+        if set.wait().is_ok() {
+            abort();
+            log::info!("Worker exiting (pid: {})", std::process::id());
+        }
+        // The loop's thread is stuck or busy: leave without unwinding it or running exit
+        // handlers that may wait for it.
+        // SAFETY: _exit ends the process at once; it touches no memory of this process.
+        unsafe { libc::_exit(1) }
+    })?;
+    Ok(())
+}
+
+fn run_app(spec: Spec<'_>) -> i32 {
     crate::sys::proctitle::set(&crate::service::title("worker", spec.cfg));
     // service: syslog for this pid, raw_env, the access log, then user/group, before the app.
     let access = match crate::service::worker_start(spec.cfg) {
@@ -146,13 +198,21 @@ pub fn run(spec: Spec<'_>) -> i32 {
         // After worker_start, so that a SCRIPT_NAME from raw_env counts.
         Ok(app) => {
             let forwarded = spec.cfg.forwarder_headers.iter().any(|h| h == "SCRIPT_NAME");
-            app::mount::mount(app, forwarded)
+            let app = app::mount::mount(app, forwarded);
+            // Outside the mount: the hooks' request is the request as it came.
+            match spec.hooks {
+                Some(h) => h.wrap(app, spec.id),
+                None => app,
+            }
         }
         Err(e) => {
             log::error!("Worker failed to boot: {e}");
             return EXIT_BOOT_ERROR;
         }
     };
+    if let Some(h) = spec.hooks {
+        h.call(spec.cfg.workers, Event::PostWorkerInit(spec.id));
+    }
     match serve(spec, &*app, access) {
         Ok(()) => 0,
         Err(e) => {
@@ -176,6 +236,8 @@ pub struct Ctx<'a> {
     graceful: Duration,
     /// `max_worker_memory` in bytes (0: no limit).
     max_memory: u64,
+    /// The server hooks (`worker_int`), this worker as they see it, and the worker count.
+    hooks: Option<(&'a dyn ServerHooks, WorkerId, usize)>,
     /// Whether a worker whose application threads are busy leaves new connections to the
     /// others: only with other workers to take them, and threads that the app uses.
     defer_accepts: bool,
@@ -305,6 +367,9 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         .map_err(WorkerError::InstallSignals)?;
     // The master forks with every signal blocked; ours are handled now, so let them in.
     crate::sys::process::unblock_all_signals().map_err(|e| WorkerError::InstallSignals(e.into()))?;
+    if let Some(abort) = spec.hooks.and_then(|h| h.abort_hook(spec.cfg.workers, spec.id)) {
+        watch_abort(abort).map_err(WorkerError::InstallSignals)?;
+    }
 
     let mut listeners = Vec::with_capacity(spec.listeners.len());
     let mut shared = Vec::with_capacity(spec.listeners.len());
@@ -353,6 +418,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         max_memory: spec.cfg.max_worker_memory.saturating_mul(1 << 20),
         defer_accepts: spec.cfg.workers > 1 && spec.cfg.threaded() && app.may_wait(),
         tls: spec.cfg.tls.as_ref().map(|t| std::sync::Arc::clone(&t.config)),
+        hooks: spec.hooks.map(|h| (h, spec.id, spec.cfg.workers)),
     };
     let mut io = Io {
         poll,
@@ -420,6 +486,9 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         if busy > 0 {
             log::debug!("{busy} request(s) still in application threads at exit");
             io.access.flush();
+            if let Some((h, id, workers)) = ctx.hooks {
+                h.call(workers, Event::WorkerExit(id));
+            }
             std::process::exit(0);
         }
         result
@@ -578,6 +647,11 @@ impl Io {
                     // already said it in begin_stop).
                     if self.life == Life::Serving {
                         log::info!("Worker exiting (pid: {})", std::process::id());
+                    }
+                    if self.life != Life::Quitting {
+                        if let Some((h, id, workers)) = ctx.hooks {
+                            h.call(workers, Event::WorkerInt(id));
+                        }
                     }
                     self.life = Life::Quitting;
                 }

@@ -398,7 +398,6 @@ fn bind_lists() {
 #[test]
 fn switches_and_booleans() {
     let all = [
-        Setting::ProxyProtocol,
         Setting::ReusePort,
         Setting::BatchResponses,
         Setting::PreloadApp,
@@ -419,6 +418,26 @@ fn switches_and_booleans() {
         assert_eq!(refused(s, str("true")), "expected true or false, got \"true\"");
         assert_eq!(refused(s, Value::Int(1)), "expected true or false, got 1");
     }
+}
+
+#[test]
+fn proxy_protocol_takes_a_boolean_or_gunicorns_modes() {
+    let on = |v: Value| try_set(Setting::ProxyProtocol, v).map(|c| c.proxy_protocol);
+    assert_eq!(on(Value::Bool(true)), Ok(true));
+    assert_eq!(on(Value::Bool(false)), Ok(false));
+    for mode in ["auto", "v1", "V2", " v2 "] {
+        assert_eq!(on(str(mode)), Ok(true), "{mode}");
+        assert_eq!(on(Value::Arg(mode.into())), Ok(true), "{mode}");
+    }
+    assert_eq!(on(str("off")), Ok(false));
+    assert_eq!(
+        refused(Setting::ProxyProtocol, str("v3")),
+        "expected true, false, \"off\", \"auto\", \"v1\" or \"v2\", got \"v3\""
+    );
+    assert_eq!(
+        refused(Setting::ProxyProtocol, Value::Int(1)),
+        "expected true, false, \"off\", \"auto\", \"v1\" or \"v2\", got 1"
+    );
 }
 
 #[test]

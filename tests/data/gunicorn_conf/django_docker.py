@@ -24,3 +24,7 @@ capture_output = True
 worker_tmp_dir = "/dev/shm"
 
 wsgi_app = "wsgi_apps:hello"
+
+
+def post_fork(server, worker):
+    server.log.info("Worker spawned (pid: %s)", worker.pid)

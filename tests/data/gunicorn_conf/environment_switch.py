@@ -21,3 +21,12 @@ forwarded_allow_ips = "10.0.0.0/8,127.0.0.1"
 statsd_host = "localhost:9125"
 statsd_prefix = "shop"
 sendfile = False
+
+
+def post_worker_init(worker):
+    worker.log.info("%s worker %s ready (parent %s)", ENV, worker.pid, worker.ppid)
+
+
+def nworkers_changed(server, new_value, old_value):
+    if old_value is not None:
+        server.log.info("workers: %s -> %s", old_value, new_value)

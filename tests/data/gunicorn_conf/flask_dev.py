@@ -13,3 +13,11 @@ accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
 timeout = 0
 wsgi_app = "wsgi_apps:hello"
+
+
+def pre_request(worker, req):
+    worker.log.debug("%s %s", req.method, req.path)
+
+
+def post_request(worker, req, environ, resp):
+    worker.log.debug("%s %s -> %s", req.method, req.path, resp.status)

@@ -18,3 +18,7 @@ timeout = 30
 graceful_timeout = timeout
 
 wsgi_app = "wsgi_apps:echo"
+
+
+def when_ready(server):
+    server.log.info("Server is ready. Spawning workers")

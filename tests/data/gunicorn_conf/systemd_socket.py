@@ -23,3 +23,11 @@ raw_env = [
 errorlog = "-"
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s'
 wsgi_app = "wsgi_apps:hello"
+
+
+def on_reload(server):
+    server.log.info("Reloading shop with %d workers", server.cfg.workers)
+
+
+def on_exit(server):
+    server.log.info("shop stopped (pid: %s)", server.pid)

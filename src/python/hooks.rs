@@ -1,0 +1,309 @@
+//! Server hooks written in Python ([`PythonHooks`]): the module that defines them (a
+//! `gunicorn.conf.py`, or the `hooks` setting's module or `.py` file) loaded in the master with
+//! the objects gunicorn's hooks receive (`hooks.py`), and [`HookedApp`], the app with
+//! `pre_request`/`post_request` around each call.
+//!
+//! The module is loaded once, in the master (whose interpreter exists only for it, or for
+//! `preload_app`); the workers inherit it through fork, whatever app they serve.
+
+use super::interpreter::{self, Setup};
+use super::LoadError;
+use crate::app::{AppError, Application, Body, BodyIter, Chunk, Environ, FileRegion, ForkHooks, StartResponse};
+use crate::config::Config;
+use crate::hooks::{Event, ServerHooks, WorkerId};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+use std::ffi::CString;
+use std::path::Path;
+
+/// The Python half: the objects passed to hooks, and calling them.
+const HOOKS_PY: &str = include_str!("hooks.py");
+
+/// The hooks of one module, loaded in this process (or inherited from the master).
+pub struct PythonHooks {
+    /// `hooks.py`, holding the hook functions.
+    module: Py<PyModule>,
+    /// The names of the hooks the module defines.
+    defined: Vec<String>,
+}
+
+/// `server.log`'s way to forkhorn's log: one entry at `level` (0 debug ... 4 critical).
+#[pyfunction(name = "_emit")]
+fn emit(level: u8, text: &str) {
+    let level = match level {
+        0 => log::Level::Debug,
+        1 => log::Level::Info,
+        2 => log::Level::Warn,
+        _ => log::Level::Error,
+    };
+    log::log!(level, "{text}");
+}
+
+/// Loads the hooks `location` names (the `hooks` setting: a `.py` file, or a module importable
+/// from `pythonpath` and the app's directory), starting the interpreter in this process first
+/// if it is not running. The master stays in its directory: `chdir` is put on `sys.path`
+/// instead of entered.
+pub fn load(cfg: &Config, location: &str) -> Result<PythonHooks, LoadError> {
+    // sys.path as a worker has it, which enters `chdir` first: pythonpath (relative to
+    // `chdir`), then `chdir` itself.
+    let mut pythonpath: Vec<_> = cfg
+        .pythonpath
+        .iter()
+        .map(|p| match &cfg.chdir {
+            Some(dir) => dir.join(p),
+            None => p.clone(),
+        })
+        .collect();
+    pythonpath.extend(cfg.chdir.iter().cloned());
+    let setup = Setup {
+        chdir: None,
+        pythonpath,
+        ..Setup::from_config(cfg)
+    };
+    interpreter::ensure_started(&setup)?;
+    // One line; the traceback goes to the error log first unless the module or file is
+    // simply not there.
+    let failed = |py: Python<'_>, e: PyErr| {
+        let missing = super::spec::is_not_there(py, &e, location)
+            || e.is_instance_of::<pyo3::exceptions::PyFileNotFoundError>(py);
+        LoadError::LoadHooks {
+            location: location.to_owned(),
+            reason: super::spec::describe(py, &e, missing),
+        }
+    };
+    let location = match is_file(location) {
+        true => std::path::absolute(location)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| location.to_owned()),
+        false => location.to_owned(),
+    };
+    Python::attach(|py| {
+        let code =
+            CString::new(HOOKS_PY).map_err(|e| failed(py, pyo3::exceptions::PyValueError::new_err(e.to_string())))?;
+        let module =
+            PyModule::from_code(py, &code, c"<forkhorn hooks>", c"_forkhorn_hooks").map_err(|e| failed(py, e))?;
+        module
+            .add_function(wrap_pyfunction!(emit, &module).map_err(|e| failed(py, e))?)
+            .map_err(|e| failed(py, e))?;
+        let defined: Vec<String> = module
+            .getattr("load")
+            .and_then(|f| f.call1((location.as_str(),)))
+            .and_then(|names| names.extract())
+            .map_err(|e| failed(py, e))?;
+        let hooks = PythonHooks {
+            module: module.unbind(),
+            defined,
+        };
+        hooks.configure_in(py, cfg);
+        Ok(hooks)
+    })
+}
+
+/// Whether the `hooks` setting names a file rather than a module.
+fn is_file(location: &str) -> bool {
+    location.ends_with(".py") || Path::new(location).components().count() > 1
+}
+
+impl PythonHooks {
+    fn configure_in(&self, py: Python<'_>, cfg: &Config) {
+        if let Err(e) = self.module.bind(py).call_method1("configure", (cfg.to_toml(),)) {
+            log::error!("hooks: cannot make server.cfg: {}", super::traceback(py, &e));
+        }
+    }
+}
+
+impl ServerHooks for PythonHooks {
+    fn defines(&self, name: &str) -> bool {
+        self.defined.iter().any(|d| d == name)
+    }
+
+    fn call(&self, num_workers: usize, event: Event) {
+        let name = event.name();
+        // post_fork also makes the worker object the request hooks receive.
+        if !self.defines(name) && !matches!(event, Event::PostFork(_)) {
+            return;
+        }
+        Python::attach(|py| {
+            let worker = |w: WorkerId| (w.age, w.pid, w.ppid);
+            let module = self.module.bind(py);
+            let result = match event {
+                Event::NworkersChanged { new, old } => {
+                    module.call_method1("call", (name, num_workers, py.None(), new, old))
+                }
+                Event::PreFork(w)
+                | Event::ChildExit(w)
+                | Event::PostFork(w)
+                | Event::PostWorkerInit(w)
+                | Event::WorkerInt(w)
+                | Event::WorkerAbort(w)
+                | Event::WorkerExit(w) => module.call_method1("call", (name, num_workers, worker(w))),
+                Event::OnStarting | Event::WhenReady | Event::OnReload | Event::PreExec | Event::OnExit => {
+                    module.call_method1("call", (name, num_workers, py.None()))
+                }
+            };
+            // `call` logs what a hook raised; this is the module's own failure.
+            if let Err(e) = result {
+                log::error!("Exception in {name} hook\n{}", super::traceback(py, &e));
+            }
+        });
+    }
+
+    fn configure(&self, cfg: &Config) {
+        Python::attach(|py| self.configure_in(py, cfg));
+    }
+
+    fn wrap(&self, app: Box<dyn Application>, _worker: WorkerId) -> Box<dyn Application> {
+        let post = self.defines("post_request");
+        if !self.defines("pre_request") && !post {
+            return app;
+        }
+        let module = Python::attach(|py| self.module.clone_ref(py));
+        Box::new(HookedApp { app, module, post })
+    }
+
+    fn abort_hook(&self, num_workers: usize, worker: WorkerId) -> Option<Box<dyn FnOnce() + Send>> {
+        if !self.defines("worker_abort") {
+            return None;
+        }
+        let hooks = PythonHooks {
+            module: Python::attach(|py| self.module.clone_ref(py)),
+            defined: self.defined.clone(),
+        };
+        Some(Box::new(move || {
+            hooks.call(num_workers, Event::WorkerAbort(worker));
+            hooks.call(num_workers, Event::WorkerExit(worker));
+        }))
+    }
+
+    fn fork_hooks(&self) -> Box<dyn ForkHooks> {
+        super::fork::cpython_fork()
+    }
+}
+
+/// An app with `pre_request` before each call and `post_request` once its response is done.
+pub struct HookedApp {
+    app: Box<dyn Application>,
+    module: Py<PyModule>,
+    /// `post_request` is defined.
+    post: bool,
+}
+
+/// A hook's exception, with its traceback, as the worker logs it.
+#[derive(Debug, thiserror::Error)]
+#[error("Exception in pre_request hook\n{0}")]
+struct HookRaised(String);
+
+/// The request object and the environ copy `post_request` receives.
+struct Pending {
+    module: Py<PyModule>,
+    req: Py<PyAny>,
+    environ: Py<PyDict>,
+}
+
+impl Pending {
+    /// Calls `post_request` with the response's `status` (0: none was chosen, the worker
+    /// answers 500), or with no response at all (`None`: pre_request raised).
+    fn done(&self, status: Option<u16>) {
+        let text = status.map(|status| {
+            let status = if status == 0 { 500 } else { status };
+            format!("{status} {}", crate::http::response::reason(status))
+        });
+        Python::attach(|py| {
+            let args = (self.req.bind(py), self.environ.bind(py), text);
+            if let Err(e) = self.module.bind(py).call_method1("post_request", args) {
+                log::error!("Exception in post_request hook\n{}", super::traceback(py, &e));
+            }
+        });
+    }
+}
+
+impl Application for HookedApp {
+    fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
+        let (pending, raised) = Python::attach(|py| -> Result<(Pending, Option<String>), AppError> {
+            let env = PyDict::new(py);
+            for (key, value) in environ.iter() {
+                env.set_item(key, value).map_err(|e| app_error(py, e))?;
+            }
+            let (req, raised): (Bound<'_, PyAny>, Option<String>) = self
+                .module
+                .bind(py)
+                .call_method1("pre_request", (env.clone(),))
+                .and_then(|r| r.extract())
+                .map_err(|e| app_error(py, e))?;
+            let pending = Pending {
+                module: self.module.clone_ref(py),
+                req: req.unbind(),
+                environ: env.unbind(),
+            };
+            Ok((pending, raised))
+        })?;
+        if let Some(traceback) = raised {
+            // As gunicorn's worker: the request fails, post_request still runs.
+            if self.post {
+                pending.done(None);
+            }
+            return Err(Box::new(HookRaised(traceback)));
+        }
+        let result = self.app.call(environ, sr);
+        if !self.post {
+            return result;
+        }
+        match result {
+            Ok(Body::Iter(inner)) => Ok(Body::Iter(Box::new(PostRequest {
+                inner,
+                status: sr.status(),
+                pending,
+            }))),
+            other => {
+                pending.done(Some(sr.status()));
+                other
+            }
+        }
+    }
+
+    fn reentrant(&self) -> bool {
+        self.app.reentrant()
+    }
+
+    fn pause_for_wait(&self) -> Option<Box<dyn std::any::Any>> {
+        self.app.pause_for_wait()
+    }
+
+    fn may_wait(&self) -> bool {
+        self.app.may_wait()
+    }
+
+    fn enter_thread(&self) -> Option<Box<dyn std::any::Any>> {
+        self.app.enter_thread()
+    }
+}
+
+/// The bridge's own failure around the hooks, as the worker logs it.
+fn app_error(py: Python<'_>, e: PyErr) -> AppError {
+    super::app::app_error(py, e)
+}
+
+/// A lazily produced body whose `post_request` runs when the server is done with it.
+struct PostRequest {
+    inner: Box<dyn BodyIter>,
+    /// The status chosen so far (a Python app may call start_response in its first chunk).
+    status: u16,
+    pending: Pending,
+}
+
+impl BodyIter for PostRequest {
+    fn next_chunk(&mut self, sr: &mut StartResponse<'_>) -> Option<Result<Chunk, AppError>> {
+        let chunk = self.inner.next_chunk(sr);
+        self.status = sr.status();
+        chunk
+    }
+
+    fn close(&mut self) {
+        self.inner.close();
+        self.pending.done(Some(self.status));
+    }
+
+    fn file(&mut self) -> Option<FileRegion> {
+        self.inner.file()
+    }
+}
