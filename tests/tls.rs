@@ -496,18 +496,24 @@ fn a_stalled_handshake_is_dropped_after_header_timeout() {
     let s = start(&pki, &["-w", "1", "--header-timeout", "1", "builtin:hello"], 1);
     let hello = client_hello(&pki);
     for sent in [&[][..], &hello[..hello.len() / 2]] {
-        // Timed from before the connection exists: the server's deadline starts after it.
+        // Timed from before the connection exists. The worker dates a connection from the
+        // loop turn that accepted it, which a starved machine can make a little earlier.
         let began = Instant::now();
         let mut c = s.connect();
         c.write_all(sent).unwrap();
         let mut buf = [0u8; 64];
-        // The server closes (without a byte: no handshake, no alert to send) rather than wait.
-        let n = c.read(&mut buf).unwrap_or(0);
+        // The server closes (without a byte: no handshake, no alert to send) rather than wait;
+        // a read that times out (WAIT) is a hang.
+        let n = match c.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+            Err(e) => panic!("sent {} bytes: {e}", sent.len()),
+        };
         let waited = began.elapsed();
         assert_eq!(n, 0, "sent {} bytes", sent.len());
         assert!(
-            waited >= Duration::from_secs(1),
-            "dropped after {waited:?}, before header_timeout"
+            waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
+            "dropped after {waited:?}, header_timeout being 1 s"
         );
     }
     // The worker serves on.

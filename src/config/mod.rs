@@ -231,7 +231,7 @@ impl Config {
         self.tls = None;
         let Some(certfile) = self.certfile.as_deref() else {
             return match self.keyfile {
-                Some(_) => Err(TlsError::KeyWithoutCert.into()),
+                Some(_) => Err(TlsError::FindCertfile.into()),
                 None => Ok(()),
             };
         };

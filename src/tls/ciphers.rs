@@ -58,10 +58,10 @@ const SUITES: [(&str, &str, SupportedCipherSuite); 9] = [
 pub enum CipherError {
     /// A name that is not one of [`SUITES`].
     #[error("{0:?} is not a cipher suite forkhorn's TLS has (it has {list})", list = known())]
-    Unknown(String),
+    FindSuite(String),
     /// Nothing but separators.
     #[error("the list names no cipher suite")]
-    Empty,
+    NameAny,
 }
 
 fn known() -> String {
@@ -81,13 +81,13 @@ pub fn parse(list: Option<&str>) -> Result<Vec<SupportedCipherSuite>, CipherErro
         let found = SUITES
             .iter()
             .find(|s| s.0.eq_ignore_ascii_case(name) || s.1.eq_ignore_ascii_case(name))
-            .ok_or_else(|| CipherError::Unknown(name.to_owned()))?;
+            .ok_or_else(|| CipherError::FindSuite(name.to_owned()))?;
         if !out.iter().any(|s| s.suite() == found.2.suite()) {
             out.push(found.2);
         }
     }
     if out.is_empty() {
-        return Err(CipherError::Empty);
+        return Err(CipherError::NameAny);
     }
     if !out.iter().any(|s| matches!(s, SupportedCipherSuite::Tls13(_))) {
         out.extend(
@@ -137,11 +137,11 @@ mod tests {
         assert_eq!(names("TLS_AES_128_GCM_SHA256 TLS_AES_128_GCM_SHA256").unwrap().len(), 1);
         assert_eq!(
             names("ECDHE-RSA-AES128-GCM-SHA256:RC4-MD5"),
-            Err(CipherError::Unknown("RC4-MD5".into()))
+            Err(CipherError::FindSuite("RC4-MD5".into()))
         );
-        assert_eq!(names(" : "), Err(CipherError::Empty));
+        assert_eq!(names(" : "), Err(CipherError::NameAny));
         assert_eq!(parse(None).unwrap().len(), SUITES.len());
-        assert!(CipherError::Unknown("HIGH".into())
+        assert!(CipherError::FindSuite("HIGH".into())
             .to_string()
             .contains("ECDHE-RSA-AES128-GCM-SHA256"));
     }

@@ -77,7 +77,7 @@ pub enum TlsError {
          decrypt it (openssl pkey -in KEY -out PLAIN) and protect the file instead",
         path.display()
     )]
-    EncryptedKey {
+    DecryptKey {
         /// The file.
         path: PathBuf,
     },
@@ -91,7 +91,7 @@ pub enum TlsError {
     },
     /// The key is not the certificate's.
     #[error("keyfile {}: the private key does not belong to the certificate in {}", key.display(), cert.display())]
-    MismatchKey {
+    MatchKey {
         /// The key file.
         key: PathBuf,
         /// The certificate file.
@@ -107,10 +107,10 @@ pub enum TlsError {
     },
     /// `keyfile` without `certfile`.
     #[error("keyfile is set but certfile is not: TLS needs the certificate too")]
-    KeyWithoutCert,
+    FindCertfile,
     /// `cert_reqs` 1 or 2 without `ca_certs`.
     #[error("cert_reqs {0}: client certificates need ca_certs, the CA certificates that sign them")]
-    NeedCa(u8),
+    FindCa(u8),
     /// The CA file gives no usable trust anchor.
     #[error("ca_certs {}: {what}", path.display())]
     LoadCa {
@@ -121,13 +121,13 @@ pub enum TlsError {
     },
     /// `ciphers` names something rustls does not have.
     #[error("ciphers: {0}")]
-    Ciphers(#[from] ciphers::CipherError),
+    ParseCiphers(#[from] ciphers::CipherError),
     /// The system's random source failed.
     #[error("cannot draw the session-ticket secret from the system's random source")]
     DrawSecret,
     /// rustls refused the combination.
     #[error("cannot set up TLS: {0}")]
-    Build(rustls::Error),
+    BuildConfig(rustls::Error),
 }
 
 /// A checked TLS configuration: what every TLS connection of a generation starts from. Made
@@ -225,7 +225,7 @@ impl Acceptor {
             false => read("keyfile", s.keyfile)?,
         };
         if is_encrypted(&key_pem) {
-            return Err(TlsError::EncryptedKey {
+            return Err(TlsError::DecryptKey {
                 path: s.keyfile.to_owned(),
             });
         }
@@ -244,14 +244,14 @@ impl Acceptor {
         });
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(TlsError::Build)?;
+            .map_err(TlsError::BuildConfig)?;
         let mut files = vec![s.certfile.to_owned()];
         if s.keyfile != s.certfile {
             files.push(s.keyfile.to_owned());
         }
         let builder = match (s.client_certs, s.ca_certs) {
             (ClientCerts::None, _) => builder.with_no_client_auth(),
-            (reqs, None) => return Err(TlsError::NeedCa(reqs as u8)),
+            (reqs, None) => return Err(TlsError::FindCa(reqs as u8)),
             (reqs, Some(ca)) => {
                 let bad = |what: String| TlsError::LoadCa {
                     path: ca.to_owned(),
@@ -273,7 +273,7 @@ impl Acceptor {
             }
         };
         let mut config = builder.with_single_cert(chain, key).map_err(|e| match e {
-            rustls::Error::InconsistentKeys(_) => TlsError::MismatchKey {
+            rustls::Error::InconsistentKeys(_) => TlsError::MatchKey {
                 key: s.keyfile.to_owned(),
                 cert: s.certfile.to_owned(),
             },
