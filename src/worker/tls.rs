@@ -246,6 +246,7 @@ impl TlsStream {
     pub fn send_file(&mut self, file: BorrowedFd<'_>, offset: &mut u64, count: usize) -> io::Result<usize> {
         self.send_sealed()?;
         if self.file_buf.is_empty() {
+            log::debug!("file body over TLS: encrypted in userspace (kernel TLS is not used)");
             self.file_buf = vec![0; FILE_CHUNK];
         }
         let want = count.min(FILE_CHUNK);
