@@ -36,6 +36,7 @@ mod metrics;
 mod python;
 mod service;
 mod sys;
+mod tls;
 #[doc(hidden)]
 pub mod unstable;
 mod worker;

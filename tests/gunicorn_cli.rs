@@ -215,17 +215,18 @@ fn gunicorn_command_lines_serve() {
             "builtin:hello",
         ])
         .log("sendfile is ignored: forkhorn always sends wsgi.file_wrapper files with sendfile(2)"),
-        // TLS flags: accepted, plain HTTP served, and said so.
+        // gunicorn's TLS flags that forkhorn has no use for: accepted, and ssl_version said so
+        // (TLS itself is tests/tls.rs).
         case(&[
             "-b",
             "127.0.0.1:0",
-            "--certfile",
-            "/etc/ssl/site.pem",
-            "--keyfile",
-            "/etc/ssl/site.key",
+            "--ssl-version",
+            "TLSv1_2",
+            "--do-handshake-on-connect",
+            "--suppress-ragged-eofs",
             "builtin:hello",
         ])
-        .log("certfile is ignored: forkhorn has no TLS and serves plain HTTP"),
+        .log("ssl_version is ignored: forkhorn negotiates TLS 1.2 or 1.3"),
         // Development script.
         case(&[
             "-b",

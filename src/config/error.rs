@@ -57,6 +57,9 @@ impl fmt::Display for Origin {
 /// program name (main adds `forkhorn: `).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The TLS files or settings cannot be used (the message names the setting and the file).
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The config file could not be read.
     #[error("{}: cannot read config file: {source}", show_path(path))]
     ReadFile {

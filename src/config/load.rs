@@ -138,7 +138,10 @@ pub fn load_from(cli: &CommandLine, env: &Environment) -> Result<(Config, Vec<St
         }
         None => None,
     };
-    merge_all(file, env, &env_args, cli, &Machine)
+    let (mut cfg, warnings) = merge_all(file, env, &env_args, cli, &Machine)?;
+    // Last: the TLS files are read and checked only for a configuration that is otherwise good.
+    cfg.load_tls()?;
+    Ok((cfg, warnings))
 }
 
 /// The flags of each variable of [`CMD_ARGS`] that is set and not blank.

@@ -222,6 +222,35 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Reads and checks the files of `certfile`, `keyfile` and `ca_certs` into the TLS
+    /// configuration the workers serve with (none without `certfile`). The loader calls it last;
+    /// the master calls it for a configuration built in code.
+    pub(crate) fn load_tls(&mut self) -> Result<(), ConfigError> {
+        use crate::tls::{Acceptor, ClientCerts, Settings, TlsError};
+        self.tls = None;
+        let Some(certfile) = self.certfile.as_deref() else {
+            return match self.keyfile {
+                Some(_) => Err(TlsError::FindCertfile.into()),
+                None => Ok(()),
+            };
+        };
+        let settings = Settings {
+            certfile: std::path::Path::new(certfile),
+            keyfile: std::path::Path::new(self.keyfile.as_deref().unwrap_or(certfile)),
+            ca_certs: self.ca_certs.as_deref().map(std::path::Path::new),
+            client_certs: match self.cert_reqs {
+                None | Some(0) => ClientCerts::None,
+                Some(1) => ClientCerts::Optional,
+                Some(_) => ClientCerts::Required,
+            },
+            ciphers: self.ciphers.as_deref(),
+        };
+        self.tls = Some(Acceptor::load(&settings)?);
+        Ok(())
+    }
+}
+
 impl LogLevel {
     /// The name as written in `loglevel` (gunicorn's, lower case).
     pub fn as_str(self) -> &'static str {

@@ -341,8 +341,8 @@ pub(crate) fn apply(
             None => match value {
                 PyValue::Module | PyValue::Class => {}
                 PyValue::Callable if name == "ssl_context" => warnings.push(format!(
-                    "{place}: 'ssl_context' is a gunicorn server hook that forkhorn never calls: it has no TLS \
-                     (terminate TLS in a proxy in front of it)"
+                    "{place}: 'ssl_context' is a gunicorn server hook that forkhorn never calls: its TLS is \
+                     rustls, set up from certfile, keyfile, ca_certs, cert_reqs and ciphers (docs/TLS.md)"
                 )),
                 PyValue::Callable if HOOKS.contains(&name.as_str()) => defines_hooks = true,
                 PyValue::Dict(entries) if name == "logconfig_dict" => {

@@ -81,6 +81,11 @@ macro_rules! settings {
         pub struct Config {
             /// The config file this came from, if any (re-read on HUP).
             pub config_file: Option<std::path::PathBuf>,
+            /// The TLS configuration `certfile` and the other TLS settings give, read and checked
+            /// when the configuration is loaded (or by the master, for one built in code); None
+            /// without `certfile`. Internal: set by forkhorn, never by a caller.
+            #[doc(hidden)]
+            pub tls: Option<crate::tls::Acceptor>,
             $($(#[$attr])* pub $field: $ty,)*
         }
 
@@ -88,6 +93,7 @@ macro_rules! settings {
             fn default() -> Self {
                 Config {
                     config_file: None,
+                    tls: None,
                     $($field: $default,)*
                 }
             }

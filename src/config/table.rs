@@ -20,9 +20,6 @@ use std::time::Duration;
 
 /// The warning for a gunicorn feature forkhorn may have one day (--paste, ...).
 const NOT_YET: &str = "is not supported by forkhorn yet and is ignored";
-/// The warning for gunicorn's TLS settings: serving plain HTTP where TLS was asked for is what
-/// the user must hear about first.
-const NO_TLS: &str = "is ignored: forkhorn has no TLS and serves plain HTTP; terminate TLS in a proxy in front of it";
 /// The warning for gunicorn's Python logging configuration files.
 const PY_LOGGING: &str = "is ignored: forkhorn's log is set by loglevel, errorlog and the syslog settings, not by a \
                           Python logging configuration (a gunicorn.conf.py's logconfig_dict gives its level)";
@@ -946,51 +943,56 @@ settings! {
         show: display,
     }
 
-    /// gunicorn's `keyfile`, accepted so that a gunicorn command line or file keeps working.
+    /// The TLS private key (gunicorn's `keyfile`); unset, it is read from `certfile`.
     Keyfile keyfile: Option<String> = None, {
         cli: Cli::long("--keyfile").value("FILE"),
-        help: "gunicorn's: the TLS private key. Accepted with a warning: forkhorn has no TLS",
-        doc: "gunicorn's: the TLS private key. Accepted with a warning, no effect: forkhorn has no TLS and serves \
-              plain HTTP; terminate TLS in a proxy in front of it.",
+        help: "TLS private key, PEM, unencrypted (default: read from certfile)",
+        doc: "The private key of `certfile`'s certificate, PEM (PKCS#8, PKCS#1 or SEC1), unencrypted: \
+              forkhorn does not ask for passphrases, so an encrypted key is refused at start. Unset, the key \
+              is read from the certfile, as gunicorn does. Read by the master before anything is bound and \
+              again at each HUP; a key that does not belong to the certificate is an error.",
         example: "\"/etc/ssl/private/site.key\"",
-        section: "TLS (gunicorn's, accepted without effect)",
-        ignored: NO_TLS,
+        section: "TLS",
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
 
-    /// gunicorn's `certfile`, accepted so that a gunicorn command line or file keeps working.
+    /// The TLS certificate chain (gunicorn's `certfile`): with it, every TCP listener speaks TLS.
     Certfile certfile: Option<String> = None, {
         cli: Cli::long("--certfile").value("FILE"),
-        help: "gunicorn's: the TLS certificate. Accepted with a warning: forkhorn has no TLS",
-        doc: "gunicorn's: the TLS certificate. Accepted with a warning, no effect: forkhorn has no TLS and serves \
-              plain HTTP; terminate TLS in a proxy in front of it.",
+        help: "TLS certificate chain, PEM, leaf first: every TCP bind serves HTTPS",
+        doc: "The server's certificate chain, PEM, the server's own certificate first. Setting it turns on \
+              TLS (1.2 and 1.3, ALPN http/1.1) on every TCP bind, as in gunicorn; Unix-socket binds stay \
+              plain HTTP (a proxy on the same host connects there). The files are read and checked by the \
+              master before anything is bound (missing, unreadable, not PEM, expired or not yet valid, a \
+              key that is not the certificate's: one line, exit 2) and re-read at each HUP, which rotates \
+              certificates without dropping a connection (a bad new file keeps the old workers serving). \
+              See docs/TLS.md.",
         example: "\"/etc/ssl/certs/site.pem\"",
-        ignored: NO_TLS,
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
 
-    /// gunicorn's `ca_certs`, accepted so that a gunicorn command line or file keeps working.
+    /// The CAs that sign client certificates (gunicorn's `ca_certs`).
     CaCerts ca_certs: Option<String> = None, {
         cli: Cli::long("--ca-certs").value("FILE"),
-        help: "gunicorn's: the CA certificates for client certificates. Accepted with a warning: forkhorn has no TLS",
-        doc: "gunicorn's: the CA certificates for client certificates. Accepted with a warning, no effect: forkhorn \
-              has no TLS and serves plain HTTP; terminate TLS in a proxy in front of it.",
-        example: "\"/etc/ssl/certs/ca.pem\"",
-        ignored: NO_TLS,
+        help: "CA certificates (PEM) that client certificates are verified against (cert_reqs 1 or 2)",
+        doc: "The CA certificates, PEM, that client certificates must chain to; needed by `cert_reqs` 1 and 2.",
+        example: "\"/etc/ssl/certs/clients-ca.pem\"",
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
 
-    /// gunicorn's `ciphers`, accepted so that a gunicorn command line or file keeps working.
+    /// The cipher suites offered (gunicorn's `ciphers`), OpenSSL's names.
     Ciphers ciphers: Option<String> = None, {
         cli: Cli::long("--ciphers").value("STRING"),
-        help: "gunicorn's: the TLS ciphers. Accepted with a warning: forkhorn has no TLS",
-        doc: "gunicorn's: the TLS ciphers. Accepted with a warning, no effect: forkhorn has no TLS and serves plain \
-              HTTP; terminate TLS in a proxy in front of it.",
-        example: "\"ECDHE+AESGCM\"",
-        ignored: NO_TLS,
+        help: "TLS cipher suites, OpenSSL or IANA names separated by ':' (default: all rustls has)",
+        doc: "The cipher suites to offer, in order of preference, by OpenSSL's or IANA's names separated by \
+              `:`: TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256 (TLS 1.3) and \
+              ECDHE-{ECDSA,RSA}-{AES128-GCM-SHA256,AES256-GCM-SHA384,CHACHA20-POLY1305} (TLS 1.2). A list of \
+              only TLS 1.2 suites keeps TLS 1.3's, as OpenSSL does. OpenSSL's keywords (HIGH, !aNULL) and \
+              suites rustls does not have (CBC, RSA key exchange) are refused at start with their name.",
+        example: "\"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256\"",
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
@@ -998,50 +1000,62 @@ settings! {
     /// gunicorn's `ssl_version`, accepted so that a gunicorn command line or file keeps working.
     SslVersion ssl_version: Option<String> = None, {
         cli: Cli::long("--ssl-version").value("STRING"),
-        help: "gunicorn's: the TLS version (deprecated in gunicorn). Accepted with a warning: forkhorn has no TLS",
-        doc: "gunicorn's: the TLS version (deprecated in gunicorn). Accepted with a warning, no effect: forkhorn has \
-              no TLS and serves plain HTTP; terminate TLS in a proxy in front of it.",
+        help: "gunicorn's: the TLS version (deprecated in gunicorn). Accepted with a warning: TLS 1.2 and 1.3",
+        doc: "gunicorn's: the TLS version (deprecated in gunicorn). Accepted with a warning, no effect: forkhorn \
+              negotiates TLS 1.2 or 1.3 and nothing older.",
         example: "\"TLSv1_2\"",
-        ignored: NO_TLS,
+        ignored: "is ignored: forkhorn negotiates TLS 1.2 or 1.3 (gunicorn deprecates ssl_version too)",
         parse: |v, _| some_text(v),
         show: opt_quoted,
     }
 
-    /// gunicorn's `cert_reqs`, accepted so that a gunicorn command line or file keeps working.
+    /// Client certificates (gunicorn's `cert_reqs`): 0 none, 1 optional, 2 required.
     CertReqs cert_reqs: Option<u64> = None, {
         cli: Cli::long("--cert-reqs").value("INT"),
-        help: "gunicorn's: whether client certificates are required, 0 to 2. Accepted with a warning: forkhorn has no \
-               TLS",
-        doc: "gunicorn's: whether client certificates are required (0, 1 or 2). Accepted with a warning, no effect: \
-              forkhorn has no TLS.",
-        example: "1",
-        ignored: NO_TLS,
+        help: "Client certificates: 0 not asked, 1 optional, 2 required (verified against ca_certs)",
+        doc: "Whether clients present certificates, Python's `ssl.CERT_*` as gunicorn takes them: 0 (the \
+              default) none is asked for; 1 one is asked for, a client without is served and one whose \
+              certificate does not verify against `ca_certs` is refused; 2 a client without a valid \
+              certificate is refused at the handshake. The environ tells them apart: SSL_CLIENT_VERIFY is \
+              SUCCESS or NONE, and SSL_CLIENT_S_DN and SSL_CLIENT_CERT carry a verified certificate.",
+        example: "2",
         parse: |v, _| Ok(Some(integer(v, Range::new(0, 2, "0, 1 or 2"))?).filter(|&n| n != 0)),
         show: opt_display,
     }
 
-    /// gunicorn's `suppress_ragged_eofs`, accepted so that a gunicorn command line or file keeps working.
+    /// gunicorn's `suppress_ragged_eofs`, accepted: forkhorn always does what its default does.
     SuppressRaggedEofs suppress_ragged_eofs: Option<bool> = None, {
         cli: Cli::long("--suppress-ragged-eofs").switch(),
-        help: "gunicorn's: on by default. Accepted; forkhorn has no TLS",
-        doc: "gunicorn's: treat a TLS connection closed without close_notify as a plain end of file (on by default). \
-              Accepted, no effect: forkhorn has no TLS.",
+        help: "gunicorn's: on by default. Accepted; a TLS close without close_notify is an end of file",
+        doc: "gunicorn's: treat a TLS connection closed without close_notify as a plain end of file (on by \
+              default). Accepted; forkhorn always does so (HTTP's own framing tells a cut request body).",
         example: "false",
-        ignored: NO_TLS,
         parse: |v, _| switch_unless(v, true),
         show: opt_display,
     }
 
-    /// gunicorn's `do_handshake_on_connect`, accepted so that a gunicorn command line or file keeps working.
+    /// gunicorn's `do_handshake_on_connect`, accepted: the handshake always starts at accept.
     DoHandshakeOnConnect do_handshake_on_connect: Option<bool> = None, {
         cli: Cli::long("--do-handshake-on-connect").switch(),
-        help: "gunicorn's: TLS handshake at accept. Accepted with a warning: forkhorn has no TLS",
-        doc: "gunicorn's: do the TLS handshake when the connection is accepted. Accepted with a warning, no effect: \
-              forkhorn has no TLS.",
+        help: "gunicorn's: TLS handshake at accept. Accepted; the worker's loop always does it so",
+        doc: "gunicorn's: do the TLS handshake when the connection is accepted. Accepted; forkhorn's worker \
+              always starts the handshake at accept, driven by its event loop without blocking, and counts \
+              it against `header_timeout`.",
         example: "true",
-        ignored: NO_TLS,
         parse: |v, _| switch_unless(v, false),
         show: opt_display,
+    }
+
+    /// Watch the TLS files and reload when they change (forkhorn's own).
+    TlsWatch tls_watch: bool = false, {
+        cli: Cli::long("--tls-watch").switch(),
+        help: "Reload (as HUP does) when certfile, keyfile or ca_certs is replaced (inotify)",
+        doc: "Watch `certfile`, `keyfile` and `ca_certs` (through their directories, so that a file renamed over \
+              them, as certbot and cert-manager do, is seen) and reload as HUP does when one changes: new \
+              connections get the new certificate, connections under way finish on the old workers, and a \
+              bad new file keeps the old generation serving.",
+        parse: |v, _| boolean(v),
+        show: display,
     }
 
     /// gunicorn's `http_protocols`, accepted so that a gunicorn command line or file keeps working.

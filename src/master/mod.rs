@@ -81,6 +81,9 @@ pub enum MasterError {
     /// waitpid() failed.
     #[error("cannot reap children: {0}")]
     Reap(Errno),
+    /// The TLS files of a configuration built in code cannot be used.
+    #[error(transparent)]
+    LoadTls(ConfigError),
 }
 
 /// What the master needs from its caller: how workers make the application, and how a HUP
@@ -322,7 +325,7 @@ pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
 /// Starts `reload`'s watcher and registers it with `poll`; without it (with an error logged) the
 /// server still serves, without reloading: reloading is a development convenience.
 fn start_watching(cfg: &Config, python: bool, poll: &Poll) -> Option<watch::Watcher> {
-    if python && cfg.preload_app {
+    if cfg.reload && python && cfg.preload_app {
         log::warn!("reload: the app is preloaded (preload_app): a change restarts the workers but not the code");
     }
     let watcher = match watch::Watcher::start(cfg, python) {
@@ -353,6 +356,10 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     sys::process::block_signals(&mask).map_err(MasterError::SetupSignals)?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(MasterError::SetupSignals)?;
+    // A configuration built in code has not read its TLS files yet; the loader's has.
+    if cfg.tls.is_none() && cfg.certfile.is_some() {
+        cfg.load_tls().map_err(MasterError::LoadTls)?;
+    }
     let upgrade = upgrade::Upgrade::capture();
     sys::process::raise_nofile_limit();
     // service: umask, logs, user/group; sockets passed by systemd replace `bind`.
@@ -416,7 +423,7 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     // `configured`: the app the `app` setting names, whose Python files are worth watching; a
     // library user's app is Rust, and only `reload_extra_files` count for it.
     let python = preload && !cfg.app.starts_with("builtin:");
-    let watcher = match cfg.reload {
+    let watcher = match cfg.reload || cfg.tls_watch {
         true => start_watching(&cfg, python, &poll),
         false => None,
     };
@@ -1187,7 +1194,12 @@ pub fn library_hooks_reload(cfg: &Config) -> impl Fn() -> Result<Config, ConfigE
             file: Some(path.clone()),
             ..Default::default()
         }),
-        None => Ok(cfg.clone()),
+        None => {
+            // The same settings, but the TLS files re-read: a HUP rotates certificates.
+            let mut again = cfg.clone();
+            again.load_tls()?;
+            Ok(again)
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! `reload`'s file watcher: which files count as the app's code, an inotify descriptor the
+//! `reload`'s (and `tls_watch`'s) file watcher: which files count as the app's code, an inotify descriptor the
 //! master's loop polls, and the debounce that turns a burst of changes into one reload.
 //!
 //! The master watches, not the workers: the master already replaces workers without downtime on
@@ -71,9 +71,10 @@ fn mask() -> AddWatchFlags {
 }
 
 impl Watcher {
-    /// Watches the app's directories (with `python`: a Python app is served) and
-    /// `reload_extra_files`, relative to the workers' working directory (`chdir`). A directory or file that cannot be watched is a warning, not a failure: reloading
-    /// is a development convenience.
+    /// With `reload`: watches the app's directories (with `python`: a Python app is served)
+    /// and `reload_extra_files`, relative to the workers' working directory (`chdir`); with
+    /// `tls_watch`: the TLS files. A directory or file that cannot be watched is a warning, not
+    /// a failure: the server serves on, without reloading.
     pub(super) fn start(cfg: &Config, python: bool) -> Result<Watcher, WatchError> {
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).map_err(WatchError::Init)?;
         let mut w = Watcher {
@@ -88,15 +89,26 @@ impl Watcher {
             Some(dir) => cwd.join(dir),
             None => cwd,
         };
-        if python {
+        if python && cfg.reload {
             let mut roots = vec![cwd.clone()];
             roots.extend(cfg.pythonpath.iter().map(|p| cwd.join(p)));
             for root in roots {
                 w.add_tree(&root);
             }
         }
-        for file in &cfg.reload_extra_files {
-            let path = cwd.join(file);
+        let extra = cfg
+            .reload_extra_files
+            .iter()
+            .filter(|_| cfg.reload)
+            .map(|f| cwd.join(f));
+        // `tls_watch`: the TLS files, which the master reads from its own working directory.
+        let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let tls = cfg
+            .tls
+            .iter()
+            .filter(|_| cfg.tls_watch)
+            .flat_map(|t| t.files.iter().map(|f| here.join(f)));
+        for path in extra.chain(tls).collect::<Vec<_>>() {
             match (path.parent(), path.file_name()) {
                 (Some(dir), Some(name)) => {
                     if let Some(d) = w.add_dir(dir) {

@@ -353,8 +353,10 @@ impl Conn {
         }
     }
 
+    /// Output not yet sent: in `wbuf`, or sealed into TLS records the socket has not taken
+    /// (counted as one byte: what matters is whether there is any).
     pub(super) fn pending(&self) -> usize {
-        self.wbuf.len() - self.wpos
+        self.wbuf.len() - self.wpos + usize::from(self.stream.unsent())
     }
 
     /// Whether the connection holds exchange storage (see [`Storage`]); a receive buffer of
@@ -489,6 +491,8 @@ impl Conn {
                         &sh.ctx.settings.secure_scheme_headers,
                         self.trusted,
                     ) {
+                        // A TLS connection is https whatever a header says (gunicorn's is_ssl).
+                        Ok(_) if self.stream.is_tls() => self.scheme = "https",
                         Ok(scheme) => self.scheme = scheme,
                         Err(e) => {
                             self.reject(e, sh);
@@ -818,7 +822,20 @@ impl Conn {
 
     /// Writes pending output until done or the socket is full.
     pub(super) fn flush(&mut self, sh: &Shared<'_>) -> Result<(), Close> {
-        while self.pending() > 0 && self.can_write {
+        if self.can_write && self.stream.unsent() {
+            match self.stream.send_unsent() {
+                Ok(()) if self.pending() == 0 && matches!(self.phase, Phase::Head { started: false }) => {
+                    self.deadline = sh.now + sh.ctx.settings.keepalive;
+                }
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.can_write = false;
+                    self.deadline = sh.now + sh.ctx.settings.timeout;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        while self.wbuf.len() > self.wpos && self.can_write {
             let out = &self.wbuf[self.wpos..];
             let written = match self.phase {
                 // The connection closes once this is out (`on_close`).

@@ -210,6 +210,9 @@ fn begin_request(conn: &Conn, sh: &mut Shared<'_>, environ: &mut Environ) -> Req
         conn.scheme,
         &sh.ctx.servers[conn.listener],
     );
+    if let Some(facts) = conn.stream.tls_facts() {
+        tls_environ(environ, facts);
+    }
     if conn.trusted && !sh.ctx.settings.forwarder_headers.is_empty() {
         forwarded_headers(environ, &conn.head, &conn.head_buf, &sh.ctx.settings.forwarder_headers);
     }
@@ -363,6 +366,19 @@ fn forwarded_headers(env: &mut Environ, head: &Head, buf: &[u8], names: &[String
             let latin1: String = value.iter().map(|&b| char::from(b)).collect();
             env.replace("SCRIPT_NAME", &latin1);
         }
+    }
+}
+
+/// The variables of a TLS connection, as nginx's and Apache's mod_ssl set them for CGI: `HTTPS`,
+/// the protocol and suite, and the client certificate's verification, subject and PEM.
+fn tls_environ(env: &mut Environ, facts: &crate::tls::Facts) {
+    env.set("HTTPS", "on");
+    env.set("SSL_PROTOCOL", facts.protocol);
+    env.set("SSL_CIPHER", facts.cipher);
+    env.set("SSL_CLIENT_VERIFY", facts.verify);
+    if let Some((subject, pem)) = &facts.client {
+        env.set("SSL_CLIENT_S_DN", subject);
+        env.set("SSL_CLIENT_CERT", pem);
     }
 }
 

@@ -7,6 +7,7 @@ pub(crate) mod dispatch;
 mod exclusive;
 mod pool;
 pub(crate) mod stream;
+mod tls;
 
 use crate::app::{self, Application, Environ};
 use crate::config::Config;
@@ -241,6 +242,8 @@ pub struct Ctx<'a> {
     /// Whether a worker whose application threads are busy leaves new connections to the
     /// others: only with other workers to take them, and threads that the app uses.
     defer_accepts: bool,
+    /// With `certfile`: the TLS configuration every TCP connection starts from.
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// The worker's mutable state: sockets, connections and buffers. A connection whose request is
@@ -417,6 +420,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         graceful: spec.cfg.graceful_timeout,
         max_memory: spec.cfg.max_worker_memory.saturating_mul(1 << 20),
         defer_accepts: spec.cfg.workers > 1 && spec.cfg.threaded() && app.may_wait(),
+        tls: spec.cfg.tls.as_ref().map(|t| std::sync::Arc::clone(&t.config)),
         hooks: spec.hooks.map(|h| (h, spec.id, spec.cfg.workers)),
     };
     let mut io = Io {
@@ -866,6 +870,17 @@ impl Io {
                     if let Some(key) = shed {
                         self.shed(key, now);
                     }
+                    let stream = match (stream, &ctx.tls) {
+                        // TLS applies to every TCP listener, as gunicorn's certfile does.
+                        (stream::Stream::Tcp(sock, _), Some(config)) => match tls::TlsStream::new(sock, config) {
+                            Ok(t) => stream::Stream::Tls(Box::new(t)),
+                            Err(e) => {
+                                log::debug!("cannot start TLS: {e}");
+                                continue;
+                            }
+                        },
+                        (stream, _) => stream,
+                    };
                     let entry = self.conns.vacant_entry();
                     let key = entry.key();
                     let deadline = now + ctx.settings.header_timeout;

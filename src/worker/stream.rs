@@ -1,5 +1,6 @@
 //! A worker's sockets: listeners and accepted streams over TCP or Unix, as one type each.
 
+use super::tls::TlsStream;
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
@@ -98,6 +99,8 @@ pub enum Stream {
     Tcp(TcpStream, Nagle),
     /// Unix.
     Unix(UnixStream),
+    /// TLS over TCP (`worker::tls`).
+    Tls(Box<TlsStream>),
 }
 
 /// Nagle's algorithm on a TCP connection. Linux holds back a partial segment only while an
@@ -139,6 +142,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s, _) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -153,6 +157,7 @@ impl Write for Stream {
                 Ok(n)
             }
             Stream::Unix(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -176,7 +181,36 @@ impl Stream {
                 Ok(n)
             }
             Stream::Unix(s) => s.write(buf),
+            // close_notify follows these records when the stream is dropped.
+            Stream::Tls(s) => s.write(buf),
         }
+    }
+
+    /// Whether sealed TLS records wait for room in the socket: output not yet sent, although
+    /// `write` took it.
+    pub fn unsent(&self) -> bool {
+        matches!(self, Stream::Tls(s) if s.unsent())
+    }
+
+    /// Sends waiting TLS records (see [`Stream::unsent`]); `WouldBlock` while the socket is full.
+    pub fn send_unsent(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tls(s) => s.send_sealed(),
+            _ => Ok(()),
+        }
+    }
+
+    /// What a TLS handshake settled, once it has (None for plain streams).
+    pub fn tls_facts(&self) -> Option<&crate::tls::Facts> {
+        match self {
+            Stream::Tls(s) => s.facts(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a TLS stream.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
     }
 }
 
@@ -185,6 +219,7 @@ impl std::os::fd::AsFd for Stream {
         match self {
             Stream::Tcp(s, _) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
+            Stream::Tls(s) => s.socket().as_fd(),
         }
     }
 }
@@ -201,6 +236,9 @@ impl Stream {
         if let Stream::Tcp(s, nagle) = self {
             nagle.before_write(s);
         }
+        if let Stream::Tls(s) = self {
+            return s.send_file(file, offset, count);
+        }
         let mut off = *offset as libc::off64_t;
         let sent = nix::sys::sendfile::sendfile64(&*self, file, Some(&mut off), count).map_err(io::Error::from)?;
         *offset = off as u64;
@@ -211,10 +249,15 @@ impl Stream {
     }
 
     /// Shuts the write side, so the client sees the end of a close-delimited response.
-    pub fn shutdown_write(&self) {
+    pub fn shutdown_write(&mut self) {
+        if let Stream::Tls(s) = self {
+            s.shutdown_write();
+            return;
+        }
         let _ = match self {
             Stream::Tcp(s, _) => s.shutdown(std::net::Shutdown::Write),
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tls(_) => Ok(()),
         };
     }
 }
@@ -224,18 +267,21 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s, _) => s.register(r, t, i),
             Stream::Unix(s) => s.register(r, t, i),
+            Stream::Tls(s) => s.socket_mut().register(r, t, i),
         }
     }
     fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
         match self {
             Stream::Tcp(s, _) => s.reregister(r, t, i),
             Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Tls(s) => s.socket_mut().reregister(r, t, i),
         }
     }
     fn deregister(&mut self, r: &Registry) -> io::Result<()> {
         match self {
             Stream::Tcp(s, _) => s.deregister(r),
             Stream::Unix(s) => s.deregister(r),
+            Stream::Tls(s) => s.socket_mut().deregister(r),
         }
     }
 }
@@ -330,7 +376,7 @@ mod tests {
     fn nodelay(s: &Stream) -> bool {
         match s {
             Stream::Tcp(s, _) => s.nodelay().unwrap(),
-            Stream::Unix(_) => unreachable!("a TCP pair"),
+            _ => unreachable!("a TCP pair"),
         }
     }
 
