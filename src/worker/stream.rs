@@ -169,15 +169,35 @@ impl Stream {
         match self {
             Stream::Tcp(s, nagle) => {
                 nagle.before_write(s);
-                // nix names no MSG_MORE; the bits are libc's.
-                let flags = nix::sys::socket::MsgFlags::from_bits_retain(libc::MSG_MORE | libc::MSG_NOSIGNAL);
-                let n = nix::sys::socket::send(std::os::fd::AsRawFd::as_raw_fd(s), buf, flags)?;
+                let n = send_more(s, buf)?;
                 nagle.after_write(n);
                 Ok(n)
             }
             Stream::Unix(s) => s.write(buf),
         }
     }
+
+    /// Writes bytes that a [`Stream::send_file`] follows at once (a response head before its
+    /// file): on TCP with `MSG_MORE`, so that they wait for the file's first bytes and leave in
+    /// the same segment, as nginx's `tcp_nopush` has them, without the two `setsockopt` calls of
+    /// a cork. The file's send pushes them. Not a write for [`Nagle`]: nothing leaves before the
+    /// file does, so the send of the file is the one that counts.
+    pub fn write_before_file(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s, nagle) => {
+                nagle.before_write(s);
+                send_more(s, buf)
+            }
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+}
+
+/// send(2) with `MSG_MORE`: the last partial segment waits for more bytes (or a close).
+fn send_more(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    // nix names no MSG_MORE; the bits are libc's.
+    let flags = nix::sys::socket::MsgFlags::from_bits_retain(libc::MSG_MORE | libc::MSG_NOSIGNAL);
+    Ok(nix::sys::socket::send(std::os::fd::AsRawFd::as_raw_fd(s), buf, flags)?)
 }
 
 impl std::os::fd::AsFd for Stream {
