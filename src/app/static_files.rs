@@ -296,6 +296,21 @@ fn plain(sr: &mut StartResponse<'_>, status: &str, extra: &[(&str, &str)]) -> Re
 }
 
 impl Application for Static {
+    fn environ_keys(&self) -> Option<&'static [&'static str]> {
+        Some(&[
+            "REQUEST_METHOD",
+            "PATH_INFO",
+            "HTTP_IF_NONE_MATCH",
+            "HTTP_IF_MODIFIED_SINCE",
+            "HTTP_RANGE",
+        ])
+    }
+
+    fn may_wait(&self) -> bool {
+        // An open, a stat and a few lines of code: never worth a thread's hand-over.
+        false
+    }
+
     fn call(&self, environ: &mut Environ, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
         let method = environ.get("REQUEST_METHOD").unwrap_or("");
         if method != "GET" && method != "HEAD" {
