@@ -15,7 +15,8 @@
 # ratios the goals are stated in: builtin:static over nginx (req/s, and CPU per request), and
 # WhiteNoise under forkhorn over bjoern and gunicorn (req/s).
 #
-# FORKHORN=PATH measures that binary instead of building one. Python packages come from the
+# FORKHORN=PATH measures that binary instead of building one; FORKHORN_BASE=PATH adds a second
+# build's builtin:static beside it (static-base), to compare two builds. Python packages come from the
 # package registry into target/bench-venv (pinned below); nginx and wrk from apt if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,6 +85,11 @@ start() {
 
 p=$(free_port)
 start static "$p" "$BIN" -w 2 -b "127.0.0.1:$p" --log-level warning --static-root "$WWW" builtin:static
+if [ -n "${FORKHORN_BASE:-}" ]; then
+  WANT="$WANT static-base"
+  p=$(free_port)
+  start static-base "$p" "$FORKHORN_BASE" -w 2 -b "127.0.0.1:$p" --log-level warning --static-root "$WWW" builtin:static
+fi
 p=$(free_port)
 cat >"$TMP/nginx.conf" <<NGINX
 worker_processes 2;
