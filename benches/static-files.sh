@@ -38,7 +38,8 @@ for tool in wrk nginx; do
   command -v "$tool" >/dev/null || apt-get install -y -qq wrk nginx-light >/dev/null
 done
 [ -n "${FORKHORN:-}" ] || cargo build --release -q
-BIN=${FORKHORN:-$ROOT/target/release/forkhorn}
+BIN=$(realpath "${FORKHORN:-$ROOT/target/release/forkhorn}")
+[ -z "${FORKHORN_BASE:-}" ] || FORKHORN_BASE=$(realpath "$FORKHORN_BASE")
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 SKIPPED=()
 pip_install whitenoise==6.11.0 || SKIPPED+=("WhiteNoise (pip install failed)")
@@ -116,7 +117,7 @@ if have whitenoise; then
   fi
   if have gunicorn; then
     p=$(free_port)
-    start wn-gunicorn "$p" env STATIC_ROOT="$WWW" "$VENV/bin/gunicorn" -w 2 -b "127.0.0.1:$p" --log-level warning whitenoise_app:application
+    start wn-gunicorn "$p" env STATIC_ROOT="$WWW" "$VENV/bin/python" -m gunicorn -w 2 -b "127.0.0.1:$p" --log-level warning whitenoise_app:application
   fi
 fi
 
