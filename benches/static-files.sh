@@ -4,7 +4,7 @@
 # 2 workers each, on the same directory, for files of 1 KB to 64 MB, with keep-alive and with
 # `Connection: close`.
 #
-#   bash benches/static-files.sh [DURATION=3s] [ROUNDS=3] [CONNECTIONS=64] [SIZES="1k 10k 100k 1m 64m"] [MODES="keepalive close"] [SERVERS=all]
+#   bash benches/static-files.sh [DURATION=3s, in seconds] [ROUNDS=3] [CONNECTIONS=64] [SIZES="1k 10k 100k 1m 64m"] [MODES="keepalive close"] [SERVERS=all]
 #
 # SERVERS: a space-separated subset of "static nginx wn-forkhorn wn-bjoern wn-gunicorn".
 # All servers run side by side, each on its own port; for each file size and mode the rounds
@@ -121,11 +121,18 @@ if have whitenoise; then
   fi
 fi
 
+# The run length for a file of SIZE: a 64 MB file takes a second per few requests, and CPU
+# time comes in 10 ms ticks, so files of 16 MB and more get 3 times DURATION.
+duration() {
+  local secs=${DURATION%s}
+  if [ "$(bytes "$1")" -ge $((16 << 20)) ]; then echo "$((secs * 3))s"; else echo "${secs}s"; fi
+}
+
 # measure I SIZE: one wrk run against server I; appends "req/s MB/s server-µs client-µs" to its results.
 measure() {
   local i=$1 size=$2 t0 t1 out reqs
   t0=$(tree_ticks "${PIDS[$i]}")
-  out=$({ TIMEFORMAT='CLIENT %U %S'; time wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 30s "${HDR[@]}" \
+  out=$({ TIMEFORMAT='CLIENT %U %S'; time wrk -t1 -c"$CONNS" -d"$(duration "$size")" --timeout 30s "${HDR[@]}" \
     "http://127.0.0.1:${PORTS[$i]}/$size.bin"; } 2>&1)
   t1=$(tree_ticks "${PIDS[$i]}")
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -140,6 +147,8 @@ measure() {
 
 # col I N: the median of column N of server I's results.
 col() { awk -v n="$2" '{print $n}' "$TMP/res.$1" | median; }
+# ratio I J N: the median over the rounds of server I's column N over server J's, same round.
+ratio() { paste -d' ' "$TMP/res.$1" "$TMP/res.$2" | awk -v n="$3" '{ print $n / $(n + 4) }' | median; }
 idx() { local i; for i in "${!NAMES[@]}"; do if [ "${NAMES[$i]}" = "$1" ]; then echo "$i"; fi; done; }
 
 echo "wrk -t1 -c$CONNS -d$DURATION --timeout 30s, $ROUNDS interleaved rounds, medians; 2 workers each; $(nproc) cores; load: $(uptime | sed 's/.*load average: //')"
@@ -165,15 +174,15 @@ for mode in $MODES; do
     done
     s=$(idx static) n=$(idx nginx)
     if [ -n "$s" ] && [ -n "$n" ]; then
-      awk -v a="$(col "$s" 1)" -v b="$(col "$n" 1)" -v c="$(col "$s" 3)" -v d="$(col "$n" 3)" \
-        'BEGIN { printf "  builtin:static / nginx: %.2fx req/s, %.2fx CPU per request\n", a / b, c / d }'
+      printf '  builtin:static / nginx: %.2fx req/s, %.2fx CPU per request (medians of the per-round ratios)\n' \
+        "$(ratio "$s" "$n" 1)" "$(ratio "$s" "$n" 3)"
     fi
     w=$(idx wn-forkhorn)
     for peer in wn-bjoern wn-gunicorn; do
       o=$(idx "$peer")
       if [ -n "$w" ] && [ -n "$o" ]; then
-        awk -v a="$(col "$w" 1)" -v b="$(col "$o" 1)" -v p="$peer" \
-          'BEGIN { printf "  WhiteNoise forkhorn / %s: %.2fx req/s\n", substr(p, 4), a / b }'
+        printf '  WhiteNoise forkhorn / %s: %.2fx req/s, %.2fx CPU per request\n' "${peer#wn-}" \
+          "$(ratio "$w" "$o" 1)" "$(ratio "$w" "$o" 3)"
       fi
     done
   done
