@@ -78,16 +78,12 @@ fn call_name(line: &str) -> &str {
     line.split('(').next().unwrap_or("")
 }
 
-#[test]
-fn a_static_file_costs_an_open_a_stat_a_send_and_a_sendfile() {
-    if !tool_or_skip("strace", "strace") {
-        return;
-    }
-    let size = 10 * 1024;
-    let site = Site::new("syscalls", &[size]);
-    let s = site.serve();
+/// Runs `client` while strace records the system calls of `s`'s one worker; returns them, one
+/// a line, without the check debug builds make that a descriptor is open before closing it
+/// (std's OwnedFd: not a call of a release build).
+fn trace_worker(s: &Server, dir: &std::path::Path, client: impl FnOnce()) -> Vec<String> {
     let worker = s.workers()[0];
-    let out = site.dir.join("trace");
+    let out = dir.join("trace");
     let mut strace = Command::new("strace")
         .args(["-p", &worker.to_string(), "-s", "64", "-o", out.to_str().unwrap()])
         .stderr(Stdio::piped())
@@ -97,21 +93,34 @@ fn a_static_file_costs_an_open_a_stat_a_send_and_a_sendfile() {
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
     assert!(line.contains("attached"), "strace: {line}");
-    let c = s.connect();
-    let requests = 5;
-    for _ in 0..requests {
-        assert_eq!(segments_of(&c, &format!("/{size}.bin"), false, size), 1);
-    }
+    client();
     assert!(kill(strace.id() as i32, Signal::SIGINT));
     // SIGINT detaches strace, which writes out the trace and exits.
     strace.wait().unwrap();
     let trace = std::fs::read_to_string(&out).unwrap();
-    // Debug builds check that a descriptor is open before closing it (std's OwnedFd): not a
-    // call of a release build.
-    let calls: Vec<&str> = trace
+    trace
         .lines()
         .filter(|l| !l.starts_with("fcntl(") || !l.contains("F_GETFD"))
-        .collect();
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_static_file_costs_an_open_a_stat_a_send_and_a_sendfile() {
+    if !tool_or_skip("strace", "strace") {
+        return;
+    }
+    let size = 10 * 1024;
+    let site = Site::new("syscalls", &[size]);
+    let s = site.serve();
+    let requests = 5;
+    let calls = trace_worker(&s, &site.dir, || {
+        let c = s.connect();
+        for _ in 0..requests {
+            assert_eq!(segments_of(&c, &format!("/{size}.bin"), false, size), 1);
+        }
+    });
+    let trace = calls.join("\n");
     // One slice per request, from the read of its head to the read of the next.
     let starts: Vec<usize> = calls
         .iter()
@@ -143,5 +152,46 @@ fn a_static_file_costs_an_open_a_stat_a_send_and_a_sendfile() {
         // recvfrom, openat2, fstat, sendto, sendfile, close and the wait for the next request;
         // nginx adds its cork and uncork (setsockopt) to the same.
         assert!(names.len() <= 7, "{} calls:\n{shown}", names.len());
+    }
+}
+
+#[test]
+fn with_defer_accept_a_connection_is_accepted_with_its_request() {
+    if !tool_or_skip("strace", "strace") {
+        return;
+    }
+    let size = 1024;
+    let site = Site::new("defer", &[size]);
+    let root = site.dir.to_str().unwrap();
+    for defer in [false, true] {
+        let mut args = vec!["--static-root", root, "builtin:static"];
+        if defer {
+            args.insert(0, "--defer-accept");
+        }
+        let s = Server::start(&args, 1);
+        let calls = trace_worker(&s, &site.dir, || {
+            // A connects and says nothing yet; B connects after it and is answered.
+            let quiet = s.connect();
+            let c = s.connect();
+            assert_eq!(segments_of(&c, &format!("/{size}.bin"), true, size), 1);
+            drop(quiet);
+        });
+        let trace = calls.join("\n");
+        // The first connection accepted, and what the worker does next.
+        let at = calls
+            .iter()
+            .position(|l| call_name(l) == "accept4" && !l.contains("= -1"))
+            .expect("an accept");
+        let fd = calls[at].rsplit("= ").next().unwrap().trim();
+        let read_request = calls[at + 1].starts_with("recvfrom(") && calls[at + 1].contains("\"GET /");
+        if !defer {
+            // A, which came first, with nothing to read yet.
+            assert!(!read_request, "{trace}");
+            continue;
+        }
+        // B (A is not accepted before it sends, or the kernel's retries end a second later),
+        // with its request in: the first read gets it, and the socket never joins the poll set.
+        assert!(read_request, "{trace}");
+        assert!(!trace.contains(&format!("EPOLL_CTL_ADD, {fd},")), "{trace}");
     }
 }
