@@ -15,7 +15,8 @@
 # ratios the goals are stated in: builtin:static over nginx (req/s, and CPU per request), and
 # WhiteNoise under forkhorn over bjoern and gunicorn (req/s).
 #
-# FORKHORN=PATH measures that binary instead of building one; FORKHORN_BASE=PATH adds a second
+# DEFER=1 runs every forkhorn with `--defer-accept` and nginx with `listen ... deferred` (both
+# TCP_DEFER_ACCEPT). FORKHORN=PATH measures that binary instead of building one; FORKHORN_BASE=PATH adds a second
 # build's builtin:static beside it (static-base), to compare two builds. Python packages come from the
 # package registry into target/bench-venv (pinned below); nginx and wrk from apt if missing.
 set -euo pipefail
@@ -49,6 +50,8 @@ if ! pip_install bjoern==3.2.2; then
   pip_install bjoern==3.2.2 || SKIPPED+=("bjoern (pip install failed: needs libev-dev)")
 fi
 
+DEFER_ARGS=() NGINX_DEFER=""
+if [ -n "${DEFER:-}" ]; then DEFER_ARGS=(--defer-accept) NGINX_DEFER=" deferred"; fi
 TMP=$(mktemp -d)
 # nginx's workers run as nobody: the files must be readable to them.
 chmod 755 "$TMP"
@@ -85,11 +88,11 @@ start() {
 }
 
 p=$(free_port)
-start static "$p" "$BIN" -w 2 -b "127.0.0.1:$p" --log-level warning --static-root "$WWW" builtin:static
+start static "$p" "$BIN" "${DEFER_ARGS[@]}" -w 2 -b "127.0.0.1:$p" --log-level warning --static-root "$WWW" builtin:static
 if [ -n "${FORKHORN_BASE:-}" ]; then
   WANT="$WANT static-base"
   p=$(free_port)
-  start static-base "$p" "$FORKHORN_BASE" -w 2 -b "127.0.0.1:$p" --log-level warning --static-root "$WWW" builtin:static
+  start static-base "$p" "$FORKHORN_BASE" "${DEFER_ARGS[@]}" -w 2 -b "127.0.0.1:$p" --log-level warning --static-root "$WWW" builtin:static
 fi
 p=$(free_port)
 cat >"$TMP/nginx.conf" <<NGINX
@@ -104,13 +107,13 @@ http {
   tcp_nopush on;
   keepalive_requests 1000000;
   types { application/octet-stream bin; }
-  server { listen 127.0.0.1:$p; root $WWW; }
+  server { listen 127.0.0.1:$p$NGINX_DEFER; root $WWW; }
 }
 NGINX
 start nginx "$p" nginx -c "$TMP/nginx.conf" -p "$TMP"
 if have whitenoise; then
   p=$(free_port)
-  start wn-forkhorn "$p" env VIRTUAL_ENV="$VENV" STATIC_ROOT="$WWW" "$BIN" -w 2 -b "127.0.0.1:$p" --log-level warning whitenoise_app:application
+  start wn-forkhorn "$p" env VIRTUAL_ENV="$VENV" STATIC_ROOT="$WWW" "$BIN" "${DEFER_ARGS[@]}" -w 2 -b "127.0.0.1:$p" --log-level warning whitenoise_app:application
   if have bjoern; then
     p=$(free_port)
     start wn-bjoern "$p" env STATIC_ROOT="$WWW" "$VENV/bin/python" bjoern_serve.py whitenoise_app:application "$p" 2
@@ -151,7 +154,7 @@ col() { awk -v n="$2" '{print $n}' "$TMP/res.$1" | median; }
 ratio() { paste -d' ' "$TMP/res.$1" "$TMP/res.$2" | awk -v n="$3" '{ print $n / $(n + 4) }' | median; }
 idx() { local i; for i in "${!NAMES[@]}"; do if [ "${NAMES[$i]}" = "$1" ]; then echo "$i"; fi; done; }
 
-echo "wrk -t1 -c$CONNS -d$DURATION --timeout 30s, $ROUNDS interleaved rounds, medians; 2 workers each; $(nproc) cores; load: $(uptime | sed 's/.*load average: //')"
+echo "wrk -t1 -c$CONNS -d$DURATION --timeout 30s,${DEFER:+ defer_accept/deferred,} $ROUNDS interleaved rounds, medians; 2 workers each; $(nproc) cores; load: $(uptime | sed 's/.*load average: //')"
 for mode in $MODES; do
   case "$mode" in
     keepalive) HDR=() ;;
