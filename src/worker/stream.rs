@@ -382,6 +382,22 @@ mod tests {
     }
 
     #[test]
+    fn a_head_before_its_file_is_not_a_write_of_its_own() {
+        let (mut s, mut client) = pair();
+        assert_eq!(s.write_before_file(b"head").unwrap(), 4);
+        let file = tempfile_with(b"body");
+        let mut offset = 0;
+        assert_eq!(s.send_file(std::os::fd::AsFd::as_fd(&file), &mut offset, 4).unwrap(), 4);
+        assert!(!nodelay(&s), "the head and its file are the connection's first write");
+        let mut got = [0; 8];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"headbody");
+        // The next response's head is a second write.
+        assert_eq!(s.write_before_file(b"next").unwrap(), 4);
+        assert!(nodelay(&s));
+    }
+
+    #[test]
     fn the_last_bytes_before_a_close_arrive_with_the_fin() {
         let (mut s, mut client) = pair();
         assert_eq!(s.write_before_close(b"last words").unwrap(), 10);
@@ -392,7 +408,10 @@ mod tests {
     }
 
     fn tempfile_with(bytes: &[u8]) -> std::fs::File {
-        let path = std::env::temp_dir().join(format!("forkhorn-stream-test-{}", std::process::id()));
+        // One name per call: the tests run in parallel.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("forkhorn-stream-test-{}-{n}", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
