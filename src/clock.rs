@@ -55,8 +55,18 @@ impl Civil {
 
     /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 IMF-fixdate).
     pub fn http_date(&self) -> String {
+        let mut s = String::with_capacity(29);
+        // Writing to a String cannot fail.
+        let _ = self.write_http_date(&mut s);
+        s
+    }
+
+    /// Writes [`Civil::http_date`]'s text to `out`, for a caller that keeps it without
+    /// allocating (a `Last-Modified` value).
+    pub fn write_http_date(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
         const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-        format!(
+        write!(
+            out,
             "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
             DAYS[self.weekday as usize],
             self.day,

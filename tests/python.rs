@@ -450,6 +450,29 @@ fn file_wrapper_uses_sendfile() {
 }
 
 #[test]
+fn file_wrapper_head_and_file_arrive_in_one_segment() {
+    let data: Vec<u8> = (0..10_240u32).map(|i| (i * 7 % 251) as u8).collect();
+    let path = std::env::temp_dir().join(format!("forkhorn-segments-{}.bin", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+    let p = path.to_str().unwrap();
+    // On the loop's thread, and from an application thread (the head comes back to the loop,
+    // which sends it with the file).
+    for threads in ["1", "4"] {
+        let s = start(&["--threads", threads, "wsgi_apps:app"], 1);
+        let c = s.connect();
+        for i in 0..3 {
+            let before = data_segments_in(&c);
+            write!(&c, "GET /file?path={p} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            let r = read_response(&mut BufReader::new(&c), false).unwrap();
+            assert!(r.body == data, "the whole file");
+            let segments = data_segments_in(&c) - before;
+            assert_eq!(segments, 1, "response {i} with {threads} thread(s)");
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
 fn app_threads_run_while_the_worker_waits() {
     own_threads_run(&[]);
 }

@@ -53,6 +53,14 @@ pub trait Application: Send + Sync {
         true
     }
 
+    /// The environ variables the application reads, if it reads only these few: the worker
+    /// then sets only them (a static file server that reads a method, a path and three headers
+    /// need not have every variable and header copied for it). None, the default: all of
+    /// PEP 3333's environ. A wrapper that reads variables itself (a mount) keeps the default.
+    fn environ_keys(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Called once on each application thread before its first call; the guard lives as long
     /// as the thread. The Python bridge keeps the thread's interpreter state here, so that each
     /// call only takes the GIL instead of making that state anew.

@@ -372,6 +372,20 @@ settings! {
         show: display,
     }
 
+    /// Wake a worker for a TCP connection only once the client's first bytes have arrived.
+    DeferAccept defer_accept: bool = false, {
+        cli: Cli::long("--defer-accept").switch(),
+        help: "Accept a TCP connection only once its first bytes have arrived (TCP_DEFER_ACCEPT)",
+        doc: "Accept a TCP connection only once its first bytes have arrived (TCP_DEFER_ACCEPT, nginx's \
+              `listen ... deferred`): a worker then reads the request as it accepts, where it would \
+              otherwise find nothing yet and wait for it in poll, which is most of what a `Connection: \
+              close` client costs beyond its response. A client that connects and sends nothing is accepted \
+              only once the kernel's handshake retries for it are over (a second or more), and then has \
+              `header_timeout` as any other.",
+        parse: |v, _| boolean(v),
+        show: display,
+    }
+
     /// Send the responses a worker finishes in one turn of its loop together (see the worker's
     /// `batch` module); off: each as soon as it is made.
     BatchResponses batch_responses: bool = true, {

@@ -314,6 +314,7 @@ fn bind_options(cfg: &Config) -> sys::BindOptions {
     sys::BindOptions {
         backlog: cfg.backlog,
         reuse_port: cfg.reuse_port,
+        defer_accept: cfg.defer_accept,
     }
 }
 

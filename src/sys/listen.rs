@@ -236,6 +236,8 @@ pub struct BindOptions {
     pub backlog: i32,
     /// One SO_REUSEPORT socket per worker for TCP addresses.
     pub reuse_port: bool,
+    /// TCP_DEFER_ACCEPT on TCP listeners (the `defer_accept` setting).
+    pub defer_accept: bool,
 }
 
 /// Binds every address, using a matching socket from `inherited` instead of binding where one
@@ -256,7 +258,39 @@ pub fn bind_all(
         }
         out.push(bind_one(addr, opts)?);
     }
+    for l in &out {
+        // Inherited sockets too: a reload or an upgrade applies the setting as it is now. A
+        // failure (which a TCP socket does not have) leaves a listener that only wakes earlier.
+        if let ListenerKind::Tcp(t) = &l.kind {
+            if let Err(e) = set_defer_accept(t, opts.defer_accept) {
+                log::warn!("cannot set TCP_DEFER_ACCEPT on {}: {e}", l.addr);
+            }
+        }
+    }
     Ok(out)
+}
+
+/// Sets or clears TCP_DEFER_ACCEPT on a TCP listener: with it, the kernel queues a connection
+/// for accept(2) only once data has arrived, or once it has retried the handshake for the
+/// second asked for here (a client that sends nothing is still accepted, later).
+pub fn set_defer_accept(sock: &impl std::os::fd::AsRawFd, on: bool) -> io::Result<()> {
+    let secs = libc::c_int::from(on);
+    // SAFETY: setsockopt reads an int of the size given from a live local; the descriptor is
+    // only a number to it.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&secs as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn tcp_socket(sa: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
@@ -275,12 +309,13 @@ fn tcp_socket(sa: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
 impl Listener {
     /// For a `reuse_port` listener: a listening socket of the worker's own on the same address,
     /// which the kernel balances connections across. Workers call it after fork.
-    pub fn worker_socket(&self, backlog: i32) -> io::Result<TcpListener> {
+    pub fn worker_socket(&self, backlog: i32, defer_accept: bool) -> io::Result<TcpListener> {
         let local = match &self.kind {
             ListenerKind::Tcp(l) => l.local_addr()?,
             ListenerKind::Unix(_) => return Err(io::Error::other("reuse_port applies to TCP only")),
         };
         let sock = tcp_socket(local, true)?;
+        set_defer_accept(&sock, defer_accept)?;
         sock.listen(backlog)?;
         sock.set_nonblocking(true)?;
         Ok(sock.into())
@@ -386,6 +421,7 @@ pub fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
 const OPTS: BindOptions = BindOptions {
     backlog: 16,
     reuse_port: false,
+    defer_accept: false,
 };
 
 #[cfg(test)]
@@ -398,6 +434,40 @@ mod tests {
         let text = ls[0].to_string();
         assert!(text.starts_with("http://127.0.0.1:"), "{text}");
         assert_ne!(ls[0].local_tcp().unwrap().port(), 0);
+    }
+
+    #[test]
+    fn defer_accept_is_set_and_cleared_on_tcp_listeners() {
+        let defer_of = |l: &Listener| {
+            let ListenerKind::Tcp(t) = &l.kind else {
+                unreachable!("a TCP listener")
+            };
+            let mut v: libc::c_int = -1;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: getsockopt writes at most `len` bytes into the int `v`.
+            let rc = unsafe {
+                libc::getsockopt(
+                    t.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_DEFER_ACCEPT,
+                    (&mut v as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
+            assert_eq!(rc, 0);
+            v
+        };
+        let on = BindOptions {
+            defer_accept: true,
+            ..OPTS
+        };
+        let addr = BindAddr::Tcp("127.0.0.1:0".parse().unwrap());
+        let mut ls = bind_all(std::slice::from_ref(&addr), on, &mut Vec::new()).unwrap();
+        assert!(defer_of(&ls[0]) > 0);
+        // A reload with the setting off clears it on the listener it keeps.
+        let kept = BindAddr::Tcp(ls[0].local_tcp().unwrap());
+        let ls = bind_all(&[kept], OPTS, &mut ls).unwrap();
+        assert_eq!(defer_of(&ls[0]), 0);
     }
 
     #[test]

@@ -837,9 +837,11 @@ impl Conn {
         }
         while self.wbuf.len() > self.wpos && self.can_write {
             let out = &self.wbuf[self.wpos..];
-            let written = match self.phase {
+            let written = match &self.phase {
                 // The connection closes once this is out (`on_close`).
                 Phase::Done(Ending::Close) => self.stream.write_before_close(out),
+                // The file follows at once (`on_file`): the head leaves with its first bytes.
+                Phase::SendFile(f) if f.remaining > 0 => self.stream.write_before_file(out),
                 _ => self.stream.write(out),
             };
             match written {

@@ -202,13 +202,17 @@ pub fn to_thread(conn: &mut Conn, sh: &mut Shared<'_>) -> Phase {
 /// The request in `conn` goes to the application: fills `environ` and returns the response
 /// facts; the request takes one of the worker's `max_requests`.
 fn begin_request(conn: &Conn, sh: &mut Shared<'_>, environ: &mut Environ) -> RequestInfo {
-    build_environ(
+    // An application that reads only a few variables gets only those, unless the access log
+    // shows others (`%({key}e)s`).
+    let only = sh.ctx.app.environ_keys().filter(|_| !sh.io.access.reads_environ());
+    build_environ_of(
         environ,
         &conn.head,
         &conn.head_buf,
         &conn.client,
         conn.scheme,
         &sh.ctx.servers[conn.listener],
+        only,
     );
     if let Some(facts) = conn.stream.tls_facts() {
         tls_environ(environ, facts);
@@ -385,27 +389,50 @@ fn tls_environ(env: &mut Environ, facts: &crate::tls::Facts) {
 /// Fills `env` with the CGI/WSGI variables of the request whose head is `head` (spans into
 /// `buf`), received from `peer` on the listener named `server`.
 pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], client: &PeerText, scheme: &str, server: &ServerName) {
+    build_environ_of(env, head, buf, client, scheme, server, None);
+}
+
+/// [`build_environ`], setting only the variables named in `only` when it is Some (see
+/// [`crate::app::Application::environ_keys`]).
+fn build_environ_of(
+    env: &mut Environ,
+    head: &Head,
+    buf: &[u8],
+    client: &PeerText,
+    scheme: &str,
+    server: &ServerName,
+    only: Option<&[&str]>,
+) {
+    let want = |key: &str| only.is_none_or(|keys| keys.contains(&key));
     env.clear();
-    env.set_latin1("REQUEST_METHOD", head.method.of(buf));
-    env.set("SCRIPT_NAME", "");
-    // PATH_INFO is percent-decoded; the decoded bytes are read as latin-1 (PEP 3333).
-    env.set_latin1_iter("PATH_INFO", percent_decoded(head.path.of(buf)));
-    env.set_latin1("QUERY_STRING", head.query.of(buf));
-    env.set_latin1("RAW_URI", head.target.of(buf));
-    env.set(
-        "SERVER_PROTOCOL",
-        match head.version {
-            Version::Http10 => "HTTP/1.0",
-            Version::Http11 => "HTTP/1.1",
-        },
-    );
-    env.set("SERVER_NAME", &server.name);
-    env.set("SERVER_PORT", &server.port);
-    env.set("REMOTE_ADDR", &client.addr);
-    env.set("REMOTE_PORT", &client.port);
-    env.set("SERVER_SOFTWARE", concat!("forkhorn/", env!("CARGO_PKG_VERSION")));
-    env.set("wsgi.url_scheme", scheme);
-    if let Some(authority) = head.authority {
+    if want("REQUEST_METHOD") {
+        env.set_latin1("REQUEST_METHOD", head.method.of(buf));
+    }
+    if want("SCRIPT_NAME") {
+        env.set("SCRIPT_NAME", "");
+    }
+    if want("PATH_INFO") {
+        // PATH_INFO is percent-decoded; the decoded bytes are read as latin-1 (PEP 3333).
+        env.set_latin1_iter("PATH_INFO", percent_decoded(head.path.of(buf)));
+    }
+    if only.is_none() {
+        env.set_latin1("QUERY_STRING", head.query.of(buf));
+        env.set_latin1("RAW_URI", head.target.of(buf));
+        env.set(
+            "SERVER_PROTOCOL",
+            match head.version {
+                Version::Http10 => "HTTP/1.0",
+                Version::Http11 => "HTTP/1.1",
+            },
+        );
+        env.set("SERVER_NAME", &server.name);
+        env.set("SERVER_PORT", &server.port);
+        env.set("REMOTE_ADDR", &client.addr);
+        env.set("REMOTE_PORT", &client.port);
+        env.set("SERVER_SOFTWARE", concat!("forkhorn/", env!("CARGO_PKG_VERSION")));
+        env.set("wsgi.url_scheme", scheme);
+    }
+    if let Some(authority) = head.authority.filter(|_| want("HTTP_HOST")) {
         env.set_latin1("HTTP_HOST", authority.of(buf));
     }
     for (name, value) in &head.headers {
@@ -414,6 +441,11 @@ pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], client: &PeerTe
         // A name with `_` could pose as one with `-` once both become `HTTP_X_Y`: drop it.
         if name.contains(&b'_') {
             continue;
+        }
+        if let Some(keys) = only {
+            if !keys.iter().any(|key| names_header(key, name)) {
+                continue;
+            }
         }
         if name.eq_ignore_ascii_case(b"content-type") {
             env.set_latin1("CONTENT_TYPE", value);
@@ -424,5 +456,76 @@ pub fn build_environ(env: &mut Environ, head: &Head, buf: &[u8], client: &PeerTe
         } else {
             env.set_header(name, value);
         }
+    }
+}
+
+/// Whether the environ variable `key` is where the header `name` goes: `HTTP_` and the name
+/// upper-cased with `-` as `_`, or CONTENT_TYPE and CONTENT_LENGTH.
+fn names_header(key: &str, name: &[u8]) -> bool {
+    if name.eq_ignore_ascii_case(b"content-type") {
+        return key == "CONTENT_TYPE";
+    }
+    if name.eq_ignore_ascii_case(b"content-length") {
+        return key == "CONTENT_LENGTH";
+    }
+    key.strip_prefix("HTTP_").is_some_and(|rest| {
+        rest.len() == name.len()
+            && rest
+                .bytes()
+                .zip(name)
+                .all(|(k, &n)| k == if n == b'-' { b'_' } else { n.to_ascii_uppercase() })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse_head;
+
+    #[test]
+    fn header_names_and_their_variables() {
+        let cases: &[(&str, &[u8], bool)] = &[
+            ("HTTP_RANGE", b"Range", true),
+            ("HTTP_IF_NONE_MATCH", b"if-none-match", true),
+            ("HTTP_IF_NONE_MATCH", b"If-None-Matc", false),
+            ("HTTP_RANGE", b"X-Range", false),
+            ("CONTENT_TYPE", b"Content-Type", true),
+            ("HTTP_CONTENT_TYPE", b"Content-Type", false),
+            ("PATH_INFO", b"Path-Info", false),
+        ];
+        for (key, name, want) in cases {
+            assert_eq!(
+                names_header(key, name),
+                *want,
+                "{key} {}",
+                String::from_utf8_lossy(name)
+            );
+        }
+    }
+
+    #[test]
+    fn an_environ_of_only_the_keys_asked_for() {
+        let raw = b"GET /a%20b?q=1 HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nAccept: */*\r\n\r\n";
+        let mut head = Head::default();
+        parse_head(raw, &Limits::default(), &mut head).unwrap().unwrap();
+        let server = ServerName {
+            name: "h".into(),
+            port: "80".into(),
+        };
+        let mut env = Environ::new();
+        let only: &[&str] = &["REQUEST_METHOD", "PATH_INFO", "HTTP_RANGE", "HTTP_IF_NONE_MATCH"];
+        build_environ_of(&mut env, &head, raw, &PeerText::default(), "http", &server, Some(only));
+        let got: Vec<(&str, &str)> = env.iter().collect();
+        assert_eq!(
+            got,
+            [
+                ("REQUEST_METHOD", "GET"),
+                ("PATH_INFO", "/a b"),
+                ("HTTP_RANGE", "bytes=0-1")
+            ]
+        );
+        build_environ(&mut env, &head, raw, &PeerText::default(), "http", &server);
+        assert_eq!(env.get("HTTP_ACCEPT"), Some("*/*"));
+        assert_eq!(env.get("QUERY_STRING"), Some("q=1"));
     }
 }

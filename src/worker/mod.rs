@@ -380,7 +380,7 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
     for (i, l) in spec.listeners.iter().enumerate() {
         let mut listen = match &l.kind {
             ListenerKind::Tcp(_) if l.per_worker => Listen::Tcp(mio::net::TcpListener::from_std(
-                l.worker_socket(spec.cfg.backlog)
+                l.worker_socket(spec.cfg.backlog, spec.cfg.defer_accept)
                     .map_err(WorkerError::RegisterListener)?,
             )),
             ListenerKind::Tcp(t) => Listen::Tcp(mio::net::TcpListener::from_std(

@@ -174,9 +174,7 @@ impl Stream {
         match self {
             Stream::Tcp(s, nagle) => {
                 nagle.before_write(s);
-                // nix names no MSG_MORE; the bits are libc's.
-                let flags = nix::sys::socket::MsgFlags::from_bits_retain(libc::MSG_MORE | libc::MSG_NOSIGNAL);
-                let n = nix::sys::socket::send(std::os::fd::AsRawFd::as_raw_fd(s), buf, flags)?;
+                let n = send_more(s, buf)?;
                 nagle.after_write(n);
                 Ok(n)
             }
@@ -212,6 +210,30 @@ impl Stream {
     pub fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
     }
+
+    /// Writes bytes that a [`Stream::send_file`] follows at once (a response head before its
+    /// file): on TCP with `MSG_MORE`, so that they wait for the file's first bytes and leave in
+    /// the same segment, as nginx's `tcp_nopush` has them, without the two `setsockopt` calls of
+    /// a cork. The file's send pushes them. Not a write for [`Nagle`]: nothing leaves before the
+    /// file does, so the send of the file is the one that counts.
+    pub fn write_before_file(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s, nagle) => {
+                nagle.before_write(s);
+                send_more(s, buf)
+            }
+            Stream::Unix(s) => s.write(buf),
+            // Records are sealed and sent in userspace; the file's records follow them.
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+}
+
+/// send(2) with `MSG_MORE`: the last partial segment waits for more bytes (or a close).
+fn send_more(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    // nix names no MSG_MORE; the bits are libc's.
+    let flags = nix::sys::socket::MsgFlags::from_bits_retain(libc::MSG_MORE | libc::MSG_NOSIGNAL);
+    Ok(nix::sys::socket::send(std::os::fd::AsRawFd::as_raw_fd(s), buf, flags)?)
 }
 
 impl std::os::fd::AsFd for Stream {
@@ -408,6 +430,22 @@ mod tests {
     }
 
     #[test]
+    fn a_head_before_its_file_is_not_a_write_of_its_own() {
+        let (mut s, mut client) = pair();
+        assert_eq!(s.write_before_file(b"head").unwrap(), 4);
+        let file = tempfile_with(b"body");
+        let mut offset = 0;
+        assert_eq!(s.send_file(std::os::fd::AsFd::as_fd(&file), &mut offset, 4).unwrap(), 4);
+        assert!(!nodelay(&s), "the head and its file are the connection's first write");
+        let mut got = [0; 8];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"headbody");
+        // The next response's head is a second write.
+        assert_eq!(s.write_before_file(b"next").unwrap(), 4);
+        assert!(nodelay(&s));
+    }
+
+    #[test]
     fn the_last_bytes_before_a_close_arrive_with_the_fin() {
         let (mut s, mut client) = pair();
         assert_eq!(s.write_before_close(b"last words").unwrap(), 10);
@@ -418,7 +456,10 @@ mod tests {
     }
 
     fn tempfile_with(bytes: &[u8]) -> std::fs::File {
-        let path = std::env::temp_dir().join(format!("forkhorn-stream-test-{}", std::process::id()));
+        // One name per call: the tests run in parallel.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("forkhorn-stream-test-{}-{n}", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();

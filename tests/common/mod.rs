@@ -682,3 +682,28 @@ pub fn read_head(r: &mut impl BufRead) -> String {
         }
     }
 }
+
+/// TCP segments with data this socket has received so far (`tcpi_data_segs_in` of TCP_INFO),
+/// however its reads split the bytes: read before and after a response, the difference is the
+/// number of segments the server sent it in.
+pub fn data_segments_in(s: &TcpStream) -> u32 {
+    use std::os::fd::AsRawFd;
+    let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is a writable tcp_info of `len` bytes; the kernel writes at most `len`
+    // bytes of it and sets `len` to what it wrote.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    let end = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + std::mem::size_of::<u32>();
+    assert!(len as usize >= end, "this kernel's TCP_INFO has no tcpi_data_segs_in");
+    // SAFETY: zeroed, then filled by the kernel: every field holds a valid integer.
+    unsafe { info.assume_init() }.tcpi_data_segs_in
+}

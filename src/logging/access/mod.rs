@@ -200,6 +200,12 @@ impl AccessLog {
         true
     }
 
+    /// Whether the format shows environ variables (`%({key}e)s`), so that the environ must
+    /// have them all.
+    pub fn reads_environ(&self) -> bool {
+        self.format.as_ref().is_some_and(|f| !f.environ_keys().is_empty())
+    }
+
     /// The application returned: keep the environ values the format needs, since the environ
     /// is reused for the next request before a streamed response ends.
     /// `environ` lists the environ's (key, value) pairs.
