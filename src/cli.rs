@@ -5,7 +5,7 @@
 //! Setting values are kept as the text the user typed: the config module checks them with the
 //! same rules as the file's values and reports errors as `--flag: what is wrong`, on one line.
 
-use crate::config::{self, CommandLine};
+use crate::config::{self, optional_values_spelt_out, CommandLine};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::ffi::OsString;
 
@@ -65,7 +65,7 @@ impl Cli {
     /// Parses the process's arguments; on a usage error, `--help` or `--version`, prints and
     /// exits as clap does (status 2 for an error).
     pub fn parse() -> Cli {
-        Cli::from_matches(&Cli::command().get_matches())
+        Cli::from_matches(&Cli::command().get_matches_from(optional_values_spelt_out(std::env::args_os())))
     }
 
     /// Parses `args` (the program name first).
@@ -74,7 +74,9 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        Cli::command().try_get_matches_from(args).map(|m| Cli::from_matches(&m))
+        Cli::command()
+            .try_get_matches_from(optional_values_spelt_out(args))
+            .map(|m| Cli::from_matches(&m))
     }
 
     fn from_matches(matches: &ArgMatches) -> Cli {
@@ -173,7 +175,9 @@ mod tests {
             "*",
         ])
         .expect("valid command line");
-        assert!(on(&cli, "daemon") && on(&cli, "preload_app") && on(&cli, "reuse_port") && on(&cli, "proxy_protocol"));
+        assert!(on(&cli, "daemon") && on(&cli, "preload_app") && on(&cli, "reuse_port"));
+        // gunicorn's `--proxy-protocol [MODE]`: alone, it is "auto".
+        assert_eq!(one(&cli, "proxy_protocol").as_deref(), Some("auto"));
         assert!(on(&cli, "syslog") && on(&cli, "capture_output") && on(&cli, "disable_redirect_access_to_syslog"));
         assert_eq!(one(&cli, "batch_responses").as_deref(), Some("false"));
         assert_eq!(one(&cli, "pidfile").as_deref(), Some("/run/f.pid"));

@@ -486,6 +486,39 @@ fn a_repeated_flag_takes_its_last_value() {
 }
 
 #[test]
+fn proxy_protocol_takes_gunicorns_optional_mode() {
+    // gunicorn's `--proxy-protocol [MODE]` (argparse's nargs="?", the flag alone being "auto").
+    assert_printed(
+        &["--proxy-protocol", "v2", "myapp:app"],
+        &["proxy_protocol = true", "app = \"myapp:app\""],
+    );
+    assert_printed(&["myapp:app", "--proxy-protocol"], &["proxy_protocol = true"]);
+    // Written for the plain switch of gunicorn before 24: the next word is not a mode, so it
+    // stays the app.
+    assert_printed(
+        &["--proxy-protocol", "myapp:app"],
+        &["proxy_protocol = true", "app = \"myapp:app\""],
+    );
+    assert_printed(
+        &["--proxy-protocol", "V2", "-w", "3"],
+        &["proxy_protocol = true", "workers = 3"],
+    );
+    assert_printed(
+        &["--proxy-protocol", "-w", "2"],
+        &["proxy_protocol = true", "workers = 2"],
+    );
+    assert_printed(&["--proxy-protocol=v1"], &["proxy_protocol = true"]);
+    assert_printed(
+        &["--proxy-protocol", "v1", "--proxy-protocol", "off"],
+        &["proxy_protocol = false"],
+    );
+    assert_config_error(
+        &run(&["--print-config", "--proxy-protocol=bogus"], None),
+        "forkhorn: --proxy-protocol: expected true, false, \"off\", \"auto\", \"v1\" or \"v2\", got \"bogus\"",
+    );
+}
+
+#[test]
 fn worker_class_and_threads_from_the_file() {
     let file = temp_file("threads.toml", "threads = 8\nworker_class = \"gthread\"\n");
     let file = path_str(&file);

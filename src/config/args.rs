@@ -4,7 +4,7 @@
 //! are read from `GUNICORN_CMD_ARGS` and `FORKHORN_CMD_ARGS` ([`CommandLine::from_env_args`]).
 
 use super::error::ConfigError;
-use super::setting::{Cli, Takes, Value};
+use super::setting::{Cli, Flag, Takes, Value};
 use super::table::Setting;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::path::PathBuf;
@@ -50,6 +50,11 @@ fn setting_arg(setting: Setting) -> Option<Arg> {
             Some(match flag.takes {
                 Takes::One(name) => arg.value_name(name).action(ArgAction::Set),
                 Takes::Many(name) => arg.value_name(name).action(ArgAction::Append),
+                Takes::Optional { name, missing, .. } => arg
+                    .value_name(name)
+                    .num_args(0..=1)
+                    .default_missing_value(missing)
+                    .action(ArgAction::Set),
                 Takes::Switch(_) => arg.action(ArgAction::SetTrue),
             })
         }
@@ -88,7 +93,7 @@ impl CommandLine {
             message: message.to_owned(),
         })?;
         let matches = add_args(Command::new(var).no_binary_name(true))
-            .try_get_matches_from(words)
+            .try_get_matches_from(optional_values_spelt_out(words))
             .map_err(|e| ConfigError::ParseEnvArgs {
                 var,
                 message: clap_line(&e),
@@ -109,6 +114,41 @@ impl CommandLine {
     }
 }
 
+/// The arguments with each flag whose value may be left out ([`Takes::Optional`]) written as
+/// `--flag=VALUE` when the next argument is not one of its values: clap would take any next word
+/// that is not a flag as the value, and a flag alone followed by the APP is common.
+pub fn optional_values_spelt_out<T: Into<std::ffi::OsString>>(
+    args: impl IntoIterator<Item = T>,
+) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let optional: Vec<(&str, &str, &[&str])> = Setting::ALL
+        .into_iter()
+        .filter_map(|s| match s.describe().cli {
+            Cli::Flag(Flag {
+                long,
+                takes: Takes::Optional { missing, values, .. },
+                ..
+            }) => Some((long, missing, values)),
+            _ => None,
+        })
+        .collect();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--" {
+            break;
+        }
+        let found = optional.iter().find(|(long, ..)| args[i] == **long);
+        if let Some((long, missing, values)) = found {
+            let next = args.get(i + 1).and_then(|a| a.to_str());
+            if !next.is_some_and(|n| values.iter().any(|v| v.eq_ignore_ascii_case(n))) {
+                args[i] = format!("{long}={missing}").into();
+            }
+        }
+        i += 1;
+    }
+    args
+}
+
 /// The setting's value in `matches`, if the command line gave one.
 fn value(setting: Setting, matches: &ArgMatches) -> Option<Value> {
     let id = setting.key();
@@ -117,7 +157,7 @@ fn value(setting: Setting, matches: &ArgMatches) -> Option<Value> {
         Cli::FileOnly => None,
         Cli::Positional(_) => one(),
         Cli::Flag(flag) => match flag.takes {
-            Takes::One(_) => one(),
+            Takes::One(_) | Takes::Optional { .. } => one(),
             Takes::Many(_) => {
                 let values: Vec<String> = matches.get_many::<String>(id)?.cloned().collect();
                 (!values.is_empty()).then_some(Value::Args(values))
@@ -191,6 +231,32 @@ fn shell_words(text: &str) -> Result<Vec<String>, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flag_whose_value_may_be_left_out_takes_only_its_values() {
+        let cases: [(&[&str], &[&str]); 6] = [
+            (
+                &["--proxy-protocol", "v2", "app:x"],
+                &["--proxy-protocol", "v2", "app:x"],
+            ),
+            (&["--proxy-protocol", "OFF"], &["--proxy-protocol", "OFF"]),
+            (&["--proxy-protocol", "app:x"], &["--proxy-protocol=auto", "app:x"]),
+            (&["-w", "2", "--proxy-protocol"], &["-w", "2", "--proxy-protocol=auto"]),
+            (&["--proxy-protocol", "-w", "2"], &["--proxy-protocol=auto", "-w", "2"]),
+            (&["--", "--proxy-protocol", "x"], &["--", "--proxy-protocol", "x"]),
+        ];
+        for (given, want) in cases {
+            let got = optional_values_spelt_out(given.iter().copied());
+            assert_eq!(
+                got,
+                want.iter().map(std::ffi::OsString::from).collect::<Vec<_>>(),
+                "{given:?}"
+            );
+        }
+        let cli = CommandLine::from_env_args("GUNICORN_CMD_ARGS", "--proxy-protocol app:x").expect("valid");
+        assert_eq!(cli.given("proxy_protocol"), Some(vec!["auto".to_owned()]));
+        assert_eq!(cli.given("app"), Some(vec!["app:x".to_owned()]));
+    }
 
     #[test]
     fn shell_words_split_as_shlex_does() {

@@ -362,6 +362,7 @@ mod tests {
                 Some("A=1")
             }
             Setting::UwsgiAllowIps => Some("10.0.0.0/8"),
+            Setting::ProxyProtocol => Some("v2"),
             // A setting unset by default has an example, valid on the fake machine.
             _ => Some(s.describe().example.map_or("7", |e| e.trim_matches('"'))),
         };

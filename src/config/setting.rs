@@ -224,6 +224,16 @@ pub(crate) enum Takes {
     One(&'static str),
     /// One value each time it is given, every one kept (`-b A -b B`).
     Many(&'static str),
+    /// One value, named so in help, that may be left out: the flag alone stands for `missing`
+    /// (argparse's `nargs="?"` with a `const`, as gunicorn's `--proxy-protocol [MODE]`). The
+    /// next argument is its value only when it is one of `values` (any case); anything else is
+    /// left for what follows, so that a command line written for the plain switch
+    /// (`--proxy-protocol app:app`, before gunicorn 24) still names its app.
+    Optional {
+        name: &'static str,
+        missing: &'static str,
+        values: &'static [&'static str],
+    },
     /// No value: given, it sets the setting to this boolean. Absent, it leaves the file's value,
     /// so a switch can only change a setting one way, as in gunicorn.
     Switch(bool),
@@ -260,6 +270,20 @@ impl Flag {
     pub(crate) const fn value(self, name: &'static str) -> Cli {
         Cli::Flag(Flag {
             takes: Takes::One(name),
+            ..self
+        })
+    }
+
+    /// Takes one of `values`, named `name` in help, or none: given alone, it stands for
+    /// `missing` (see [`Takes::Optional`]).
+    pub(crate) const fn optional(
+        self,
+        name: &'static str,
+        missing: &'static str,
+        values: &'static [&'static str],
+    ) -> Cli {
+        Cli::Flag(Flag {
+            takes: Takes::Optional { name, missing, values },
             ..self
         })
     }

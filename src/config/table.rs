@@ -290,11 +290,13 @@ settings! {
 
     /// Expect the PROXY protocol (v1 or v2) at the start of each connection.
     ProxyProtocol proxy_protocol: bool = false, {
-        cli: Cli::long("--proxy-protocol").switch(),
-        help: "Expect a PROXY protocol (v1 or v2) header at the start of each connection",
+        cli: Cli::long("--proxy-protocol").optional("MODE", "auto", &["off", "auto", "v1", "v2", "true", "false"]),
+        help: "Expect a PROXY protocol header at the start of each connection: off, auto, v1 or v2 (each \
+               accepts both versions); the flag alone is auto",
         doc: "Expect a PROXY protocol header (v1 or v2) at the start of each connection. gunicorn's modes (24 and \
-              later) are accepted in a config file: \"off\" is false; \"auto\", \"v1\" and \"v2\" are true, and \
-              each accepts both versions.",
+              later) are accepted, in a file and on the command line (`--proxy-protocol [MODE]`, the flag alone \
+              being \"auto\"): \"off\" is false; \"auto\", \"v1\" and \"v2\" are true, and each accepts both \
+              versions.",
         parse: |v, _| proxy_mode(v),
         show: display,
     }
