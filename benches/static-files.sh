@@ -15,9 +15,11 @@
 # ratios the goals are stated in: builtin:static over nginx (req/s, and CPU per request), and
 # WhiteNoise under forkhorn over bjoern and gunicorn (req/s).
 #
-# DEFER=1 runs every forkhorn with `--defer-accept` and nginx with `listen ... deferred` (both
-# TCP_DEFER_ACCEPT). FORKHORN=PATH measures that binary instead of building one; FORKHORN_BASE=PATH adds a second
-# build's builtin:static beside it (static-base), to compare two builds. Python packages come from the
+# Each server runs with its defaults: forkhorn sets TCP_DEFER_ACCEPT (`defer_accept`), nginx
+# does not. NGINX_DEFERRED=1 gives nginx `listen ... deferred` (TCP_DEFER_ACCEPT on both);
+# NO_DEFER=1 runs every forkhorn with `--no-defer-accept` (on neither). FORKHORN=PATH measures
+# that binary instead of building one; FORKHORN_BASE=PATH adds a second build's builtin:static
+# beside it (static-base), to compare two builds. Python packages come from the
 # package registry into target/bench-venv (pinned below); nginx and wrk from apt if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +53,8 @@ if ! pip_install bjoern==3.2.2; then
 fi
 
 DEFER_ARGS=() NGINX_DEFER=""
-if [ -n "${DEFER:-}" ]; then DEFER_ARGS=(--defer-accept) NGINX_DEFER=" deferred"; fi
+if [ -n "${NO_DEFER:-}" ]; then DEFER_ARGS=(--no-defer-accept); fi
+if [ -n "${NGINX_DEFERRED:-}" ]; then NGINX_DEFER=" deferred"; fi
 TMP=$(mktemp -d)
 # nginx's workers run as nobody: the files must be readable to them.
 chmod 755 "$TMP"
@@ -154,7 +157,7 @@ col() { awk -v n="$2" '{print $n}' "$TMP/res.$1" | median; }
 ratio() { paste -d' ' "$TMP/res.$1" "$TMP/res.$2" | awk -v n="$3" '{ print $n / $(n + 4) }' | median; }
 idx() { local i; for i in "${!NAMES[@]}"; do if [ "${NAMES[$i]}" = "$1" ]; then echo "$i"; fi; done; }
 
-echo "wrk -t1 -c$CONNS -d$DURATION --timeout 30s,${DEFER:+ defer_accept/deferred,} $ROUNDS interleaved rounds, medians; 2 workers each; $(nproc) cores; load: $(uptime | sed 's/.*load average: //')"
+echo "wrk -t1 -c$CONNS -d$DURATION --timeout 30s,${NO_DEFER:+ forkhorn --no-defer-accept,}${NGINX_DEFERRED:+ nginx deferred,} $ROUNDS interleaved rounds, medians; 2 workers each; $(nproc) cores; load: $(uptime | sed 's/.*load average: //')"
 for mode in $MODES; do
   case "$mode" in
     keepalive) HDR=() ;;

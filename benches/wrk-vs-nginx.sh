@@ -8,7 +8,9 @@
 # `close`: every request carries `Connection: close`, so each costs a connection (accept, read,
 # write, close): what a client without keep-alive costs. FORKHORN=PATH measures that binary
 # instead of building one; FORKHORN_BASE=PATH adds a second build to every round (to compare
-# two builds). With several rounds, a last line per forkhorn gives the median of its CPU per
+# two builds). Each server runs with its defaults: forkhorn sets TCP_DEFER_ACCEPT, nginx does
+# not. DEFER_BOTH_WAYS=1 adds, to every round, forkhorn with --no-defer-accept and nginx with
+# `listen ... deferred`, so that each is measured with and without it. With several rounds, a last line per forkhorn gives the median of its CPU per
 # request and the median of its per-round ratio to nginx's.
 #
 # Needs wrk and nginx (Debian packages `wrk`, `nginx-light`); installs them if apt-get can.
@@ -53,21 +55,23 @@ run() {
   local us_per_req
   us_per_req=$(awk -v t=$((t1 - t0)) -v k="$TCK" -v n="$reqs" 'BEGIN { printf "%.2f", t / k * 1e6 / n }')
   printf '%-14s %12s req/s %10s us CPU/req  %s\n' "$name" "$rps" "$us_per_req" "${errors:-no errors}"
-  echo "$name $us_per_req" >>"$TMP/cpu"
+  echo "$ROUND $name $us_per_req" >>"$TMP/cpu"
 }
 
-# forkhorn NAME BINARY
+# forkhorn NAME BINARY [FLAG...]
 forkhorn() {
-  local port
+  local port name=$1 bin=$2
+  shift 2
   port=$(free_port)
-  "$2" -w 2 -b "127.0.0.1:$port" --log-level warning builtin:hello 2>"$TMP/$1.log" &
+  "$bin" -w 2 -b "127.0.0.1:$port" --log-level warning "$@" builtin:hello 2>"$TMP/$name.log" &
   local pid=$!
-  run "$1" "$pid" "$port"
+  run "$name" "$pid" "$port"
   kill -TERM "$pid"; wait "$pid" || true
 }
 
+# nginx_run NAME [LISTEN-PARAMETER]
 nginx_run() {
-  local port
+  local port name=$1 param=${2:-}
   port=$(free_port)
   cat > "$TMP/nginx.conf" <<NGINX
 worker_processes 2;
@@ -79,31 +83,39 @@ http {
   access_log off;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$port $param;
     location / { default_type "text/plain; charset=utf-8"; return 200 "Hello, World!"; }
   }
 }
 NGINX
   nginx -c "$TMP/nginx.conf" -p "$TMP" &
   local pid=$!
-  run nginx "$pid" "$port"
+  run "$name" "$pid" "$port"
   kill -QUIT "$pid"; wait "$pid" || true
 }
 
 echo "wrk -t1 -c$CONNS -d$DURATION ($MODE), $ROUNDS round(s); 2 workers each; $(nproc) cores"
-for round in $(seq "$ROUNDS"); do
-  [ "$ROUNDS" -gt 1 ] && echo "round $round"
+for ROUND in $(seq "$ROUNDS"); do
+  [ "$ROUNDS" -gt 1 ] && echo "round $ROUND"
   forkhorn forkhorn "$BIN"
   [ -n "${FORKHORN_BASE:-}" ] && forkhorn forkhorn-base "$FORKHORN_BASE"
-  nginx_run
+  nginx_run nginx
+  if [ -n "${DEFER_BOTH_WAYS:-}" ]; then
+    forkhorn forkhorn-no-defer "$BIN" --no-defer-accept
+    nginx_run nginx-deferred deferred
+  fi
 done
 if [ "$ROUNDS" -gt 1 ]; then
-  # Per round, each forkhorn's CPU per request over nginx's; then the medians.
+  # Per round, each server's CPU per request over nginx's (without deferred); then the medians.
   awk '
-    { us[NR] = $2; name[NR] = $1 }
-    $1 == "nginx" { for (i = start; i < NR; i++) { r[name[i]] = r[name[i]] " " us[i] / $2; c[name[i]] = c[name[i]] " " us[i] } start = NR + 1 }
-    NR == 1 { start = 1 }
-    END { for (n in r) print n, c[n], "|", r[n] }' "$TMP/cpu" |
+    { round[NR] = $1; name[NR] = $2; us[NR] = $3 }
+    $2 == "nginx" { base[$1] = $3 }
+    END {
+      for (i = 1; i <= NR; i++) if (name[i] != "nginx") {
+        r[name[i]] = r[name[i]] " " us[i] / base[round[i]]; c[name[i]] = c[name[i]] " " us[i]
+      }
+      for (n in r) print n, c[n], "|", r[n]
+    }' "$TMP/cpu" |
   while read -r n rest; do
     cpu=$(echo "${rest%%|*}" | tr ' ' '\n' | grep . | median)
     ratio=$(echo "${rest#*|}" | tr ' ' '\n' | grep . | median)

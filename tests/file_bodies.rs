@@ -156,7 +156,7 @@ fn a_static_file_costs_an_open_a_stat_a_send_and_a_sendfile() {
 }
 
 #[test]
-fn with_defer_accept_a_connection_is_accepted_with_its_request() {
+fn by_default_a_connection_is_accepted_with_its_request() {
     if !tool_or_skip("strace", "strace") {
         return;
     }
@@ -165,8 +165,8 @@ fn with_defer_accept_a_connection_is_accepted_with_its_request() {
     let root = site.dir.to_str().unwrap();
     for defer in [false, true] {
         let mut args = vec!["--static-root", root, "builtin:static"];
-        if defer {
-            args.insert(0, "--defer-accept");
+        if !defer {
+            args.insert(0, "--no-defer-accept");
         }
         let s = Server::start(&args, 1);
         let calls = trace_worker(&s, &site.dir, || {

@@ -581,6 +581,33 @@ fn a_head_that_never_completes_gets_408() {
 }
 
 #[test]
+fn a_connection_that_never_speaks_is_closed_without_an_answer() {
+    // With defer_accept (the default) the kernel holds it until its handshake retry is over
+    // (about a second), then a worker takes it and header_timeout runs; without, at once.
+    for flags in [
+        &["--header-timeout", "1"][..],
+        &["--header-timeout", "1", "--no-defer-accept"],
+    ] {
+        let s = Server::start(&[flags, &["builtin:hello"]].concat(), 1);
+        let mut c = s.connect();
+        let start = std::time::Instant::now();
+        let mut out = Vec::new();
+        c.read_to_end(&mut out).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out), "", "{flags:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{flags:?}: closed after {:?}",
+            start.elapsed()
+        );
+        // The worker is still there and serves.
+        assert_eq!(
+            first_response(&s, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").status,
+            200
+        );
+    }
+}
+
+#[test]
 fn a_reader_that_stalls_is_dropped_after_timeout() {
     let dir = std::env::temp_dir().join(format!("forkhorn-stall-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -375,15 +375,17 @@ settings! {
     }
 
     /// Wake a worker for a TCP connection only once the client's first bytes have arrived.
-    DeferAccept defer_accept: bool = false, {
-        cli: Cli::long("--defer-accept").switch(),
-        help: "Accept a TCP connection only once its first bytes have arrived (TCP_DEFER_ACCEPT)",
-        doc: "Accept a TCP connection only once its first bytes have arrived (TCP_DEFER_ACCEPT, nginx's \
-              `listen ... deferred`): a worker then reads the request as it accepts, where it would \
-              otherwise find nothing yet and wait for it in poll, which is most of what a `Connection: \
-              close` client costs beyond its response. A client that connects and sends nothing is accepted \
-              only once the kernel's handshake retries for it are over (a second or more), and then has \
-              `header_timeout` as any other.",
+    DeferAccept defer_accept: bool = true, {
+        cli: Cli::long("--no-defer-accept").switch_off(),
+        help: "Accept a TCP connection as soon as its handshake is done, instead of once its first bytes have \
+               arrived (TCP_DEFER_ACCEPT)",
+        doc: "Accept a TCP connection only once its first bytes have arrived (TCP_DEFER_ACCEPT, Apache's default \
+              `AcceptFilter http data` on Linux, nginx's `listen ... deferred`): a worker then reads the request \
+              as it accepts, where it would otherwise find nothing yet and wait for it in poll, which halves \
+              what a `Connection: close` client costs the server; and a client that connects and says nothing \
+              holds no connection slot. Such a client is accepted once the kernel's handshake retry for it is \
+              over (about a second), and then has `header_timeout` as any other. gunicorn does not set it. \
+              false: accept at the end of the handshake.",
         parse: |v, _| boolean(v),
         show: display,
     }
