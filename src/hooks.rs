@@ -100,6 +100,11 @@ pub(crate) trait ServerHooks {
     /// Makes `cfg` what hooks read as `server.cfg` (at start-up and after each reload).
     fn configure(&self, cfg: &Config);
 
+    /// Loads the hooks again from `location` (the `hooks` setting after a reload; `None`: no
+    /// hooks any more), as gunicorn re-reads its config file on HUP: workers forked afterwards,
+    /// and the master, call the new ones. On an error the hooks stay as they were.
+    fn reload(&self, location: Option<&str>) -> Result<(), String>;
+
     /// `app` with `pre_request` and `post_request` around each call for `worker`; `app` itself
     /// when neither is defined, so that requests cost nothing more then.
     fn wrap(&self, app: Box<dyn Application>, worker: WorkerId) -> Box<dyn Application>;

@@ -237,6 +237,66 @@ fn a_toml_configuration_names_a_hooks_module_and_a_rust_app_gets_them() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A hooks file of the given version: each hook it defines writes `NAME vVERSION ...`.
+fn versioned_hooks(version: u32) -> String {
+    format!(
+        "import os\n\
+         def _w(line):\n    with open(os.environ['HOOK_LOG'], 'a') as f:\n        f.write(line + '\\n')\n\
+         def on_reload(server):\n    _w('on_reload v{version}')\n\
+         def post_fork(server, worker):\n    _w('post_fork v{version} %d' % worker.pid)\n\
+         def pre_request(worker, req):\n    _w('pre_request v{version} %s' % req.path)\n"
+    )
+}
+
+#[test]
+fn hup_reads_the_hooks_again_and_a_broken_file_keeps_the_old_ones() {
+    // As gunicorn re-reads its config file on HUP: the master and the workers forked after it
+    // call the hooks as the file now defines them.
+    let dir = temp_dir("hup");
+    let log = dir.join("hooks.log");
+    let hooks = dir.join("hooks.py");
+    std::fs::write(&hooks, versioned_hooks(1)).expect("write");
+    let toml = dir.join("forkhorn.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "bind = \"127.0.0.1:0\"\napp = \"builtin:hello\"\nworkers = 1\nhooks = \"{}\"\n",
+            hooks.display()
+        ),
+    )
+    .expect("write");
+    let mut server = Server::start_cmd(&mut command(&log, &["-c", toml.to_str().expect("UTF-8 path")]), 1);
+    let first = booted(&server)[0];
+    wait_file(&log, &format!("post_fork v1 {first}"), 1);
+    assert_eq!(server.get("/a").status, 200);
+    wait_file(&log, "pre_request v1 /a", 1);
+
+    std::fs::write(&hooks, versioned_hooks(2)).expect("write");
+    server.signal(Signal::SIGHUP);
+    wait_file(&log, "on_reload v2", 1);
+    server.wait_log("Booting worker", 2);
+    let second = booted(&server)[1];
+    wait_file(&log, &format!("post_fork v2 {second}"), 1);
+    server.wait_log(&format!("Worker exiting (pid: {first})"), 1);
+    assert_eq!(server.get("/b").status, 200);
+    wait_file(&log, "pre_request v2 /b", 1);
+    assert!(!lines(&log).iter().any(|l| l == "on_reload v1"), "{:?}", lines(&log));
+
+    // A file that no longer compiles: the reload is refused, nothing changes.
+    std::fs::write(&hooks, "def on_reload(server:\n").expect("write");
+    server.signal(Signal::SIGHUP);
+    server.wait_log(
+        "Reload failed, keeping the current configuration: cannot reload the server hooks",
+        1,
+    );
+    assert_eq!(server.get("/c").status, 200);
+    wait_file(&log, "pre_request v2 /c", 1);
+    assert_eq!(booted(&server), vec![first, second]);
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Waits until the log has a hook's traceback: its `Exception in NAME hook` line, and `last`
 /// as the last line of the traceback that follows it.
 fn wait_traceback(server: &Server, pid: i32, name: &str, last: &str) {

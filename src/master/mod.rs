@@ -691,6 +691,27 @@ impl Master<'_> {
             return Err(e.to_string());
         }
         crate::logging::set_level(cfg.loglevel);
+        // The hooks are read again, as gunicorn re-reads its config file; their failure leaves
+        // nothing else changed (the logs are put back).
+        match &self.server_hooks {
+            Some(h) => {
+                if let Err(e) = h.reload(cfg.hooks.as_deref()) {
+                    log::error!("Reload failed, keeping the current configuration: {e}");
+                    if let Err(e) = self.service.reconfigure(&self.cfg) {
+                        log::error!("{e}");
+                    }
+                    crate::logging::set_level(self.cfg.loglevel);
+                    self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
+                    self.lifecycle.reloads_failed += 1;
+                    return Err(e);
+                }
+            }
+            None if cfg.hooks.is_some() => log::warn!(
+                "hooks set to {}: server hooks are loaded when the master starts (restart it, or USR2)",
+                cfg.hooks.as_deref().unwrap_or_default()
+            ),
+            None => {}
+        }
         if (
             &cfg.control_socket,
             cfg.control_socket_mode,
@@ -703,12 +724,6 @@ impl Master<'_> {
             self.cfg.metrics_bind,
         ) {
             log::warn!("control_socket and metrics_bind changes take effect when the master restarts");
-        }
-        if cfg.hooks != self.cfg.hooks {
-            log::warn!(
-                "hooks changed to {}: the hooks loaded at start-up stay until a restart (or USR2)",
-                cfg.hooks.as_deref().unwrap_or("none")
-            );
         }
         let old_workers = self.cfg.workers;
         let previous = Fallback {

@@ -193,21 +193,36 @@ WORKER = None
 
 
 def load(location):
-    """Loads the hooks module (a .py file, or a module name importable from sys.path) and
-    returns the names of the hooks it defines."""
+    """Loads the hooks module (a .py file, or a module name importable from sys.path), makes
+    its hooks the ones called, and returns their names. Run again (a reload), the file is
+    executed afresh and a module re-imported, as gunicorn re-reads its config file on HUP; if
+    that raises, the hooks called stay those of the last load."""
     if location.endswith(".py") or os.sep in location:
         name = "__config__"
         loader = SourceFileLoader(name, location)
         spec = importlib.util.spec_from_file_location(name, location, loader=loader)
         module = importlib.util.module_from_spec(spec)
+        previous = sys.modules.get(name)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+            raise
+    elif location in sys.modules:
+        module = importlib.reload(sys.modules[location])
     else:
         module = importlib.import_module(location)
+    found = {}
     for name in HOOK_NAMES:
         hook = getattr(module, name, None)
         if callable(hook):
-            HOOKS[name] = hook
+            found[name] = hook
+    HOOKS.clear()
+    HOOKS.update(found)
     return sorted(HOOKS)
 
 

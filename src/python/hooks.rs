@@ -3,8 +3,9 @@
 //! the objects gunicorn's hooks receive (`hooks.py`), and [`HookedApp`], the app with
 //! `pre_request`/`post_request` around each call.
 //!
-//! The module is loaded once, in the master (whose interpreter exists only for it, or for
-//! `preload_app`); the workers inherit it through fork, whatever app they serve.
+//! The module is loaded in the master (whose interpreter exists only for it, or for
+//! `preload_app`), and again on each reload; the workers inherit it through fork, whatever app
+//! they serve.
 
 use super::interpreter::{self, Setup};
 use super::LoadError;
@@ -13,6 +14,7 @@ use crate::config::Config;
 use crate::hooks::{Event, ServerHooks, WorkerId};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
+use std::cell::RefCell;
 use std::ffi::CString;
 use std::path::Path;
 
@@ -23,8 +25,9 @@ const HOOKS_PY: &str = include_str!("hooks.py");
 pub struct PythonHooks {
     /// `hooks.py`, holding the hook functions.
     module: Py<PyModule>,
-    /// The names of the hooks the module defines.
-    defined: Vec<String>,
+    /// The names of the hooks the module defines (a reload replaces them; the master's loop is
+    /// the one thread that does, hence a cell).
+    defined: RefCell<Vec<String>>,
 }
 
 /// `server.log`'s way to forkhorn's log: one entry at `level` (0 debug ... 4 critical).
@@ -71,12 +74,7 @@ pub fn load(cfg: &Config, location: &str) -> Result<PythonHooks, LoadError> {
             reason: super::spec::describe(py, &e, missing),
         }
     };
-    let location = match is_file(location) {
-        true => std::path::absolute(location)
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| location.to_owned()),
-        false => location.to_owned(),
-    };
+    let location = absolute(location);
     Python::attach(|py| {
         let code =
             CString::new(HOOKS_PY).map_err(|e| failed(py, pyo3::exceptions::PyValueError::new_err(e.to_string())))?;
@@ -92,11 +90,22 @@ pub fn load(cfg: &Config, location: &str) -> Result<PythonHooks, LoadError> {
             .map_err(|e| failed(py, e))?;
         let hooks = PythonHooks {
             module: module.unbind(),
-            defined,
+            defined: RefCell::new(defined),
         };
         hooks.configure_in(py, cfg);
         Ok(hooks)
     })
+}
+
+/// A file's location made absolute (the master never changes directory, but a reload must find
+/// the same file); a module's name as it is.
+fn absolute(location: &str) -> String {
+    match is_file(location) {
+        true => std::path::absolute(location)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| location.to_owned()),
+        false => location.to_owned(),
+    }
 }
 
 /// Whether the `hooks` setting names a file rather than a module.
@@ -114,7 +123,7 @@ impl PythonHooks {
 
 impl ServerHooks for PythonHooks {
     fn defines(&self, name: &str) -> bool {
-        self.defined.iter().any(|d| d == name)
+        self.defined.borrow().iter().any(|d| d == name)
     }
 
     fn call(&self, num_workers: usize, event: Event) {
@@ -150,6 +159,30 @@ impl ServerHooks for PythonHooks {
 
     fn configure(&self, cfg: &Config) {
         Python::attach(|py| self.configure_in(py, cfg));
+    }
+
+    fn reload(&self, location: Option<&str>) -> Result<(), String> {
+        Python::attach(|py| {
+            let module = self.module.bind(py);
+            let defined: Vec<String> = match location {
+                Some(location) => module
+                    .call_method1("load", (absolute(location),))
+                    .and_then(|names| names.extract())
+                    .map_err(|e| {
+                        format!(
+                            "cannot reload the server hooks ({location}): {}",
+                            super::traceback(py, &e)
+                        )
+                    })?,
+                None => {
+                    let hooks = module.getattr("HOOKS").map_err(|e| super::traceback(py, &e))?;
+                    hooks.call_method0("clear").map_err(|e| super::traceback(py, &e))?;
+                    Vec::new()
+                }
+            };
+            *self.defined.borrow_mut() = defined;
+            Ok(())
+        })
     }
 
     fn wrap(&self, app: Box<dyn Application>, _worker: WorkerId) -> Box<dyn Application> {
