@@ -486,6 +486,38 @@ fn a_repeated_flag_takes_its_last_value() {
 }
 
 #[test]
+fn a_long_flag_may_be_shortened_to_a_unique_prefix_as_argparse_allows() {
+    assert_printed(
+        &[
+            "--error-log",
+            "-",
+            "--max-requests-j",
+            "5",
+            "--pre",
+            "--log-l",
+            "debug",
+            "myapp:app",
+        ],
+        &[
+            "errorlog = \"-\"",
+            "max_requests_jitter = 5",
+            "preload_app = true",
+            "loglevel = \"debug\"",
+        ],
+    );
+    // In GUNICORN_CMD_ARGS too.
+    let mut cmd = Command::new(bin());
+    cmd.args(["--print-config"]).env("GUNICORN_CMD_ARGS", "--work 3");
+    // Ambiguous (--workers, --worker-class, --worker-connections, ...): refused, as by argparse.
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("'--work'"), "{}", stderr(&out));
+    let out = run(&["--print-config", "--access-log", "-"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("'--access-log'"), "{}", stderr(&out));
+}
+
+#[test]
 fn proxy_protocol_takes_gunicorns_optional_mode() {
     // gunicorn's `--proxy-protocol [MODE]` (argparse's nargs="?", the flag alone being "auto").
     assert_printed(

@@ -15,7 +15,9 @@ const CONFIG: &str = "config";
 /// Adds `-c FILE` and the settings' flags and positional, in table order, to `cmd`.
 ///
 /// A flag given twice takes its last value, as gunicorn's argparse does (`-w 2 -w 4` is 4);
-/// flags that collect values (`-b`, `-e`) still collect every one.
+/// flags that collect values (`-b`, `-e`) still collect every one. A long flag may be shortened
+/// to any prefix that names one flag only, as argparse allows (`--error-log -`); an ambiguous one
+/// (`--access-log`) is an error naming the candidates.
 pub fn add_args(cmd: Command) -> Command {
     let config = Arg::new(CONFIG)
         .short('c')
@@ -27,6 +29,7 @@ pub fn add_args(cmd: Command) -> Command {
              (gunicorn.conf.py) or is python:MODULE. Default: ./gunicorn.conf.py if it exists, else none",
         );
     cmd.args_override_self(true)
+        .infer_long_args(true)
         .arg(config)
         .args(Setting::ALL.into_iter().filter_map(setting_arg))
 }
