@@ -157,6 +157,10 @@ fn every_hook_is_called_where_gunicorn_calls_it() {
     server.wait_log("Reload complete", 1);
 
     // INT to a worker: worker_int, then worker_exit, in that worker; the master's child_exit.
+    // A worker of the new generation: the old ones are on their way out.
+    wait_until("only the new generation's two workers are left", || {
+        server.workers().len() == 2
+    });
     let current: Vec<i32> = server.workers();
     let target = current[0];
     assert!(kill(target, Signal::SIGINT));

@@ -656,15 +656,16 @@ impl Io {
             match sig {
                 SIGTERM => self.begin_stop(ctx, now + ctx.graceful),
                 SIGINT | SIGQUIT => {
-                    // Said however the worker is told to go, as gunicorn's does (a graceful stop
-                    // already said it in begin_stop).
-                    if self.life == Life::Serving {
-                        log::info!("Worker exiting (pid: {})", std::process::id());
-                    }
+                    // worker_int first, then "Worker exiting", in gunicorn's order.
                     if self.life != Life::Quitting {
                         if let Some((h, id, workers)) = ctx.hooks {
                             h.call(workers, Event::WorkerInt(id));
                         }
+                    }
+                    // Said however the worker is told to go, as gunicorn's does (a graceful stop
+                    // already said it in begin_stop).
+                    if self.life == Life::Serving {
+                        log::info!("Worker exiting (pid: {})", std::process::id());
                     }
                     self.life = Life::Quitting;
                 }
