@@ -62,6 +62,7 @@ pub(crate) enum Event {
     /// Worker, INT or QUIT.
     WorkerInt(WorkerId),
     /// Worker, SIGABRT (a timeout).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // only Python hooks have worker_abort
     WorkerAbort(WorkerId),
     /// Worker, last.
     WorkerExit(WorkerId),
@@ -69,6 +70,7 @@ pub(crate) enum Event {
 
 impl Event {
     /// The hook's name in gunicorn.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // hooks are Python's
     pub(crate) fn name(self) -> &'static str {
         match self {
             Event::NworkersChanged { .. } => "nworkers_changed",

@@ -438,6 +438,7 @@ impl<'a> StartResponse<'a> {
     }
 
     /// The status the application chose so far (0 before start_response).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // read by Python's request hooks
     pub(crate) fn status(&self) -> u16 {
         self.resp.status()
     }

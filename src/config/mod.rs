@@ -283,6 +283,7 @@ mod table;
 pub use args::{add_args, optional_values_spelt_out, CommandLine};
 pub use error::{ConfigError, Origin};
 pub use load::{default_file, load, load_with_warnings, GUNICORN_CONF};
+#[cfg(feature = "python")]
 pub(crate) use python_file::{EvaluatorArgs, Report};
 pub use render::example_toml;
 pub(crate) use stream::StdStream;

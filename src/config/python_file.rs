@@ -241,6 +241,7 @@ pub(crate) fn module_name(location: &Path) -> Option<&str> {
 }
 
 /// The arguments of the evaluator mode, after [`EVALUATE_ARG`].
+#[cfg_attr(not(feature = "python"), allow(dead_code))] // the evaluator runs Python
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvaluatorArgs {
     /// The Python config file.
@@ -253,6 +254,7 @@ pub struct EvaluatorArgs {
     pub argv: Vec<OsString>,
 }
 
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
 impl EvaluatorArgs {
     /// Reads what [`evaluate`] passes; `None` if the arguments are not of that form.
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Option<EvaluatorArgs> {
