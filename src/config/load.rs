@@ -354,7 +354,7 @@ mod tests {
             Setting::Pidfile | Setting::Errorlog | Setting::Accesslog => Some("/tmp/f.log"),
             Setting::Pythonpath => Some("/srv,lib"),
             Setting::AccessLogFormat => Some("%(h)s"),
-            Setting::SyslogAddr => Some("udp://localhost:514"),
+            Setting::SyslogAddr => Some("unix:///dev/log"),
             Setting::SyslogFacility => Some("local0"),
             Setting::User | Setting::Group => Some("www-data"),
             Setting::Umask => Some("0022"),

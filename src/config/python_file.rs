@@ -83,8 +83,9 @@ pub enum PyValue {
     Callable,
     /// An imported module.
     Module,
-    /// A class.
-    Class,
+    /// A class, by its dotted path (`mypkg.logging.HealthFilterLogger`): gunicorn's
+    /// `logger_class` and `worker_class` take a class as well as its path.
+    Class(String),
     /// Anything else, described (`"set"`, `"int too large for 64 bits"`).
     Other(String),
 }
@@ -341,7 +342,7 @@ pub(crate) fn apply(
                 })?;
             }
             None => match value {
-                PyValue::Module | PyValue::Class => {}
+                PyValue::Module | PyValue::Class(_) => {}
                 PyValue::Callable if name == "ssl_context" => warnings.push(format!(
                     "{place}: 'ssl_context' is a gunicorn server hook that forkhorn never calls: its TLS is \
                      rustls, set up from certfile, keyfile, ca_certs, cert_reqs and ciphers (docs/TLS.md)"
@@ -459,7 +460,8 @@ fn setting_named(name: &str) -> Option<Setting> {
 /// `os.environ.get(...)` gives; inside a list or dict it is a string as in TOML.
 fn setting_value(value: &PyValue) -> Result<Value, String> {
     match value {
-        PyValue::Str(s) => Ok(Value::Arg(s.clone())),
+        // A class is named by its path, as the setting's string form names it.
+        PyValue::Str(s) | PyValue::Class(s) => Ok(Value::Arg(s.clone())),
         other => nested_value(other),
     }
 }
@@ -487,7 +489,7 @@ fn nested_value(value: &PyValue) -> Result<Value, String> {
         PyValue::None => return Err("None".into()),
         PyValue::Callable => return Err("a function".into()),
         PyValue::Module => return Err("a module".into()),
-        PyValue::Class => return Err("a class".into()),
+        PyValue::Class(path) => Value::Str(path.clone()),
         PyValue::Other(what) => return Err(format!("a Python {what}")),
     })
 }
@@ -552,7 +554,7 @@ mod tests {
             name("post_fork", 18, PyValue::Callable),
             name("cpu_count", 20, PyValue::Callable),
             name("postfork", 21, PyValue::Callable),
-            name("Path", 21, PyValue::Class),
+            name("Path", 21, PyValue::Class("pathlib.Path".into())),
             name(
                 "logconfig_dict",
                 22,
@@ -560,6 +562,11 @@ mod tests {
             ),
             name("WORKERS", 23, PyValue::Int(3)),
             name("environ", 24, PyValue::Other("_Environ".into())),
+            name(
+                "logger_class",
+                26,
+                PyValue::Class("deploy.logs.HealthFilterLogger".into()),
+            ),
         ])
         .expect("valid");
         let want = Config {
@@ -581,6 +588,7 @@ mod tests {
             umask: 0o22,
             secure_scheme_headers: vec![("X-FORWARDED-PROTO".into(), "https".into())],
             hooks: Some("g.conf.py".into()),
+            logger_class: Some("deploy.logs.HealthFilterLogger".into()),
             ..Config::default()
         };
         assert_eq!(cfg, want);

@@ -633,10 +633,17 @@ pub(super) fn file_mode(value: &Value) -> Result<u32, Problem> {
 pub(super) fn loglevel(value: &Value) -> Result<LogLevel, Problem> {
     let names = LEVELS.map(LogLevel::as_str).join(", ");
     let what = format!("one of {names}");
-    let name = text(value, &what)?;
-    LEVELS
-        .into_iter()
-        .find(|l| l.as_str().eq_ignore_ascii_case(name.trim()))
+    let name = text(value, &what)?.trim();
+    // Other spellings that deployments pass (`--log-level WARN`, from other tools' habits):
+    // gunicorn logs those at info, where the name's meaning is the nearer guess.
+    let alias = match name.to_ascii_lowercase().as_str() {
+        "warn" => Some(LogLevel::Warning),
+        "fatal" => Some(LogLevel::Critical),
+        "trace" => Some(LogLevel::Debug),
+        _ => None,
+    };
+    alias
+        .or_else(|| LEVELS.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(name)))
         .ok_or_else(|| Problem::new(format!("expected {what}, got {value}")))
 }
 
@@ -674,7 +681,7 @@ fn is_app_spec(s: &str) -> bool {
         Some((module, object)) => (module, Some(object)),
         None => (s, None),
     };
-    if !module.split('.').all(is_identifier) {
+    if !module.split('.').all(is_module_name) {
         return false;
     }
     match object {
@@ -684,6 +691,12 @@ fn is_app_spec(s: &str) -> bool {
             None => is_identifier(object),
         },
     }
+}
+
+/// A module name as the import system takes it: an identifier, or with dashes after its first
+/// character (`helloworld-test`: gunicorn's `importlib.import_module` imports such a file).
+fn is_module_name(s: &str) -> bool {
+    is_identifier(&s.replace('-', "_")) && !s.starts_with('-')
 }
 
 /// A Python identifier (approximately: Unicode letters and digits, not starting with a digit).

@@ -560,12 +560,13 @@ settings! {
     }
 
     /// `unix:///dev/log`, `unix:///path#dgram|stream`, `udp://host:port`, `tcp://host:port`.
-    SyslogAddr syslog_addr: String = "unix:///dev/log".into(), {
+    SyslogAddr syslog_addr: String = "udp://localhost:514".into(), {
         cli: Cli::long("--log-syslog-to").value("ADDR"),
         help: "Syslog address: unix://PATH[#dgram|#stream], udp://HOST:PORT, tcp://HOST:PORT. [default: \
-               unix:///dev/log]",
+               udp://localhost:514]",
         doc: "Where syslog is: \"unix://PATH\", \"unix://PATH#dgram\" or \"#stream\", \"udp://HOST:PORT\", \
-              \"tcp://HOST:PORT\".",
+              \"tcp://HOST:PORT\". The default is gunicorn's on Linux; journald and rsyslog listen on \
+              \"unix:///dev/log\".",
         parse: |v, _| syslog_addr(v),
         show: quoted,
     }

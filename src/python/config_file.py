@@ -142,7 +142,7 @@ def convert(value):
     if isinstance(value, types.ModuleType):
         return "Module"
     if isinstance(value, type):
-        return "Class"
+        return {"Class": value.__module__ + "." + value.__qualname__}
     if callable(value):
         return "Callable"
     return {"Other": type(value).__name__}

@@ -31,11 +31,13 @@ pub fn parse(spec: &str) -> Result<AppSpec, LoadError> {
             "a module is named without \".py\"; did you mean '{stem}:{object}'?"
         )));
     }
-    let is_identifier = |s: &str| {
+    // An identifier, or with dashes after its first character: the import system finds
+    // `helloworld-test.py` by that name, as gunicorn's `importlib.import_module` does.
+    let is_module_name = |s: &str| {
         s.chars().next().is_some_and(|c| c == '_' || c.is_alphabetic())
-            && s.chars().all(|c| c == '_' || c.is_alphanumeric())
+            && s.chars().all(|c| c == '_' || c == '-' || c.is_alphanumeric())
     };
-    if !module.split('.').all(is_identifier) {
+    if !module.split('.').all(is_module_name) {
         return Err(invalid("expected module.path:callable".to_owned()));
     }
     if object.is_empty() {
@@ -193,6 +195,7 @@ mod tests {
             ("pkg.mod", "pkg.mod", "application"),
             ("m:create_app()", "m", "create_app()"),
             ("m:create_app('x', debug=True)", "m", "create_app('x', debug=True)"),
+            ("helloworld-test:app", "helloworld-test", "app"),
         ] {
             assert_eq!(
                 parse(spec).unwrap(),
@@ -208,7 +211,7 @@ mod tests {
             ("app.py", "did you mean 'app:application'?"),
             (":app", "expected module.path:callable"),
             ("a..b:app", "expected module.path:callable"),
-            ("a-b:app", "expected module.path:callable"),
+            ("-ab:app", "expected module.path:callable"),
             ("app:", "nothing after ':'"),
         ] {
             let e = parse(spec).unwrap_err().to_string();

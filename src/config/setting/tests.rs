@@ -247,13 +247,19 @@ fn loglevels() {
         ("Warning", LogLevel::Warning),
         ("error", LogLevel::Error),
         ("CRITICAL", LogLevel::Critical),
+        ("WARN", LogLevel::Warning),
+        ("fatal", LogLevel::Critical),
+        ("trace", LogLevel::Debug),
     ];
     for (name, want) in cases {
         assert_eq!(try_set(Setting::Loglevel, str(name)).map(|c| c.loglevel), Ok(want));
         assert_eq!(try_set(Setting::Loglevel, arg(name)).map(|c| c.loglevel), Ok(want));
     }
     let what = "expected one of debug, info, warning, error, critical";
-    assert_eq!(refused(Setting::Loglevel, str("warn")), format!("{what}, got \"warn\""));
+    assert_eq!(
+        refused(Setting::Loglevel, str("verbose")),
+        format!("{what}, got \"verbose\"")
+    );
     assert_eq!(refused(Setting::Loglevel, str("")), format!("{what}, got \"\""));
     assert_eq!(refused(Setting::Loglevel, Value::Int(10)), format!("{what}, got 10"));
 }
@@ -272,6 +278,8 @@ fn apps() {
         "pkg:factory(url='http://x:1')",
         "_private:_app",
         "café:app",
+        "helloworld-test:app",
+        "my-site.wsgi:application",
     ];
     for s in good {
         assert_eq!(try_set(Setting::App, str(s)).map(|c| c.app), Ok(s.to_string()), "{s}");
@@ -291,6 +299,9 @@ fn apps() {
         "pkg:(x)",
         "pkg: app",
         "path/to/app.py:app",
+        "-pkg:app",
+        "pkg.-sub:app",
+        "pkg:my-app",
     ];
     for s in bad {
         let want = format!("expected builtin:NAME or module[.sub]:callable, :factory() or :factory(args), got {s:?}");
