@@ -130,6 +130,47 @@ fn bad_address_is_one_line_and_binds_nothing() {
     assert!(!sock.exists(), "{} was created", sock.display());
 }
 
+#[cfg(feature = "python")]
+#[test]
+fn a_config_file_of_another_name_is_toml_when_it_is_toml_and_else_python_as_gunicorn_reads_it() {
+    // gunicorn runs any -c file as Python (`-c gunicorn.conf` is common).
+    let py = temp_file(
+        "gunicorn.conf",
+        "import multiprocessing\nworkers = 2 + 1\npreload_app = True\ndef when_ready(server):\n    pass\n",
+    );
+    assert_printed(
+        &["-c", path_str(&py)],
+        &[
+            "workers = 3",
+            "preload_app = true",
+            &format!("hooks = \"{}\"", py.display()),
+        ],
+    );
+    // TOML under a name that is not *.toml.
+    let toml = temp_file("forkhorn.conf", "workers = 4\n");
+    assert_printed(&["-c", path_str(&toml)], &["workers = 4"]);
+    // Neither: the TOML error, the likelier intent for a file that is not Python either.
+    let bad = temp_file("broken.conf", "workers = 2\nbind = [\n");
+    let out = run(&["-c", path_str(&bad), "--check-config"], None);
+    assert_config_error(
+        &out,
+        &format!(
+            "forkhorn: {}:2: invalid TOML: unclosed array, expected `]`",
+            bad.display()
+        ),
+    );
+    // Python that raises: the Python error.
+    let raising = temp_file("raising.conf", "import no_such_module_here\n");
+    let out = run(&["-c", path_str(&raising), "--check-config"], None);
+    assert_config_error(
+        &out,
+        &format!(
+            "forkhorn: {}:1: cannot run the Python config file: ModuleNotFoundError: No module named 'no_such_module_here'",
+            raising.display()
+        ),
+    );
+}
+
 #[test]
 fn toml_syntax_error_is_one_line() {
     let file = temp_file("syntax.toml", "workers = 2\ntimeout = 30\nworkers = 3\n");

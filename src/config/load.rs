@@ -134,7 +134,7 @@ pub fn load_from(cli: &CommandLine, env: &Environment) -> Result<(Config, Vec<St
                 path: path.clone(),
                 source,
             })?;
-            Some(FileSource::Toml(path, &text))
+            Some(toml_or_python(path, &text, cli)?)
         }
         None => None,
     };
@@ -142,6 +142,22 @@ pub fn load_from(cli: &CommandLine, env: &Environment) -> Result<(Config, Vec<St
     // Last: the TLS files are read and checked only for a configuration that is otherwise good.
     cfg.load_tls()?;
     Ok((cfg, warnings))
+}
+
+/// A config file named neither `*.py` nor `python:MODULE`: TOML when it is TOML, or named
+/// `*.toml`. gunicorn runs every `-c` file as Python whatever its name (`-c gunicorn.conf` is
+/// common), so a file that is not TOML is run as Python; when it is not Python either (a syntax
+/// error), the TOML error is the one reported, as the likelier intent.
+fn toml_or_python<'a>(path: &'a Path, text: &'a str, cli: &CommandLine) -> Result<FileSource<'a>, ConfigError> {
+    if path.extension().is_some_and(|e| e == "toml") || text.parse::<toml::Table>().is_ok() {
+        return Ok(FileSource::Toml(path, text));
+    }
+    Ok(match python_file::evaluate(path, cli, &Machine)? {
+        python_file::Report::Raised { message, .. } if message.starts_with("SyntaxError") => {
+            FileSource::Toml(path, text)
+        }
+        report => FileSource::Python(path, report),
+    })
 }
 
 /// The flags of each variable of [`CMD_ARGS`] that is set and not blank.

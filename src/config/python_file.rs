@@ -377,6 +377,10 @@ pub(crate) fn apply(
     if defines_hooks && cfg.hooks.is_none() {
         cfg.hooks = Some(match module_name(path) {
             Some(module) => module.to_owned(),
+            // The `hooks` setting reads a lone name without `.py` (`gunicorn.conf`) as a module.
+            None if path.extension().is_none_or(|e| e != "py") && path.components().count() == 1 => {
+                format!("./{}", path.display())
+            }
             None => path.display().to_string(),
         });
     }
