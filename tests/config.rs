@@ -139,12 +139,24 @@ fn a_config_file_of_another_name_is_toml_when_it_is_toml_and_else_python_as_guni
         "import multiprocessing\nworkers = 2 + 1\npreload_app = True\ndef when_ready(server):\n    pass\n",
     );
     assert_printed(
-        &["-c", path_str(&py)],
+        &["-c", path_str(&py), "myapp:app"],
         &[
             "workers = 3",
             "preload_app = true",
             &format!("hooks = \"{}\"", py.display()),
         ],
+    );
+    // Without wsgi_app or APP, where gunicorn stops ("No application module specified"): the
+    // built-in page, said in a warning.
+    let out = run(&["-c", path_str(&py), "--check-config"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "forkhorn: warning: {} sets no wsgi_app and no APP was given: serving the built-in page builtin:hello \
+             (gunicorn stops here: \"No application module specified\")\n",
+            py.display()
+        )
     );
     // TOML under a name that is not *.toml.
     let toml = temp_file("forkhorn.conf", "workers = 4\n");
@@ -169,6 +181,19 @@ fn a_config_file_of_another_name_is_toml_when_it_is_toml_and_else_python_as_guni
             raising.display()
         ),
     );
+}
+
+#[test]
+fn paste_without_an_app_is_refused_rather_than_serving_the_built_in_page() {
+    let out = run(&["--paste", "production.ini", "--check-config"], None);
+    assert_config_error(
+        &out,
+        "forkhorn: no application given: forkhorn cannot load a PasteDeploy app (paste): give the app as module:callable (APP, or wsgi_app)",
+    );
+    // With an app, paste is the usual warning and the app is served.
+    let out = run(&["--print-config", "--paste", "production.ini", "myapp:app"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("app = \"myapp:app\""), "{}", stdout(&out));
 }
 
 #[test]

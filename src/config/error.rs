@@ -60,6 +60,10 @@ pub enum ConfigError {
     /// The TLS files or settings cannot be used (the message names the setting and the file).
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// No app is given where the configuration names one forkhorn cannot load (`paste`
+    /// without `wsgi_app` or APP: the built-in page would be a silent wrong app).
+    #[error("no application given: {0}")]
+    FindApp(String),
     /// The config file could not be read.
     #[error("{}: cannot read config file: {source}", show_path(path))]
     ReadFile {

@@ -226,9 +226,13 @@ pub(crate) fn merge_all(
             problem: p.message,
         })?;
     }
-    let (mut cfg, warnings) = match file {
+    let mut python_file = None;
+    let (mut cfg, mut warnings) = match file {
         Some(FileSource::Toml(path, text)) => (file::parse_over(base, text, path, sys)?, Vec::new()),
-        Some(FileSource::Python(path, report)) => python_file::apply(base, report, path, sys)?,
+        Some(FileSource::Python(path, report)) => {
+            python_file = Some(path);
+            python_file::apply(base, report, path, sys)?
+        }
         None => (base, Vec::new()),
     };
     for (var, args) in env_args {
@@ -236,6 +240,25 @@ pub(crate) fn merge_all(
     }
     apply(&mut cfg, cli, sys, Origin::Flag)?;
     cfg.settle_async_threads();
+    // The built-in page serves a bare `forkhorn`. Where gunicorn would stop for want of an app
+    // (its "No application module specified"), paste names one forkhorn cannot load, so it
+    // stops too; a gunicorn config file without one is said in a warning.
+    if cfg.app == Config::default().app {
+        if cfg.paste.is_some() {
+            return Err(ConfigError::FindApp(
+                "forkhorn cannot load a PasteDeploy app (paste): give the app as module:callable (APP, or wsgi_app)"
+                    .into(),
+            ));
+        }
+        if let Some(path) = python_file {
+            warnings.push(format!(
+                "{} sets no wsgi_app and no APP was given: serving the built-in page {} (gunicorn stops here: \
+                 \"No application module specified\")",
+                path.display(),
+                cfg.app
+            ));
+        }
+    }
     Ok((cfg, warnings))
 }
 
@@ -398,12 +421,18 @@ mod tests {
                 (_, Some(v)) => (vec![flag, v], Value::Arg(v.into())),
                 (_, None) => unreachable!("{flag} takes a value"),
             };
+            let mut args = args;
+            let mut expect = Config::default();
+            // paste without an app is refused: it would serve the built-in page.
+            if s == Setting::Paste {
+                args.push("pkg:app");
+                assign(&mut expect, Setting::App, &Value::Arg("pkg:app".into()), &Fake::MACHINE).expect("valid");
+            }
             let cfg = merged(None, None, &args).expect("valid");
             // gunicorn's --suppress-ragged-eofs sets what is already its default.
             if s != Setting::SuppressRaggedEofs {
                 assert_ne!(cfg, Config::default(), "{args:?} changed nothing");
             }
-            let mut expect = Config::default();
             assign(&mut expect, s, &as_value, &Fake::MACHINE).expect("valid");
             assert_eq!(cfg, expect, "{args:?}");
         }
