@@ -145,10 +145,19 @@ fn a_virtualenv_is_all_the_app_sees() {
         "wsgi_apps:app",
     ]);
     check(&Server::start_cmd(&mut cmd, 1));
+    // ... and, with neither, through PATH: the venv's bin/ first, as a Dockerfile's
+    // `ENV PATH=/venv/bin:$PATH` has it (gunicorn, found there, runs in that venv).
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(apps_dir())
+        .env_remove("VIRTUAL_ENV")
+        .env("PATH", format!("/usr/local/bin:{venv_str}/bin:/usr/bin:/bin"))
+        .args(["-b", "127.0.0.1:0", "wsgi_apps:app"]);
+    check(&Server::start_cmd(&mut cmd, 1));
     // Outside a venv: the interpreter of the build, none of the venv's packages.
     let mut cmd = Command::new(bin());
     cmd.current_dir(apps_dir())
         .env_remove("VIRTUAL_ENV")
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .args(["-b", "127.0.0.1:0", "wsgi_apps:app"]);
     let s = Server::start_cmd(&mut cmd, 1);
     let (prefix, sites, _) = site_dirs(&s);

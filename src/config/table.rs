@@ -450,11 +450,14 @@ settings! {
         show: |paths| Some(list(paths.iter().map(|p| p.display().to_string()))),
     }
 
-    /// The virtualenv the app runs in (else `$VIRTUAL_ENV`).
+    /// The virtualenv the app runs in (else `$VIRTUAL_ENV`, else the first on `PATH`).
     Virtualenv virtualenv: Option<PathBuf> = None, {
         cli: Cli::long("--virtualenv").value("DIR"),
-        help: "The virtualenv the app runs in (must exist). [default: $VIRTUAL_ENV]",
-        doc: "The virtualenv the app runs in (must exist); unset, $VIRTUAL_ENV is used.",
+        help: "The virtualenv the app runs in (must exist). [default: $VIRTUAL_ENV, else the virtualenv \
+               of the first python on PATH]",
+        doc: "The virtualenv the app runs in (must exist). Unset: $VIRTUAL_ENV, else the virtualenv of the \
+              first python on PATH (a PATH directory with python3 and a pyvenv.cfg beside it), where gunicorn, \
+              found through PATH, would run.",
         example: "\"/srv/app/.venv\"",
         parse: |v, sys| existing_dir(v, sys).map(Some),
         show: opt_path,

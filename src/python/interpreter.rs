@@ -77,13 +77,13 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// The setup `cfg` asks for, with `$VIRTUAL_ENV` as the virtualenv when the setting is unset.
+    /// The setup `cfg` asks for, with [`ambient_virtualenv`] as the virtualenv when the
+    /// setting is unset.
     pub fn from_config(cfg: &Config) -> Setup {
         Setup {
             virtualenv: cfg.virtualenv.clone().or_else(|| {
-                std::env::var_os("VIRTUAL_ENV")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                ambient_virtualenv(std::env::var_os("VIRTUAL_ENV"), &path, |p| p.exists())
             }),
             chdir: cfg.chdir.clone(),
             pythonpath: cfg.pythonpath.clone(),
@@ -92,6 +92,29 @@ impl Setup {
             write_bytecode: !cfg.reload,
         }
     }
+}
+
+/// The virtualenv forkhorn runs in when none is configured: `$VIRTUAL_ENV` (an activated
+/// one), else the first directory of `path` (`$PATH`) with a Python that belongs to a
+/// virtualenv (`DIR/python3` or `DIR/python`, and `DIR/../pyvenv.cfg`). gunicorn, a script of
+/// the virtualenv's own interpreter, is in it whenever its command is found through PATH
+/// (`ENV PATH=/venv/bin:$PATH` in a Dockerfile) or by its path (`/srv/app/venv/bin/gunicorn`
+/// in a unit, where the unit's PATH is then what decides here).
+pub fn ambient_virtualenv(
+    virtual_env: Option<std::ffi::OsString>,
+    path: &std::ffi::OsStr,
+    exists: impl Fn(&Path) -> bool,
+) -> Option<PathBuf> {
+    if let Some(v) = virtual_env.filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(v));
+    }
+    std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .find(|dir| {
+            (exists(&dir.join("python3")) || exists(&dir.join("python")))
+                && dir.parent().is_some_and(|root| exists(&root.join("pyvenv.cfg")))
+        })
+        .and_then(|dir| dir.parent().map(Path::to_path_buf))
 }
 
 /// Whether the interpreter runs in this process.
@@ -281,4 +304,40 @@ fn extend_sys_path(py: Python<'_>, pythonpath: &[PathBuf]) -> PyResult<()> {
 
 fn c_string(bytes: &[u8]) -> Result<CString, InitError> {
     CString::new(bytes).map_err(|_| InitError::PassString(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    #[test]
+    fn the_ambient_virtualenv_is_the_activated_one_else_the_first_on_path() {
+        // A fake file system: /venv is a virtualenv, /usr/bin has a Python of no virtualenv.
+        let files = [
+            "/venv/bin/python3",
+            "/venv/pyvenv.cfg",
+            "/usr/bin/python3",
+            "/old/bin/python",
+        ];
+        let exists = |p: &Path| files.iter().any(|f| Path::new(f) == p);
+        let path = |s: &str| OsString::from(s);
+        let cases: [(Option<&str>, &str, Option<&str>); 6] = [
+            (Some("/activated"), "/venv/bin:/usr/bin", Some("/activated")),
+            (Some(""), "/venv/bin:/usr/bin", Some("/venv")),
+            (None, "/usr/bin:/venv/bin", Some("/venv")),
+            (None, "/usr/bin:/bin", None),
+            // A python without pyvenv.cfg beside its bin/ is not a virtualenv.
+            (None, "/old/bin", None),
+            // A relative PATH entry depends on the directory: not taken.
+            (None, "venv/bin", None),
+        ];
+        for (virtual_env, search, want) in cases {
+            assert_eq!(
+                ambient_virtualenv(virtual_env.map(OsString::from), &path(search), exists),
+                want.map(PathBuf::from),
+                "{virtual_env:?} {search}"
+            );
+        }
+    }
 }
