@@ -183,6 +183,30 @@ fn a_config_file_of_another_name_is_toml_when_it_is_toml_and_else_python_as_guni
     );
 }
 
+#[cfg(feature = "python")]
+#[test]
+fn a_gunicorn_conf_that_imports_gunicorn_runs_without_it_and_its_server_name_is_the_header() {
+    // Real configs hide the server's name with `gunicorn.SERVER = ...` and filter the access
+    // log with a glogging.Logger subclass; gunicorn is not installed where forkhorn replaced it.
+    let py = temp_file(
+        "imports_gunicorn.conf.py",
+        "import gunicorn\nfrom gunicorn import glogging\ngunicorn.SERVER = 'Undisclosed'\n\
+         class HealthFilter(glogging.Logger):\n    def access(self, resp, req, environ, request_time):\n        pass\n\
+         logger_class = HealthFilter\nwsgi_app = 'myapp:app'\n",
+    );
+    let out = run(&["--print-config", "-c", path_str(&py)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let lines = settings(&printed);
+    for want in [
+        "server_header = \"Undisclosed\"",
+        "logger_class = \"__config__.HealthFilter\"",
+        "app = \"myapp:app\"",
+    ] {
+        assert!(lines.iter().any(|l| l == want), "{want} not in:\n{printed}");
+    }
+}
+
 #[test]
 fn paste_without_an_app_is_refused_rather_than_serving_the_built_in_page() {
     let out = run(&["--paste", "production.ini", "--check-config"], None);

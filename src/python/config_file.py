@@ -27,6 +27,7 @@ def evaluate(location):
     # Reading a config file must not write __pycache__ beside it (often under /etc).
     sys.dont_write_bytecode = True
     path = source_path(location)
+    install_gunicorn_stand_in()
     try:
         namespace = run(location)
     except BaseException as e:  # SystemExit and KeyboardInterrupt are the file's failures too.
@@ -41,6 +42,10 @@ def evaluate(location):
         for name, value in list(namespace.items())
         if not name.startswith("_")
     ]
+    # `gunicorn.SERVER = "..."`: the Server header, unless the file sets server_header itself.
+    server = gunicorn_server_name()
+    if server is not None and "server_header" not in namespace:
+        names.append({"name": "server_header", "line": None, "value": {"Str": server}})
     return json.dumps({"Names": names})
 
 

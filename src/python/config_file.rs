@@ -16,7 +16,7 @@ use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 
 /// The Python half: runs the file as gunicorn does and builds the report.
-const EVALUATOR: &str = include_str!("config_file.py");
+const EVALUATOR: &str = concat!(include_str!("gunicorn_stand_in.py"), include_str!("config_file.py"));
 
 /// Why the evaluator could not even report.
 #[derive(Debug, thiserror::Error)]

@@ -197,6 +197,7 @@ def load(location):
     its hooks the ones called, and returns their names. Run again (a reload), the file is
     executed afresh and a module re-imported, as gunicorn re-reads its config file on HUP; if
     that raises, the hooks called stay those of the last load."""
+    install_gunicorn_stand_in()
     if location.endswith(".py") or os.sep in location:
         name = "__config__"
         loader = SourceFileLoader(name, location)

@@ -19,7 +19,7 @@ use std::ffi::CString;
 use std::path::Path;
 
 /// The Python half: the objects passed to hooks, and calling them.
-const HOOKS_PY: &str = include_str!("hooks.py");
+const HOOKS_PY: &str = concat!(include_str!("gunicorn_stand_in.py"), include_str!("hooks.py"));
 
 /// The hooks of one module, loaded in this process (or inherited from the master).
 pub struct PythonHooks {
