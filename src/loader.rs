@@ -47,6 +47,7 @@ pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Applicatio
 /// The server hooks (`hooks`) are loaded first, as the master loads them, none called.
 pub fn check_configured(cfg: &crate::config::Config) -> Result<(), CheckError> {
     load_hooks(cfg).map(drop).map_err(CheckError::LoadHooks)?;
+    crate::sys::process::start_dir(); // remembered before it is left
     if let Some(dir) = &cfg.chdir {
         std::env::set_current_dir(dir).map_err(|source| CheckError::ChangeDirectory {
             path: dir.clone(),

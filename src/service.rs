@@ -223,6 +223,7 @@ pub fn worker_start(cfg: &Config) -> Result<AccessLog, ServiceError> {
         log::warn!("{e}; this worker logs without syslog");
     }
     let access = AccessLog::open(cfg)?;
+    crate::sys::process::start_dir(); // remembered before it is left
     if let Some(dir) = &cfg.chdir {
         nix::unistd::chdir(dir).map_err(|source| ServiceError::Chdir {
             path: dir.clone(),

@@ -766,12 +766,15 @@ fn chdir_and_pythonpath() {
         .map(|p| p.as_str().unwrap())
         .collect();
     let relative = apps.join("relative");
+    // pythonpath, chdir, then where forkhorn started (as gunicorn leaves it there).
+    let started_in = elsewhere.canonicalize().unwrap();
     assert_eq!(
-        path[..3],
+        path[..4],
         [
             lib.to_str().unwrap(),
             relative.to_str().unwrap(),
-            apps.to_str().unwrap()
+            apps.to_str().unwrap(),
+            started_in.to_str().unwrap()
         ]
     );
     drop(s);

@@ -129,6 +129,9 @@ pub fn ensure_started(setup: &Setup) -> Result<(), InitError> {
     if started() {
         return Ok(());
     }
+    // Where forkhorn started: it stays on sys.path after chdir, as in gunicorn, whose loader
+    // puts the starting directory there before it enters `chdir`.
+    let started_in = crate::sys::process::start_dir().map(Path::to_path_buf);
     if let Some(dir) = &setup.chdir {
         std::env::set_current_dir(dir).map_err(|source| InitError::ChangeDirectory {
             path: dir.clone(),
@@ -142,7 +145,7 @@ pub fn ensure_started(setup: &Setup) -> Result<(), InitError> {
     start(&program, setup.write_bytecode)?;
     Python::attach(|py| {
         keep_default_sigint(py).map_err(InitError::ResetSignals)?;
-        extend_sys_path(py, &setup.pythonpath).map_err(InitError::SetPath)
+        extend_sys_path(py, &setup.pythonpath, started_in).map_err(InitError::SetPath)
     })
 }
 
@@ -284,13 +287,15 @@ fn start(program: &Path, write_bytecode: bool) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Puts the `pythonpath` directories and then the working directory first on `sys.path`, as
-/// gunicorn does, so that `module:app` finds modules next to where forkhorn runs.
-fn extend_sys_path(py: Python<'_>, pythonpath: &[PathBuf]) -> PyResult<()> {
+/// Puts the `pythonpath` directories, the working directory, then the directory forkhorn
+/// started in (when `chdir` left it) first on `sys.path`, as gunicorn does, so that
+/// `module:app` finds modules next to where forkhorn runs.
+fn extend_sys_path(py: Python<'_>, pythonpath: &[PathBuf], started_in: Option<PathBuf>) -> PyResult<()> {
     let sys_path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut front: Vec<PathBuf> = pythonpath.iter().map(|p| cwd.join(p)).collect();
-    front.push(cwd);
+    front.push(cwd.clone());
+    front.extend(started_in.filter(|d| *d != cwd));
     for dir in front.iter().rev() {
         let dir = dir.to_string_lossy();
         // An entry already present moves to the front rather than appearing twice.

@@ -130,6 +130,7 @@ pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
 /// `preload_app`: imports the app in the master, once; the returned hooks must run around
 /// every fork so that the workers inherit a consistent interpreter.
 pub fn preload(cfg: &Config) -> Result<Box<dyn crate::app::ForkHooks>, LoadError> {
+    crate::sys::process::start_dir(); // remembered before it is left
     if interpreter::started() {
         // Started for the server hooks, which leave the master where it is: the app is
         // imported from `chdir` all the same, as without hooks.

@@ -135,3 +135,11 @@ mod tests {
         }
     }
 }
+
+/// The directory this process started in, remembered the first time it is asked, which is
+/// before anything changes it: a worker asks before it enters `chdir`, and the master, which
+/// forked it, never leaves it (or asks first too, for `preload_app`).
+pub fn start_dir() -> Option<&'static std::path::Path> {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| std::env::current_dir().ok()).as_deref()
+}
