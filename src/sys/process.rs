@@ -109,6 +109,14 @@ pub fn raise_nofile_limit() {
     }
 }
 
+/// The directory this process started in, remembered the first time it is asked, which is
+/// before anything changes it: a worker asks before it enters `chdir`, and the master, which
+/// forked it, never leaves it (or asks first too, for `preload_app`).
+pub fn start_dir() -> Option<&'static std::path::Path> {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| std::env::current_dir().ok()).as_deref()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,12 +142,4 @@ mod tests {
             assert_eq!(Ended(&status).to_string(), want);
         }
     }
-}
-
-/// The directory this process started in, remembered the first time it is asked, which is
-/// before anything changes it: a worker asks before it enters `chdir`, and the master, which
-/// forked it, never leaves it (or asks first too, for `preload_app`).
-pub fn start_dir() -> Option<&'static std::path::Path> {
-    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| std::env::current_dir().ok()).as_deref()
 }
