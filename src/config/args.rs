@@ -120,7 +120,7 @@ impl CommandLine {
 /// The arguments with each flag whose value may be left out ([`Takes::Optional`]) written as
 /// `--flag=VALUE` when the next argument is not one of its values: clap would take any next word
 /// that is not a flag as the value, and a flag alone followed by the APP is common.
-pub fn optional_values_spelt_out<T: Into<std::ffi::OsString>>(
+pub(crate) fn optional_values_spelt_out<T: Into<std::ffi::OsString>>(
     args: impl IntoIterator<Item = T>,
 ) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();

@@ -280,7 +280,8 @@ mod syslog;
 mod system;
 mod table;
 
-pub use args::{add_args, optional_values_spelt_out, CommandLine};
+pub(crate) use args::optional_values_spelt_out;
+pub use args::{add_args, CommandLine};
 pub use error::{ConfigError, Origin};
 pub use load::{default_file, load, load_with_warnings, GUNICORN_CONF};
 #[cfg(feature = "python")]
