@@ -48,7 +48,7 @@ struct Slot {
 }
 
 /// One worker's heartbeat page, mapped shared before fork so both processes see it: a header,
-/// then one [`Slot`] per thread that calls the application.
+/// then one `Slot` per thread that calls the application.
 #[derive(Debug)]
 pub struct Heartbeat {
     page: NonNull<Header>,
