@@ -791,6 +791,27 @@ fn chdir_and_pythonpath() {
 }
 
 #[test]
+fn a_relative_chdir_is_relative_to_where_forkhorn_starts() {
+    // `gunicorn --chdir backend config.wsgi`, as Procfiles have it.
+    let start = module_dir("relchdir");
+    std::fs::create_dir_all(start.join("backend")).unwrap();
+    std::fs::write(
+        start.join("backend/in_backend.py"),
+        format!("VERSION = b'backend'\n{VERSIONED}"),
+    )
+    .unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(&start).env_remove("VIRTUAL_ENV").args([
+        "--chdir",
+        "backend",
+        "-b",
+        "127.0.0.1:0",
+        "in_backend:app",
+    ]);
+    assert_eq!(Server::start_cmd(&mut cmd, 1).get("/").text(), "backend");
+}
+
+#[test]
 fn preload_imports_once_in_the_master() {
     let s = start(&["--preload", "-w", "2", "wsgi_apps:app"], 2);
     let mut pids = std::collections::HashSet::new();

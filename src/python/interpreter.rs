@@ -132,7 +132,12 @@ pub fn ensure_started(setup: &Setup) -> Result<(), InitError> {
     // Where forkhorn started: it stays on sys.path after chdir, as in gunicorn, whose loader
     // puts the starting directory there before it enters `chdir`.
     let started_in = crate::sys::process::start_dir().map(Path::to_path_buf);
-    if let Some(dir) = &setup.chdir {
+    // A relative `chdir` is relative to where forkhorn started: a worker has entered it already.
+    let chdir = setup.chdir.as_ref().map(|dir| match &started_in {
+        Some(start) => start.join(dir),
+        None => dir.clone(),
+    });
+    if let Some(dir) = &chdir {
         std::env::set_current_dir(dir).map_err(|source| InitError::ChangeDirectory {
             path: dir.clone(),
             source,
