@@ -6,6 +6,7 @@
 #![cfg(feature = "python")]
 
 mod common;
+use common::ops::test_dir;
 use common::python::apps_dir;
 use common::*;
 use std::path::{Path, PathBuf};
@@ -16,14 +17,6 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/gunicorn_conf")
         .join(name)
-}
-
-/// An empty directory of its own for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("forkhorn-gconf-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 /// forkhorn with `-c FILE`, run in `tests/python` (where the files' `wsgi_app`s import), with
@@ -184,7 +177,7 @@ fn hooks_and_logging() {
     let venv = common::python::venv();
     let venv_arg = venv.to_str().expect("UTF-8 venv path");
     let file = data("hooks_and_logging.py");
-    let run = temp_dir("hooks");
+    let run = test_dir("hooks");
     let run_dir = run.to_str().expect("UTF-8 temp dir");
     let metrics = run.join("prometheus");
     std::fs::create_dir_all(&metrics).expect("metrics dir");
@@ -278,7 +271,7 @@ fn gevent_workers() {
 #[test]
 fn systemd_socket() {
     let file = data("systemd_socket.py");
-    let run = temp_dir("systemd");
+    let run = test_dir("systemd");
     let run_dir = run.to_str().expect("UTF-8 temp dir");
     let env = [
         ("RUN_DIR", run_dir),
@@ -406,7 +399,7 @@ fn environment_switch_and_migration_to_toml() {
     assert_settings(&dev, &["workers = 1", "loglevel = \"debug\""]);
 
     // The migration path: the printed TOML, read back, is the same configuration.
-    let dir = temp_dir("migrate");
+    let dir = test_dir("migrate");
     let migrated = dir.join("forkhorn.toml");
     std::fs::write(&migrated, &toml).expect("write forkhorn.toml");
     let (again, again_stderr) = print_config(&migrated, &[]);
@@ -458,7 +451,7 @@ fn environment_switch_and_migration_to_toml() {
 #[test]
 fn default_file_is_read_and_re_read_on_hup() {
     // gunicorn.conf.py in the working directory is read without -c; forkhorn.toml is not.
-    let dir = temp_dir("default");
+    let dir = test_dir("default");
     std::fs::write(dir.join("gunicorn.conf.py"), "bind = '127.0.0.1:0'\nworkers = 1\n").expect("write");
     std::fs::write(dir.join("forkhorn.toml"), "workers = 3\n").expect("write");
     let mut cmd = Command::new(bin());
@@ -480,7 +473,7 @@ fn default_file_is_read_and_re_read_on_hup() {
 
 #[test]
 fn errors_are_one_line_and_bind_nothing() {
-    let dir = temp_dir("errors");
+    let dir = test_dir("errors");
     let sock = dir.join("e.sock");
     let bind = format!("bind = 'unix:{}'\n", sock.display());
     let cases = [
@@ -529,7 +522,7 @@ fn errors_are_one_line_and_bind_nothing() {
 fn the_file_runs_in_the_virtualenv_of_the_command_line() {
     // A config file that imports from the app's virtualenv (as prometheus setups do) needs it.
     let venv = common::python::venv();
-    let dir = temp_dir("venv");
+    let dir = test_dir("venv");
     let file = dir.join("gunicorn.conf.py");
     std::fs::write(&file, "import flask\n\nproc_name = 'shop-' + flask.__name__\n").expect("write");
     let venv_arg = venv.to_str().expect("UTF-8 venv path");
@@ -554,7 +547,7 @@ fn the_file_runs_in_the_virtualenv_of_the_command_line() {
 #[test]
 fn python_module_config() {
     // gunicorn's `-c python:MODULE`: imported by name from the working directory.
-    let dir = temp_dir("module");
+    let dir = test_dir("module");
     std::fs::create_dir_all(dir.join("shopconf")).expect("package dir");
     std::fs::write(dir.join("shopconf/__init__.py"), "").expect("write");
     std::fs::write(

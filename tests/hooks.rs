@@ -6,7 +6,7 @@
 #![cfg(feature = "python")]
 
 mod common;
-use common::ops::{lines, wait_file};
+use common::ops::{lines, test_dir, wait_file};
 use common::python::{apps_dir, venv};
 use common::*;
 use std::path::{Path, PathBuf};
@@ -17,14 +17,6 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/hooks")
         .join(name)
-}
-
-/// An empty directory of its own for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("forkhorn-hooks-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 /// forkhorn with `args`, run in `tests/python` (where the apps import), hooks writing to `log`.
@@ -68,7 +60,7 @@ fn position(log: &Path, want: &str) -> usize {
 
 #[test]
 fn every_hook_is_called_where_gunicorn_calls_it() {
-    let dir = temp_dir("every");
+    let dir = test_dir("every");
     let log = dir.join("hooks.log");
     let file = data("every_hook.py");
     let file_arg = file.to_str().expect("UTF-8 path");
@@ -199,7 +191,7 @@ fn a_toml_configuration_names_a_hooks_module_and_a_rust_app_gets_them() {
     // hooks = "every_hook", a module on pythonpath; the app is a built-in (Rust) one, and the
     // workers run the hooks with the interpreter the master started for them. A request that
     // outstays `timeout` gets its worker SIGABRT: worker_abort, then worker_exit, in it.
-    let dir = temp_dir("toml");
+    let dir = test_dir("toml");
     let log = dir.join("hooks.log");
     let toml = dir.join("forkhorn.toml");
     std::fs::write(
@@ -256,7 +248,7 @@ fn versioned_hooks(version: u32) -> String {
 fn hup_reads_the_hooks_again_and_a_broken_file_keeps_the_old_ones() {
     // As gunicorn re-reads its config file on HUP: the master and the workers forked after it
     // call the hooks as the file now defines them.
-    let dir = temp_dir("hup");
+    let dir = test_dir("hup");
     let log = dir.join("hooks.log");
     let hooks = dir.join("hooks.py");
     std::fs::write(&hooks, versioned_hooks(1)).expect("write");
@@ -296,6 +288,23 @@ fn hup_reads_the_hooks_again_and_a_broken_file_keeps_the_old_ones() {
     assert_eq!(server.get("/c").status, 200);
     wait_file(&log, "pre_request v2 /c", 1);
     assert_eq!(booted(&server), vec![first, second]);
+
+    // `hooks` taken out of the configuration: the next generation runs none.
+    std::fs::write(&toml, "bind = \"127.0.0.1:0\"\napp = \"builtin:hello\"\nworkers = 1\n").expect("write");
+    server.signal(Signal::SIGHUP);
+    server.wait_log(&format!("Worker exiting (pid: {second})"), 1);
+    let third = booted(&server)[2];
+    assert_eq!(server.get("/d").status, 200);
+    assert!(
+        !lines(&log).iter().any(|l| l.starts_with("pre_request v2 /d")),
+        "{:?}",
+        lines(&log)
+    );
+    assert!(
+        !lines(&log).iter().any(|l| l.contains(&third.to_string())),
+        "{:?}",
+        lines(&log)
+    );
     server.signal(Signal::SIGTERM);
     assert!(server.wait_exit().success());
     let _ = std::fs::remove_dir_all(&dir);
@@ -323,7 +332,7 @@ fn wait_traceback(server: &Server, pid: i32, name: &str, last: &str) {
 
 #[test]
 fn a_hook_that_raises_is_logged_with_its_traceback_and_the_server_serves() {
-    let dir = temp_dir("raising");
+    let dir = test_dir("raising");
     let log = dir.join("hooks.log");
     let file = data("raising.py");
     let mut server = Server::start_cmd(&mut command(&log, &["-c", file.to_str().expect("UTF-8 path")]), 1);
@@ -377,7 +386,7 @@ fn prometheus_client_multiprocess_mode_end_to_end() {
     // environment (a fresh directory), child_exit calling mark_process_dead(worker.pid), and
     // an app that scrapes every worker's files with MultiProcessCollector.
     let venv = venv();
-    let dir = temp_dir("prometheus");
+    let dir = test_dir("prometheus");
     let metrics = dir.join("multiproc");
     std::fs::create_dir_all(&metrics).expect("metrics dir");
     let conf = data("prometheus_conf.py");
@@ -457,7 +466,7 @@ fn prometheus_client_multiprocess_mode_end_to_end() {
 
 #[test]
 fn hooks_that_cannot_load_stop_start_up_before_anything_is_bound() {
-    let dir = temp_dir("missing");
+    let dir = test_dir("missing");
     let sock = dir.join("s.sock");
     let cases = [
         (
@@ -512,7 +521,7 @@ fn hooks_that_cannot_load_stop_start_up_before_anything_is_bound() {
 
 #[test]
 fn pre_exec_runs_in_the_master_before_a_binary_upgrade() {
-    let dir = temp_dir("upgrade");
+    let dir = test_dir("upgrade");
     let log = dir.join("hooks.log");
     let file = data("every_hook.py");
     let mut old = Server::start_cmd(&mut command(&log, &["-c", file.to_str().expect("UTF-8 path")]), 2);
@@ -541,7 +550,7 @@ fn pre_exec_runs_in_the_master_before_a_binary_upgrade() {
 fn hooks_leave_the_master_where_it_starts_and_a_preloaded_app_still_enters_chdir() {
     // The hooks load before binding, from where forkhorn starts (the pidfile's relative path
     // too); preload_app then imports the app from `chdir`, as without hooks.
-    let dir = temp_dir("chdir");
+    let dir = test_dir("chdir");
     let app_dir = dir.join("app");
     let start_dir = dir.join("start");
     std::fs::create_dir_all(&app_dir).expect("app dir");

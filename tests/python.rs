@@ -730,21 +730,13 @@ fn validate(args: &[&str]) {
     );
 }
 
-/// A fresh directory for one test's Python modules.
-fn module_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("forkhorn-py-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 const VERSIONED: &str = "def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [VERSION]\n";
 
 #[test]
 fn chdir_and_pythonpath() {
-    let lib = module_dir("lib");
+    let lib = common::ops::test_dir("lib");
     std::fs::write(lib.join("from_lib.py"), format!("VERSION = b'from lib'\n{VERSIONED}")).unwrap();
-    let elsewhere = module_dir("elsewhere");
+    let elsewhere = common::ops::test_dir("elsewhere");
     let apps = apps_dir().canonicalize().unwrap();
     let mut cmd = Command::new(bin());
     cmd.current_dir(&elsewhere).env_remove("VIRTUAL_ENV").args([
@@ -793,7 +785,7 @@ fn chdir_and_pythonpath() {
 #[test]
 fn a_relative_chdir_is_relative_to_where_forkhorn_starts() {
     // `gunicorn --chdir backend config.wsgi`, as Procfiles have it.
-    let start = module_dir("relchdir");
+    let start = common::ops::test_dir("relchdir");
     std::fs::create_dir_all(start.join("backend")).unwrap();
     std::fs::write(
         start.join("backend/in_backend.py"),
@@ -862,7 +854,7 @@ fn preload_failure_stops_the_master() {
 
 /// Serves `reloadme:app` from a fresh directory; rewrites it and sends HUP under load.
 fn reload_under_load(preload: bool) -> (String, LoadStats) {
-    let dir = module_dir(if preload { "reload-preload" } else { "reload" });
+    let dir = common::ops::test_dir(if preload { "reload-preload" } else { "reload" });
     let module = dir.join("reloadme.py");
     std::fs::write(&module, format!("VERSION = b'version one'\n{VERSIONED}")).unwrap();
     let mut args = vec!["--chdir", dir.to_str().unwrap(), "-w", "2", "reloadme:app"];

@@ -642,18 +642,12 @@ impl Master<'_> {
         let mut cfg = match (self.hooks.reload)() {
             Ok(cfg) => cfg,
             Err(e) => {
-                log::error!("Reload failed, keeping the current configuration: {e}");
-                self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
-                self.lifecycle.reloads_failed += 1;
-                return Err(e.to_string());
+                return Err(self.refuse_reload(e));
             }
         };
         // service: sockets passed by systemd stay.
         if let Err(e) = crate::service::apply_activation(&mut cfg) {
-            log::error!("Reload failed, keeping the current configuration: {e}");
-            self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
-            self.lifecycle.reloads_failed += 1;
-            return Err(e.to_string());
+            return Err(self.refuse_reload(e));
         }
         // Sockets for addresses that stay are kept (queued connections survive); new ones are
         // bound now; removed ones close once the old workers are gone.
@@ -676,19 +670,13 @@ impl Master<'_> {
                     }
                 }
                 Err(e) => {
-                    log::error!("Reload failed, keeping the current configuration: {e}");
-                    self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
-                    self.lifecycle.reloads_failed += 1;
-                    return Err(e.to_string());
+                    return Err(self.refuse_reload(e));
                 }
             }
         }
         // service: the logs follow the new configuration.
         if let Err(e) = self.service.reconfigure(&cfg) {
-            log::error!("Reload failed, keeping the current configuration: {e}");
-            self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
-            self.lifecycle.reloads_failed += 1;
-            return Err(e.to_string());
+            return Err(self.refuse_reload(e));
         }
         crate::logging::set_level(cfg.loglevel);
         // The hooks are read again, as gunicorn re-reads its config file; their failure leaves
@@ -696,14 +684,12 @@ impl Master<'_> {
         match &self.server_hooks {
             Some(h) => {
                 if let Err(e) = h.reload(cfg.hooks.as_deref()) {
-                    log::error!("Reload failed, keeping the current configuration: {e}");
+                    // The logs were already set up for the new configuration.
                     if let Err(e) = self.service.reconfigure(&self.cfg) {
                         log::error!("{e}");
                     }
                     crate::logging::set_level(self.cfg.loglevel);
-                    self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
-                    self.lifecycle.reloads_failed += 1;
-                    return Err(e);
+                    return Err(self.refuse_reload(e));
                 }
             }
             None if cfg.hooks.is_some() => log::warn!(
@@ -754,6 +740,15 @@ impl Master<'_> {
         self.workers_changed(old_workers);
         self.hook(Event::OnReload);
         Ok(self.generation)
+    }
+
+    /// Ends a reload that cannot go on: the current configuration and workers stay. Returns
+    /// the reason, for the caller's `Err`.
+    fn refuse_reload(&mut self, e: impl std::fmt::Display) -> String {
+        log::error!("Reload failed, keeping the current configuration: {e}");
+        self.service.reload_finished(self.generation, self.cfg.workers); // service: READY=1
+        self.lifecycle.reloads_failed += 1;
+        e.to_string()
     }
 
     /// `reload`: once the changed files have gone quiet, reload as HUP does. Paused (WINCH) or
