@@ -408,8 +408,14 @@ fn reuse_port_gives_each_worker_its_own_socket() {
             .count();
         listening == 2
     });
+    let old = s.workers();
     s.signal(Signal::SIGHUP);
     s.wait_log("Reload complete: generation 2 is serving", 1);
+    // A connection the kernel hashes to a retiring worker's own socket is lost when that socket
+    // closes (the documented cost of reuse_port): ask once the old workers are gone.
+    wait_until("the old workers are gone", || {
+        s.workers().iter().all(|p| !old.contains(p))
+    });
     assert_eq!(s.get("/").status, 200);
 }
 
