@@ -40,12 +40,17 @@ pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Applicatio
 }
 
 /// `--check-config`: loads the configured app as a worker would, then drops it. Like a worker,
-/// it first enters `chdir` and sets `raw_env`; a Python app is imported with the configured
+/// it sets `raw_env` and enters `chdir`; a Python app is imported with the configured
 /// `pythonpath` and virtualenv, and a factory (`module:create_app()`) is called. It runs in
 /// this process, so a Python app leaves CPython started here: only a process that exits next
 /// may call it (a master that forks workers must not have an interpreter of its own).
 /// The server hooks (`hooks`) are loaded first, as the master loads them, none called.
 pub fn check_configured(cfg: &crate::config::Config) -> Result<(), CheckError> {
+    for (key, value) in &cfg.raw_env {
+        // Check mode runs no thread of its own yet (the hooks and the app, loaded below, may
+        // start some); set before either starts the interpreter, which copies the environment.
+        std::env::set_var(key, value);
+    }
     load_hooks(cfg).map(drop).map_err(CheckError::LoadHooks)?;
     crate::sys::process::start_dir(); // remembered before it is left
     if let Some(dir) = &cfg.chdir {
@@ -53,10 +58,6 @@ pub fn check_configured(cfg: &crate::config::Config) -> Result<(), CheckError> {
             path: dir.clone(),
             source,
         })?;
-    }
-    for (key, value) in &cfg.raw_env {
-        // Check mode runs no thread of its own yet (the app, loaded below, may start some).
-        std::env::set_var(key, value);
     }
     load_configured(cfg).map(drop).map_err(CheckError::LoadApp)
 }

@@ -471,6 +471,48 @@ fn default_file_is_read_and_re_read_on_hup() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `raw_env` reaches the app's `os.environ` in every arrangement of the master's interpreter:
+/// none, one started for the server hooks, one with the preloaded app; and a HUP that changes
+/// it reaches the new workers (gunicorn sets it in the arbiter, before anything is loaded, and
+/// again on each reload).
+#[test]
+fn raw_env_reaches_os_environ_with_hooks_and_preload() {
+    let dir = test_dir("raw-env");
+    let value = dir.join("value");
+    let cases = [
+        ("plain.py", ""),
+        ("hooks.py", "def post_fork(server, worker):\n    pass\n"),
+        ("preload.py", "preload_app = True\n"),
+        (
+            "both.py",
+            "preload_app = True\ndef on_starting(server):\n    pass\n",
+        ),
+    ];
+    for (name, extra) in cases {
+        std::fs::write(&value, "first").expect("write value");
+        let file = dir.join(name);
+        let body = format!(
+            "import os\nbind = '127.0.0.1:0'\nworkers = 1\nwsgi_app = 'wsgi_apps:environ_var'\n\
+             raw_env = ['FH_RAW=' + open(os.environ['FH_VALUE_FILE']).read()]\n{extra}"
+        );
+        std::fs::write(&file, body).expect("write conf");
+        let value_env = value.to_str().expect("UTF-8 path");
+        let mut server = Server::start_cmd(&mut command(&file, &[("FH_VALUE_FILE", value_env)], &[]), 1);
+        assert_eq!(server.get("/?FH_RAW").text(), "first", "{name}: {:?}", server.log());
+        let old = server.workers();
+        std::fs::write(&value, "second").expect("rewrite value");
+        server.signal(Signal::SIGHUP);
+        server.wait_log("Booting worker", 2);
+        for pid in old {
+            server.wait_log(&format!("Worker exiting (pid: {pid})"), 1);
+        }
+        assert_eq!(server.get("/?FH_RAW").text(), "second", "{name}: {:?}", server.log());
+        server.signal(Signal::SIGTERM);
+        assert!(server.wait_exit().success());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn errors_are_one_line_and_bind_nothing() {
     let dir = test_dir("errors");

@@ -348,6 +348,18 @@ fn start_watching(cfg: &Config, python: bool, poll: &Poll) -> Option<watch::Watc
     }
 }
 
+/// Sets `raw_env` in the master, so that the server hooks, a preloaded app and every worker
+/// forked from now on see it (a worker sets it again for itself).
+fn set_raw_env(cfg: &Config) {
+    #[cfg(feature = "python")]
+    crate::python::set_environ(&cfg.raw_env);
+    #[cfg(not(feature = "python"))]
+    for (key, value) in &cfg.raw_env {
+        // The master runs no thread besides this one without an interpreter.
+        std::env::set_var(key, value);
+    }
+}
+
 /// Runs the master; `preload`: the app is the configured one (not a library user's), and
 /// `preload_app` is honoured by loading it here.
 fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, MasterError> {
@@ -367,6 +379,9 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     let service = crate::service::MasterService::start(&cfg)?;
     crate::service::apply_activation(&mut cfg).map_err(crate::service::ServiceError::from)?;
     let upgrading = std::env::var_os(sys::listen::INHERIT_ENV).is_some();
+    // As gunicorn's arbiter: before the hooks or a preloaded app start an interpreter, which
+    // takes its copy of the environment (os.environ) once.
+    set_raw_env(&cfg);
     // After blocking signals, as for preload_app below.
     let server_hooks = match crate::loader::load_hooks(&cfg) {
         Ok(hooks) => hooks,
@@ -732,8 +747,9 @@ impl Master<'_> {
             self.generation,
             self.cfg.workers
         );
-        // As gunicorn's reload: the new settings, the worker count, then on_reload, before the
-        // new workers are forked.
+        // As gunicorn's reload: the environment, the new settings, the worker count, then
+        // on_reload, before the new workers are forked.
+        set_raw_env(&self.cfg);
         if let Some(h) = &self.server_hooks {
             h.configure(&self.cfg);
         }

@@ -113,6 +113,35 @@ pub fn keep_argv() {
     let _ = ARGV.set(std::env::args_os().collect());
 }
 
+/// Sets `raw_env` in this process. With the interpreter running (server hooks, a preloaded
+/// app) it goes through `os.environ`, which is the interpreter's copy of the environment taken
+/// at start and also calls `putenv`: a worker forked later sees the values from Python too.
+pub fn set_environ(vars: &[(String, String)]) {
+    if !interpreter::started() {
+        set_process_environ(vars);
+        return;
+    }
+    Python::attach(|py| {
+        let result = py.import("os").and_then(|os| {
+            let environ = os.getattr("environ")?;
+            vars.iter().try_for_each(|(k, v)| environ.set_item(k, v))
+        });
+        if let Err(e) = result {
+            // os.environ refuses only what putenv would (a NUL byte, which the config
+            // loader rejects before this).
+            log::warn!("cannot set raw_env in os.environ: {}", traceback(py, &e));
+        }
+    });
+}
+
+fn set_process_environ(vars: &[(String, String)]) {
+    for (key, value) in vars {
+        // No interpreter runs yet, so no thread of this process reads the environment: the
+        // master has started none, nor has a freshly forked worker.
+        std::env::set_var(key, value);
+    }
+}
+
 /// Loads the configured Python app in a worker: the one the master preloaded, or else starts
 /// the interpreter and imports `cfg.app`.
 pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {

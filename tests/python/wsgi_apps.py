@@ -531,3 +531,9 @@ def validated(environ, start_response):
     except AssertionError as e:
         _report("AssertionError: %s" % e)
         raise
+
+
+def environ_var(environ, start_response):
+    """The process environment's value of the variable the query names (`?NAME`), as the app
+    sees it through os.environ."""
+    return text(start_response, os.environ.get(environ["QUERY_STRING"], "<unset>"))
