@@ -92,7 +92,8 @@ fn gunicorn_command_lines_serve() {
             "--threads",
             "4",
             "builtin:hello",
-        ]),
+        ])
+        .log("Using worker: gthread"),
         // Dockerfile: an explicit gthread worker.
         case(&[
             "-b",
@@ -141,7 +142,24 @@ fn gunicorn_command_lines_serve() {
             "-w",
             "1",
             "builtin:hello",
-        ]),
+        ])
+        .log("Using worker: sync"),
+        // A script whose unset variables leave empty values and zeros, which gunicorn takes:
+        // no TLS, listen(2)'s smallest queue, one thread, the default connection limit.
+        case(&[
+            "-b",
+            "127.0.0.1:0",
+            "--certfile=",
+            "--keyfile=",
+            "--backlog",
+            "0",
+            "--threads",
+            "0",
+            "--worker-connections",
+            "0",
+            "builtin:hello",
+        ])
+        .log("Using worker: sync"),
         // Dockerfile advice for Docker's small /dev/shm-less overlay: accepted, no effect.
         case(&["-b", "127.0.0.1:0", "--worker-tmp-dir", "/dev/shm", "builtin:hello"]).log(
             "worker_tmp_dir is accepted for gunicorn compatibility and has no effect: forkhorn's heartbeat uses \

@@ -483,10 +483,7 @@ fn raw_env_reaches_os_environ_with_hooks_and_preload() {
         ("plain.py", ""),
         ("hooks.py", "def post_fork(server, worker):\n    pass\n"),
         ("preload.py", "preload_app = True\n"),
-        (
-            "both.py",
-            "preload_app = True\ndef on_starting(server):\n    pass\n",
-        ),
+        ("both.py", "preload_app = True\ndef on_starting(server):\n    pass\n"),
     ];
     for (name, extra) in cases {
         std::fs::write(&value, "first").expect("write value");

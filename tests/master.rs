@@ -251,7 +251,7 @@ fn upgrade_with_usr2_winch_term_drops_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     let pidfile = dir.join("forkhorn.pid");
     let pid_arg = pidfile.to_str().unwrap().to_owned();
-    let mut old = Server::start(&["-w", "2", "--pid", &pid_arg, "builtin:hello"], 2);
+    let mut old = Server::start_outside_terminal(&["-w", "2", "--pid", &pid_arg, "builtin:hello"], 2);
     let read_pid = |p: &std::path::Path| {
         std::fs::read_to_string(p)
             .ok()
@@ -298,7 +298,7 @@ fn upgrade_with_usr2_winch_term_drops_nothing() {
 
 #[test]
 fn upgrade_rolled_back_with_hup_and_term_new_drops_nothing() {
-    let mut old = Server::start(&["-w", "1", "builtin:hello"], 1);
+    let mut old = Server::start_outside_terminal(&["-w", "1", "builtin:hello"], 1);
     let load = Load::start(old.addr, 2);
     load.wait_served_since(&load.mark());
     old.signal(Signal::SIGUSR2);
@@ -324,9 +324,47 @@ fn upgrade_rolled_back_with_hup_and_term_new_drops_nothing() {
     assert_eq!(old.wait_exit().code(), Some(0));
 }
 
+/// A terminal's resize sends SIGWINCH to its foreground process group: a master there ignores
+/// it (gunicorn ignores WINCH unless daemonized, for this reason), and its workers serve on.
+#[test]
+fn winch_from_a_terminal_resize_is_ignored() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let terminal = pty.slave.as_raw_fd();
+    let mut cmd = Command::new(bin());
+    cmd.args(["-w", "2", "--log-level", "debug", "-b", "127.0.0.1:0", "builtin:hello"]);
+    // SAFETY: only setsid and ioctl, which are async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // A session of its own whose controlling terminal is the pty, in its foreground
+            // process group: the master as started from an interactive shell.
+            if libc::setsid() < 0 || libc::ioctl(terminal, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let s = Server::start_cmd(&mut cmd, 2);
+    let workers = s.workers();
+    let size = libc::winsize {
+        ws_row: 50,
+        ws_col: 132,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which is valid for the call.
+    let set = unsafe { libc::ioctl(pty.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+    s.wait_log("Handling signal: winch", 1);
+    s.wait_log("SIGWINCH ignored: in the foreground of a terminal", 1);
+    assert_eq!(s.workers(), workers);
+    assert_eq!(s.get("/").status, 200);
+}
+
 #[test]
 fn winch_stops_workers_and_hup_brings_them_back() {
-    let s = Server::start(&["-w", "2", "builtin:hello"], 2);
+    let s = Server::start_outside_terminal(&["-w", "2", "builtin:hello"], 2);
     s.signal(Signal::SIGWINCH);
     wait_until("no workers", || s.workers().is_empty());
     s.signal(Signal::SIGHUP);

@@ -167,7 +167,7 @@ fn dogstatsd_tags_end_every_line() {
 fn the_accept_queue_reaches_statsd_as_gunicorn_backlog() {
     let mut statsd = Statsd::bind();
     let addr = statsd.addr();
-    let s = Server::start(
+    let s = Server::start_outside_terminal(
         &[
             "-w",
             "1",

@@ -512,8 +512,8 @@ daemon = true
                 "f.toml:1: key 'workers': expected a positive integer, got 0",
             ),
             (
-                "backlog = 0\nworkers = 0\n",
-                "f.toml:1: key 'backlog': expected a positive integer, got 0",
+                "backlog = -1\nworkers = 0\n",
+                "f.toml:1: key 'backlog': expected a non-negative integer, got -1",
             ),
             (
                 "loglevel = 'loud'\n",
@@ -548,8 +548,8 @@ daemon = true
                 "f.toml:1: key 'static_root': expected an existing directory, got \"/nope\"",
             ),
             (
-                "workers = 2\nthreads = 0\n",
-                "f.toml:2: key 'threads': expected an integer from 1 to 1024, got 0",
+                "workers = 2\nthreads = 1025\n",
+                "f.toml:2: key 'threads': expected an integer from 0 to 1024, got 1025",
             ),
             (
                 "worker_class = \"uvicorn.workers.UvicornWorker\"\n",

@@ -553,8 +553,8 @@ mod tests {
             (
                 None,
                 None,
-                &["--threads", "0"],
-                "--threads: expected an integer from 1 to 1024, got 0",
+                &["--threads", "2000"],
+                "--threads: expected an integer from 0 to 1024, got 2000",
             ),
             (
                 Some("worker_class = \"gthread\"\n"),

@@ -386,6 +386,9 @@ const LEVELS: [LogLevel; 5] = [
 /// Counts that must be at least 1.
 pub(super) const POSITIVE: Range = Range::new(1, u64::MAX, "a positive integer");
 
+/// Counts where gunicorn takes 0 too (its `validate_pos_int` admits it).
+pub(super) const NON_NEGATIVE: Range = Range::new(0, u64::MAX, "a non-negative integer");
+
 /// Sizes in bytes.
 pub(super) const BYTES: Range = Range::new(0, u64::MAX, "a non-negative number of bytes");
 
@@ -559,6 +562,15 @@ pub(super) fn choice(value: &Value, names: &[&str]) -> Result<Option<String>, Pr
 /// list of tags); only its shape is checked.
 pub(super) fn some_text(value: &Value) -> Result<Option<String>, Problem> {
     one_line_name(value).map(Some)
+}
+
+/// A path that gunicorn treats as unset when empty (`--certfile=`, as a script with an unset
+/// variable writes it): `None` for empty text, else one line.
+pub(super) fn path_or_empty(value: &Value) -> Result<Option<String>, Problem> {
+    match value {
+        Value::Str(s) | Value::Arg(s) if s.is_empty() => Ok(None),
+        _ => some_text(value),
+    }
 }
 
 /// Strings of a repeatable gunicorn flag forkhorn does not act on; `None` when there are none.

@@ -8,9 +8,10 @@
 use super::render::{display, list, opt_display, opt_list, opt_path, opt_quoted, quote, quoted, secs};
 use super::setting::{
     access_format, account, allow_ips, app, bind_list, boolean, choice, env_pairs, existing_dir, facility, file_mode,
-    file_path, forwarder_headers, integer, loglevel, one_line_name, path_list, proxy_mode, scheme_headers, seconds,
-    server_header, settings, socket_addr, some_strings, some_text, statsd_addr, switch_unless, syslog_addr, umask,
-    worker_class, Account, Cli, Descriptor, FilePath, Problem, Range, Value, Zero, ALLOW, BYTES, POSITIVE,
+    file_path, forwarder_headers, integer, loglevel, one_line_name, path_list, path_or_empty, proxy_mode,
+    scheme_headers, seconds, server_header, settings, socket_addr, some_strings, some_text, statsd_addr, switch_unless,
+    syslog_addr, umask, worker_class, Account, Cli, Descriptor, FilePath, Problem, Range, Value, Zero, ALLOW, BYTES,
+    NON_NEGATIVE, POSITIVE,
 };
 use super::system::System;
 use super::{allow, AllowIps, BindAddr, LogLevel, WorkerClass};
@@ -77,7 +78,7 @@ settings! {
         help: "Application threads per worker: the app runs on a pool of this many threads, so a worker \
                serves other requests while one waits (gunicorn's gthread). 1: the app runs on the worker's \
                event-loop thread. [default: 1]",
-        doc: "Application threads per worker (1 to 1024). Raise it for an app that spends its time waiting \
+        doc: "Application threads per worker (1 to 1024; 0 is taken as 1, as in gunicorn). Raise it for an app that spends its time waiting \
               on a database or other services: the app runs on a pool of this many threads, so the worker \
               serves other requests while one waits. 1 keeps the app on the worker's event-loop thread, \
               with no hand-off to a thread and back. Above 1, Python apps see wsgi.multithread = True (the \
@@ -86,7 +87,8 @@ settings! {
               threads of its worker, so state it changes per request needs atomics or a lock.",
         // gunicorn sets no upper bound; 1024 threads is past any useful pool, and a typo such as
         // 40000 would otherwise cost every worker that many stacks.
-        parse: |v, _| integer(v, Range::new(1, 1024, "an integer from 1 to 1024")),
+        // 0 is 1, as in gunicorn (only above 1 is a sync worker threaded).
+        parse: |v, _| integer(v, Range::new(0, 1024, "an integer from 0 to 1024")).map(|n: usize| n.max(1)),
         show: display,
     }
 
@@ -94,9 +96,9 @@ settings! {
     Backlog backlog: i32 = 2048, {
         cli: Cli::long("--backlog").value("INT"),
         help: "The listen(2) backlog. [default: 2048]",
-        doc: "The listen(2) backlog: connections the kernel queues before a worker accepts them (at least \
-              1; the kernel caps it at net.core.somaxconn).",
-        parse: |v, _| integer(v, POSITIVE),
+        doc: "The listen(2) backlog: connections the kernel queues before a worker accepts them (the kernel \
+              caps it at net.core.somaxconn; 0, as in gunicorn, is listen(2)'s smallest queue).",
+        parse: |v, _| integer(v, NON_NEGATIVE),
         show: display,
     }
 
@@ -104,12 +106,13 @@ settings! {
     WorkerConnections worker_connections: usize = 1000, {
         cli: Cli::long("--worker-connections").value("INT"),
         help: "Most simultaneous connections per worker. [default: 1000]",
-        doc: "Most simultaneous connections one worker holds (at least 1). In gunicorn this only applies to \
+        doc: "Most simultaneous connections one worker holds (0 is taken as the default, 1000: gunicorn \
+              accepts 0, which its sync worker ignores). In gunicorn this only applies to \
               the threaded and async workers; every forkhorn worker is an event loop, so it always applies. \
               A full worker takes a new connection by closing the one that has kept it waiting longest \
               (idle between requests, or slow to send its request head), as nginx reuses idle keep-alive \
               connections; only when every connection has a request under way does it stop accepting.",
-        parse: |v, _| integer(v, POSITIVE),
+        parse: |v, _| integer(v, NON_NEGATIVE).map(|n: usize| if n == 0 { 1000 } else { n }),
         show: display,
     }
 
@@ -975,7 +978,7 @@ settings! {
               again at each HUP; a key that does not belong to the certificate is an error.",
         example: "\"/etc/ssl/private/site.key\"",
         section: "TLS",
-        parse: |v, _| some_text(v),
+        parse: |v, _| path_or_empty(v),
         show: opt_quoted,
     }
 
@@ -991,7 +994,7 @@ settings! {
               certificates without dropping a connection (a bad new file keeps the old workers serving). \
               See docs/TLS.md.",
         example: "\"/etc/ssl/certs/site.pem\"",
-        parse: |v, _| some_text(v),
+        parse: |v, _| path_or_empty(v),
         show: opt_quoted,
     }
 

@@ -10,7 +10,7 @@ mod upgrade;
 mod watch;
 
 use crate::app::{AppError, Application, Loader};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, WorkerClass};
 use crate::hooks::{Event, ServerHooks, WorkerId};
 use crate::sys::heartbeat::{monotonic_ms, Heartbeat};
 use crate::sys::pidfile::{Pidfile, PidfileError};
@@ -413,6 +413,12 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     for l in &listeners {
         log::info!("Listening at: {} ({})", l, std::process::id());
     }
+    // gunicorn's line and naming: a sync worker with threads is gthread.
+    let class = match cfg.worker_class {
+        WorkerClass::Sync if cfg.threaded() => WorkerClass::Gthread,
+        class => class,
+    };
+    log::info!("Using worker: {}", class.as_str());
     let poll = Poll::new().map_err(MasterError::Poll)?;
     poll.registry()
         .register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL_TOKEN, Interest::READABLE)
@@ -614,7 +620,7 @@ impl Master<'_> {
                 Signal::SIGTTOU => self.scale(-1),
                 Signal::SIGUSR1 => self.reopen(),
                 Signal::SIGUSR2 => self.start_upgrade(),
-                Signal::SIGWINCH => self.pause(),
+                Signal::SIGWINCH => self.winch(),
                 _ => {}
             }
         }
@@ -804,6 +810,18 @@ impl Master<'_> {
         self.service.reload_finished(self.generation, self.cfg.workers);
         // The failed generation's other workers did nothing wrong; most are still booting.
         self.retire_where(Cause::Reload, |s| s.generation == failed);
+    }
+
+    /// WINCH, unless a terminal's resize may have sent it: gunicorn ignores WINCH when it is
+    /// not daemonized for that reason; forkhorn narrows the rule to a master in its terminal's
+    /// foreground, so that WINCH still pauses a systemd service or a container (the upgrade's
+    /// step, docs/LIFECYCLE.md).
+    fn winch(&mut self) {
+        if sys::process::in_terminal_foreground() {
+            log::debug!("SIGWINCH ignored: in the foreground of a terminal, whose resizes send it");
+            return;
+        }
+        self.pause();
     }
 
     /// WINCH: stop every worker gracefully but keep the master and its sockets.

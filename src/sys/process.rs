@@ -143,3 +143,22 @@ mod tests {
         }
     }
 }
+
+/// Whether this process is in the foreground process group of its controlling terminal: the
+/// group a terminal sends SIGWINCH to when it is resized (and SIGINT on Ctrl-C). False
+/// without a controlling terminal (a daemon, a systemd service, a container without `-t`).
+pub fn in_terminal_foreground() -> bool {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    // /dev/tty is the controlling terminal whatever the standard streams are; opening it fails
+    // (ENXIO) when there is none. O_NOCTTY: never acquire one here.
+    let tty = match open(
+        "/dev/tty",
+        OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(_) => return false,
+    };
+    nix::unistd::tcgetpgrp(&tty).is_ok_and(|group| group == nix::unistd::getpgrp())
+}

@@ -12,6 +12,7 @@ pub use nix::sys::signal::Signal;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -87,6 +88,15 @@ impl Server {
             all.extend(["-b", "127.0.0.1:0"]);
         }
         Server::start_cmd(Command::new(bin()).args(&all), workers)
+    }
+
+    /// As [`Server::start`], in a process group of its own, as a service or a background job
+    /// runs: a master in its terminal's foreground ignores WINCH (a resize sends it), so a
+    /// test that sends WINCH must not depend on how the test run itself was started.
+    pub fn start_outside_terminal(args: &[&str], workers: usize) -> Server {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-b", "127.0.0.1:0"]);
+        Server::start_cmd(Command::new(bin()).args(&all).process_group(0), workers)
     }
 
     /// Starts a prepared command (its stderr and stdout are captured) and waits as

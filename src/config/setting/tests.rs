@@ -30,25 +30,37 @@ fn refused(setting: Setting, value: Value) -> String {
 
 #[test]
 fn positive_counts() {
-    for s in [Setting::Workers, Setting::Backlog, Setting::WorkerConnections] {
+    let cases = [
+        (Setting::Workers, "a positive integer"),
+        (Setting::Backlog, "a non-negative integer"),
+        (Setting::WorkerConnections, "a non-negative integer"),
+    ];
+    for (s, what) in cases {
         assert!(try_set(s, Value::Int(1)).is_ok());
         assert!(try_set(s, arg("12")).is_ok());
-        assert_eq!(refused(s, Value::Int(0)), "expected a positive integer, got 0");
-        assert_eq!(refused(s, Value::Int(-3)), "expected a positive integer, got -3");
-        assert_eq!(refused(s, str("two")), "expected a positive integer, got \"two\"");
-        assert_eq!(refused(s, str("2")), "expected a positive integer, got \"2\"");
-        assert_eq!(refused(s, arg("two")), "expected a positive integer, got \"two\"");
-        assert_eq!(refused(s, Value::Float(2.0)), "expected a positive integer, got 2.0");
-        assert_eq!(refused(s, Value::Bool(true)), "expected a positive integer, got true");
+        assert_eq!(refused(s, Value::Int(-3)), format!("expected {what}, got -3"));
+        assert_eq!(refused(s, str("two")), format!("expected {what}, got \"two\""));
+        assert_eq!(refused(s, str("2")), format!("expected {what}, got \"2\""));
+        assert_eq!(refused(s, arg("two")), format!("expected {what}, got \"two\""));
+        assert_eq!(refused(s, Value::Float(2.0)), format!("expected {what}, got 2.0"));
+        assert_eq!(refused(s, Value::Bool(true)), format!("expected {what}, got true"));
         assert_eq!(
             refused(s, Value::Table(vec![])),
-            "expected a positive integer, got a table"
+            format!("expected {what}, got a table")
         );
-        assert_eq!(
-            refused(s, Value::List(vec![])),
-            "expected a positive integer, got a list"
-        );
+        assert_eq!(refused(s, Value::List(vec![])), format!("expected {what}, got a list"));
     }
+    // gunicorn takes 0 for these (validate_pos_int): no workers is refused all the same, a
+    // backlog of 0 is listen(2)'s, and no connection limit is the default one.
+    assert_eq!(
+        refused(Setting::Workers, Value::Int(0)),
+        "expected a positive integer, got 0"
+    );
+    assert_eq!(try_set(Setting::Backlog, arg("0")).map(|c| c.backlog), Ok(0));
+    assert_eq!(
+        try_set(Setting::WorkerConnections, Value::Int(0)).map(|c| c.worker_connections),
+        Ok(1000)
+    );
     assert_eq!(try_set(Setting::Workers, arg(" 5 ")).map(|c| c.workers), Ok(5));
     assert_eq!(
         try_set(Setting::Backlog, Value::Int(i32::MAX.into())).map(|c| c.backlog),
@@ -56,7 +68,7 @@ fn positive_counts() {
     );
     assert_eq!(
         refused(Setting::Backlog, Value::Int(1 << 31)),
-        "expected a positive integer, got 2147483648, which is too large"
+        "expected a non-negative integer, got 2147483648, which is too large"
     );
 }
 
@@ -69,14 +81,15 @@ fn thread_counts() {
         (arg("4"), 4),
         (arg(" 16 "), 16),
         (Value::Int(1024), 1024),
+        // As gunicorn: only above 1 is a worker threaded.
+        (Value::Int(0), 1),
+        (arg("0"), 1),
     ];
     for (value, want) in cases {
         assert_eq!(try_set(t, value.clone()).map(|c| c.threads), Ok(want), "{value:?}");
     }
-    let what = "expected an integer from 1 to 1024";
+    let what = "expected an integer from 0 to 1024";
     let cases = [
-        (Value::Int(0), "0"),
-        (arg("0"), "0"),
         (Value::Int(-2), "-2"),
         (Value::Int(1025), "1025"),
         (arg("many"), "\"many\""),
@@ -1014,4 +1027,21 @@ fn control_and_metrics_settings() {
         assert_eq!(refused(s, v), message, "{s:?}");
     }
     assert_eq!(Config::default().control_socket_mode, 0o600);
+}
+
+#[test]
+fn an_empty_tls_file_is_unset_as_in_gunicorn() {
+    for s in [Setting::Certfile, Setting::Keyfile] {
+        let cfg = try_set(s, arg("")).expect("empty is unset");
+        assert_eq!((cfg.certfile, cfg.keyfile), (None, None), "{s:?}");
+        assert!(try_set(s, str("")).is_ok());
+        assert_eq!(
+            refused(s, arg("a\nb")),
+            "expected non-empty text without control characters, got \"a\\nb\""
+        );
+    }
+    assert_eq!(
+        try_set(Setting::Certfile, arg("/etc/site.pem")).map(|c| c.certfile),
+        Ok(Some("/etc/site.pem".to_owned()))
+    );
 }
