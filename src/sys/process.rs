@@ -117,6 +117,25 @@ pub fn start_dir() -> Option<&'static std::path::Path> {
     DIR.get_or_init(|| std::env::current_dir().ok()).as_deref()
 }
 
+/// Whether this process is in the foreground process group of its controlling terminal: the
+/// group a terminal sends SIGWINCH to when it is resized (and SIGINT on Ctrl-C). False
+/// without a controlling terminal (a daemon, a systemd service, a container without `-t`).
+pub fn in_terminal_foreground() -> bool {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    // /dev/tty is the controlling terminal whatever the standard streams are; opening it fails
+    // (ENXIO) when there is none. O_NOCTTY: never acquire one here.
+    let tty = match open(
+        "/dev/tty",
+        OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(_) => return false,
+    };
+    nix::unistd::tcgetpgrp(&tty).is_ok_and(|group| group == nix::unistd::getpgrp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,23 +161,4 @@ mod tests {
             assert_eq!(Ended(&status).to_string(), want);
         }
     }
-}
-
-/// Whether this process is in the foreground process group of its controlling terminal: the
-/// group a terminal sends SIGWINCH to when it is resized (and SIGINT on Ctrl-C). False
-/// without a controlling terminal (a daemon, a systemd service, a container without `-t`).
-pub fn in_terminal_foreground() -> bool {
-    use nix::fcntl::{open, OFlag};
-    use nix::sys::stat::Mode;
-    // /dev/tty is the controlling terminal whatever the standard streams are; opening it fails
-    // (ENXIO) when there is none. O_NOCTTY: never acquire one here.
-    let tty = match open(
-        "/dev/tty",
-        OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(_) => return false,
-    };
-    nix::unistd::tcgetpgrp(&tty).is_ok_and(|group| group == nix::unistd::getpgrp())
 }
