@@ -670,8 +670,8 @@ fn bad_worker_class_or_threads_is_one_line() {
         );
     }
     assert_config_error(
-        &run(&["--threads", "0"], None),
-        "forkhorn: --threads: expected an integer from 1 to 1024, got 0",
+        &run(&["--threads", "1025"], None),
+        "forkhorn: --threads: expected an integer from 0 to 1024, got 1025",
     );
     let file = temp_file(
         "badthreads.toml",
