@@ -102,6 +102,14 @@ pub(crate) trait ServerHooks {
     /// Makes `cfg` what hooks read as `server.cfg` (at start-up and after each reload).
     fn configure(&self, cfg: &Config);
 
+    /// Makes `listeners` (each socket's address as the log prints it, and its descriptor) what
+    /// hooks read as `server.LISTENERS`: once bound, and after each reload.
+    fn listening(&self, listeners: &[(String, i32)]);
+
+    /// Master, right after forking the worker `pre_fork` announced: `worker.pid` is known now,
+    /// and the worker joins `server.WORKERS`.
+    fn forked(&self, worker: WorkerId);
+
     /// Loads the hooks again from `location` (the `hooks` setting after a reload; `None`: no
     /// hooks any more), as gunicorn re-reads its config file on HUP: workers forked afterwards,
     /// and the master, call the new ones. On an error the hooks stay as they were.

@@ -186,6 +186,140 @@ fn every_hook_is_called_where_gunicorn_calls_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The JSON record of `event` that `gunicorn_objects.py` wrote, the `count`th of them.
+fn record(log: &Path, event: &str, count: usize) -> serde_json::Value {
+    let line = wait_file(log, &format!("\"event\": \"{event}\""), count);
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+#[test]
+fn hooks_read_the_objects_gunicorn_gives_them() {
+    // tests/data/hooks/gunicorn_objects.py imports what real config files import from gunicorn
+    // (the stand-in here: the test venv has no gunicorn) and reads what their hooks read: the
+    // settings through server.cfg (forkhorn's, gunicorn's defaults for the others, the file's
+    // logconfig_dict), the listeners, the worker table, the worker's attributes, a Logger
+    // subclass's atoms. Each record must be exactly what gunicorn would give.
+    let dir = test_dir("objects");
+    let log = dir.join("hooks.log");
+    let file = data("gunicorn_objects.py");
+    let mut server = Server::start_cmd(&mut command(&log, &["-c", file.to_str().expect("UTF-8 path")]), 2);
+    let m = server.pid();
+    let port = listen_addr(&server.wait_log("Listening at: http://", 1)).port();
+    let address = format!("http://127.0.0.1:{port}");
+    let ready = record(&log, "when_ready", 1);
+    assert_eq!(
+        ready,
+        serde_json::json!({
+            "event": "when_ready",
+            "arbiter": true,
+            "config": true,
+            "app_cfg": true,
+            "pid": m,
+            "listeners": [address],
+            "address": [["127.0.0.1", 0]],
+            "timeout": 20,
+            "proc_name": "wsgi_apps:hello",
+            "workers": [2, 2, 2],
+            "worker_class": ["sync", "SyncWorker"],
+            "threads": 1,
+            "env": {"HOOKS_ENV": "on"},
+            "ids": [true, true],
+            "ssl": [false, null],
+            "defaults": [false, true, "", ["h1"], "auto"],
+            "log_format": "%(asctime)s %(levelname)s %(message)s",
+            "max_requests": 1000,
+            "known": [true, false],
+            "hooks": [true, null],
+            "util": ["Thu, 01 Jan 1970 00:00:00 GMT", true, false, true],
+            "table": [],
+        })
+    );
+
+    // Each worker: the object pre_fork tagged, of the sync worker's class, its app loaded, raw_env
+    // in os.environ; timeout is half the setting's, as gunicorn's arbiter gives it.
+    let workers = booted(&server);
+    let mut tags = Vec::new();
+    for n in 1..=2 {
+        let init = record(&log, "post_worker_init", n);
+        let pid = init["pid"].as_i64().expect("a pid") as i32;
+        assert!(workers.contains(&pid), "{init}");
+        let tag = init["tag"].as_str().expect("a tag").to_owned();
+        assert_eq!(
+            init,
+            serde_json::json!({
+                "event": "post_worker_init",
+                "pid": pid,
+                "ppid": m,
+                "tag": tag,
+                "classes": [true, true, "SyncWorker"],
+                "state": [true, true, 0],
+                "timeout": 10.0,
+                "max_requests": 1000,
+                "sockets": [address],
+                "wsgi": ["hello", true, true],
+                "tmp": true,
+                "env": "on",
+            })
+        );
+        tags.push((pid, tag));
+    }
+    let mut ages: Vec<&str> = tags.iter().map(|(_, t)| t.as_str()).collect();
+    ages.sort_unstable();
+    assert_eq!(ages, ["age-1", "age-2"]);
+
+    // A Logger subclass's atoms from the request hooks' objects.
+    let response = server.exchange(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Request-Id: r-7\r\nConnection: close\r\n\r\n");
+    assert!(
+        response.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+    let post = record(&log, "post_request", 1);
+    let pid = post["pid"].as_i64().expect("a pid") as i32;
+    assert!(workers.contains(&pid), "{post}");
+    assert_eq!(
+        post,
+        serde_json::json!({
+            "event": "post_request",
+            "pid": pid,
+            "nr": 1,
+            "atoms": ["GET /a?b=1 HTTP/1.1", "200", "r-7", 1005, "1.005000", "r-7"],
+            "formats": [
+                "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+                "[%Y-%m-%d %H:%M:%S %z]",
+                "%(message)s",
+            ],
+        })
+    );
+
+    // child_exit: the master's object for that worker (pre_fork's tag), out of server.WORKERS.
+    let (victim, victim_tag) = tags[0].clone();
+    let survivor = tags[1].0;
+    assert!(kill(victim, Signal::SIGKILL));
+    assert_eq!(
+        record(&log, "child_exit", 1),
+        serde_json::json!({
+            "event": "child_exit",
+            "pid": victim,
+            "tag": victim_tag,
+            "alive": false,
+            "table": [survivor],
+        })
+    );
+    server.wait_log("Booting worker", 3);
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit().success());
+    assert!(
+        !server
+            .log()
+            .iter()
+            .any(|l| l.contains("Exception in") || l.contains("not a forkhorn setting")),
+        "{:?}",
+        server.log()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_toml_configuration_names_a_hooks_module_and_a_rust_app_gets_them() {
     // hooks = "every_hook", a module on pythonpath; the app is a built-in (Rust) one, and the

@@ -440,6 +440,7 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     };
     let fork_hooks = fork_hooks.or_else(|| server_hooks.as_ref().map(|h| h.fork_hooks()));
     if let Some(h) = &server_hooks {
+        h.listening(&listener_addresses(&listeners));
         h.call(cfg.workers, Event::WhenReady);
     }
     // `configured`: the app the `app` setting names, whose Python files are worth watching; a
@@ -497,6 +498,12 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     log::info!("Shutting down: Master");
     m.hook(Event::OnExit);
     result.map(|()| m.exit_code)
+}
+
+/// The sockets as hooks see them (`server.LISTENERS`): the address the log prints, the
+/// descriptor.
+fn listener_addresses<'l>(listeners: impl IntoIterator<Item = &'l Listener>) -> Vec<(String, i32)> {
+    listeners.into_iter().map(|l| (l.to_string(), l.raw_fd())).collect()
 }
 
 impl Master<'_> {
@@ -758,6 +765,7 @@ impl Master<'_> {
         set_raw_env(&self.cfg);
         if let Some(h) = &self.server_hooks {
             h.configure(&self.cfg);
+            h.listening(&listener_addresses(self.listeners.iter().map(|l| &**l)));
         }
         self.workers_changed(old_workers);
         self.hook(Event::OnReload);
@@ -802,6 +810,7 @@ impl Master<'_> {
         crate::logging::set_level(self.cfg.loglevel);
         if let Some(h) = &self.server_hooks {
             h.configure(&self.cfg);
+            h.listening(&listener_addresses(self.listeners.iter().map(|l| &**l)));
         }
         // service: the logs as they were; READY=1 ends the reload.
         if let Err(e) = self.service.reconfigure(&self.cfg) {
@@ -1016,6 +1025,9 @@ impl Master<'_> {
             h.after_fork_parent();
         }
         let pid = pid.map_err(MasterError::Fork)?;
+        if let Some(h) = &self.server_hooks {
+            h.forked(self.worker_id(id, Some(pid)));
+        }
         let pipe = std::fs::File::from(read_end);
         self.poll
             .registry()

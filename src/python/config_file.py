@@ -37,16 +37,28 @@ def evaluate(location):
         sys.stdout.flush()
         sys.stderr.flush()
     lines = assignment_lines(path) if path else {}
+    imported = gunicorn_containers()
     names = [
         {"name": name, "line": lines.get(name), "value": convert_top(value)}
         for name, value in list(namespace.items())
-        if not name.startswith("_")
+        if not name.startswith("_") and id(value) not in imported
     ]
     # `gunicorn.SERVER = "..."`: the Server header, unless the file sets server_header itself.
     server = gunicorn_server_name()
     if server is not None and "server_header" not in namespace:
         names.append({"name": "server_header", "line": None, "value": {"Str": server}})
     return json.dumps({"Names": names})
+
+
+def gunicorn_containers():
+    """The ids of the dicts and lists the gunicorn package exports (`CONFIG_DEFAULTS`, ...):
+    one the file imports is no setting of its own, and deserves no warning. (Only containers:
+    an int or a str is the same object wherever it is written.)"""
+    found = set()
+    for name, module in list(sys.modules.items()):
+        if name == "gunicorn" or name.startswith("gunicorn."):
+            found.update(id(v) for v in vars(module).values() if isinstance(v, (dict, list)))
+    return found
 
 
 def source_path(location):

@@ -2,8 +2,9 @@
 
 The module of hooks (a gunicorn.conf.py, or the `hooks` setting's module or file) is loaded
 once in the master; the workers inherit it, and these objects, through fork. Rust calls
-`load`, `configure`, `call`, `pre_request` and `post_request`; `_emit(level, text)` (given by
-Rust as a global) writes one entry to forkhorn's log.
+`load`, `configure`, `listening`, `call`, `forked`, `worker_loaded`, `pre_request` and
+`post_request`; `_emit(level, text)` (given by Rust as a global) writes one entry to
+forkhorn's log. The objects' classes are the gunicorn stand-in's (gunicorn_stand_in.py).
 """
 
 import importlib
@@ -12,6 +13,7 @@ import os
 import sys
 import tomllib
 import traceback
+import types
 from importlib.machinery import SourceFileLoader
 from urllib.parse import urlsplit
 
@@ -29,8 +31,11 @@ HOOKS = {}
 DEBUG, INFO, WARNING, ERROR, CRITICAL = 0, 1, 2, 3, 4
 
 
-class Log:
+class Log(Logger):
     """gunicorn's `server.log` / `worker.log`: entries go to forkhorn's error log."""
+
+    def __init__(self):
+        super().__init__(None)
 
     def _log(self, level, msg, args, exc_info=False):
         text = str(msg)
@@ -45,22 +50,22 @@ class Log:
                 text = text + "\n" + formatted.rstrip()
         _emit(level, text)  # noqa: F821 (set by Rust)
 
-    def debug(self, msg, *args, **kwargs):
-        self._log(DEBUG, msg, args, kwargs.get("exc_info", False))
+    def critical(self, msg, *args, **kwargs):
+        self._log(CRITICAL, msg, args, kwargs.get("exc_info", False))
 
-    def info(self, msg, *args, **kwargs):
-        self._log(INFO, msg, args, kwargs.get("exc_info", False))
+    def error(self, msg, *args, **kwargs):
+        self._log(ERROR, msg, args, kwargs.get("exc_info", False))
 
     def warning(self, msg, *args, **kwargs):
         self._log(WARNING, msg, args, kwargs.get("exc_info", False))
 
     warn = warning
 
-    def error(self, msg, *args, **kwargs):
-        self._log(ERROR, msg, args, kwargs.get("exc_info", False))
+    def info(self, msg, *args, **kwargs):
+        self._log(INFO, msg, args, kwargs.get("exc_info", False))
 
-    def critical(self, msg, *args, **kwargs):
-        self._log(CRITICAL, msg, args, kwargs.get("exc_info", False))
+    def debug(self, msg, *args, **kwargs):
+        self._log(DEBUG, msg, args, kwargs.get("exc_info", False))
 
     def exception(self, msg, *args, **kwargs):
         self._log(ERROR, msg, args, kwargs.get("exc_info", True))
@@ -68,78 +73,190 @@ class Log:
     def log(self, lvl, msg, *args, **kwargs):
         # logging's numeric levels (10, 20, ...) or gunicorn's names.
         if isinstance(lvl, str):
-            lvl = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}.get(lvl.lower(), 20)
+            lvl = self.LOG_LEVELS.get(lvl.lower(), 20)
         level = min(max((lvl // 10) - 1, DEBUG), CRITICAL)
         self._log(level, msg, args, kwargs.get("exc_info", False))
 
-    def reopen_files(self):
-        """forkhorn reopens its logs on USR1 itself."""
 
-    def close_on_exec(self):
-        """forkhorn's log descriptors are close-on-exec already."""
+# forkhorn's names for gunicorn settings it calls otherwise.
+ALIASES = {"app": "wsgi_app"}
 
+# Settings forkhorn has whose being unset means none, where gunicorn's default is a value.
+UNSET_IS_NONE = ("control_socket",)
 
-class Config:
-    """gunicorn's `server.cfg`: each setting as an attribute (forkhorn's keys, which are
-    gunicorn's names), None for one that is not set or that forkhorn does not have."""
-
-    # gunicorn's names for settings forkhorn calls otherwise, and gunicorn's derived properties.
-    ALIASES = {"wsgi_app": "app", "worker_class_str": "worker_class", "address": "bind"}
-
-    def __init__(self, settings):
-        self.__dict__.update(settings)
-        for alias, key in self.ALIASES.items():
-            if key in settings:
-                self.__dict__[alias] = settings[key]
-        self.__dict__.setdefault("proc_name", None)
-        self.__dict__["settings"] = dict(settings)
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return None
-
-    def __repr__(self):
-        return "<forkhorn Config %r>" % (self.__dict__.get("settings"),)
+# The values the hooks file gives gunicorn settings (a gunicorn.conf.py's own), for those that
+# forkhorn's configuration does not carry (logconfig_dict, ...); set by `load`.
+FILE_VALUES = {}
 
 
-class Server:
-    """gunicorn's arbiter as hooks use it: `cfg`, `log`, `pid`, `num_workers`, `proc_name`."""
+def _account_id(value, lookup):
+    """`user`/`group` as gunicorn holds them: the numeric id (a name looked up)."""
+    if isinstance(value, int) or value is None:
+        return value
+    if str(value).isdigit():
+        return int(value)
+    try:
+        return lookup(value)
+    except KeyError:
+        return value
+
+
+def _gunicorn_value(name, value):
+    """A setting of forkhorn's configuration in the form gunicorn's has it."""
+    if name == "proxy_protocol" and isinstance(value, bool):
+        # forkhorn's `true` reads either version: gunicorn's "auto".
+        return "auto" if value else "off"
+    if name == "user":
+        import pwd
+        return _account_id(value, lambda n: pwd.getpwnam(n).pw_uid)
+    if name == "group":
+        import grp
+        return _account_id(value, lambda n: grp.getgrnam(n).gr_gid)
+    if name == "pythonpath" and isinstance(value, list):
+        return ",".join(value) if value else None
+    return value
+
+
+def make_config(values):
+    """gunicorn's Config for forkhorn's configuration `values` (its settings by forkhorn's
+    names): each gunicorn setting is forkhorn's value in gunicorn's form, else the hooks file's
+    value, else gunicorn's default; forkhorn's own settings are there too, and each hook
+    setting is the file's hook (else gunicorn's, which does nothing)."""
+    cfg = Config()
+    settings = cfg.settings
+    for name, value in FILE_VALUES.items():
+        if name in settings:
+            settings[name].set(value)
+    for key, value in values.items():
+        for name in {key, ALIASES.get(key, key)}:
+            value_here = _gunicorn_value(name, value)
+            if name not in settings:
+                settings[name] = Setting(name, "forkhorn", value_here, len(settings))
+            settings[name].set(value_here)
+    for name in UNSET_IS_NONE:
+        if name not in values:
+            settings[name].set(None)
+    # As gunicorn's WSGIApplication: the process name defaults to the app spec.
+    if "default_proc_name" not in values and "app" in values:
+        settings["default_proc_name"].set(values["app"])
+    for name, hook in HOOKS.items():
+        if name in settings:
+            settings[name].set(hook)
+    return cfg
+
+
+class HookApplication(WSGIApplication):
+    """gunicorn's `server.app` and `worker.app`: `cfg` is the configuration in effect, and
+    `wsgi()` the app (the one the worker loaded; in the master, imported on the call, as in
+    gunicorn; None for a built-in app, which is no Python callable)."""
 
     def __init__(self):
-        self.cfg = Config({})
+        self.usage = None
+        self.prog = None
+        self.callable = None
+        self.logger = None
+
+    @property
+    def cfg(self):
+        return SERVER.cfg
+
+    @property
+    def app_uri(self):
+        return SERVER.cfg.settings["wsgi_app"].get()
+
+    def load(self):
+        uri = self.app_uri
+        if not uri or uri.startswith("builtin:"):
+            return None
+        return import_app(uri)
+
+    def __repr__(self):
+        return "<forkhorn Application %s>" % (self.app_uri,)
+
+
+class Listener:
+    """One of `server.LISTENERS` / `worker.sockets`: str() is the address as gunicorn prints it
+    (`http://127.0.0.1:8000`, `http://[::1]:8000`, `unix:/run/app.sock`; https with TLS)."""
+
+    def __init__(self, address, fd):
+        self._address = address
+        self.fd = fd
+
+    def __str__(self):
+        if SERVER.cfg.is_ssl and self._address.startswith("http://"):
+            return "https://" + self._address[len("http://"):]
+        return self._address
+
+    __repr__ = __str__
+
+    def fileno(self):
+        return self.fd
+
+    @property
+    def cfg_addr(self):
+        if self._address.startswith("unix:"):
+            return self._address[len("unix:"):]
+        return parse_address(self._address.split("://", 1)[-1])
+
+    def getsockname(self):
+        addr = self.cfg_addr
+        if isinstance(addr, tuple) and is_ipv6(addr[0]):
+            return (addr[0], addr[1], 0, 0)
+        return addr
+
+
+class Server(Arbiter):
+    """gunicorn's arbiter as hooks use it: `cfg`, `app`, `log`, `pid`, `num_workers`,
+    `timeout`, `proc_name`, `address`, `LISTENERS` (once bound), `WORKERS` (pid: worker)."""
+
+    def __init__(self):
+        self.cfg = Config()
+        self.app = HookApplication()
         self.log = Log()
         self.num_workers = 0
+        self.LISTENERS = []
         self.WORKERS = {}
+        self.master_pid = 0
+        self.reexec_pid = 0
+        self.pidfile = None
+        self.systemd = "LISTEN_FDS" in os.environ
+        self.worker_age = 0
+        self.START_CTX = {"args": [sys.executable] + sys.argv, "cwd": getcwd(), 0: sys.executable}
 
     @property
     def pid(self):
         return os.getpid()
 
     @property
+    def timeout(self):
+        return self.cfg.timeout
+
+    @property
     def proc_name(self):
-        return self.cfg.proc_name or "forkhorn"
+        return self.cfg.proc_name
+
+    @property
+    def address(self):
+        return self.cfg.address
+
+    @property
+    def worker_class(self):
+        return self.cfg.worker_class
 
     def __repr__(self):
         return "<forkhorn Server pid=%d>" % self.pid
 
 
-class Worker:
-    """gunicorn's worker as hooks use it: `pid`, `ppid`, `age`, `log`, `cfg`, `alive`,
-    `booted`, `nr` (requests handled, counted only where request hooks run)."""
-
-    def __init__(self, age, pid, ppid):
-        self.age = age
-        self.pid = pid if pid is not None else "[booting]"
-        self.ppid = ppid
-        self.cfg = SERVER.cfg
-        self.log = SERVER.log
-        self.alive = True
-        self.booted = False
-        self.nr = 0
-
-    def __repr__(self):
-        return "<forkhorn Worker %s>" % (self.pid,)
+def new_worker(age, pid, ppid):
+    """A worker object as gunicorn makes it before fork, of the configured worker class (its
+    `timeout` is half the setting's, as gunicorn's arbiter gives it)."""
+    # The stand-in's classes even where gunicorn is installed: forkhorn's workers are not
+    # gunicorn's, whose classes cannot be made without gunicorn's server.
+    cls = SyncWorker if SERVER.cfg.worker_class_str == "sync" else ThreadWorker
+    worker = cls(age, ppid, list(SERVER.LISTENERS), SERVER.app, SERVER.cfg.timeout / 2.0, SERVER.cfg, SERVER.log)
+    if pid is not None:
+        worker.pid = pid
+    return worker
 
 
 class Request:
@@ -224,13 +341,48 @@ def load(location):
             found[name] = hook
     HOOKS.clear()
     HOOKS.update(found)
+    # The file's other gunicorn settings, for what forkhorn's configuration does not carry.
+    known = set(name for name, _, _ in SETTINGS) - set(HOOK_NAMES)
+    FILE_VALUES.clear()
+    FILE_VALUES.update(
+        (name, value) for name, value in vars(module).items()
+        if name in known and not isinstance(value, types.ModuleType)
+    )
     return sorted(HOOKS)
 
 
 def configure(toml_text):
-    SERVER.cfg = Config(tomllib.loads(toml_text))
+    """Makes forkhorn's configuration (as TOML) what hooks read as `server.cfg`."""
+    SERVER.cfg = make_config(tomllib.loads(toml_text))
+    SERVER.log.cfg = SERVER.cfg
     if WORKER is not None:
         WORKER.cfg = SERVER.cfg
+
+
+def listening(listeners):
+    """The master's sockets, as (address, descriptor) pairs, became these."""
+    SERVER.LISTENERS = [Listener(address, fd) for address, fd in listeners]
+
+
+def forked(age, pid):
+    """Master, after forking the worker of `age` (pre_fork's object, given its pid)."""
+    worker = PENDING.pop(age, None) or new_worker(age, pid, os.getpid())
+    worker.pid = pid
+    SERVER.WORKERS[pid] = worker
+
+
+def worker_loaded(app):
+    """Worker: its app is loaded (`app` the WSGI callable, None for a built-in app)."""
+    if WORKER is not None:
+        WORKER.wsgi = app
+    SERVER.app.callable = app
+    # The worker set raw_env in its environment; Python's copy of it, made when the master
+    # started the interpreter, must have it too (as gunicorn's arbiter sets os.environ).
+    os.environ.update(SERVER.cfg.env)
+
+
+# Master: the worker objects made for pre_fork, by age, until the fork gives them a pid.
+PENDING = {}
 
 
 def _run(name, *args):
@@ -244,24 +396,37 @@ def _run(name, *args):
 
 
 def call(name, num_workers, worker, *args):
-    """Calls hook `name`; `worker` is (age, pid, ppid) for the hooks that take a worker."""
+    """Calls hook `name`; `worker` is (age, pid, ppid) for the hooks that take a worker. The
+    worker objects are gunicorn's: the one pre_fork receives is the one the master keeps in
+    `WORKERS` and passes to child_exit, and the one the worker process inherits (post_fork on)."""
     global WORKER
     SERVER.num_workers = num_workers
     if name == "nworkers_changed":
         return _run(name, SERVER, *args)
     if worker is None:
         return _run(name, SERVER)
+    age, pid, ppid = worker
+    if name == "pre_fork":
+        SERVER.worker_age = max(SERVER.worker_age, age)
+        PENDING[age] = new_worker(age, None, ppid)
+        return _run(name, SERVER, PENDING[age])
+    if name == "child_exit":
+        gone = SERVER.WORKERS.pop(pid, None) or new_worker(age, pid, ppid)
+        gone.alive = False
+        return _run(name, SERVER, gone)
     if name == "post_fork":
-        # This process is that worker from now on.
-        WORKER = Worker(*worker)
+        # This process is that worker from now on; the others' objects are the master's.
+        WORKER = PENDING.pop(age, None) or new_worker(age, pid, ppid)
+        WORKER.pid = pid
+        PENDING.clear()
         return _run(name, SERVER, WORKER)
-    if name in ("pre_fork", "child_exit"):
-        return _run(name, SERVER, Worker(*worker))
-    current = WORKER if WORKER is not None else Worker(*worker)
+    current = WORKER if WORKER is not None else new_worker(age, pid, ppid)
     if name == "post_worker_init":
         current.booted = True
     if name in ("worker_int", "worker_abort", "worker_exit"):
         current.alive = False
+    if name == "worker_abort":
+        current.aborted = True
     if name == "worker_exit":
         return _run(name, SERVER, current)
     return _run(name, current)

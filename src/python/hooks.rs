@@ -128,13 +128,28 @@ impl ServerHooks for PythonHooks {
 
     fn call(&self, num_workers: usize, event: Event) {
         let name = event.name();
-        // post_fork also makes the worker object the request hooks receive.
-        if !self.defines(name) && !matches!(event, Event::PostFork(_)) {
+        // These keep the worker objects up to date whether or not their hook is defined:
+        // pre_fork makes the one the master keeps, child_exit takes it out of WORKERS,
+        // post_fork makes this worker's, post_worker_init gives it the app.
+        let tracks = matches!(
+            event,
+            Event::PreFork(_) | Event::ChildExit(_) | Event::PostFork(_) | Event::PostWorkerInit(_)
+        );
+        if !self.defines(name) && !tracks {
             return;
         }
         Python::attach(|py| {
             let worker = |w: WorkerId| (w.age, w.pid, w.ppid);
             let module = self.module.bind(py);
+            if let Event::PostWorkerInit(_) = event {
+                let app = super::loaded_app(py).unwrap_or_else(|| py.None());
+                if let Err(e) = module.call_method1("worker_loaded", (app,)) {
+                    log::error!(
+                        "hooks: cannot give the worker object its app: {}",
+                        super::traceback(py, &e)
+                    );
+                }
+            }
             let result = match event {
                 Event::NworkersChanged { new, old } => {
                     module.call_method1("call", (name, num_workers, py.None(), new, old))
@@ -159,6 +174,28 @@ impl ServerHooks for PythonHooks {
 
     fn configure(&self, cfg: &Config) {
         Python::attach(|py| self.configure_in(py, cfg));
+    }
+
+    fn listening(&self, listeners: &[(String, i32)]) {
+        Python::attach(|py| {
+            if let Err(e) = self.module.bind(py).call_method1("listening", (listeners.to_vec(),)) {
+                log::error!("hooks: cannot make server.LISTENERS: {}", super::traceback(py, &e));
+            }
+        });
+    }
+
+    fn forked(&self, worker: WorkerId) {
+        let Some(pid) = worker.pid else {
+            return;
+        };
+        Python::attach(|py| {
+            if let Err(e) = self.module.bind(py).call_method1("forked", (worker.age, pid)) {
+                log::error!(
+                    "hooks: cannot add worker {pid} to server.WORKERS: {}",
+                    super::traceback(py, &e)
+                );
+            }
+        });
     }
 
     fn reload(&self, location: Option<&str>) -> Result<(), String> {
@@ -338,5 +375,127 @@ impl BodyIter for PostRequest {
 
     fn file(&mut self) -> Option<FileRegion> {
         self.inner.file()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// Starts the interpreter in this test process, once (tests run on parallel threads).
+    fn start_python() {
+        static START: std::sync::Once = std::sync::Once::new();
+        START.call_once(|| {
+            let setup = Setup {
+                virtualenv: None,
+                chdir: None,
+                pythonpath: Vec::new(),
+                write_bytecode: false,
+            };
+            interpreter::ensure_started(&setup).expect("start Python");
+        });
+    }
+
+    /// The hooks module, made in this test process's interpreter (see `start_python`), the gunicorn stand-in
+    /// installed as `load` installs it.
+    fn hooks_module<'py>(py: Python<'py>, name: &std::ffi::CStr) -> Bound<'py, PyModule> {
+        let code = CString::new(HOOKS_PY).expect("no NUL in the hooks source");
+        let module = PyModule::from_code(py, &code, c"<forkhorn hooks>", name).expect("the hooks source runs");
+        module
+            .add_function(wrap_pyfunction!(emit, &module).expect("wrap _emit"))
+            .expect("add _emit");
+        module
+            .call_method0("install_gunicorn_stand_in")
+            .expect("install the stand-in");
+        module
+    }
+
+    /// Runs `code` with the module's globals; a failed `assert` fails the test with its message.
+    fn check(py: Python<'_>, module: &Bound<'_, PyModule>, code: &str) {
+        let code = CString::new(code).expect("no NUL in the test code");
+        if let Err(e) = py.run(&code, Some(&module.dict()), None) {
+            panic!("{}", super::super::traceback(py, &e));
+        }
+    }
+
+    #[test]
+    fn server_cfg_gives_gunicorns_values_in_gunicorns_forms() {
+        let cfg = Config {
+            app: "shop.wsgi:application".into(),
+            threads: 4,
+            proxy_protocol: true,
+            pythonpath: vec![PathBuf::from("lib"), PathBuf::from("vendor")],
+            user: Some("0".into()),
+            raw_env: vec![("LANG".into(), "C.UTF-8".into())],
+            ..Config::default()
+        };
+        start_python();
+        Python::attach(|py| {
+            let module = hooks_module(py, c"_forkhorn_hooks_cfg_test");
+            module.call_method1("configure", (cfg.to_toml(),)).expect("configure");
+            check(
+                py,
+                &module,
+                r#"
+cfg = SERVER.cfg
+assert isinstance(cfg, Config) and SERVER.app.cfg is cfg
+# forkhorn's values, in gunicorn's forms.
+assert (cfg.workers, cfg.threads, cfg.timeout) == (1, 4, 30)
+assert cfg.proxy_protocol == "auto", cfg.proxy_protocol
+assert cfg.pythonpath == "lib,vendor", cfg.pythonpath
+assert (cfg.user, cfg.uid) == (0, 0)
+assert cfg.env == {"LANG": "C.UTF-8"}, cfg.env
+assert cfg.worker_class_str == "gthread" and cfg.worker_class is ThreadWorker
+assert cfg.wsgi_app == cfg.app == "shop.wsgi:application"
+assert cfg.proc_name == SERVER.proc_name == "shop.wsgi:application"
+assert cfg.address == [("127.0.0.1", 8000)]
+assert cfg.settings["timeout"].get() == cfg.settings["timeout"].value == 30
+# forkhorn's own settings; gunicorn's defaults for the settings forkhorn lacks.
+assert cfg.settings["header_timeout"].section == "forkhorn"
+assert cfg.control_socket is None and cfg.reload_engine == "auto" and cfg.sendfile is True
+assert (cfg.spew, cfg.statsd_prefix, cfg.logconfig_dict) == (False, "", {})
+assert cfg.on_starting(SERVER) is None
+try:
+    cfg.no_such_setting
+    raise AssertionError("an unknown name has no value")
+except AttributeError as e:
+    assert str(e) == "No configuration setting for: no_such_setting", e
+try:
+    cfg.workers = 3
+    raise AssertionError("settings are read-only")
+except AttributeError as e:
+    assert str(e) == "Invalid access!", e
+"#,
+            );
+        });
+    }
+
+    #[test]
+    fn listeners_and_the_worker_table_follow_the_master() {
+        start_python();
+        Python::attach(|py| {
+            let module = hooks_module(py, c"_forkhorn_hooks_table_test");
+            module
+                .call_method1("configure", (Config::default().to_toml(),))
+                .expect("configure");
+            check(
+                py,
+                &module,
+                r#"
+listening([("http://[::1]:8000", 5), ("unix:/run/app.sock", 6)])
+tcp, unix = SERVER.LISTENERS
+assert (str(tcp), tcp.fileno(), tcp.getsockname()) == ("http://[::1]:8000", 5, ("::1", 8000, 0, 0))
+assert (str(unix), unix.getsockname()) == ("unix:/run/app.sock", "/run/app.sock")
+call("pre_fork", 1, (1, None, 100))
+(pending,) = PENDING.values()
+assert (pending.pid, pending.age, pending.sockets, pending.timeout) == ("[booting]", 1, [tcp, unix], 15.0)
+forked(1, 4242)
+assert SERVER.WORKERS == {4242: pending} and pending.pid == 4242 and not PENDING
+call("child_exit", 1, (1, 4242, 100))
+assert SERVER.WORKERS == {} and not pending.alive
+"#,
+            );
+        });
     }
 }

@@ -148,12 +148,36 @@ pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
     let app = match fork::preloaded() {
         Some(app) => app,
         None => {
+            if interpreter::started() {
+                // Started in the master (for server hooks): its os.environ predates the
+                // worker's raw_env, which the app must see as gunicorn's apps do.
+                Python::attach(|py| set_environ(py, &cfg.raw_env)).map_err(LoadError::Prepare)?;
+            }
             interpreter::ensure_started(&Setup::from_config(cfg))?;
             let spec = spec::parse(&cfg.app)?;
             Python::attach(|py| spec::import(py, &spec))?
         }
     };
+    // What hooks read as `worker.wsgi` (a worker loads one app, once).
+    let _ = LOADED.set(Python::attach(|py| app.clone_ref(py)));
     PythonApp::new(app, cfg)
+}
+
+/// Puts `vars` into Python's `os.environ` (and so the process's environment).
+fn set_environ(py: Python<'_>, vars: &[(String, String)]) -> PyResult<()> {
+    let environ = py.import("os")?.getattr("environ")?;
+    for (key, value) in vars {
+        environ.set_item(key, value)?;
+    }
+    Ok(())
+}
+
+/// The WSGI callable this worker loaded, for the server hooks' `worker.wsgi`.
+static LOADED: std::sync::OnceLock<Py<PyAny>> = std::sync::OnceLock::new();
+
+/// The app this worker loaded, if it serves a Python one.
+pub(crate) fn loaded_app(py: Python<'_>) -> Option<Py<PyAny>> {
+    LOADED.get().map(|app| app.clone_ref(py))
 }
 
 /// `preload_app`: imports the app in the master, once; the returned hooks must run around
