@@ -148,11 +148,6 @@ pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
     let app = match fork::preloaded() {
         Some(app) => app,
         None => {
-            if interpreter::started() {
-                // Started in the master (for server hooks): its os.environ predates the
-                // worker's raw_env, which the app must see as gunicorn's apps do.
-                Python::attach(|py| set_environ(py, &cfg.raw_env)).map_err(LoadError::Prepare)?;
-            }
             interpreter::ensure_started(&Setup::from_config(cfg))?;
             let spec = spec::parse(&cfg.app)?;
             Python::attach(|py| spec::import(py, &spec))?
@@ -161,15 +156,6 @@ pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
     // What hooks read as `worker.wsgi` (a worker loads one app, once).
     let _ = LOADED.set(Python::attach(|py| app.clone_ref(py)));
     PythonApp::new(app, cfg)
-}
-
-/// Puts `vars` into Python's `os.environ` (and so the process's environment).
-fn set_environ(py: Python<'_>, vars: &[(String, String)]) -> PyResult<()> {
-    let environ = py.import("os")?.getattr("environ")?;
-    for (key, value) in vars {
-        environ.set_item(key, value)?;
-    }
-    Ok(())
 }
 
 /// The WSGI callable this worker loaded, for the server hooks' `worker.wsgi`.
