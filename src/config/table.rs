@@ -38,7 +38,8 @@ settings! {
         doc: "Addresses to listen on: \"HOST:PORT\", \"[IPv6]:PORT\", \"HOST\" (port 8000), \":PORT\" (all \
               IPv4 interfaces), \"unix:PATH\", \"fd://N\" (an inherited socket). A single string is also \
               accepted. Port 0 asks the kernel for a free port. A host name is looked up and its first \
-              address used. When no source sets bind and the PORT variable is set, the default is \
+              address used. \"[::]:PORT\" takes IPv4 clients too, unless an IPv4 address is bound on the \
+              same port (then each family has its socket). When no source sets bind and the PORT variable is set, the default is \
               \"0.0.0.0:$PORT\", as in gunicorn.",
         parse: bind_list,
         show: |b| Some(list(b.iter().map(|a| a.to_string()))),

@@ -310,11 +310,12 @@ pub fn run(cfg: Config, reload: &dyn Fn() -> Result<Config, ConfigError>) -> Res
     )
 }
 
-fn bind_options(cfg: &Config) -> sys::BindOptions {
+fn bind_options(cfg: &Config) -> sys::BindOptions<'_> {
     sys::BindOptions {
         backlog: cfg.backlog,
         reuse_port: cfg.reuse_port,
         defer_accept: cfg.defer_accept,
+        all: &cfg.bind,
     }
 }
 

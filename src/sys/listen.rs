@@ -231,13 +231,29 @@ impl fmt::Display for Listener {
 
 /// How sockets are bound.
 #[derive(Clone, Copy, Debug)]
-pub struct BindOptions {
+pub struct BindOptions<'a> {
     /// listen(2) backlog.
     pub backlog: i32,
     /// One SO_REUSEPORT socket per worker for TCP addresses.
     pub reuse_port: bool,
     /// TCP_DEFER_ACCEPT on TCP listeners (the `defer_accept` setting).
     pub defer_accept: bool,
+    /// Every address of the configuration, of which those bound now are a part (a reload binds
+    /// only the new ones): see [`v6_only`].
+    pub all: &'a [BindAddr],
+}
+
+/// Whether the IPv6 socket for `sa` is IPv6-only. The IPv6 wildcard (`[::]:PORT`) takes IPv4
+/// connections too, as gunicorn leaves it (the system's default, `net.ipv6.bindv6only` = 0),
+/// unless the configuration also binds IPv4 on that port (`0.0.0.0:PORT` and `[::]:PORT`, as
+/// nginx configurations do), which a dual-stack socket would keep from binding. A specific IPv6
+/// address is IPv6-only either way.
+fn v6_only(sa: SocketAddr, all: &[BindAddr]) -> bool {
+    sa.is_ipv6()
+        && sa.port() != 0
+        && all
+            .iter()
+            .any(|a| matches!(a, BindAddr::Tcp(other) if other.is_ipv4() && other.port() == sa.port()))
 }
 
 /// Binds every address, using a matching socket from `inherited` instead of binding where one
@@ -293,14 +309,15 @@ pub fn set_defer_accept(sock: &impl std::os::fd::AsRawFd, on: bool) -> io::Resul
     }
 }
 
-fn tcp_socket(sa: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
+fn tcp_socket(sa: SocketAddr, reuse_port: bool, only_v6: bool) -> io::Result<Socket> {
     let sock = Socket::new(Domain::for_address(sa), Type::STREAM.cloexec(), None)?;
     sock.set_reuse_address(true)?;
     if reuse_port {
         sock.set_reuse_port(true)?;
     }
     if sa.is_ipv6() {
-        sock.set_only_v6(true)?;
+        // Set either way: the system's default (bindv6only) is not the configuration's.
+        sock.set_only_v6(only_v6)?;
     }
     sock.bind(&sa.into())?;
     Ok(sock)
@@ -310,11 +327,15 @@ impl Listener {
     /// For a `reuse_port` listener: a listening socket of the worker's own on the same address,
     /// which the kernel balances connections across. Workers call it after fork.
     pub fn worker_socket(&self, backlog: i32, defer_accept: bool) -> io::Result<TcpListener> {
-        let local = match &self.kind {
-            ListenerKind::Tcp(l) => l.local_addr()?,
+        let (local, only_v6) = match &self.kind {
+            ListenerKind::Tcp(l) => {
+                let only_v6 = l.local_addr()?.is_ipv6() && socket2::SockRef::from(l).only_v6()?;
+                (l.local_addr()?, only_v6)
+            }
             ListenerKind::Unix(_) => return Err(io::Error::other("reuse_port applies to TCP only")),
         };
-        let sock = tcp_socket(local, true)?;
+        // The group's sockets take the same addresses as the master's.
+        let sock = tcp_socket(local, true, only_v6)?;
         set_defer_accept(&sock, defer_accept)?;
         sock.listen(backlog)?;
         sock.set_nonblocking(true)?;
@@ -322,12 +343,12 @@ impl Listener {
     }
 }
 
-fn bind_one(addr: &BindAddr, opts: BindOptions) -> Result<Listener, ListenError> {
+fn bind_one(addr: &BindAddr, opts: BindOptions<'_>) -> Result<Listener, ListenError> {
     let backlog = opts.backlog;
     match addr {
         BindAddr::Tcp(sa) => {
             let err = |source| ListenError::BindTcp { addr: *sa, source };
-            let sock = tcp_socket(*sa, opts.reuse_port).map_err(err)?;
+            let sock = tcp_socket(*sa, opts.reuse_port, v6_only(*sa, opts.all)).map_err(err)?;
             // With reuse_port the master's socket only holds the address: a listening socket of
             // its own would get a share of the connections that no one accepts.
             if !opts.reuse_port {
@@ -422,6 +443,7 @@ const OPTS: BindOptions = BindOptions {
     backlog: 16,
     reuse_port: false,
     defer_accept: false,
+    all: &[],
 };
 
 #[cfg(test)]
@@ -520,6 +542,36 @@ mod tests {
         assert!(path.exists(), "the other server's socket file stays");
         drop(theirs);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_ipv6_wildcard_is_dual_stack_unless_ipv4_shares_its_port() {
+        let tcp = |s: &str| BindAddr::Tcp(s.parse().unwrap());
+        let both = [tcp("0.0.0.0:8000"), tcp("[::]:8000")];
+        let cases = [
+            ("[::]:8000", &[tcp("[::]:8000")][..], false),
+            ("[::]:8000", &both[..], true),
+            ("[::]:8000", &[tcp("127.0.0.1:8000"), tcp("[::]:8000")][..], true),
+            ("[::]:8000", &[tcp("0.0.0.0:9000"), tcp("[::]:8000")][..], false),
+            ("[::]:0", &[tcp("0.0.0.0:0"), tcp("[::]:0")][..], false),
+            ("0.0.0.0:8000", &both[..], false),
+        ];
+        for (addr, all, want) in cases {
+            assert_eq!(v6_only(addr.parse().unwrap(), all), want, "{addr} in {all:?}");
+        }
+        // Dual stack: an IPv4 client reaches the IPv6 wildcard.
+        let ls = bind_all(&[tcp("[::]:0")], OPTS, &mut Vec::new()).unwrap();
+        let ListenerKind::Tcp(l) = &ls[0].kind else {
+            panic!("tcp")
+        };
+        let port = l.local_addr().unwrap().port();
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("IPv4 to [::]");
+        // Both wildcards on one port, as nginx configurations bind them.
+        drop(ls);
+        let all = [tcp(&format!("0.0.0.0:{port}")), tcp(&format!("[::]:{port}"))];
+        let opts = BindOptions { all: &all, ..OPTS };
+        let ls = bind_all(&all, opts, &mut Vec::new()).expect("0.0.0.0 and [::] on one port");
+        assert_eq!(ls.len(), 2);
     }
 
     #[test]
