@@ -461,7 +461,7 @@ fn paths_are_checked_against_the_file_system() {
         (
             vec!["--access-logfile", access.as_str()],
             format!(
-                "--access-logfile: expected \"-\" (stderr) or a file path in an existing directory, got \
+                "--access-logfile: expected \"-\" (stdout) or a file path in an existing directory, got \
                  \"{missing_s}/access.log\", whose directory does not exist"
             ),
         ),

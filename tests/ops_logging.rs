@@ -262,11 +262,12 @@ fn an_unknown_atom_is_a_configuration_error() {
 }
 
 #[test]
-fn access_log_dash_is_stderr() {
+fn access_log_dash_is_stdout_as_in_gunicorn() {
     let s = Server::start(&["--access-logfile", "-", "builtin:hello"], 1);
     assert_eq!(s.get("/dash").status, 200);
-    let line = s.wait_log("\"GET /dash HTTP/1.1\" 200 13 \"-\" \"-\"", 1);
+    let line = s.wait_stdout("\"GET /dash HTTP/1.1\" 200 13 \"-\" \"-\"", 1);
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(!s.log().iter().any(|l| l.contains("/dash")), "not on stderr too");
 }
 
 #[test]

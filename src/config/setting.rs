@@ -891,12 +891,14 @@ pub(super) fn existing_dir(value: &Value, sys: &dyn System) -> Result<PathBuf, P
     }
 }
 
-/// Whether a file setting may also be `-` for stderr (or another name of the process's stdout or
-/// stderr, such as `/dev/stdout`: see [`StdStream::named`]).
+/// Whether a file setting may also be `-` (or another name of the process's stdout or stderr,
+/// such as `/dev/stdout`: see [`StdStream::named`]), and which stream `-` is: stderr for the
+/// error log, stdout for the access log, as in gunicorn.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum FilePath {
     Only,
     OrStderr,
+    OrStdout,
 }
 
 /// A file forkhorn will create or append to: its directory must exist (the file need not), and
@@ -905,9 +907,10 @@ pub(super) fn file_path(value: &Value, sys: &dyn System, kind: FilePath) -> Resu
     let what = match kind {
         FilePath::Only => "a file path in an existing directory",
         FilePath::OrStderr => "\"-\" (stderr) or a file path in an existing directory",
+        FilePath::OrStdout => "\"-\" (stdout) or a file path in an existing directory",
     };
     let s = path_text(value, what)?;
-    if kind == FilePath::OrStderr && StdStream::named(s).is_some() {
+    if kind != FilePath::Only && StdStream::named(s).is_some() {
         return Ok(s.to_owned());
     }
     let path = Path::new(s);

@@ -540,10 +540,12 @@ settings! {
     /// The access log: `-` (stderr), a file path, or none.
     Accesslog accesslog: Option<String> = None, {
         cli: Cli::long("--access-logfile").value("FILE"),
-        help: "The access log: - (stderr) or a file. [default: none]",
-        doc: "The access log: \"-\" for stderr, or a file whose directory exists. Unset: no access log.",
+        help: "The access log: - (stdout) or a file. [default: none]",
+        doc: "The access log: \"-\" for stdout (as in gunicorn; \"/dev/stderr\" for stderr), or a file whose \
+              directory exists. Unset: no access log. Lines are buffered and written at least once a second \
+              (or when 64 KiB wait), not one write per request.",
         example: "\"-\"",
-        parse: |v, sys| file_path(v, sys, FilePath::OrStderr).map(Some),
+        parse: |v, sys| file_path(v, sys, FilePath::OrStdout).map(Some),
         show: opt_quoted,
     }
 

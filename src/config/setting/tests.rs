@@ -662,7 +662,10 @@ fn files() {
             try_set(s, arg("/srv/www/a.log")).map(get),
             Ok(Some("/srv/www/a.log".into()))
         );
-        let what = "expected \"-\" (stderr) or a file path in an existing directory";
+        let what = match s {
+            Setting::Errorlog => "expected \"-\" (stderr) or a file path in an existing directory",
+            _ => "expected \"-\" (stdout) or a file path in an existing directory",
+        };
         assert_eq!(
             refused(s, str("/var/log/x/a.log")),
             format!("{what}, got \"/var/log/x/a.log\", whose directory does not exist")

@@ -36,8 +36,8 @@ const FLUSH_SIZE: usize = 64 * 1024;
 enum Output {
     /// `accesslog` is not set.
     Nowhere,
-    /// `accesslog = "-"` (stderr, next to the error log; gunicorn uses stdout), or a name of
-    /// stdout or stderr such as `/dev/stdout`.
+    /// `accesslog = "-"` (stdout, as in gunicorn, where the error log's `-` is stderr), or a
+    /// name of stdout or stderr such as `/dev/stderr`.
     Stream(StdStream),
     /// A file, reopened on USR1.
     File {
@@ -141,6 +141,9 @@ impl AccessLog {
         let syslog = cfg.syslog && !cfg.disable_redirect_access_to_syslog;
         let output = match cfg.accesslog.as_deref().map(|p| (p, StdStream::named(p))) {
             None => Output::Nowhere,
+            // gunicorn's `-` for the access log: stdout, where request lines and the error
+            // log's lines can be told apart.
+            Some(("-", _)) => Output::Stream(StdStream::Stdout),
             Some((_, Some(stream))) => Output::Stream(stream),
             Some((path, None)) => {
                 let err = |source| LoggingError::OpenAccessLog {
