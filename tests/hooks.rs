@@ -124,6 +124,12 @@ fn every_hook_is_called_where_gunicorn_calls_it() {
         post,
         format!("post_request {pid} /hello%20there /hello there 200 OK 200")
     );
+    // gunicorn's resp.headers (the app's), response_length (no Content-Length given), sent
+    // (the body's 13 bytes) and req.peer_addr (host, port).
+    assert_line(
+        &log,
+        &format!("resp {pid} [('Content-Type', 'text/plain; charset=utf-8')] None 13 127.0.0.1"),
+    );
     assert!(
         position(
             &log,

@@ -141,6 +141,11 @@ impl Response {
         &self.head
     }
 
+    /// The `Content-Length` the application gave, if any.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
     fn start(&mut self, status: &str, headers: &[(&str, &str)], exc_info: Option<AppError>) -> Result<(), AppError> {
         match (self.phase, exc_info) {
             (Phase::Idle, _) => {}
@@ -437,10 +442,10 @@ impl<'a> StartResponse<'a> {
         self.resp.headers_sent()
     }
 
-    /// The status the application chose so far (0 before start_response).
+    /// The response so far: its head, `Content-Length` and body bytes sent.
     #[cfg_attr(not(feature = "python"), allow(dead_code))] // read by Python's request hooks
-    pub(crate) fn status(&self) -> u16 {
-        self.resp.status()
+    pub(crate) fn response(&self) -> &Response {
+        self.resp
     }
 
     pub(crate) fn send_chunk(&mut self, data: &[u8], known_len: Option<u64>) -> Result<(), AppError> {

@@ -284,21 +284,32 @@ class Request:
                 self.headers.append((key[5:].replace("_", "-"), value))
             elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
                 self.headers.append((key.replace("_", "-"), value))
-        self.remote_addr = environ.get("REMOTE_ADDR")
+        # gunicorn's are the peer's (host, port), a Unix socket's peer its name ("").
+        remote = environ.get("REMOTE_ADDR", "")
+        port = environ.get("REMOTE_PORT", "")
+        self.peer_addr = (remote, int(port)) if port.isdigit() else remote
+        self.remote_addr = self.peer_addr
 
     def __repr__(self):
         return "<forkhorn Request %s %s>" % (self.method, self.uri)
 
 
 class Response:
-    """gunicorn's response as `post_request` sees it: `status` ("200 OK") and `status_code`."""
+    """gunicorn's response as `post_request` sees it: `status` ("200 OK"), `status_code`, the
+    application's `headers` (a list of pairs, `Content-Length` included), `response_length`
+    (the Content-Length given, or None) and `sent` (body bytes sent)."""
 
-    def __init__(self, status):
+    def __init__(self, status, headers=(), response_length=None, sent=0):
         self.status = status
         try:
             self.status_code = int(status.split(None, 1)[0])
         except (ValueError, IndexError):
             self.status_code = None
+        self.headers = list(headers)
+        self.response_length = response_length
+        self.sent = sent
+        self.chunked = False
+        self.headers_sent = True
 
     def __repr__(self):
         return "<forkhorn Response %s>" % (self.status,)
@@ -448,13 +459,13 @@ def pre_request(environ):
     return req, None
 
 
-def post_request(req, environ, status):
-    """Calls `post_request`; `status` None (pre_request raised) passes no response and an
-    empty environ, as gunicorn does."""
+def post_request(req, environ, resp):
+    """Calls `post_request`; `resp` (status, headers, response_length, sent) None
+    (pre_request raised) passes no response and an empty environ, as gunicorn does."""
     hook = HOOKS.get("post_request")
     if hook is None:
         return
     try:
-        hook(WORKER, req, environ if status is not None else {}, Response(status) if status is not None else None)
+        hook(WORKER, req, environ if resp is not None else {}, Response(*resp) if resp is not None else None)
     except Exception:
         SERVER.log.error("Exception in post_request hook\n%s", traceback.format_exc().rstrip())

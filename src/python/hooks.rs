@@ -9,6 +9,7 @@
 
 use super::interpreter::{self, Setup};
 use super::LoadError;
+use crate::app::protocol::Response;
 use crate::app::{AppError, Application, Body, BodyIter, Chunk, Environ, FileRegion, ForkHooks, StartResponse};
 use crate::config::Config;
 use crate::hooks::{Event, ServerHooks, WorkerId};
@@ -270,16 +271,68 @@ struct Pending {
     environ: Py<PyDict>,
 }
 
+/// What `post_request`'s `resp` shows of a response: gunicorn's `status`, `headers` (the
+/// application's, `Content-Length` included), `response_length` and `sent`.
+#[derive(Default)]
+struct Seen {
+    /// 0: none was chosen (the worker answers 500).
+    status: u16,
+    /// The status line and the application's header lines, as encoded.
+    head: Vec<u8>,
+    length: Option<u64>,
+    sent: u64,
+}
+
+impl Seen {
+    fn of(resp: &Response) -> Seen {
+        let mut seen = Seen::default();
+        seen.update(resp);
+        seen
+    }
+
+    /// Follows the response as its body goes out; the head is copied again only when the
+    /// status changed (start_response with exc_info before the first byte).
+    fn update(&mut self, resp: &Response) {
+        if self.status != resp.status() || self.head.is_empty() {
+            self.head.clear();
+            self.head.extend_from_slice(resp.head_bytes());
+        }
+        self.status = resp.status();
+        self.length = resp.content_length();
+        self.sent = resp.body_bytes();
+    }
+
+    /// The application's headers as (name, value) pairs, as gunicorn's `resp.headers` lists them.
+    fn headers(&self) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = self
+            .head
+            .split(|&b| b == b'\n')
+            .skip(1) // the status line
+            .filter_map(|line| {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let colon = line.iter().position(|&b| b == b':')?;
+                let latin1 = |b: &[u8]| b.iter().map(|&c| char::from(c)).collect::<String>();
+                Some((latin1(&line[..colon]), latin1(line[colon + 1..].trim_ascii())))
+            })
+            .collect();
+        if let Some(n) = self.length {
+            headers.push(("Content-Length".into(), n.to_string()));
+        }
+        headers
+    }
+}
+
 impl Pending {
-    /// Calls `post_request` with the response's `status` (0: none was chosen, the worker
-    /// answers 500), or with no response at all (`None`: pre_request raised).
-    fn done(&self, status: Option<u16>) {
-        let text = status.map(|status| {
-            let status = if status == 0 { 500 } else { status };
-            format!("{status} {}", crate::http::response::reason(status))
+    /// Calls `post_request` with the response as far as it went (status 0: none was chosen,
+    /// the worker answers 500), or with no response at all (`None`: pre_request raised).
+    fn done(&self, seen: Option<&Seen>) {
+        let resp = seen.map(|seen| {
+            let status = if seen.status == 0 { 500 } else { seen.status };
+            let text = format!("{status} {}", crate::http::response::reason(status));
+            (text, seen.headers(), seen.length, seen.sent)
         });
         Python::attach(|py| {
-            let args = (self.req.bind(py), self.environ.bind(py), text);
+            let args = (self.req.bind(py), self.environ.bind(py), resp);
             if let Err(e) = self.module.bind(py).call_method1("post_request", args) {
                 log::error!("Exception in post_request hook\n{}", super::traceback(py, &e));
             }
@@ -321,11 +374,23 @@ impl Application for HookedApp {
         match result {
             Ok(Body::Iter(inner)) => Ok(Body::Iter(Box::new(PostRequest {
                 inner,
-                status: sr.status(),
+                seen: Seen::of(sr.response()),
                 pending,
             }))),
             other => {
-                pending.done(Some(sr.status()));
+                let mut seen = Seen::of(sr.response());
+                // A whole body goes out after this call: count it as sent, as gunicorn's hook
+                // runs once the response is written (never past its Content-Length).
+                let whole = match &other {
+                    Ok(Body::Static(b)) => b.len(),
+                    Ok(Body::Bytes(v)) => v.len(),
+                    _ => 0,
+                } as u64;
+                seen.sent += whole;
+                if let Some(n) = seen.length {
+                    seen.sent = seen.sent.min(n);
+                }
+                pending.done(Some(&seen));
                 other
             }
         }
@@ -356,21 +421,21 @@ fn app_error(py: Python<'_>, e: PyErr) -> AppError {
 /// A lazily produced body whose `post_request` runs when the server is done with it.
 struct PostRequest {
     inner: Box<dyn BodyIter>,
-    /// The status chosen so far (a Python app may call start_response in its first chunk).
-    status: u16,
+    /// The response so far (a Python app may call start_response in its first chunk).
+    seen: Seen,
     pending: Pending,
 }
 
 impl BodyIter for PostRequest {
     fn next_chunk(&mut self, sr: &mut StartResponse<'_>) -> Option<Result<Chunk, AppError>> {
-        let chunk = self.inner.next_chunk(sr);
-        self.status = sr.status();
-        chunk
+        // Before the next chunk: the one before it has been sent by now.
+        self.seen.update(sr.response());
+        self.inner.next_chunk(sr)
     }
 
     fn close(&mut self) {
         self.inner.close();
-        self.pending.done(Some(self.status));
+        self.pending.done(Some(&self.seen));
     }
 
     fn file(&mut self) -> Option<FileRegion> {

@@ -46,6 +46,8 @@ def pre_request(worker, req):
 
 def post_request(worker, req, environ, resp):
     _note("post_request", worker.pid, req.path, environ["PATH_INFO"], resp.status, resp.status_code)
+    # What timing and logging hooks read: the response's headers and size, the client.
+    _note("resp", worker.pid, resp.headers, resp.response_length, resp.sent, req.peer_addr[0])
 
 
 def child_exit(server, worker):
