@@ -84,13 +84,43 @@ impl Settings {
     }
 }
 
-/// SERVER_NAME and SERVER_PORT of one listener.
+/// Where SERVER_NAME and SERVER_PORT come from for one listener.
 #[derive(Debug, Clone)]
-pub struct ServerName {
-    /// SERVER_NAME.
-    pub name: String,
-    /// SERVER_PORT.
-    pub port: String,
+pub enum ServerName {
+    /// A TCP listener: its own address.
+    Socket {
+        /// SERVER_NAME.
+        name: String,
+        /// SERVER_PORT.
+        port: String,
+    },
+    /// A Unix socket, which has no host or port: the request's host (the Host header, or an
+    /// absolute-form target's authority), as gunicorn takes it, since the proxy in front
+    /// passes on the name the client asked for; without one, the socket's path and no port.
+    FromHost {
+        /// The socket's path.
+        path: String,
+    },
+}
+
+/// SERVER_NAME and SERVER_PORT from a request's host (`name`, `name:port`, `[v6]:port`): the
+/// port is the scheme's default when absent (as gunicorn has it: 80 for http, 443 for https).
+fn split_host<'a>(host: &'a [u8], scheme: &str) -> (&'a [u8], &'a [u8]) {
+    let default: &'static [u8] = match scheme {
+        "https" => b"443",
+        "http" => b"80",
+        _ => b"",
+    };
+    // The port follows the last colon, unless that colon is inside an IPv6 literal.
+    let split = match host.iter().rposition(|&b| b == b':') {
+        Some(i) if !host[i..].contains(&b']') => Some(i),
+        _ => None,
+    };
+    match split {
+        Some(i) if i + 1 < host.len() => (&host[..i], &host[i + 1..]),
+        Some(i) => (&host[..i], default),
+        None => (host, default),
+    }
 }
 
 /// `write` for the connection whose application call runs on the worker's thread: sends the
@@ -425,8 +455,31 @@ fn build_environ_of(
                 Version::Http11 => "HTTP/1.1",
             },
         );
-        env.set("SERVER_NAME", &server.name);
-        env.set("SERVER_PORT", &server.port);
+        match server {
+            ServerName::Socket { name, port } => {
+                env.set("SERVER_NAME", name);
+                env.set("SERVER_PORT", port);
+            }
+            ServerName::FromHost { path } => {
+                let host = head.authority.map(|a| a.of(buf)).or_else(|| {
+                    head.headers
+                        .iter()
+                        .find(|(name, _)| name.of(buf).eq_ignore_ascii_case(b"host"))
+                        .map(|(_, value)| value.of(buf))
+                });
+                match host {
+                    Some(host) => {
+                        let (name, port) = split_host(host, scheme);
+                        env.set_latin1("SERVER_NAME", name);
+                        env.set_latin1("SERVER_PORT", port);
+                    }
+                    None => {
+                        env.set("SERVER_NAME", path);
+                        env.set("SERVER_PORT", "");
+                    }
+                }
+            }
+        }
         env.set("REMOTE_ADDR", &client.addr);
         env.set("REMOTE_PORT", &client.port);
         env.set("SERVER_SOFTWARE", concat!("forkhorn/", env!("CARGO_PKG_VERSION")));
@@ -504,11 +557,53 @@ mod tests {
     }
 
     #[test]
+    fn a_unix_socket_takes_server_name_and_port_from_the_host() {
+        let cases: [(&[u8], &str, (&str, &str)); 8] = [
+            (b"example.com", "http", ("example.com", "80")),
+            (b"example.com", "https", ("example.com", "443")),
+            (b"example.com:8443", "https", ("example.com", "8443")),
+            (b"10.0.0.1:8080", "http", ("10.0.0.1", "8080")),
+            (b"[::1]", "http", ("[::1]", "80")),
+            (b"[::1]:8080", "http", ("[::1]", "8080")),
+            (b"example.com:", "http", ("example.com", "80")),
+            (b"h", "ws", ("h", "")),
+        ];
+        for (host, scheme, (name, port)) in cases {
+            let (n, p) = split_host(host, scheme);
+            assert_eq!((n, p), (name.as_bytes(), port.as_bytes()), "{host:?} {scheme}");
+        }
+        let server = ServerName::FromHost {
+            path: "/run/app.sock".into(),
+        };
+        let env_of = |raw: &[u8]| {
+            let mut head = Head::default();
+            parse_head(raw, &Limits::default(), &mut head).unwrap().unwrap();
+            let mut env = Environ::new();
+            build_environ(&mut env, &head, raw, &PeerText::default(), "http", &server);
+            (
+                env.get("SERVER_NAME").map(str::to_owned),
+                env.get("SERVER_PORT").map(str::to_owned),
+            )
+        };
+        let some = |n: &str, p: &str| (Some(n.to_owned()), Some(p.to_owned()));
+        assert_eq!(
+            env_of(b"GET / HTTP/1.1\r\nHost: shop.example:8443\r\n\r\n"),
+            some("shop.example", "8443")
+        );
+        // RFC 9112 §3.2.2: an absolute-form target's authority is the host.
+        assert_eq!(
+            env_of(b"GET http://a.example/ HTTP/1.1\r\nHost: b.example\r\n\r\n"),
+            some("a.example", "80")
+        );
+        assert_eq!(env_of(b"GET / HTTP/1.0\r\n\r\n"), some("/run/app.sock", ""));
+    }
+
+    #[test]
     fn an_environ_of_only_the_keys_asked_for() {
         let raw = b"GET /a%20b?q=1 HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nAccept: */*\r\n\r\n";
         let mut head = Head::default();
         parse_head(raw, &Limits::default(), &mut head).unwrap().unwrap();
-        let server = ServerName {
+        let server = ServerName::Socket {
             name: "h".into(),
             port: "80".into(),
         };

@@ -400,13 +400,12 @@ fn serve(spec: Spec<'_>, app: &dyn Application, access: AccessLog) -> Result<(),
         shared.push(!l.per_worker);
         listeners.push(listen);
         servers.push(match l.local_tcp() {
-            Some(a) => ServerName {
+            Some(a) => ServerName::Socket {
                 name: a.ip().to_string(),
                 port: a.port().to_string(),
             },
-            None => ServerName {
-                name: l.to_string().trim_start_matches("unix:").to_owned(),
-                port: "80".to_owned(),
+            None => ServerName::FromHost {
+                path: l.to_string().trim_start_matches("unix:").to_owned(),
             },
         });
     }
