@@ -61,7 +61,7 @@ impl Path {
             resp: Response::default(),
             out: Vec::with_capacity(4096),
             app: builtin_app("hello").unwrap(),
-            server: ServerName {
+            server: ServerName::Socket {
                 name: "127.0.0.1".into(),
                 port: "8000".into(),
             },
