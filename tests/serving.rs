@@ -832,3 +832,58 @@ fn script_name_from_raw_env() {
         (Some("/mnt"), Some("/a/b"))
     );
 }
+
+/// A port still held at start-up (by the old process of a restart, say) is tried again each
+/// second, with gunicorn's log lines; once it is free, forkhorn binds it and serves. Held
+/// through all five tries, start-up fails with one line naming the address and nothing runs.
+#[test]
+fn a_port_in_use_at_start_up_is_tried_again_each_second() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = blocker.local_addr().expect("addr").to_string();
+    let mut child = Command::new(bin())
+        .args(["-b", &addr, "-w", "1", "builtin:hello"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn forkhorn");
+    let mut log = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut next_line = |want: &str| loop {
+        let line = log.next().expect("a log line before exit").expect("read");
+        if line.contains(want) {
+            return line;
+        }
+    };
+    assert!(next_line("Connection in use: ").ends_with(&format!("Connection in use: {addr}")));
+    drop(blocker);
+    next_line(&format!("Listening at: http://{addr}"));
+    next_line("Booting worker");
+    assert_eq!(get(addr.parse().expect("addr"), "/").status, 200);
+    kill(child.id() as i32, Signal::SIGTERM);
+    assert!(child.wait().expect("wait").success());
+
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = blocker.local_addr().expect("addr").to_string();
+    let out = Command::new(bin())
+        .args(["-b", &addr, "builtin:hello"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run forkhorn");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let in_use = stderr
+        .lines()
+        .filter(|l| l.ends_with(&format!("Connection in use: {addr}")))
+        .count();
+    assert_eq!(in_use, 4, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains(&addr) && l.contains("in use")),
+        "{stderr}"
+    );
+    drop(blocker);
+}

@@ -310,14 +310,19 @@ pub fn run(cfg: Config, reload: &dyn Fn() -> Result<Config, ConfigError>) -> Res
     )
 }
 
-fn bind_options(cfg: &Config) -> sys::BindOptions<'_> {
+/// How the master binds `cfg`'s addresses; `attempts` as [`sys::BindOptions::attempts`].
+fn bind_options(cfg: &Config, attempts: u32) -> sys::BindOptions<'_> {
     sys::BindOptions {
         backlog: cfg.backlog,
         reuse_port: cfg.reuse_port,
         defer_accept: cfg.defer_accept,
         all: &cfg.bind,
+        attempts,
     }
 }
+
+/// Tries at a TCP address in use at start-up, a second apart, as gunicorn makes.
+const START_BIND_ATTEMPTS: u32 = 5;
 
 /// Runs the master with the given hooks; returns the process exit status.
 pub fn run_with(cfg: Config, hooks: Hooks<'_>) -> Result<i32, MasterError> {
@@ -403,7 +408,7 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
         h.call(cfg.workers, Event::OnStarting);
     }
     let mut inherited = sys::listen::take_inherited();
-    let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg), &mut inherited)?;
+    let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg, START_BIND_ATTEMPTS), &mut inherited)?;
     drop(inherited);
     let pidfile = cfg.pidfile.as_deref().map(Pidfile::create).transpose()?;
     // A Python app's sys.argv is the command line, which the process title overwrites.
@@ -691,7 +696,8 @@ impl Master<'_> {
                 listeners.push(Rc::clone(l));
                 continue;
             }
-            match sys::bind_all(std::slice::from_ref(addr), bind_options(&cfg), &mut reuse) {
+            // Once: a reload that waits for a port would keep the master from its workers.
+            match sys::bind_all(std::slice::from_ref(addr), bind_options(&cfg, 1), &mut reuse) {
                 Ok(mut v) => {
                     if let Some(l) = v.pop() {
                         log::info!("Listening at: {} ({})", l, std::process::id());

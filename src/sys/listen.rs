@@ -241,6 +241,11 @@ pub struct BindOptions<'a> {
     /// Every address of the configuration, of which those bound now are a part (a reload binds
     /// only the new ones): see [`v6_only`].
     pub all: &'a [BindAddr],
+    /// Tries at binding a TCP address that is in use (or not yet available), a second apart:
+    /// gunicorn's five at start-up, so that a restart whose old process still holds the port
+    /// for a moment (a systemd restart, a container replaced) gets it; 1 where blocking the
+    /// master would stall a running server (a reload).
+    pub attempts: u32,
 }
 
 /// Whether the IPv6 socket for `sa` is IPv6-only. The IPv6 wildcard (`[::]:PORT`) takes IPv4
@@ -343,12 +348,37 @@ impl Listener {
     }
 }
 
+/// Binds a TCP address, trying again a second later while it is in use, as gunicorn does
+/// (with its log lines), up to `opts.attempts` tries.
+fn bind_tcp(sa: SocketAddr, opts: BindOptions<'_>) -> io::Result<Socket> {
+    let mut tried = 1;
+    loop {
+        match tcp_socket(sa, opts.reuse_port, v6_only(sa, opts.all)) {
+            Err(e)
+                if tried < opts.attempts
+                    && matches!(e.raw_os_error(), Some(libc::EADDRINUSE | libc::EADDRNOTAVAIL)) =>
+            {
+                match e.raw_os_error() {
+                    Some(libc::EADDRINUSE) => log::error!("Connection in use: {sa}"),
+                    _ => log::error!("Invalid address: {sa}"),
+                }
+                log::error!("connection to {sa} failed: {e}");
+                log::debug!("Retrying in 1 second.");
+                // Start-up only: nothing is served yet, and signals wait in the signalfd.
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                tried += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn bind_one(addr: &BindAddr, opts: BindOptions<'_>) -> Result<Listener, ListenError> {
     let backlog = opts.backlog;
     match addr {
         BindAddr::Tcp(sa) => {
             let err = |source| ListenError::BindTcp { addr: *sa, source };
-            let sock = tcp_socket(*sa, opts.reuse_port, v6_only(*sa, opts.all)).map_err(err)?;
+            let sock = bind_tcp(*sa, opts).map_err(err)?;
             // With reuse_port the master's socket only holds the address: a listening socket of
             // its own would get a share of the connections that no one accepts.
             if !opts.reuse_port {
@@ -444,6 +474,7 @@ const OPTS: BindOptions = BindOptions {
     reuse_port: false,
     defer_accept: false,
     all: &[],
+    attempts: 1,
 };
 
 #[cfg(test)]
