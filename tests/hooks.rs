@@ -72,7 +72,7 @@ fn every_hook_is_called_where_gunicorn_calls_it() {
 
     // Start-up, in gunicorn's order: the worker count, on_starting before the sockets are bound
     // (the configured bind, port 0), when_ready before any fork, then per worker pre_fork in the
-    // master and post_fork and post_worker_init in the worker.
+    // master and post_fork and post_worker_init in the worker (not booted yet, as in gunicorn).
     let start = [
         "nworkers_changed 2 None".to_owned(),
         format!("on_starting {m} 2 ['127.0.0.1:0'] wsgi_apps:hello"),
@@ -82,7 +82,7 @@ fn every_hook_is_called_where_gunicorn_calls_it() {
     assert_eq!(lines(&log)[..4], start, "{:?}", lines(&log));
     let mut ages = Vec::new();
     for pid in [w1, w2] {
-        let init = wait_file(&log, &format!("post_worker_init {pid} True"), 1);
+        let init = wait_file(&log, &format!("post_worker_init {pid} False"), 1);
         // post_fork PID PPID AGE GETPID: the worker object is this process.
         let post_fork = wait_file(&log, &format!("post_fork {pid} {m} "), 1);
         let age: usize = post_fork
@@ -258,7 +258,7 @@ fn hooks_read_the_objects_gunicorn_gives_them() {
                 "ppid": m,
                 "tag": tag,
                 "classes": [true, true, "SyncWorker"],
-                "state": [true, true, 0],
+                "state": [false, true, 0],
                 "timeout": 10.0,
                 "max_requests": 1000,
                 "sockets": [address],
@@ -347,7 +347,7 @@ fn a_toml_configuration_names_a_hooks_module_and_a_rust_app_gets_them() {
     let m = server.pid();
     let worker = booted(&server)[0];
     assert_line(&log, &format!("on_starting {m} 1 ['127.0.0.1:0'] builtin:sleep"));
-    wait_file(&log, &format!("post_worker_init {worker} True"), 1);
+    wait_file(&log, &format!("post_worker_init {worker} False"), 1);
     assert_eq!(server.get("/?s=0").text(), "slept 0");
     wait_file(&log, &format!("post_request {worker} / / 200 OK 200"), 1);
 
@@ -433,12 +433,15 @@ fn hup_reads_the_hooks_again_and_a_broken_file_keeps_the_old_ones() {
     std::fs::write(&toml, "bind = \"127.0.0.1:0\"\napp = \"builtin:hello\"\nworkers = 1\n").expect("write");
     server.signal(Signal::SIGHUP);
     server.wait_log(&format!("Worker exiting (pid: {second})"), 1);
+    // The new worker tells the master it is ready just before it logs its pid.
+    server.wait_log("Booting worker", 3);
     let third = booted(&server)[2];
     assert_eq!(server.get("/d").status, 200);
     assert!(
         !lines(&log).iter().any(|l| l.starts_with("pre_request v2 /d")),
-        "{:?}",
-        lines(&log)
+        "{:?}\n{:#?}",
+        lines(&log),
+        server.log()
     );
     assert!(
         !lines(&log).iter().any(|l| l.contains(&third.to_string())),

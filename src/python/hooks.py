@@ -433,7 +433,11 @@ def call(name, num_workers, worker, *args):
         return _run(name, SERVER, WORKER)
     current = WORKER if WORKER is not None else new_worker(age, pid, ppid)
     if name == "post_worker_init":
-        current.booted = True
+        # As gunicorn's worker: booted once post_worker_init has run, as the loop starts.
+        try:
+            return _run(name, current)
+        finally:
+            current.booted = True
     if name in ("worker_int", "worker_abort", "worker_exit"):
         current.alive = False
     if name == "worker_abort":
@@ -448,15 +452,18 @@ def pre_request(environ):
     what the hook raised (the request then fails, as in gunicorn) or None."""
     req = Request(environ)
     current = WORKER
-    if current is not None:
-        current.nr += 1
     hook = HOOKS.get("pre_request")
-    if hook is not None:
-        try:
-            hook(current, req)
-        except Exception:
-            return req, traceback.format_exc().rstrip()
-    return req, None
+    try:
+        if hook is not None:
+            try:
+                hook(current, req)
+            except Exception:
+                return req, traceback.format_exc().rstrip()
+        return req, None
+    finally:
+        # As gunicorn's worker: the request counts after pre_request (its first sees nr 0).
+        if current is not None:
+            current.nr += 1
 
 
 def post_request(req, environ, resp):
