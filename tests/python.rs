@@ -645,6 +645,23 @@ fn an_interpreter_the_worker_user_cannot_read_is_named_in_one_line() {
     }
     assert!(err.contains(&line), "{err}");
     assert!(!err.contains("Python path configuration"), "CPython's dump: {err}");
+
+    // Through a virtualenv, whose python links to that interpreter: the link's end is named.
+    let venv = common::python::venv();
+    let venv_arg = venv.to_str().expect("UTF-8 path");
+    let err = boot_failure(&["-u", "nobody", "--virtualenv", venv_arg, "wsgi_apps:app"]);
+    let mut target = venv.join("bin/python");
+    while let Ok(next) = std::fs::read_link(&target) {
+        target = target.parent().unwrap().join(next);
+    }
+    let line = format!(
+        "Worker failed to boot: cannot start Python: {} is not readable by user nobody (uid {}): {} is closed to \
+         it\n",
+        target.display(),
+        nobody.uid,
+        closed.display()
+    );
+    assert!(err.contains(&line), "{err}");
 }
 
 #[test]

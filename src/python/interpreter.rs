@@ -172,7 +172,9 @@ fn program_name(virtualenv: Option<&Path>) -> Result<PathBuf, InitError> {
             let python = venv.join("bin").join("python");
             match python.try_exists() {
                 Ok(true) => Ok(python),
-                Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(unreadable(&venv)),
+                // A virtualenv's python links to its base interpreter, which is what lies
+                // where the user may not go (a pyenv in a private home): name that.
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(unreadable(&link_target(&python))),
                 _ => Err(InitError::FindVirtualenv { path: venv }),
             }
         }
@@ -210,6 +212,20 @@ fn check_readable(stdlib: &Path) -> Result<(), InitError> {
         Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(unreadable(stdlib)),
         _ => Ok(()),
     }
+}
+
+/// Where `path` leads through its chain of symbolic links, as far as this process may follow
+/// it (at most 40 links, the kernel's own limit).
+fn link_target(path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&current) {
+            // A relative target is relative to the link's directory.
+            Ok(target) => current = current.parent().map_or_else(|| target.clone(), |dir| dir.join(&target)),
+            Err(_) => break,
+        }
+    }
+    current
 }
 
 /// The error for `path` being unreadable by this process's effective user, naming the first
