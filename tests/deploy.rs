@@ -484,8 +484,9 @@ fn the_container_configuration_serves_as_a_non_root_master() {
     }
     let resp = server.get("/");
     assert_eq!((resp.status, resp.text().as_str()), (200, "Hello, World!"));
-    // The access log goes to stderr, as a container runtime collects it.
-    server.wait_log("\"GET / HTTP/1.1\" 200", 1);
+    // The access log goes to stdout (gunicorn's `-`), which a container runtime collects with
+    // stderr.
+    server.wait_stdout("\"GET / HTTP/1.1\" 200", 1);
     server.signal(Signal::SIGTERM);
     assert!(server.wait_exit().success());
     std::fs::remove_dir_all(&dir).unwrap();

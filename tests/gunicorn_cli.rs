@@ -295,7 +295,7 @@ fn access_log_format_with_header_and_duration_atoms() {
     .unwrap();
     let r = read_response(&mut BufReader::new(conn), false).expect("response");
     assert_eq!(r.status, 200);
-    let line = s.wait_log("req-42", 1);
+    let line = s.wait_stdout("req-42", 1);
     let fields: Vec<&str> = line.split(' ').collect();
     assert_eq!(fields[..2], ["127.0.0.1", "req-42"], "{line}");
     assert!(fields[2].parse::<u64>().is_ok(), "%(D)s is microseconds: {line}");

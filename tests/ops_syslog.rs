@@ -132,8 +132,8 @@ fn udp_syslog_with_access_lines_kept_out() {
     );
     let mut s = Server::start(&["-c", cfg.to_str().unwrap()], 2);
     assert_eq!(s.get("/via-syslog").status, 200);
-    // The access line goes to the access log (stderr here) and not to syslog.
-    s.wait_log("\"GET /via-syslog HTTP/1.1\" 200 13", 1);
+    // The access line goes to the access log (stdout here) and not to syslog.
+    s.wait_stdout("\"GET /via-syslog HTTP/1.1\" 200 13", 1);
     let workers = s.workers();
     s.signal(Signal::SIGTERM);
     // Everything a worker sent precedes the master's last line, which follows their exit.
