@@ -1095,3 +1095,31 @@ fn script_name_is_split_off_path_info_for_python_apps() {
         1,
     );
 }
+
+/// gunicorn's error logger: an app that takes `logging.getLogger("gunicorn.error")`'s handlers
+/// and level (Flask's and Django's usual set-up under gunicorn) logs into the error log at its
+/// level, with its tracebacks; and the process environment names the server, as gunicorn's
+/// SERVER_SOFTWARE does.
+#[test]
+fn the_gunicorn_error_logger_writes_to_the_error_log() {
+    for (args, threads) in [(&[][..], "sync"), (&["--threads", "2", "--preload"][..], "threads")] {
+        let mut all = vec!["--log-level", "info"];
+        all.extend_from_slice(args);
+        all.push("wsgi_apps:logs");
+        let mut s = start(&all, 1);
+        let r = s.get("/here");
+        assert_eq!(r.text(), concat!("forkhorn/", env!("CARGO_PKG_VERSION")), "{threads}");
+        s.wait_log("[INFO] app info /here", 1);
+        s.wait_log("[WARNING] app warning /here", 1);
+        // logger.exception's traceback follows its line.
+        s.wait_log("[ERROR] app exception", 1);
+        s.wait_log("ValueError: boom", 1);
+        assert!(
+            !s.log().iter().any(|l| l.contains("app debug")),
+            "{threads}: {:#?}",
+            s.log()
+        );
+        s.signal(Signal::SIGTERM);
+        assert!(s.wait_exit().success());
+    }
+}

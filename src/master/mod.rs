@@ -385,6 +385,9 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
     let service = crate::service::MasterService::start(&cfg)?;
     crate::service::apply_activation(&mut cfg).map_err(crate::service::ServiceError::from)?;
     let upgrading = std::env::var_os(sys::listen::INHERIT_ENV).is_some();
+    // As gunicorn's arbiter, which apps read it from to tell the server they run under; the
+    // master runs no other thread yet, and raw_env may set it otherwise.
+    std::env::set_var("SERVER_SOFTWARE", concat!("forkhorn/", env!("CARGO_PKG_VERSION")));
     // As gunicorn's arbiter: before the hooks or a preloaded app start an interpreter, which
     // takes its copy of the environment (os.environ) once.
     set_raw_env(&cfg);

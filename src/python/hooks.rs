@@ -8,6 +8,7 @@
 //! they serve.
 
 use super::interpreter::{self, Setup};
+use super::logging_bridge::emit;
 use super::LoadError;
 use crate::app::protocol::Response;
 use crate::app::{AppError, Application, Body, BodyIter, Chunk, Environ, FileRegion, ForkHooks, StartResponse};
@@ -29,18 +30,6 @@ pub struct PythonHooks {
     /// The names of the hooks the module defines (a reload replaces them; the master's loop is
     /// the one thread that does, hence a cell).
     defined: RefCell<Vec<String>>,
-}
-
-/// `server.log`'s way to forkhorn's log: one entry at `level` (0 debug ... 4 critical).
-#[pyfunction(name = "_emit")]
-fn emit(level: u8, text: &str) {
-    let level = match level {
-        0 => log::Level::Debug,
-        1 => log::Level::Info,
-        2 => log::Level::Warn,
-        _ => log::Level::Error,
-    };
-    log::log!(level, "{text}");
 }
 
 /// Loads the hooks `location` names (the `hooks` setting: a `.py` file, or a module importable
@@ -77,6 +66,8 @@ pub fn load(cfg: &Config, location: &str) -> Result<PythonHooks, LoadError> {
     };
     let location = absolute(location);
     Python::attach(|py| {
+        // Hooks log through gunicorn.error too (gunicorn's own handlers are set up by then).
+        super::logging_bridge::install(py, cfg.loglevel);
         let code =
             CString::new(HOOKS_PY).map_err(|e| failed(py, pyo3::exceptions::PyValueError::new_err(e.to_string())))?;
         let module =

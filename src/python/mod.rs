@@ -29,6 +29,7 @@ mod fork;
 mod hooks;
 mod input;
 mod interpreter;
+mod logging_bridge;
 mod respond;
 mod spec;
 
@@ -146,11 +147,19 @@ fn set_process_environ(vars: &[(String, String)]) {
 /// the interpreter and imports `cfg.app`.
 pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
     let app = match fork::preloaded() {
-        Some(app) => app,
+        Some(app) => {
+            // This worker's log level (a reload may have changed it since the preload).
+            Python::attach(|py| logging_bridge::install(py, cfg.loglevel));
+            app
+        }
         None => {
             interpreter::ensure_started(&Setup::from_config(cfg))?;
             let spec = spec::parse(&cfg.app)?;
-            Python::attach(|py| spec::import(py, &spec))?
+            // Before the import, as gunicorn sets up its loggers before it loads the app.
+            Python::attach(|py| {
+                logging_bridge::install(py, cfg.loglevel);
+                spec::import(py, &spec)
+            })?
         }
     };
     // What hooks read as `worker.wsgi` (a worker loads one app, once).
@@ -182,7 +191,10 @@ pub fn preload(cfg: &Config) -> Result<Box<dyn crate::app::ForkHooks>, LoadError
     }
     interpreter::ensure_started(&Setup::from_config(cfg))?;
     let spec = spec::parse(&cfg.app)?;
-    let app = Python::attach(|py| spec::import(py, &spec))?;
+    let app = Python::attach(|py| {
+        logging_bridge::install(py, cfg.loglevel);
+        spec::import(py, &spec)
+    })?;
     Ok(fork::preloaded_with(app))
 }
 

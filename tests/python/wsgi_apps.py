@@ -8,6 +8,7 @@ find. Apps used through `validated` pass a size to every read(), as the validato
 
 import base64
 import json
+import logging
 import os
 import signal
 import sys
@@ -537,3 +538,23 @@ def environ_var(environ, start_response):
     """The process environment's value of the variable the query names (`?NAME`), as the app
     sees it through os.environ."""
     return text(start_response, os.environ.get(environ["QUERY_STRING"], "<unset>"))
+
+
+# Flask's and Django's usual set-up under gunicorn: the app's logger takes the handlers and
+# level of gunicorn's error logger.
+_app_log = logging.getLogger("wsgi_apps")
+_app_log.handlers = logging.getLogger("gunicorn.error").handlers
+_app_log.setLevel(logging.getLogger("gunicorn.error").level)
+
+
+def logs(environ, start_response):
+    """Logs at three levels through gunicorn.error's handlers; answers os.environ's
+    SERVER_SOFTWARE."""
+    _app_log.debug("app debug %s", environ["PATH_INFO"])
+    _app_log.info("app info %s", environ["PATH_INFO"])
+    _app_log.warning("app warning %s", environ["PATH_INFO"])
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        _app_log.exception("app exception")
+    return text(start_response, os.environ.get("SERVER_SOFTWARE", "<unset>"))
