@@ -887,3 +887,46 @@ fn a_port_in_use_at_start_up_is_tried_again_each_second() {
     );
     drop(blocker);
 }
+
+/// A refused request whose client is still sending (a request line or a header far past the
+/// limits, a body past `limit_request_body`) gets its answer and then the end of the stream,
+/// not a reset that would destroy the answer: the worker reads and drops the rest first.
+#[test]
+fn a_refused_request_is_answered_while_its_client_is_still_sending() {
+    let s = Server::start(&["--limit-request-body", "1000", "builtin:echo"], 1);
+    let big = vec![b'a'; 200_000];
+    let cases: [(Vec<u8>, &str); 3] = [
+        (
+            [&b"GET /"[..], &big, b" HTTP/1.1\r\nHost: x\r\n\r\n"].concat(),
+            "HTTP/1.1 414 URI Too Long\r\n",
+        ),
+        (
+            [&b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: "[..], &big, b"\r\n\r\n"].concat(),
+            "HTTP/1.1 431 Request Header Fields Too Large\r\n",
+        ),
+        (
+            [
+                &b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n"[..],
+                &big,
+            ]
+            .concat(),
+            "HTTP/1.1 413 Content Too Large\r\n",
+        ),
+    ];
+    for (request, want) in cases {
+        let mut c = s.connect();
+        c.write_all(&request).expect("the whole request is taken");
+        let mut answer = Vec::new();
+        c.read_to_end(&mut answer)
+            .expect("the answer, then the end of the stream");
+        assert!(
+            answer.starts_with(want.as_bytes()),
+            "{want:?}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    // limit_request_line 0 is gunicorn 27's "unlimited": a request line of up to 1 MiB.
+    let unlimited = Server::start(&["--limit-request-line", "0", "builtin:hello"], 1);
+    let long = format!("/{}", "a".repeat(100_000));
+    assert_eq!(unlimited.get(&long).status, 200);
+}

@@ -148,8 +148,8 @@ settings! {
     LimitRequestLine limit_request_line: usize = 4094, {
         cli: Cli::long("--limit-request-line").value("INT"),
         help: "Longest request line in bytes, 0 to 8190 (0: unlimited). [default: 4094]",
-        doc: "Longest request line in bytes (0: unlimited, which like any value above 8190 means 8190, as \
-              in gunicorn).",
+        doc: "Longest request line in bytes: any value above 8190 means 8190, and 0, unlimited, means \
+              1 MiB, as in gunicorn.",
         // gunicorn's bound, applied as gunicorn applies it: a larger value means the bound, so a
         // gunicorn configuration keeps working.
         parse: |v, _| {

@@ -70,8 +70,10 @@ pub enum BodyFraming {
     Chunked,
 }
 
-/// The longest request line gunicorn allows; larger `limit_request_line` values and 0 mean this.
+/// The longest request line gunicorn allows; larger `limit_request_line` values mean this.
 pub const MAX_REQUEST_LINE: usize = 8190;
+/// What `limit_request_line = 0`, "unlimited", means: gunicorn 27's parser's own bound for it.
+pub const UNLIMITED_REQUEST_LINE: usize = 1 << 20;
 /// The most header fields gunicorn allows; larger `limit_request_fields` values and 0 mean this.
 pub const MAX_FIELDS: usize = 32768;
 /// What `limit_request_field_size = 0` means (gunicorn's default field size).
@@ -91,8 +93,8 @@ const METHOD_LEN: std::ops::RangeInclusive<usize> = 3..=20;
 /// The size limits a head is checked against, with gunicorn's meanings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// `limit_request_line`: the longest request line, CRLF not counted. 0 and values above
-    /// [`MAX_REQUEST_LINE`] mean [`MAX_REQUEST_LINE`].
+    /// `limit_request_line`: the longest request line, CRLF not counted. Values above
+    /// [`MAX_REQUEST_LINE`] mean [`MAX_REQUEST_LINE`]; 0 means [`UNLIMITED_REQUEST_LINE`].
     pub request_line: usize,
     /// `limit_request_fields`: the most header fields. 0 and values above [`MAX_FIELDS`] mean
     /// [`MAX_FIELDS`].
@@ -133,11 +135,11 @@ impl Limits {
     }
 
     /// The numbers a head is checked against: the bounded settings, with an unlimited request
-    /// line at [`MAX_REQUEST_LINE`] and an unlimited field size at [`DEFAULT_FIELD_SIZE`].
+    /// line at [`UNLIMITED_REQUEST_LINE`] and an unlimited field size at [`DEFAULT_FIELD_SIZE`].
     pub fn effective(&self) -> Limits {
         Limits {
             request_line: match Limits::bound_request_line(self.request_line) {
-                0 => MAX_REQUEST_LINE,
+                0 => UNLIMITED_REQUEST_LINE,
                 n => n,
             },
             fields: Limits::bound_fields(self.fields),

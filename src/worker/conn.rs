@@ -53,7 +53,21 @@ pub enum Phase {
     InApp(InApp),
     /// The response is complete in the output buffer; what happens once it is flushed.
     Done(Ending),
+    /// The server's own answer to a request it refused is in the output buffer, and the
+    /// connection ends after it. The client may still be sending (the rest of an oversized
+    /// head, a refused body): closing with input unread would send a reset, which can destroy
+    /// the answer before the client reads it. So once it is out the write side is shut and
+    /// what arrives is read and dropped ([`Phase::Draining`]), as nginx's lingering close.
+    Refused,
+    /// The refused request's answer is out and the write side shut: input is read and dropped
+    /// until the client closes, or `deadline` ([`LINGER`] after the answer) passes.
+    Draining,
 }
+
+/// How long a refused client's input is drained after the answer (nginx's `lingering_time`
+/// is 30 s, its `lingering_timeout` 5 s; one read of a few hundred kilobytes, what is in flight
+/// on a fast link, takes far less).
+const LINGER: Duration = Duration::from_secs(2);
 
 /// What driving a connection came to, when it stops short of its end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -433,6 +447,8 @@ impl Conn {
                     None
                 }
                 Phase::Done(Ending::Close) => self.on_close(sh)?,
+                Phase::Refused => self.on_refused(sh)?,
+                Phase::Draining => self.on_draining()?,
             };
             if let Some(step) = step {
                 return Ok(step);
@@ -622,6 +638,34 @@ impl Conn {
         Ok(Some(Step::Wait))
     }
 
+    /// The answer to a refused request: once it is out, shut the write side (the FIN follows
+    /// the answer) and drain.
+    fn on_refused(&mut self, sh: &mut Shared<'_>) -> Result<Option<Step>, Close> {
+        self.flush(sh)?;
+        if self.pending() > 0 {
+            return Ok(Some(Step::Wait));
+        }
+        self.stream.shutdown_write();
+        self.phase = Phase::Draining;
+        self.deadline = sh.now + LINGER;
+        Ok(None)
+    }
+
+    /// Reads and drops what the refused client still sends, until it closes; the deadline
+    /// ends a client that keeps sending.
+    fn on_draining(&mut self) -> Result<Option<Step>, Close> {
+        loop {
+            self.rbuf.clear();
+            match self.rbuf.read_from(&mut self.stream, RECV_SIZE) {
+                Ok((0, _)) => return Err(Close::Done),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(Step::Wait)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Close::Done),
+            }
+        }
+    }
+
     /// Reads a PROXY protocol header at the start of the connection. Some(true): consumed (or
     /// rejected), go on; Some(false): not a PROXY header after all; None: need more bytes.
     fn take_proxy_header(&mut self, sh: &Shared<'_>) -> Option<bool> {
@@ -719,7 +763,7 @@ impl Conn {
         response::put_error(&mut self.wbuf, Version::Http11, status, detail, &stamp);
         // service: the access log shows the server's own answer.
         self.access.answered(status, access::body_len(&self.wbuf[start..]));
-        self.phase = Phase::Done(Ending::Close);
+        self.phase = Phase::Refused;
     }
 
     /// service: writes the access line of the current request, once (nothing if none is open),
@@ -838,8 +882,8 @@ impl Conn {
         while self.wbuf.len() > self.wpos && self.can_write {
             let out = &self.wbuf[self.wpos..];
             let written = match &self.phase {
-                // The connection closes once this is out (`on_close`).
-                Phase::Done(Ending::Close) => self.stream.write_before_close(out),
+                // The connection closes (or its write side is shut) once this is out.
+                Phase::Done(Ending::Close) | Phase::Refused => self.stream.write_before_close(out),
                 // The file follows at once (`on_file`): the head leaves with its first bytes.
                 Phase::SendFile(f) if f.remaining > 0 => self.stream.write_before_file(out),
                 _ => self.stream.write(out),

@@ -754,9 +754,10 @@ fn limits_read_as_gunicorn_reads_them() {
     assert_eq!(Limits::bound_fields(0), MAX_FIELDS);
     assert_eq!(Limits::bound_fields(7), 7);
     assert_eq!(Limits::bound_fields(MAX_FIELDS + 1), MAX_FIELDS);
+    // gunicorn 27: an "unlimited" request line is one of up to 1 MiB.
     assert_eq!(
         limits(0, 0, 0).effective(),
-        limits(MAX_REQUEST_LINE, MAX_FIELDS, DEFAULT_FIELD_SIZE)
+        limits(UNLIMITED_REQUEST_LINE, MAX_FIELDS, DEFAULT_FIELD_SIZE)
     );
     assert_eq!(
         limits(MAX_REQUEST_LINE + 1, MAX_FIELDS + 1, 1 << 20).effective(),
@@ -786,12 +787,22 @@ fn limit_table() {
         parse_with(&over[..100], &limits(100, 100, 8190)).map(|h| h.is_some()),
         Ok(false)
     );
-    // 0 and anything above 8190 mean 8190.
-    for limit in [0, 8190, 9000] {
+    // Anything above 8190 means 8190; 0 means 1 MiB (gunicorn 27's "unlimited").
+    for limit in [8190, 9000] {
         let l = limits(limit, 100, 8190);
         assert!(matches!(parse_with(&line_at(8190), &l), Ok(Some(_))), "{limit}");
         assert_eq!(parse_with(&line_at(8191), &l).map(|_| ()), Err(414), "{limit}");
     }
+    let unlimited = limits(0, 100, 8190);
+    assert!(matches!(parse_with(&line_at(10_000), &unlimited), Ok(Some(_))));
+    assert!(matches!(
+        parse_with(&line_at(UNLIMITED_REQUEST_LINE), &unlimited),
+        Ok(Some(_))
+    ));
+    assert_eq!(
+        parse_with(&line_at(UNLIMITED_REQUEST_LINE + 1), &unlimited).map(|_| ()),
+        Err(414)
+    );
 
     // The field size counts name, colon, value and CRLF: "Accept: */*" is 13.
     let accept = b"GET / HTTP/1.0\r\nAccept: */*\r\n\r\n";
