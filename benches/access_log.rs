@@ -56,6 +56,7 @@ fn one_target(c: &mut Criterion, name: &str, path: &std::path::Path) {
         status: 200,
         body_bytes: 13,
         resp_head: b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n",
+        resp_length: None,
     };
     let mut req = RequestLog::default();
     // The worker ticks once per loop iteration, which handles many requests under load; here

@@ -162,7 +162,7 @@ fn access_log_lines_for_get_post_head_and_errors() {
     let want = [
         format!("127.0.0.1 - - [T] \"GET /a%20b?x=1 HTTP/1.1\" 200 {get_len} \"http://ref/\" \"ua/1\""),
         format!("127.0.0.1 - - [T] \"POST /form HTTP/1.1\" 200 {post_len} \"-\" \"-\""),
-        "127.0.0.1 - - [T] \"HEAD /h HTTP/1.0\" 200 - \"-\" \"-\"".to_owned(),
+        "127.0.0.1 - - [T] \"HEAD /h HTTP/1.0\" 200 0 \"-\" \"-\"".to_owned(),
         format!("127.0.0.1 - - [T] \"POST /big HTTP/1.1\" 413 {big_len} \"-\" \"-\""),
         format!("127.0.0.1 - - [T] \"POST /c HTTP/1.1\" 400 {chunk_len} \"-\" \"-\""),
         "127.0.0.1 - - [T] \"GET /last HTTP/1.1\" 200 ".to_owned(),

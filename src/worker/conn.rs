@@ -779,6 +779,7 @@ impl Conn {
             status: self.resp.status(),
             body_bytes: self.resp.body_bytes(),
             resp_head: self.resp.head_bytes(),
+            resp_length: self.resp.content_length(),
         };
         if let (Some(done), Some(t)) = (log.finish(&mut self.access, &exchange), tally) {
             t.get()

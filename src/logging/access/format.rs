@@ -26,6 +26,8 @@ pub struct Exchange<'a> {
     pub body_bytes: u64,
     /// The application's status line and headers as encoded.
     pub resp_head: &'a [u8],
+    /// The `Content-Length` the application gave, which the head keeps apart.
+    pub resp_length: Option<u64>,
 }
 
 /// What one line is made of: the exchange as it went out, and the facts around it.
@@ -123,7 +125,7 @@ pub fn render(format: &AccessFormat, rec: &Record<'_>, out: &mut Vec<u8>) {
             Atom::Query => put_escaped(out, head.query.of(buf)),
             Atom::Protocol => out.extend_from_slice(protocol(head.version)),
             Atom::Status => put_u64(out, u64::from(rec.exchange.status)),
-            Atom::BytesClf if rec.exchange.body_bytes == 0 => out.push(b'-'),
+            // gunicorn writes 0 for `b` too, not the common log format's `-`.
             Atom::BytesClf | Atom::Bytes => put_u64(out, rec.exchange.body_bytes),
             Atom::Referer => put_or_dash(out, request_header(head, buf, b"referer")),
             Atom::UserAgent => put_or_dash(out, request_header(head, buf, b"user-agent")),
@@ -137,6 +139,10 @@ pub fn render(format: &AccessFormat, rec: &Record<'_>, out: &mut Vec<u8>) {
                 let _ = write!(out, "<{}>", rec.pid);
             }
             Atom::RequestHeader(name) => put_or_dash(out, request_header(head, buf, name)),
+            Atom::ResponseHeader(name) if &name[..] == b"content-length" => match rec.exchange.resp_length {
+                Some(n) => put_u64(out, n),
+                None => out.push(b'-'),
+            },
             Atom::ResponseHeader(name) => put_or_dash(out, response_header(rec.exchange.resp_head, name)),
             Atom::Environ(i) => put_or_dash(out, rec.environ.get(*i)),
         }
@@ -190,10 +196,15 @@ fn request_header<'b>(head: &Head, buf: &'b [u8], name: &[u8]) -> Option<&'b [u8
         .map(|(_, v)| v.of(buf))
 }
 
-/// The first value of the response header `name` (lower case) in an encoded head.
+/// The last value of the response header `name` (lower case) in an encoded head: gunicorn
+/// puts the headers in a dict, where a repeated one (`Set-Cookie`) keeps its last value.
 fn response_header<'b>(resp_head: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
     // The first line is the status line; fields follow, one per CRLF-terminated line.
-    resp_head.split(|&b| b == b'\n').skip(1).find_map(|line| {
+    let fields = &resp_head[resp_head
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(resp_head.len(), |i| i + 1)..];
+    fields.rsplit(|&b| b == b'\n').find_map(|line| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let colon = line.iter().position(|&b| b == b':')?;
         line[..colon]
@@ -247,6 +258,18 @@ mod tests {
     const DEFAULT: &str = r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#;
 
     fn line(format: &str, request: &[u8], status: u16, bytes: u64, resp_head: &[u8]) -> String {
+        line_with_length(format, request, status, bytes, resp_head, None)
+    }
+
+    /// [`line`] for a response whose application gave `Content-Length: resp_length`.
+    fn line_with_length(
+        format: &str,
+        request: &[u8],
+        status: u16,
+        bytes: u64,
+        resp_head: &[u8],
+        resp_length: Option<u64>,
+    ) -> String {
         let fmt = AccessFormat::parse(format).unwrap();
         let mut head = Head::default();
         let limits = Limits {
@@ -268,6 +291,7 @@ mod tests {
                 status,
                 body_bytes: bytes,
                 resp_head,
+                resp_length,
             },
             elapsed: Duration::from_micros(1_234_567),
             environ: &values,
@@ -289,8 +313,19 @@ mod tests {
         let head_req = b"HEAD / HTTP/1.0\r\n\r\n";
         assert_eq!(
             line(DEFAULT, head_req, 404, 0, b"HTTP/1.0 404 Not Found\r\n"),
-            "10.1.2.3 - - [20/Nov/2026:10:00:00 +0000] \"HEAD / HTTP/1.0\" 404 - \"-\" \"-\"\n"
+            "10.1.2.3 - - [20/Nov/2026:10:00:00 +0000] \"HEAD / HTTP/1.0\" 404 0 \"-\" \"-\"\n"
         );
+    }
+
+    #[test]
+    fn response_headers_as_gunicorn_logs_them() {
+        // The application's Content-Length (kept apart from the head), and the last value of a
+        // repeated header, as gunicorn's dict of response headers has them.
+        let req = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        let resp = b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n";
+        let fmt = "%({content-length}o)s|%({set-cookie}o)s|%({Content-Length}o)s";
+        assert_eq!(line_with_length(fmt, req, 200, 2, resp, Some(2)), "2|b=2|2\n");
+        assert_eq!(line(fmt, req, 200, 2, resp), "-|b=2|-\n");
     }
 
     #[test]
@@ -302,7 +337,7 @@ mod tests {
                    %({x-trace}i)s|%({X-Missing}i)s|%({content-type}o)s|%({x-id}o)s|%({remote_user}e)s|%({nope}e)s|100%%";
         assert_eq!(
             line(fmt, req, 201, 0, resp),
-            "POST|/p\\xc3\\xa9|q=%22|HTTP/1.1|201|-|0|1|1234|1234567|1.234567|<42>|bob|\
+            "POST|/p\\xc3\\xa9|q=%22|HTTP/1.1|201|0|0|1|1234|1234567|1.234567|<42>|bob|\
              abc|-|text/plain|7|alice|-|100%\n"
         );
     }

@@ -229,9 +229,10 @@ impl AccessLog {
         let Phase::InFlight { start, answered } = std::mem::take(&mut req.phase) else {
             return None;
         };
-        let (status, body_bytes, resp_head) = match answered {
-            Some(a) => (a.status, a.body_bytes, &b""[..]),
-            None => (ex.status, ex.body_bytes, ex.resp_head),
+        let (status, body_bytes, resp_head, resp_length) = match answered {
+            // The server's own answer: its length is its Content-Length.
+            Some(a) => (a.status, a.body_bytes, &b""[..], Some(a.body_bytes)),
+            None => (ex.status, ex.body_bytes, ex.resp_head, ex.resp_length),
         };
         let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
         // Status 0: the connection ended before any response; gunicorn's statsd logger never
@@ -248,6 +249,7 @@ impl AccessLog {
                 status,
                 body_bytes,
                 resp_head,
+                resp_length,
                 ..*ex
             },
             elapsed,
@@ -370,6 +372,7 @@ mod tests {
             status: 200,
             body_bytes: 5,
             resp_head: b"HTTP/1.1 200 OK\r\n",
+            resp_length: None,
         }
     }
 
