@@ -1117,7 +1117,6 @@ impl Io {
         if self.life != Life::Serving {
             return;
         }
-        log::info!("Worker exiting (pid: {})", std::process::id());
         let now = Instant::now();
         // Connections the kernel already completed are in flight from the client's view:
         // take them (with keep-alive off) before letting go of the listeners.
@@ -1140,6 +1139,9 @@ impl Io {
         for fd in self.inherited.drain(..) {
             let _ = nix::unistd::close(fd);
         }
+        // Said once this worker takes no more connections: what connects from now on is
+        // another worker's.
+        log::info!("Worker exiting (pid: {})", std::process::id());
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for k in keys {
             self.drive(ctx, k, now);
