@@ -73,6 +73,8 @@ pub struct FileSend {
     fd: RawFd,
     offset: u64,
     remaining: u64,
+    /// Whether the stream was corked for the close that follows (`Stream::cork_until_close`).
+    corked: bool,
 }
 
 impl FileSend {
@@ -83,6 +85,7 @@ impl FileSend {
             fd: region.fd,
             offset: region.offset,
             remaining: len,
+            corked: false,
         }
     }
 }
@@ -748,6 +751,12 @@ impl Conn {
         let Phase::SendFile(f) = &mut self.phase else {
             return Ok(true);
         };
+        if !f.corked && self.resp.closes_after() {
+            // The connection closes once the file is out (`on_close`), at once: the FIN can
+            // leave with the file's last bytes.
+            self.stream.cork_until_close();
+            f.corked = true;
+        }
         while f.remaining > 0 {
             if !self.can_write {
                 return Ok(false);
