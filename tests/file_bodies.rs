@@ -1,7 +1,7 @@
 //! File bodies (`builtin:static`, sendfile) through the real server: the head and a small file
-//! reach the client in one TCP segment, the FIN of a `Connection: close` response leaves with
-//! the file's last bytes, and a worker serving a static file makes no more system
-//! calls than nginx does (counted with strace).
+//! reach the client in one TCP segment (one send for a file up to 8 KB), the FIN of a
+//! `Connection: close` response leaves with the file's last bytes, and a worker serving a
+//! static file makes no more system calls than nginx does (counted with strace).
 
 mod common;
 use common::skip::tool_or_skip;
@@ -195,6 +195,36 @@ fn a_static_file_costs_an_open_a_stat_a_send_and_a_sendfile() {
         // nginx adds its cork and uncork (setsockopt) to the same.
         assert!(names.len() <= 7, "{} calls:\n{shown}", names.len());
     }
+}
+
+#[test]
+fn a_small_file_goes_out_in_one_send_with_its_head() {
+    if !tool_or_skip("strace", "strace") {
+        return;
+    }
+    // Up to 8 KB the file is copied after its head (cheaper than a sendfile at that size).
+    let size = 8 * 1024;
+    let site = Site::new("small", &[size]);
+    let s = site.serve();
+    let calls = trace_worker(&s, &site.dir, || {
+        let c = s.connect();
+        for close in [false, false, false, true] {
+            assert_eq!(segments_of(&c, &format!("/{size}.bin"), close, size), 1);
+        }
+    });
+    let trace = calls.join("\n");
+    let names: Vec<&str> = calls.iter().map(|l| call_name(l)).collect();
+    let count = |set: &[&str]| names.iter().filter(|n| set.contains(n)).count();
+    assert_eq!(count(&["sendfile", "sendfile64"]), 0, "{trace}");
+    assert_eq!(count(&["pread64", "pread"]), 4, "{trace}");
+    assert_eq!(
+        count(&["sendto", "sendmsg", "write", "writev"]),
+        4,
+        "one send a response:\n{trace}"
+    );
+    // The last response is sent with MSG_MORE, which holds it for the FIN of the close.
+    let last = calls.iter().rev().find(|l| call_name(l) == "sendto").unwrap();
+    assert!(last.contains("MSG_MORE"), "{trace}");
 }
 
 #[test]
