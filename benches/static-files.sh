@@ -9,11 +9,37 @@
 # SERVERS: a space-separated subset of "static nginx wn-forkhorn wn-bjoern wn-gunicorn".
 # All servers run side by side, each on its own port; for each file size and mode the rounds
 # are interleaved (round 1 of every server, then round 2, ...), so a slow spell of this noisy
-# machine falls on all of them. Per server: medians over the rounds of requests/s, MB/s, the
-# server's CPU per request (utime+stime of its processes from /proc over the run) and wrk's own
-# CPU per request (the client's cost: a response in two segments wakes it twice). Then the
-# ratios the goals are stated in: builtin:static over nginx (req/s, and CPU per request), and
-# WhiteNoise under forkhorn over bjoern and gunicorn (req/s).
+# machine falls on all of them. Per server: medians over the rounds of files/s, completed
+# requests/s, MB/s, the server's CPU per file (utime+stime of its processes from /proc over the
+# run) and wrk's own CPU per file (the client's cost: a response in two segments wakes it
+# twice). Then the ratios the goals are stated in: builtin:static over nginx, and WhiteNoise
+# under forkhorn over bjoern and gunicorn: files/s, server CPU per file (its inverse is the
+# server's capacity, files per server CPU-second), and server+client CPU per file.
+#
+# How it measures, and why:
+# - Pinned CPUs (PIN=1, the default on 2 or more CPUs): every server runs on SERVER_CPUS
+#   (default: the last CPU) and wrk on CLIENT_CPUS (default: CPU 0), the same for every
+#   server, so the client and the server do not take each other's CPU time and a server's
+#   requests/s is bounded by its own CPU, not by what the client left it. PIN=0 shares all
+#   CPUs, as before. Even pinned, wrk (one thread) needs more CPU per `Connection: close`
+#   request than a server that answers a small file in a few tens of microseconds, so there
+#   every server reaches the client's ceiling and req/s cannot rank them: read the server CPU
+#   per file (and the capacity ratio, its inverse) for those. And loopback TCP charges part of
+#   every transfer to whichever side's system call triggers it: a server that queues a large
+#   file's bytes ahead of the client's window has the client's acknowledgements send them, on
+#   the client's CPU, and one that sends 16 KB a wake-up (bjoern) sends them itself. For large
+#   files the split is the kernel's, the sum is the work: read server+client CPU per file
+#   there, or compare with PIN=0, where both CPUs are shared and throughput follows the sum.
+# - Files/s is the body bytes wrk received (exact, from its Lua `done` summary, responses cut
+#   off at the end of the run included) over the file size, less each response's head (measured
+#   once per server, size and mode with curl). For small files it equals completed requests/s;
+#   for large files it is what completed requests/s cannot be: 64 connections streaming 64 MB
+#   each from a server that serves them all at once (nginx, forkhorn) complete together, a few
+#   dozen at a time seconds apart, and the run's end discards everything in flight, while a
+#   server that serves two at a time (gunicorn's sync workers) completes a steady trickle, so
+#   completed requests/s in a 9 s window measures the phase of those bursts, not throughput.
+#   CPU per file divides by the same count, so the CPU spent on cut-off responses is not
+#   charged to the completed ones.
 #
 # Each server runs with its defaults: forkhorn sets TCP_DEFER_ACCEPT (`defer_accept`), nginx
 # does not. NGINX_DEFERRED=1 gives nginx `listen ... deferred` (TCP_DEFER_ACCEPT on both);
@@ -52,6 +78,14 @@ if ! pip_install bjoern==3.2.2; then
   pip_install bjoern==3.2.2 || SKIPPED+=("bjoern (pip install failed: needs libev-dev)")
 fi
 
+# PIN: the servers on SERVER_CPUS, wrk on CLIENT_CPUS (see the header).
+NCPU=$(nproc)
+PIN=${PIN:-$([ "$NCPU" -ge 2 ] && echo 1 || echo 0)}
+SERVER_CPUS=${SERVER_CPUS:-$((NCPU - 1))}
+CLIENT_CPUS=${CLIENT_CPUS:-0}
+ON_SERVER_CPUS=() ON_CLIENT_CPUS=()
+if [ "$PIN" = 1 ]; then ON_SERVER_CPUS=(taskset -c "$SERVER_CPUS") ON_CLIENT_CPUS=(taskset -c "$CLIENT_CPUS"); fi
+
 DEFER_ARGS=() NGINX_DEFER=""
 if [ -n "${NO_DEFER:-}" ]; then DEFER_ARGS=(--no-defer-accept); fi
 if [ -n "${NGINX_DEFERRED:-}" ]; then NGINX_DEFER=" deferred"; fi
@@ -68,6 +102,13 @@ for size in $SIZES; do
 done
 chmod -R a+rX "$WWW"
 first=${SIZES%% *}
+# wrk's summary with exact counts: its printed "MB read" has three significant digits. A script
+# with only `done` leaves wrk's request path as it is (no Lua per request or response).
+cat >"$TMP/summary.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("SUMMARY %d %d %d\n", summary.requests, summary.bytes, summary.duration))
+end
+LUA
 
 NAMES=() PORTS=() PIDS=()
 wanted() { [[ " $WANT " == *" $1 "* ]]; }
@@ -76,7 +117,7 @@ start() {
   local name=$1 port=$2
   shift 2
   wanted "$name" || return 0
-  (cd "$APPS" && exec "$@") >"$TMP/$name.log" 2>&1 &
+  (cd "$APPS" && exec "${ON_SERVER_CPUS[@]}" "$@") >"$TMP/$name.log" 2>&1 &
   local pid=$!
   SERVERS+=("$pid")
   for _ in $(seq 200); do
@@ -134,30 +175,35 @@ duration() {
   if [ "$(bytes "$1")" -ge $((16 << 20)) ]; then echo "$((secs * 3))s"; else echo "${secs}s"; fi
 }
 
-# measure I SIZE: one wrk run against server I; appends "req/s MB/s server-µs client-µs" to its results.
+# head_len I SIZE: the length of server I's response head for SIZE.bin in this mode.
+head_len() {
+  curl -s -o /dev/null -w '%{size_header}' "${HDR[@]}" "http://127.0.0.1:${PORTS[$1]}/$2.bin"
+}
+
+# measure I SIZE HEAD: one wrk run against server I; appends "files/s req/s MB/s server-us
+# client-us total-us" (CPU per file) to its results.
 measure() {
-  local i=$1 size=$2 t0 t1 out reqs
+  local i=$1 size=$2 head=$3 t0 t1 out
   t0=$(tree_ticks "${PIDS[$i]}")
-  out=$({ TIMEFORMAT='CLIENT %U %S'; time wrk -t1 -c"$CONNS" -d"$(duration "$size")" --timeout 30s "${HDR[@]}" \
-    "http://127.0.0.1:${PORTS[$i]}/$size.bin"; } 2>&1)
+  out=$({ TIMEFORMAT='CLIENT %U %S'; time "${ON_CLIENT_CPUS[@]}" wrk -t1 -c"$CONNS" -d"$(duration "$size")" --timeout 30s \
+    -s "$TMP/summary.lua" "${HDR[@]}" "http://127.0.0.1:${PORTS[$i]}/$size.bin"; } 2>&1)
   t1=$(tree_ticks "${PIDS[$i]}")
-  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-  echo "$out" | awk -v t=$((t1 - t0)) -v k="$TCK" -v n="$reqs" '
-    /Requests\/sec/ { rps = $2 }
-    /Transfer\/sec/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Z]+$/, "", v);
-      mbs = v * (u == "GB" ? 1024 : u == "MB" ? 1 : u == "KB" ? 1 / 1024 : 1 / 1048576) }
-    /^CLIENT/ { c = ($2 + $3) * 1e6 / n }
-    END { printf "%s %.1f %.2f %.2f\n", rps, mbs, t / k * 1e6 / n, c }' >>"$TMP/res.$i"
+  echo "$out" | awk -v t=$((t1 - t0)) -v k="$TCK" -v size="$(bytes "$size")" -v head="$head" '
+    /^SUMMARY/ { n = $2; bytes = $3; secs = $4 / 1e6 }
+    /^CLIENT/ { c = $2 + $3 }
+    END { files = (bytes - n * head) / size
+      printf "%.2f %.2f %.1f %.2f %.2f %.2f\n", files / secs, n / secs, bytes / secs / 1048576,
+        t / k * 1e6 / files, c * 1e6 / files, (t / k + c) * 1e6 / files }' >>"$TMP/res.$i"
   echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s; ", $0}' >>"$TMP/err.$i"
 }
 
 # col I N: the median of column N of server I's results.
 col() { awk -v n="$2" '{print $n}' "$TMP/res.$1" | median; }
 # ratio I J N: the median over the rounds of server I's column N over server J's, same round.
-ratio() { paste -d' ' "$TMP/res.$1" "$TMP/res.$2" | awk -v n="$3" '{ print $n / $(n + 4) }' | median; }
+ratio() { paste -d' ' "$TMP/res.$1" "$TMP/res.$2" | awk -v n="$3" '{ print $n / $(n + 6) }' | median; }
 idx() { local i; for i in "${!NAMES[@]}"; do if [ "${NAMES[$i]}" = "$1" ]; then echo "$i"; fi; done; }
 
-echo "wrk -t1 -c$CONNS -d$DURATION --timeout 30s,${NO_DEFER:+ forkhorn --no-defer-accept,}${NGINX_DEFERRED:+ nginx deferred,} $ROUNDS interleaved rounds, medians; 2 workers each; $(nproc) cores; load: $(uptime | sed 's/.*load average: //')"
+echo "wrk -t1 -c$CONNS -d$DURATION --timeout 30s,${ON_CLIENT_CPUS[*]:+ wrk on CPU $CLIENT_CPUS and servers on CPU $SERVER_CPUS,}${NO_DEFER:+ forkhorn --no-defer-accept,}${NGINX_DEFERRED:+ nginx deferred,} $ROUNDS interleaved rounds, medians; 2 workers each; $(nproc) cores; load: $(uptime | sed 's/.*load average: //')"
 for mode in $MODES; do
   case "$mode" in
     keepalive) HDR=() ;;
@@ -166,29 +212,31 @@ for mode in $MODES; do
   esac
   for size in $SIZES; do
     rm -f "$TMP"/res.* "$TMP"/err.*
+    HEADS=()
     for i in "${!NAMES[@]}"; do
-      wrk -t1 -c"$CONNS" -d1s --timeout 30s "${HDR[@]}" "http://127.0.0.1:${PORTS[$i]}/$size.bin" >/dev/null
+      "${ON_CLIENT_CPUS[@]}" wrk -t1 -c"$CONNS" -d1s --timeout 30s "${HDR[@]}" "http://127.0.0.1:${PORTS[$i]}/$size.bin" >/dev/null
+      HEADS[i]=$(head_len "$i" "$size")
     done
     for _ in $(seq "$ROUNDS"); do
-      for i in "${!NAMES[@]}"; do measure "$i" "$size"; done
+      for i in "${!NAMES[@]}"; do measure "$i" "$size" "${HEADS[$i]}"; done
     done
     echo "== $size, $mode"
     for i in "${!NAMES[@]}"; do
-      printf '  %-12s %10s req/s %9s MB/s %9s us server CPU/req %9s us client CPU/req  %s\n' "${NAMES[$i]}" \
-        "$(col "$i" 1)" "$(col "$i" 2)" "$(col "$i" 3)" "$(col "$i" 4)" \
+      printf '  %-12s %10s files/s %10s req/s %8s MB/s %9s us server CPU/file %9s us client CPU/file  %s\n' "${NAMES[$i]}" \
+        "$(col "$i" 1)" "$(col "$i" 2)" "$(col "$i" 3)" "$(col "$i" 4)" "$(col "$i" 5)" \
         "$(cat "$TMP/err.$i" 2>/dev/null | grep . || echo "no errors")"
     done
     s=$(idx static) n=$(idx nginx)
     if [ -n "$s" ] && [ -n "$n" ]; then
-      printf '  builtin:static / nginx: %.2fx req/s, %.2fx CPU per request (medians of the per-round ratios)\n' \
-        "$(ratio "$s" "$n" 1)" "$(ratio "$s" "$n" 3)"
+      printf '  builtin:static / nginx: %.2fx files/s, %.2fx server CPU per file, %.2fx server+client CPU per file (medians of the per-round ratios)\n' \
+        "$(ratio "$s" "$n" 1)" "$(ratio "$s" "$n" 4)" "$(ratio "$s" "$n" 6)"
     fi
     w=$(idx wn-forkhorn)
     for peer in wn-bjoern wn-gunicorn; do
       o=$(idx "$peer")
       if [ -n "$w" ] && [ -n "$o" ]; then
-        printf '  WhiteNoise forkhorn / %s: %.2fx req/s, %.2fx CPU per request\n' "${peer#wn-}" \
-          "$(ratio "$w" "$o" 1)" "$(ratio "$w" "$o" 3)"
+        printf '  WhiteNoise forkhorn / %s: %.2fx files/s, %.2fx server CPU per file (%.2fx capacity), %.2fx server+client CPU per file\n' "${peer#wn-}" \
+          "$(ratio "$w" "$o" 1)" "$(ratio "$w" "$o" 4)" "$(ratio "$o" "$w" 4)" "$(ratio "$w" "$o" 6)"
       fi
     done
   done

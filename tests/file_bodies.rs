@@ -1,11 +1,12 @@
 //! File bodies (`builtin:static`, sendfile) through the real server: the head and a small file
-//! reach the client in one TCP segment, and a worker serving a static file makes no more system
-//! calls than nginx does (counted with strace).
+//! reach the client in one TCP segment (one send for a file up to 8 KB), the FIN of a
+//! `Connection: close` response leaves with the file's last bytes, and a worker serving a
+//! static file makes no more system calls than nginx does (counted with strace).
 
 mod common;
 use common::skip::tool_or_skip;
 use common::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
@@ -68,6 +69,47 @@ fn the_head_and_a_small_file_arrive_in_one_segment() {
             assert_eq!(
                 segments, 1,
                 "{size} bytes, response {i} of the connection (close: {close})"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fin_leaves_with_the_last_bytes_of_a_file() {
+    // A `Connection: close` response ends with the file and the close: its last bytes and the
+    // FIN can share a segment (nginx's tcp_nopush does that), one packet fewer per request.
+    // Counted on the client as segments without data: a FIN alone is one more than a
+    // keep-alive response in the same place on its connection has (the kernel may acknowledge
+    // a connection's first request on its own, which both count alike).
+    let sizes = [1, 1024, 10 * 1024, 200 * 1024];
+    let site = Site::new("fin", &sizes);
+    let s = site.serve();
+    // Segments without data that the response to one more request on a connection with
+    // `earlier` keep-alive responses behind it takes, up to the end of the stream if closing.
+    let dataless = |path: &str, size: usize, earlier: usize, close: bool| {
+        let c = s.connect();
+        for _ in 0..earlier {
+            segments_of(&c, path, false, size);
+        }
+        let before = segments_in(&c);
+        let data = segments_of(&c, path, close, size);
+        if close {
+            let mut rest = Vec::new();
+            (&c).read_to_end(&mut rest).unwrap();
+            assert!(rest.is_empty(), "nothing after the response");
+        }
+        segments_in(&c) - before - data
+    };
+    for size in sizes {
+        let path = format!("/{size}.bin");
+        // The only response of a connection (Nagle on), and the last one after keep-alive
+        // responses (TCP_NODELAY set by then).
+        for earlier in [0, 2] {
+            let open = dataless(&path, size, earlier, false);
+            let closing = dataless(&path, size, earlier, true);
+            assert!(
+                closing <= open,
+                "{size} bytes after {earlier}: {closing} segments without data before a close, {open} without"
             );
         }
     }
@@ -153,6 +195,36 @@ fn a_static_file_costs_an_open_a_stat_a_send_and_a_sendfile() {
         // nginx adds its cork and uncork (setsockopt) to the same.
         assert!(names.len() <= 7, "{} calls:\n{shown}", names.len());
     }
+}
+
+#[test]
+fn a_small_file_goes_out_in_one_send_with_its_head() {
+    if !tool_or_skip("strace", "strace") {
+        return;
+    }
+    // Up to 8 KB the file is copied after its head (cheaper than a sendfile at that size).
+    let size = 8 * 1024;
+    let site = Site::new("small", &[size]);
+    let s = site.serve();
+    let calls = trace_worker(&s, &site.dir, || {
+        let c = s.connect();
+        for close in [false, false, false, true] {
+            assert_eq!(segments_of(&c, &format!("/{size}.bin"), close, size), 1);
+        }
+    });
+    let trace = calls.join("\n");
+    let names: Vec<&str> = calls.iter().map(|l| call_name(l)).collect();
+    let count = |set: &[&str]| names.iter().filter(|n| set.contains(n)).count();
+    assert_eq!(count(&["sendfile", "sendfile64"]), 0, "{trace}");
+    assert_eq!(count(&["pread64", "pread"]), 4, "{trace}");
+    assert_eq!(
+        count(&["sendto", "sendmsg", "write", "writev"]),
+        4,
+        "one send a response:\n{trace}"
+    );
+    // The last response is sent with MSG_MORE, which holds it for the FIN of the close.
+    let last = calls.iter().rev().find(|l| call_name(l) == "sendto").unwrap();
+    assert!(last.contains("MSG_MORE"), "{trace}");
 }
 
 #[test]

@@ -120,6 +120,11 @@ impl Response {
         matches!((self.phase, self.framing), (Phase::Sending | Phase::Done, Framing::Length(n)) if self.sent >= n)
     }
 
+    /// True once the head has gone out saying that the connection closes after this response.
+    pub fn closes_after(&self) -> bool {
+        self.headers_sent() && !self.keep_alive
+    }
+
     /// True once any byte of the response head has gone into the output.
     pub fn headers_sent(&self) -> bool {
         matches!(self.phase, Phase::Sending | Phase::Done)

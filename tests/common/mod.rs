@@ -697,6 +697,18 @@ pub fn read_head(r: &mut impl BufRead) -> String {
 /// however its reads split the bytes: read before and after a response, the difference is the
 /// number of segments the server sent it in.
 pub fn data_segments_in(s: &TcpStream) -> u32 {
+    tcp_info(s, std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in)).tcpi_data_segs_in
+}
+
+/// Every TCP segment this socket has received so far (`tcpi_segs_in`): with data, or not (an
+/// acknowledgement, a FIN of its own).
+pub fn segments_in(s: &TcpStream) -> u32 {
+    tcp_info(s, std::mem::offset_of!(libc::tcp_info, tcpi_segs_in)).tcpi_segs_in
+}
+
+/// TCP_INFO of `s`, which must reach at least the u32 field at `field` (newer fields are zero
+/// on kernels that lack them, which the assertion catches).
+fn tcp_info(s: &TcpStream, field: usize) -> libc::tcp_info {
     use std::os::fd::AsRawFd;
     let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -712,8 +724,11 @@ pub fn data_segments_in(s: &TcpStream) -> u32 {
         )
     };
     assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
-    let end = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + std::mem::size_of::<u32>();
-    assert!(len as usize >= end, "this kernel's TCP_INFO has no tcpi_data_segs_in");
+    let end = field + std::mem::size_of::<u32>();
+    assert!(
+        len as usize >= end,
+        "this kernel's TCP_INFO is {len} bytes, short of {end}"
+    );
     // SAFETY: zeroed, then filled by the kernel: every field holds a valid integer.
-    unsafe { info.assume_init() }.tcpi_data_segs_in
+    unsafe { info.assume_init() }
 }
