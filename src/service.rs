@@ -57,6 +57,16 @@ pub enum ServiceError {
     Activation(#[from] ActivationError),
 }
 
+/// The workers' user and group, when `user`/`group` set them.
+pub type Owner = (Option<nix::unistd::Uid>, Option<nix::unistd::Gid>);
+
+/// The workers' user and group `cfg` names (resolving the names), for files the master makes
+/// for them.
+pub fn owner_of(cfg: &Config) -> Result<Owner, ServiceError> {
+    let identity = Identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())?;
+    Ok(identity.as_ref().map(Identity::owner).unwrap_or_default())
+}
+
 /// What the master holds for the life of the service.
 #[derive(Debug)]
 pub struct MasterService {
@@ -86,6 +96,11 @@ impl MasterService {
             notify_failing: false,
             metrics: open_metrics(cfg),
         })
+    }
+
+    /// The workers' user and group, as resolved at start-up (or the last reload).
+    pub fn owner(&self) -> Owner {
+        self.identity.as_ref().map(Identity::owner).unwrap_or_default()
     }
 
     /// Every worker of the first generation is ready (`workers` of them): `READY=1` to systemd,

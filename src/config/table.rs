@@ -644,8 +644,10 @@ settings! {
     Umask umask: u32 = 0, {
         cli: Cli::long("--umask").short('m').value("INT"),
         help: "The process umask, up to 0o777 (0022 and 0o22 are octal). [default: 0]",
-        doc: "The process umask, 0 to 0o777. TOML octal integers (0o022) or, as in gunicorn, strings such \
-              as \"0022\" or \"0o22\".",
+        doc: "The process umask, 0 to 0o777 (0 keeps the umask forkhorn was started with). A Unix socket \
+              file gets 0o777 less this mask, as in gunicorn (0o777 by default, so that a web server \
+              running as another user can connect), and belongs to `user` and `group` when they are set. \
+              TOML octal integers (0o022) or, as in gunicorn, strings such as \"0022\" or \"0o22\".",
         parse: |v, _| umask(v),
         // A TOML octal integer: a mode reads best in octal, and the file reads it back.
         show: |mask| Some(format!("0o{mask:03o}")),

@@ -310,13 +310,16 @@ pub fn run(cfg: Config, reload: &dyn Fn() -> Result<Config, ConfigError>) -> Res
     )
 }
 
-/// How the master binds `cfg`'s addresses; `attempts` as [`sys::BindOptions::attempts`].
-fn bind_options(cfg: &Config, attempts: u32) -> sys::BindOptions<'_> {
+/// How the master binds `cfg`'s addresses; `attempts` as [`sys::BindOptions::attempts`],
+/// `owner` the workers' user and group (Unix socket files are theirs).
+fn bind_options(cfg: &Config, attempts: u32, owner: crate::service::Owner) -> sys::BindOptions<'_> {
     sys::BindOptions {
         backlog: cfg.backlog,
         reuse_port: cfg.reuse_port,
         defer_accept: cfg.defer_accept,
         all: &cfg.bind,
+        unix_mode: 0o777 & !cfg.umask,
+        unix_owner: owner,
         attempts,
     }
 }
@@ -411,7 +414,12 @@ fn start(mut cfg: Config, hooks: Hooks<'_>, preload: bool) -> Result<i32, Master
         h.call(cfg.workers, Event::OnStarting);
     }
     let mut inherited = sys::listen::take_inherited();
-    let listeners = sys::bind_all(&cfg.bind, bind_options(&cfg, START_BIND_ATTEMPTS), &mut inherited)?;
+    let owner = service.owner();
+    let listeners = sys::bind_all(
+        &cfg.bind,
+        bind_options(&cfg, START_BIND_ATTEMPTS, owner),
+        &mut inherited,
+    )?;
     drop(inherited);
     let pidfile = cfg.pidfile.as_deref().map(Pidfile::create).transpose()?;
     // A Python app's sys.argv is the command line, which the process title overwrites.
@@ -686,6 +694,11 @@ impl Master<'_> {
         if let Err(e) = crate::service::apply_activation(&mut cfg) {
             return Err(self.refuse_reload(e));
         }
+        // The workers' user and group as the new configuration names them, for new socket files.
+        let owner = match crate::service::owner_of(&cfg) {
+            Ok(owner) => owner,
+            Err(e) => return Err(self.refuse_reload(e)),
+        };
         // Sockets for addresses that stay are kept (queued connections survive); new ones are
         // bound now; removed ones close once the old workers are gone.
         let mut reuse: Vec<Listener> = Vec::new();
@@ -700,7 +713,7 @@ impl Master<'_> {
                 continue;
             }
             // Once: a reload that waits for a port would keep the master from its workers.
-            match sys::bind_all(std::slice::from_ref(addr), bind_options(&cfg, 1), &mut reuse) {
+            match sys::bind_all(std::slice::from_ref(addr), bind_options(&cfg, 1, owner), &mut reuse) {
                 Ok(mut v) => {
                     if let Some(l) = v.pop() {
                         log::info!("Listening at: {} ({})", l, std::process::id());

@@ -241,6 +241,13 @@ pub struct BindOptions<'a> {
     /// Every address of the configuration, of which those bound now are a part (a reload binds
     /// only the new ones): see [`v6_only`].
     pub all: &'a [BindAddr],
+    /// The mode of a Unix socket file: gunicorn's, `0o777` less the `umask` setting (so 0777 by
+    /// default, as open to local users as a port on loopback), so that a web server running as
+    /// another user can connect.
+    pub unix_mode: u32,
+    /// Who owns a Unix socket file: the workers' user and group when they are set, as gunicorn
+    /// gives it to them (a web server in the group can then connect to a `umask = 0o007` socket).
+    pub unix_owner: (Option<nix::unistd::Uid>, Option<nix::unistd::Gid>),
     /// Tries at binding a TCP address that is in use (or not yet available), a second apart:
     /// gunicorn's five at start-up, so that a restart whose old process still holds the port
     /// for a moment (a systemd restart, a container replaced) gets it; 1 where blocking the
@@ -400,17 +407,59 @@ fn bind_one(addr: &BindAddr, opts: BindOptions<'_>) -> Result<Listener, ListenEr
             remove_stale_socket(path)?;
             let sock = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None).map_err(err)?;
             sock.bind(&socket2::SockAddr::unix(path).map_err(err)?).map_err(err)?;
-            sock.listen(backlog).map_err(err)?;
-            sock.set_nonblocking(true).map_err(err)?;
-            Ok(Listener {
+            // From here the listener's guard removes the file again if anything fails.
+            let listener = Listener {
                 kind: ListenerKind::Unix(sock.into()),
                 addr: addr.clone(),
                 socket_file: SocketFile::bound_at(path),
                 per_worker: false,
-            })
+            };
+            set_socket_access(path, opts.unix_mode, opts.unix_owner).map_err(err)?;
+            if let ListenerKind::Unix(l) = &listener.kind {
+                let sock = socket2::SockRef::from(l);
+                sock.listen(backlog).map_err(err)?;
+                sock.set_nonblocking(true).map_err(err)?;
+            }
+            Ok(listener)
         }
         BindAddr::Fd(fd) => inherit(*fd),
     }
+}
+
+/// Gives the socket file just bound at `path` its mode and owner. Through a descriptor opened
+/// without following links and checked to be a socket of this process's user: the directory
+/// may be writable by others (`/tmp`), who could replace the entry between the bind and here,
+/// and the path itself is never followed to another file.
+fn set_socket_access(
+    path: &Path,
+    mode: u32,
+    (uid, gid): (Option<nix::unistd::Uid>, Option<nix::unistd::Gid>),
+) -> io::Result<()> {
+    use nix::fcntl::{open, OFlag, AT_FDCWD};
+    use nix::sys::stat::{fchmodat, fstat, FchmodatFlags, Mode, SFlag};
+    let file = open(
+        path,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let st = fstat(&file)?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFSOCK
+        || st.st_uid != nix::unistd::geteuid().as_raw()
+    {
+        return Err(io::Error::other("the socket file was replaced after it was bound"));
+    }
+    // fchmod does not act on an O_PATH descriptor; its /proc link names that very inode.
+    let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+    fchmodat(
+        AT_FDCWD,
+        link.as_str(),
+        Mode::from_bits_truncate(mode),
+        FchmodatFlags::FollowSymlink,
+    )?;
+    if uid.is_some() || gid.is_some() {
+        nix::unistd::fchownat(&file, "", uid, gid, nix::fcntl::AtFlags::AT_EMPTY_PATH)?;
+    }
+    Ok(())
 }
 
 /// A socket file left by a process that is gone is replaced; any other file is refused. The
@@ -474,6 +523,8 @@ const OPTS: BindOptions = BindOptions {
     reuse_port: false,
     defer_accept: false,
     all: &[],
+    unix_mode: 0o700,
+    unix_owner: (None, None),
     attempts: 1,
 };
 
