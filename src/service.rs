@@ -265,10 +265,9 @@ fn open_metrics(cfg: &Config) -> Option<MasterMetrics> {
     })
 }
 
-/// The process title: `forkhorn: master`, or `forkhorn: master [NAME]` with `proc_name`.
+/// The process title: `forkhorn: master [NAME]`, NAME being `proc_name` or else the app, as
+/// gunicorn's `default_proc_name` is, so that `pgrep -f myproject.wsgi` finds the processes
+/// and several servers on one host can be told apart.
 pub fn title(role: &str, cfg: &Config) -> String {
-    match &cfg.proc_name {
-        Some(name) => format!("forkhorn: {role} [{name}]"),
-        None => format!("forkhorn: {role}"),
-    }
+    format!("forkhorn: {role} [{}]", cfg.proc_name.as_deref().unwrap_or(&cfg.app))
 }

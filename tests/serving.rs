@@ -29,9 +29,18 @@ fn hello_with_two_workers() {
     assert_eq!(r.text(), "Hello, World!");
     let workers = s.workers();
     assert_eq!(workers.len(), 2, "exactly two workers: {workers:?}");
-    assert!(cmdline(s.pid()).starts_with("forkhorn: master"), "{}", cmdline(s.pid()));
+    // Without proc_name, the app names the processes, as gunicorn's default_proc_name does.
+    assert!(
+        cmdline(s.pid()).starts_with("forkhorn: master [builtin:hello]"),
+        "{}",
+        cmdline(s.pid())
+    );
     for w in workers {
-        assert!(cmdline(w).starts_with("forkhorn: worker"), "{}", cmdline(w));
+        assert!(
+            cmdline(w).starts_with("forkhorn: worker [builtin:hello]"),
+            "{}",
+            cmdline(w)
+        );
         assert!(children_of(w).is_empty(), "workers fork nothing");
     }
 }

@@ -1,4 +1,4 @@
-//! The process title shown by `ps`: `forkhorn: master`, `forkhorn: worker`.
+//! The process title shown by `ps`: `forkhorn: master [NAME]`, `forkhorn: worker [NAME]`.
 //!
 //! Linux shows `/proc/PID/cmdline`, which is the memory of the original argv. We overwrite that
 //! memory in place (truncating to its length) and also set the 15-byte thread name.
