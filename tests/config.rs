@@ -247,6 +247,9 @@ fn missing_file_is_one_line() {
 fn flag_error_names_the_flag() {
     let out = run(&["-w", "two"], None);
     assert_config_error(&out, "forkhorn: --workers: expected a positive integer, got \"two\"");
+    // A negative number is the flag's value, refused by the setting (not a flag of its own).
+    let out = run(&["-w", "-1", "--check-config"], None);
+    assert_config_error(&out, "forkhorn: --workers: expected a positive integer, got -1");
     // The alias is reported under gunicorn's spelling of the flag.
     let out = run(&["--limit-request-field-size", "big"], None);
     assert_config_error(

@@ -370,6 +370,13 @@ fn environment_errors_name_the_variable() {
         &run(&["--check-config"], &[("PORT", "http")]),
         "PORT: expected a port number, got \"http\"",
     );
+    // As in gunicorn, PORT counts only where it is used: a bind given elsewhere wins over it,
+    // whatever it holds (a platform's `tcp://10.0.0.1:80`, say).
+    let out = run(
+        &["--check-config", "-b", "127.0.0.1:0"],
+        &[("PORT", "tcp://10.0.0.1:80")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
 
 /// The `key = value` lines of `--print-config` for `args` under `env`.

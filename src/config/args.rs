@@ -51,7 +51,9 @@ fn setting_arg(setting: Setting) -> Option<Arg> {
                 arg = arg.visible_alias(alias.trim_start_matches('-'));
             }
             Some(match flag.takes {
-                Takes::One(name) => arg.value_name(name).action(ArgAction::Set),
+                // `-w -1` is a value the setting refuses with its own message (argparse takes it
+                // as the value too), not a flag clap would tell to put after `--`.
+                Takes::One(name) => arg.value_name(name).allow_negative_numbers(true).action(ArgAction::Set),
                 Takes::Many(name) => arg.value_name(name).action(ArgAction::Append),
                 Takes::Optional { name, missing, .. } => arg
                     .value_name(name)

@@ -204,14 +204,18 @@ pub(crate) fn merge_all(
 ) -> Result<(Config, Vec<String>), ConfigError> {
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     let mut base = Config::default();
+    // gunicorn takes PORT as it is and fails at bind; checking it names the variable. A bad PORT
+    // is an error only where it would be used: when no other source sets bind.
+    let mut bad_port = None;
     if let Some(port) = given(&env.port) {
-        // gunicorn takes PORT as it is and fails at bind; checking it here names the variable.
-        let problem = || ConfigError::InvalidValue {
+        let problem = ConfigError::InvalidValue {
             at: Origin::Env(PORT),
             problem: format!("expected a port number, got {port:?}"),
         };
-        port.parse::<u16>().map_err(|_| problem())?;
-        assign(&mut base, Setting::Bind, &Value::Arg(format!("0.0.0.0:{port}")), sys).map_err(|_| problem())?;
+        let bind = Value::Arg(format!("0.0.0.0:{port}"));
+        if port.parse::<u16>().is_err() || assign(&mut base, Setting::Bind, &bind, sys).is_err() {
+            bad_port = Some(problem);
+        }
     }
     if let Some(n) = given(&env.web_concurrency) {
         assign(&mut base, Setting::Workers, &Value::Arg(n), sys).map_err(|p| ConfigError::InvalidValue {
@@ -239,6 +243,9 @@ pub(crate) fn merge_all(
         apply(&mut cfg, args, sys, |flag| Origin::EnvFlag { var, flag })?;
     }
     apply(&mut cfg, cli, sys, Origin::Flag)?;
+    if let Some(e) = bad_port.filter(|_| cfg.bind == Config::default().bind) {
+        return Err(e);
+    }
     cfg.settle_async_threads();
     // The built-in page serves a bare `forkhorn`. Where gunicorn would stop for want of an app
     // (its "No application module specified"), paste names one forkhorn cannot load, so it
