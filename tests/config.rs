@@ -250,6 +250,9 @@ fn flag_error_names_the_flag() {
     // A negative number is the flag's value, refused by the setting (not a flag of its own).
     let out = run(&["-w", "-1", "--check-config"], None);
     assert_config_error(&out, "forkhorn: --workers: expected a positive integer, got -1");
+    // `-c "$UNSET"`: no config file, as argparse gives gunicorn an empty one.
+    let out = run(&["-c", "", "--check-config"], None);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
     // The alias is reported under gunicorn's spelling of the flag.
     let out = run(&["--limit-request-field-size", "big"], None);
     assert_config_error(

@@ -23,7 +23,11 @@ pub fn add_args(cmd: Command) -> Command {
         .short('c')
         .long("config")
         .value_name("FILE")
-        .value_parser(clap::value_parser!(PathBuf))
+        // Empty is taken (and means no file), as argparse takes `-c "$UNSET"` for gunicorn.
+        .value_parser(clap::builder::TypedValueParser::map(
+            clap::builder::OsStringValueParser::new(),
+            PathBuf::from,
+        ))
         .help(
             "The config file: TOML (see etc/forkhorn.toml), or Python when it ends in .py \
              (gunicorn.conf.py) or is python:MODULE. Default: ./gunicorn.conf.py if it exists, else none",
@@ -84,7 +88,11 @@ impl CommandLine {
             .filter_map(|s| Some((s, value(s, matches)?)))
             .collect();
         CommandLine {
-            file: matches.get_one::<PathBuf>(CONFIG).cloned(),
+            // `-c ""`: no config file, as gunicorn reads an empty `config`.
+            file: matches
+                .get_one::<PathBuf>(CONFIG)
+                .filter(|p| !p.as_os_str().is_empty())
+                .cloned(),
             values,
         }
     }
