@@ -204,7 +204,8 @@ fn a_small_file_goes_out_in_one_send_with_its_head() {
     }
     // Up to 8 KB the file is copied after its head (cheaper than a sendfile at that size).
     let size = 8 * 1024;
-    let site = Site::new("small", &[size]);
+    let mid = 10 * 1024;
+    let site = Site::new("small", &[size, mid]);
     let s = site.serve();
     let calls = trace_worker(&s, &site.dir, || {
         let c = s.connect();
@@ -225,6 +226,19 @@ fn a_small_file_goes_out_in_one_send_with_its_head() {
     // The last response is sent with MSG_MORE, which holds it for the FIN of the close.
     let last = calls.iter().rev().find(|l| call_name(l) == "sendto").unwrap();
     assert!(last.contains("MSG_MORE"), "{trace}");
+
+    // Up to 12 KB only before a close, where a sendfile would also need its cork.
+    let calls = trace_worker(&s, &site.dir, || {
+        let c = s.connect();
+        for close in [false, false, true] {
+            assert_eq!(segments_of(&c, &format!("/{mid}.bin"), close, mid), 1);
+        }
+    });
+    let trace = calls.join("\n");
+    let names: Vec<&str> = calls.iter().map(|l| call_name(l)).collect();
+    let count = |set: &[&str]| names.iter().filter(|n| set.contains(n)).count();
+    assert_eq!(count(&["sendfile", "sendfile64"]), 2, "{trace}");
+    assert_eq!(count(&["pread64", "pread"]), 1, "{trace}");
 }
 
 #[test]
