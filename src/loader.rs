@@ -46,11 +46,9 @@ pub fn load_configured(cfg: &crate::config::Config) -> Result<Box<dyn Applicatio
 /// may call it (a master that forks workers must not have an interpreter of its own).
 /// The server hooks (`hooks`) are loaded first, as the master loads them, none called.
 pub fn check_configured(cfg: &crate::config::Config) -> Result<(), CheckError> {
-    for (key, value) in &cfg.raw_env {
-        // Check mode runs no thread of its own yet (the hooks and the app, loaded below, may
-        // start some); set before either starts the interpreter, which copies the environment.
-        std::env::set_var(key, value);
-    }
+    // No thread of this process yet (the hooks and the app, loaded below, may start some); set
+    // before either starts the interpreter, which copies the environment.
+    crate::sys::process::set_env(&cfg.raw_env);
     load_hooks(cfg).map(drop).map_err(CheckError::LoadHooks)?;
     crate::sys::process::start_dir(); // remembered before it is left
     if let Some(dir) = &cfg.chdir {

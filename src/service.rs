@@ -245,11 +245,9 @@ pub fn worker_start(cfg: &Config) -> Result<AccessLog, ServiceError> {
             source,
         })?;
     }
-    for (key, value) in &cfg.raw_env {
-        // A worker is single-threaded here (just forked, no application yet), so changing the
-        // environment cannot race with a reader.
-        std::env::set_var(key, value);
-    }
+    // Again, for this worker's generation: the master's environment may already hold a newer
+    // one's. Single-threaded here (just forked, no application yet).
+    crate::sys::process::set_env(&cfg.raw_env);
     if let Some(id) = Identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())? {
         privileges::drop_to(&id)?;
     }

@@ -120,6 +120,11 @@ fn call_name(line: &str) -> &str {
     line.split('(').next().unwrap_or("")
 }
 
+/// How many of the traced `calls` are one of `names`.
+fn count_calls(calls: &[String], names: &[&str]) -> usize {
+    calls.iter().filter(|l| names.contains(&call_name(l))).count()
+}
+
 /// Runs `client` while strace records the system calls of `s`'s one worker; returns them, one
 /// a line, without the check debug builds make that a descriptor is open before closing it
 /// (std's OwnedFd: not a call of a release build).
@@ -176,7 +181,7 @@ fn a_static_file_costs_an_open_a_stat_a_send_and_a_sendfile() {
     for w in starts.windows(2).skip(2) {
         let slice = &calls[w[0]..w[1]];
         let names: Vec<&str> = slice.iter().map(|l| call_name(l)).collect();
-        let count = |set: &[&str]| names.iter().filter(|n| set.contains(n)).count();
+        let count = |set: &[&str]| count_calls(slice, set);
         let shown = slice.join("\n");
         assert_eq!(count(&["openat2", "openat", "open"]), 1, "one open:\n{shown}");
         assert_eq!(
@@ -214,8 +219,7 @@ fn a_small_file_goes_out_in_one_send_with_its_head() {
         }
     });
     let trace = calls.join("\n");
-    let names: Vec<&str> = calls.iter().map(|l| call_name(l)).collect();
-    let count = |set: &[&str]| names.iter().filter(|n| set.contains(n)).count();
+    let count = |set: &[&str]| count_calls(&calls, set);
     assert_eq!(count(&["sendfile", "sendfile64"]), 0, "{trace}");
     assert_eq!(count(&["pread64", "pread"]), 4, "{trace}");
     assert_eq!(
@@ -235,8 +239,7 @@ fn a_small_file_goes_out_in_one_send_with_its_head() {
         }
     });
     let trace = calls.join("\n");
-    let names: Vec<&str> = calls.iter().map(|l| call_name(l)).collect();
-    let count = |set: &[&str]| names.iter().filter(|n| set.contains(n)).count();
+    let count = |set: &[&str]| count_calls(&calls, set);
     assert_eq!(count(&["sendfile", "sendfile64"]), 2, "{trace}");
     assert_eq!(count(&["pread64", "pread"]), 1, "{trace}");
 }

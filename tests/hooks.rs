@@ -31,6 +31,11 @@ fn command(log: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// forkhorn with the config file `file` (`-c`), hooks writing to `log`, once `workers` booted.
+fn start_with(log: &Path, file: &Path, workers: usize) -> Server {
+    Server::start_cmd(&mut command(log, &["-c", file.to_str().expect("UTF-8 path")]), workers)
+}
+
 /// The pids of the workers that logged `Booting worker with pid: PID`, in order.
 fn booted(server: &Server) -> Vec<i32> {
     server
@@ -63,8 +68,7 @@ fn every_hook_is_called_where_gunicorn_calls_it() {
     let dir = test_dir("every");
     let log = dir.join("hooks.log");
     let file = data("every_hook.py");
-    let file_arg = file.to_str().expect("UTF-8 path");
-    let mut server = Server::start_cmd(&mut command(&log, &["-c", file_arg]), 2);
+    let mut server = start_with(&log, &file, 2);
     server.wait_log("Ready: 2 workers serving", 1);
     let m = server.pid();
     let workers = booted(&server);
@@ -208,7 +212,7 @@ fn hooks_read_the_objects_gunicorn_gives_them() {
     let dir = test_dir("objects");
     let log = dir.join("hooks.log");
     let file = data("gunicorn_objects.py");
-    let mut server = Server::start_cmd(&mut command(&log, &["-c", file.to_str().expect("UTF-8 path")]), 2);
+    let mut server = start_with(&log, &file, 2);
     let m = server.pid();
     let port = listen_addr(&server.wait_log("Listening at: http://", 1)).port();
     let address = format!("http://127.0.0.1:{port}");
@@ -478,7 +482,7 @@ fn a_hook_that_raises_is_logged_with_its_traceback_and_the_server_serves() {
     let dir = test_dir("raising");
     let log = dir.join("hooks.log");
     let file = data("raising.py");
-    let mut server = Server::start_cmd(&mut command(&log, &["-c", file.to_str().expect("UTF-8 path")]), 1);
+    let mut server = start_with(&log, &file, 1);
     let m = server.pid();
     let worker = booted(&server)[0];
     wait_traceback(&server, m, "on_starting", "RuntimeError: on_starting failed");
@@ -667,7 +671,7 @@ fn pre_exec_runs_in_the_master_before_a_binary_upgrade() {
     let dir = test_dir("upgrade");
     let log = dir.join("hooks.log");
     let file = data("every_hook.py");
-    let mut old = Server::start_cmd(&mut command(&log, &["-c", file.to_str().expect("UTF-8 path")]), 2);
+    let mut old = start_with(&log, &file, 2);
     let m = old.pid();
     old.signal(Signal::SIGUSR2);
     let new = upgraded_master_pid(&old);

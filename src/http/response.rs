@@ -79,6 +79,20 @@ pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// The header fields of a head encoded as above (a status line, then `Name: value` lines), as
+/// `(name, value)` with the value's surrounding spaces trimmed; reversed, last field first.
+pub fn head_fields(head: &[u8]) -> impl DoubleEndedIterator<Item = (&[u8], &[u8])> {
+    let fields = match head.iter().position(|&b| b == b'\n') {
+        Some(i) => &head[i + 1..],
+        None => &head[head.len()..],
+    };
+    fields.split(|&b| b == b'\n').filter_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = line.iter().position(|&b| b == b':')?;
+        Some((&line[..colon], line[colon + 1..].trim_ascii()))
+    })
+}
+
 /// Appends `name: value` with `value` given as latin-1 text (PEP 3333's header strings): each
 /// character is one byte on the wire. False, with nothing appended, if a character is past
 /// U+00FF.
@@ -243,6 +257,23 @@ pub fn strip_body(out: &mut Vec<u8>, start: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_fields_are_read_back_in_order_and_reversed() {
+        let head = b"HTTP/1.1 200 OK: fine\r\nContent-Type: text/plain\r\nSet-Cookie:  a=1 \r\nSet-Cookie: b=2\r\n";
+        let fields: Vec<(&[u8], &[u8])> = head_fields(head).collect();
+        assert_eq!(
+            fields,
+            [
+                (&b"Content-Type"[..], &b"text/plain"[..]),
+                (b"Set-Cookie", b"a=1"),
+                (b"Set-Cookie", b"b=2"),
+            ]
+        );
+        assert_eq!(head_fields(head).next_back(), Some((&b"Set-Cookie"[..], &b"b=2"[..])));
+        assert_eq!(head_fields(b"HTTP/1.1 204 No Content\r\n").count(), 0);
+        assert_eq!(head_fields(b"").count(), 0);
+    }
 
     #[test]
     fn a_head_answer_keeps_the_head_only() {

@@ -73,7 +73,7 @@ pub fn split_target(target: &[u8]) -> Result<TargetParts, ParseError> {
                     return Err(ParseError::Malformed("userinfo in request target"));
                 }
                 match host_port(authority) {
-                    Some(HostPort { host_empty: false, .. }) => {}
+                    Some(HostPort { host, .. }) if !host.is_empty() => {}
                     // RFC 9110 §4.2.1: an http URI with an empty host must be rejected.
                     _ => return Err(ParseError::Malformed("invalid authority in request target")),
                 }
@@ -85,16 +85,15 @@ pub fn split_target(target: &[u8]) -> Result<TargetParts, ParseError> {
                 ))
             } else {
                 match host_port(target) {
-                    Some(HostPort {
-                        host_empty: false,
-                        port: Some(port),
-                    }) if !port.is_empty() => Ok(TargetParts {
-                        form: TargetForm::Authority,
-                        path: all,
-                        query: target.len()..target.len(),
-                        fragment: target.len()..target.len(),
-                        authority: None,
-                    }),
+                    Some(HostPort { host, port: Some(port) }) if !host.is_empty() && !port.is_empty() => {
+                        Ok(TargetParts {
+                            form: TargetForm::Authority,
+                            path: all,
+                            query: target.len()..target.len(),
+                            fragment: target.len()..target.len(),
+                            authority: None,
+                        })
+                    }
                     _ => Err(ParseError::Malformed("invalid request target")),
                 }
             }
@@ -135,9 +134,11 @@ fn scheme_len(target: &[u8]) -> Option<usize> {
 
 /// What [`host_port`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct HostPort<'a> {
-    host_empty: bool,
-    port: Option<&'a [u8]>,
+pub struct HostPort<'a> {
+    /// The `uri-host`, brackets of an IP literal included.
+    pub host: &'a [u8],
+    /// What follows the colon: digits, possibly none (`host:`); `None` without a colon.
+    pub port: Option<&'a [u8]>,
 }
 
 /// Parses `uri-host [":" port]` (RFC 3986 §3.2.2-3.2.3); None when the syntax is wrong.
@@ -177,7 +178,7 @@ fn host_port(s: &[u8]) -> Option<HostPort<'_>> {
         Some(_) => return None,
     };
     Some(HostPort {
-        host_empty: host_len == 0,
+        host: &s[..host_len],
         port,
     })
 }
@@ -186,6 +187,11 @@ fn host_port(s: &[u8]) -> Option<HostPort<'_>> {
 /// (RFC 9112 §3.2: an empty Host is what a client sends for a target without authority).
 pub fn is_valid_host(value: &[u8]) -> bool {
     host_port(value).is_some()
+}
+
+/// A Host value (or an authority) split into its host and port; `None` when it is not one.
+pub fn split_host(value: &[u8]) -> Option<HostPort<'_>> {
+    host_port(value)
 }
 
 fn is_unreserved(b: u8) -> bool {

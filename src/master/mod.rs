@@ -362,11 +362,9 @@ fn start_watching(cfg: &Config, python: bool, poll: &Poll) -> Option<watch::Watc
 fn set_raw_env(cfg: &Config) {
     #[cfg(feature = "python")]
     crate::python::set_environ(&cfg.raw_env);
+    // Without an interpreter the master runs no thread besides this one.
     #[cfg(not(feature = "python"))]
-    for (key, value) in &cfg.raw_env {
-        // The master runs no thread besides this one without an interpreter.
-        std::env::set_var(key, value);
-    }
+    sys::process::set_env(&cfg.raw_env);
 }
 
 /// Runs the master; `preload`: the app is the configured one (not a library user's), and
@@ -785,14 +783,21 @@ impl Master<'_> {
         );
         // As gunicorn's reload: the environment, the new settings, the worker count, then
         // on_reload, before the new workers are forked.
+        self.take_in_config();
+        self.workers_changed(old_workers);
+        self.hook(Event::OnReload);
+        Ok(self.generation)
+    }
+
+    /// Makes the configuration now in force (a reload's, or the one rolled back to) what the
+    /// workers forked next inherit (`raw_env`) and what server hooks read (`server.cfg`,
+    /// `server.LISTENERS`).
+    fn take_in_config(&self) {
         set_raw_env(&self.cfg);
         if let Some(h) = &self.server_hooks {
             h.configure(&self.cfg);
             h.listening(&listener_addresses(self.listeners.iter().map(|l| &**l)));
         }
-        self.workers_changed(old_workers);
-        self.hook(Event::OnReload);
-        Ok(self.generation)
     }
 
     /// Ends a reload that cannot go on: the current configuration and workers stay. Returns
@@ -831,10 +836,7 @@ impl Master<'_> {
         self.generation = fb.generation;
         self.listeners = fb.listeners;
         crate::logging::set_level(self.cfg.loglevel);
-        if let Some(h) = &self.server_hooks {
-            h.configure(&self.cfg);
-            h.listening(&listener_addresses(self.listeners.iter().map(|l| &**l)));
-        }
+        self.take_in_config();
         // service: the logs as they were; READY=1 ends the reload.
         if let Err(e) = self.service.reconfigure(&self.cfg) {
             log::error!("{e}");

@@ -32,7 +32,9 @@ DEBUG, INFO, WARNING, ERROR, CRITICAL = 0, 1, 2, 3, 4
 
 
 class Log(Logger):
-    """gunicorn's `server.log` / `worker.log`: entries go to forkhorn's error log."""
+    """gunicorn's `server.log` / `worker.log`: entries go to forkhorn's error log, through
+    `_emit` rather than the `gunicorn.error` logger, which an app's `logging.config`
+    (`disable_existing_loggers`) may silence: the hooks' own failures must still be told."""
 
     def __init__(self):
         super().__init__(None)

@@ -295,16 +295,9 @@ impl Seen {
 
     /// The application's headers as (name, value) pairs, as gunicorn's `resp.headers` lists them.
     fn headers(&self) -> Vec<(String, String)> {
-        let mut headers: Vec<(String, String)> = self
-            .head
-            .split(|&b| b == b'\n')
-            .skip(1) // the status line
-            .filter_map(|line| {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let colon = line.iter().position(|&b| b == b':')?;
-                let latin1 = |b: &[u8]| b.iter().map(|&c| char::from(c)).collect::<String>();
-                Some((latin1(&line[..colon]), latin1(line[colon + 1..].trim_ascii())))
-            })
+        let latin1 = |b: &[u8]| b.iter().map(|&c| char::from(c)).collect::<String>();
+        let mut headers: Vec<(String, String)> = crate::http::response::head_fields(&self.head)
+            .map(|(name, value)| (latin1(name), latin1(value)))
             .collect();
         if let Some(n) = self.length {
             headers.push(("Content-Length".into(), n.to_string()));

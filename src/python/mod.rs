@@ -119,7 +119,8 @@ pub fn keep_argv() {
 /// at start and also calls `putenv`: a worker forked later sees the values from Python too.
 pub fn set_environ(vars: &[(String, String)]) {
     if !interpreter::started() {
-        set_process_environ(vars);
+        // No interpreter, so no thread of this process reads the environment yet.
+        crate::sys::process::set_env(vars);
         return;
     }
     Python::attach(|py| {
@@ -133,14 +134,6 @@ pub fn set_environ(vars: &[(String, String)]) {
             log::warn!("cannot set raw_env in os.environ: {}", traceback(py, &e));
         }
     });
-}
-
-fn set_process_environ(vars: &[(String, String)]) {
-    for (key, value) in vars {
-        // No interpreter runs yet, so no thread of this process reads the environment: the
-        // master has started none, nor has a freshly forked worker.
-        std::env::set_var(key, value);
-    }
 }
 
 /// Loads the configured Python app in a worker: the one the master preloaded, or else starts

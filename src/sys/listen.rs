@@ -341,8 +341,8 @@ impl Listener {
     pub fn worker_socket(&self, backlog: i32, defer_accept: bool) -> io::Result<TcpListener> {
         let (local, only_v6) = match &self.kind {
             ListenerKind::Tcp(l) => {
-                let only_v6 = l.local_addr()?.is_ipv6() && socket2::SockRef::from(l).only_v6()?;
-                (l.local_addr()?, only_v6)
+                let local = l.local_addr()?;
+                (local, local.is_ipv6() && socket2::SockRef::from(l).only_v6()?)
             }
             ListenerKind::Unix(_) => return Err(io::Error::other("reuse_port applies to TCP only")),
         };
@@ -407,20 +407,23 @@ fn bind_one(addr: &BindAddr, opts: BindOptions<'_>) -> Result<Listener, ListenEr
             remove_stale_socket(path)?;
             let sock = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None).map_err(err)?;
             sock.bind(&socket2::SockAddr::unix(path).map_err(err)?).map_err(err)?;
-            // From here the listener's guard removes the file again if anything fails.
-            let listener = Listener {
+            let file = SocketFile::bound_at(path);
+            let ready = set_socket_access(path, opts.unix_mode, opts.unix_owner)
+                .and_then(|()| sock.listen(backlog))
+                .and_then(|()| sock.set_nonblocking(true));
+            if let Err(e) = ready {
+                // The file this bind made goes again.
+                if let Some(file) = file {
+                    file.remove();
+                }
+                return Err(err(e));
+            }
+            Ok(Listener {
                 kind: ListenerKind::Unix(sock.into()),
                 addr: addr.clone(),
-                socket_file: SocketFile::bound_at(path),
+                socket_file: file,
                 per_worker: false,
-            };
-            set_socket_access(path, opts.unix_mode, opts.unix_owner).map_err(err)?;
-            if let ListenerKind::Unix(l) = &listener.kind {
-                let sock = socket2::SockRef::from(l);
-                sock.listen(backlog).map_err(err)?;
-                sock.set_nonblocking(true).map_err(err)?;
-            }
-            Ok(listener)
+            })
         }
         BindAddr::Fd(fd) => inherit(*fd),
     }

@@ -117,6 +117,16 @@ pub fn start_dir() -> Option<&'static std::path::Path> {
     DIR.get_or_init(|| std::env::current_dir().ok()).as_deref()
 }
 
+/// Sets `vars` (`raw_env`) in this process's environment. Only while no other thread of the
+/// process may read the environment (setenv is not safe against a concurrent getenv): a
+/// master before its hooks or app start threads, a worker just forked, a check before it loads
+/// anything. With an interpreter running, `os.environ` is the way (`python::set_environ`).
+pub fn set_env(vars: &[(String, String)]) {
+    for (key, value) in vars {
+        std::env::set_var(key, value);
+    }
+}
+
 /// Whether this process is in the foreground process group of its controlling terminal: the
 /// group a terminal sends SIGWINCH to when it is resized (and SIGINT on Ctrl-C). False
 /// without a controlling terminal (a daemon, a systemd service, a container without `-t`).

@@ -103,22 +103,17 @@ pub enum ServerName {
     },
 }
 
-/// SERVER_NAME and SERVER_PORT from a request's host (`name`, `name:port`, `[v6]:port`): the
-/// port is the scheme's default when absent (as gunicorn has it: 80 for http, 443 for https).
+/// SERVER_NAME and SERVER_PORT from a request's host (`name`, `name:port`, `[v6]:port`), which
+/// the parser has checked: the port is the scheme's default when absent (as gunicorn has it:
+/// 80 for http, 443 for https).
 fn split_host<'a>(host: &'a [u8], scheme: &str) -> (&'a [u8], &'a [u8]) {
     let default: &'static [u8] = match scheme {
         "https" => b"443",
         "http" => b"80",
         _ => b"",
     };
-    // The port follows the last colon, unless that colon is inside an IPv6 literal.
-    let split = match host.iter().rposition(|&b| b == b':') {
-        Some(i) if !host[i..].contains(&b']') => Some(i),
-        _ => None,
-    };
-    match split {
-        Some(i) if i + 1 < host.len() => (&host[..i], &host[i + 1..]),
-        Some(i) => (&host[..i], default),
+    match crate::http::uri::split_host(host) {
+        Some(parts) => (parts.host, parts.port.filter(|p| !p.is_empty()).unwrap_or(default)),
         None => (host, default),
     }
 }

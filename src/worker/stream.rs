@@ -278,22 +278,9 @@ impl Stream {
     /// large file streams as before. A no-op on Unix sockets and TLS.
     pub fn cork_until_close(&mut self) {
         if let Stream::Tcp(s, _) = self {
-            let on: libc::c_int = 1;
-            // SAFETY: setsockopt reads `on`, a c_int that outlives the call, of the length
-            // given; the descriptor is the stream's own, open while `s` is borrowed. nix names
-            // no TCP_CORK.
-            let rc = unsafe {
-                libc::setsockopt(
-                    std::os::fd::AsRawFd::as_raw_fd(s),
-                    libc::IPPROTO_TCP,
-                    libc::TCP_CORK,
-                    (&on as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
             // A failure leaves the FIN in a segment of its own, which costs a packet, not data.
-            if rc != 0 {
-                log::debug!("TCP_CORK: {}", io::Error::last_os_error());
+            if let Err(e) = socket2::SockRef::from(&*s).set_tcp_cork(true) {
+                log::debug!("TCP_CORK: {e}");
             }
         }
     }

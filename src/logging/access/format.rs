@@ -3,7 +3,7 @@
 //! in a reused buffer, with no allocation and no map of atoms.
 
 use crate::config::access_format::{AccessFormat, Atom, Piece};
-use crate::http::response::put_decimal as put_u64;
+use crate::http::response::{head_fields, put_decimal as put_u64};
 use crate::http::uri::percent_decoded;
 use crate::http::{Head, Version};
 use base64::Engine as _;
@@ -199,18 +199,10 @@ fn request_header<'b>(head: &Head, buf: &'b [u8], name: &[u8]) -> Option<&'b [u8
 /// The last value of the response header `name` (lower case) in an encoded head: gunicorn
 /// puts the headers in a dict, where a repeated one (`Set-Cookie`) keeps its last value.
 fn response_header<'b>(resp_head: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
-    // The first line is the status line; fields follow, one per CRLF-terminated line.
-    let fields = &resp_head[resp_head
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(resp_head.len(), |i| i + 1)..];
-    fields.rsplit(|&b| b == b'\n').find_map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let colon = line.iter().position(|&b| b == b':')?;
-        line[..colon]
-            .eq_ignore_ascii_case(name)
-            .then(|| line[colon + 1..].trim_ascii())
-    })
+    head_fields(resp_head)
+        .rev()
+        .find(|(field, _)| field.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
 }
 
 /// The user name of an `Authorization: Basic` header, decoded into `scratch`.
