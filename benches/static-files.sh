@@ -45,7 +45,7 @@
 # does not. NGINX_DEFERRED=1 gives nginx `listen ... deferred` (TCP_DEFER_ACCEPT on both);
 # NO_DEFER=1 runs every forkhorn with `--no-defer-accept` (on neither). FORKHORN=PATH measures
 # that binary instead of building one; FORKHORN_BASE=PATH adds a second build's builtin:static
-# beside it (static-base), to compare two builds. Python packages come from the
+# and WhiteNoise beside them (static-base, wn-base), to compare two builds. Python packages come from the
 # package registry into target/bench-venv (pinned below); nginx and wrk from apt if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,7 +133,7 @@ start() {
 
 p=$(free_port)
 start static "$p" "$BIN" "${DEFER_ARGS[@]}" -w 2 -b "127.0.0.1:$p" --log-level warning --static-root "$WWW" builtin:static
-if [ -n "${FORKHORN_BASE:-}" ]; then
+if [ -n "${FORKHORN_BASE:-}" ] && wanted static; then
   WANT="$WANT static-base"
   p=$(free_port)
   start static-base "$p" "$FORKHORN_BASE" "${DEFER_ARGS[@]}" -w 2 -b "127.0.0.1:$p" --log-level warning --static-root "$WWW" builtin:static
@@ -158,6 +158,11 @@ start nginx "$p" nginx -c "$TMP/nginx.conf" -p "$TMP"
 if have whitenoise; then
   p=$(free_port)
   start wn-forkhorn "$p" env VIRTUAL_ENV="$VENV" STATIC_ROOT="$WWW" "$BIN" "${DEFER_ARGS[@]}" -w 2 -b "127.0.0.1:$p" --log-level warning whitenoise_app:application
+  if [ -n "${FORKHORN_BASE:-}" ] && wanted wn-forkhorn; then
+    WANT="$WANT wn-base"
+    p=$(free_port)
+    start wn-base "$p" env VIRTUAL_ENV="$VENV" STATIC_ROOT="$WWW" "$FORKHORN_BASE" "${DEFER_ARGS[@]}" -w 2 -b "127.0.0.1:$p" --log-level warning whitenoise_app:application
+  fi
   if have bjoern; then
     p=$(free_port)
     start wn-bjoern "$p" env STATIC_ROOT="$WWW" "$VENV/bin/python" bjoern_serve.py whitenoise_app:application "$p" 2
@@ -231,6 +236,12 @@ for mode in $MODES; do
       printf '  builtin:static / nginx: %.2fx files/s, %.2fx server CPU per file, %.2fx server+client CPU per file (medians of the per-round ratios)\n' \
         "$(ratio "$s" "$n" 1)" "$(ratio "$s" "$n" 4)" "$(ratio "$s" "$n" 6)"
     fi
+    for pair in "static static-base" "wn-forkhorn wn-base"; do
+      a=$(idx "${pair% *}") b=$(idx "${pair#* }")
+      if [ -n "$a" ] && [ -n "$b" ]; then
+        printf '  %s / %s: %.2fx files/s, %.2fx server CPU per file\n' "${pair% *}" "${pair#* }" "$(ratio "$a" "$b" 1)" "$(ratio "$a" "$b" 4)"
+      fi
+    done
     w=$(idx wn-forkhorn)
     for peer in wn-bjoern wn-gunicorn; do
       o=$(idx "$peer")

@@ -450,6 +450,35 @@ fn file_wrapper_uses_sendfile() {
 }
 
 #[test]
+fn file_wrapper_sends_from_where_the_app_has_read_to() {
+    let s = start(&["wsgi_apps:app"], 1);
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let path = std::env::temp_dir().join(format!("forkhorn-opened-{}.bin", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+    let p = path.to_str().unwrap();
+    // What open() returns for each mode: a reader that has read ahead past the app's
+    // position, an unbuffered file, and a reader-writer (whose flush runs first).
+    for (query, kind, read) in [
+        ("mode=rb", "BufferedReader", 0),
+        ("mode=rb&read=10", "BufferedReader", 10),
+        ("mode=rb&read=9000", "BufferedReader", 9000),
+        ("mode=rb&buffering=0&read=10", "FileIO", 10),
+        ("mode=r%2Bb&read=10", "BufferedRandom", 10),
+    ] {
+        let r = s.get(&format!("/file-opened?path={p}&{query}"));
+        assert_eq!(r.status, 200, "{query}");
+        assert_eq!(r.header("X-Type"), Some(kind), "{query}");
+        assert_eq!(
+            r.header("Content-Length"),
+            Some((data.len() - read).to_string().as_str()),
+            "{query}"
+        );
+        assert!(r.body == data[read..], "{query}: the file from the app's position");
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
 fn file_wrapper_head_and_file_arrive_in_one_segment() {
     let data: Vec<u8> = (0..10_240u32).map(|i| (i * 7 % 251) as u8).collect();
     let path = std::env::temp_dir().join(format!("forkhorn-segments-{}.bin", std::process::id()));

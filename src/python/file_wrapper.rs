@@ -2,7 +2,11 @@
 //! `block_size` from its `read`; its `close` on close). When the app returns one over a regular
 //! file, the worker sends the file with sendfile(2) instead of iterating.
 
+use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyString, PyType};
+use pyo3::{intern, Bound};
 use std::os::fd::RawFd;
 
 /// The wrapper, `environ["wsgi.file_wrapper"](filelike, block_size=8192)`.
@@ -26,14 +30,18 @@ impl FileWrapper {
     /// descriptor stays valid while the wrapped object is open.
     pub(super) fn regular_file(&self, py: Python<'_>) -> Option<RegularFile> {
         let filelike = self.filelike.bind(py);
-        // Buffered data a Python file object has read ahead would be skipped by sendfile.
-        if filelike.hasattr("flush").unwrap_or(false) && filelike.call_method0("flush").is_err() {
+        // Written data a buffered object still holds would be missing from the file: flush it
+        // first, unless the object cannot hold any (`open(path, "rb")`, the usual case).
+        if !is_read_only(py, filelike) && call_if_present(filelike, intern!(py, "flush")).is_err() {
             return None;
         }
-        let fd: RawFd = filelike.call_method0("fileno").ok()?.extract().ok()?;
+        let fd: RawFd = filelike.call_method0(intern!(py, "fileno")).ok()?.extract().ok()?;
         // The position the object would read from next: tell() knows about its read-ahead. Asked
         // before the descriptor is borrowed, so that no Python code runs while it is.
-        let told = filelike.call_method0("tell").and_then(|t| t.extract::<u64>()).ok();
+        let told = filelike
+            .call_method0(intern!(py, "tell"))
+            .and_then(|t| t.extract::<u64>())
+            .ok();
         // SAFETY: `fd` is the wrapped object's own descriptor (its fileno()), which the object,
         // kept alive by this wrapper, holds open until its close(); no Python code runs until
         // the borrow ends with this function, so nothing closes it meanwhile. fstat and lseek
@@ -78,10 +86,33 @@ impl FileWrapper {
 
     /// Closes the wrapped object, if it can be closed.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let filelike = self.filelike.bind(py);
-        if filelike.hasattr("close")? {
-            filelike.call_method0("close")?;
-        }
-        Ok(())
+        call_if_present(self.filelike.bind(py), intern!(py, "close"))
     }
+}
+
+/// Calls the method `name` of `obj` if it has one (what `hasattr` would say), with one
+/// attribute lookup.
+fn call_if_present(obj: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<()> {
+    match obj.getattr(name) {
+        Ok(method) => method.call0().map(drop),
+        Err(e) if e.is_instance_of::<PyAttributeError>(obj.py()) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// True for objects of exactly the types `open(path, "rb")` returns (a reader, no write
+/// buffer) and unbuffered `open` returns (no buffer at all): their `flush` does nothing.
+fn is_read_only(py: Python<'_>, obj: &Bound<'_, PyAny>) -> bool {
+    static READ_ONLY: PyOnceLock<[Py<PyType>; 2]> = PyOnceLock::new();
+    let Ok(types) = READ_ONLY.get_or_try_init(py, || -> PyResult<_> {
+        let io = py.import("io")?;
+        Ok([
+            io.getattr("BufferedReader")?.cast_into::<PyType>()?.unbind(),
+            io.getattr("FileIO")?.cast_into::<PyType>()?.unbind(),
+        ])
+    }) else {
+        return false;
+    };
+    let ty = obj.get_type();
+    types.iter().any(|t| ty.is(t.bind(py)))
 }

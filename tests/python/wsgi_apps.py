@@ -429,6 +429,16 @@ def file(environ, start_response):
     return environ["wsgi.file_wrapper"](f, 4096)
 
 
+def file_opened(environ, start_response):
+    """The file ?path=P as `open(P, ?mode=M, ?buffering=B)` returns it, after the app has
+    read ?read=N bytes through it (a buffered object reads ahead), through wsgi.file_wrapper."""
+    query = {k: v[0] for k, v in parse_qs(environ["QUERY_STRING"]).items()}
+    f = open(query["path"], query.get("mode", "rb"), int(query.get("buffering", "-1")))
+    f.read(int(query.get("read", "0")))
+    start_response("200 OK", [("Content-Type", "application/octet-stream"), ("X-Type", type(f).__name__)])
+    return environ["wsgi.file_wrapper"](f)
+
+
 def file_chunked(environ, start_response):
     """A file wrapper after a write(): the body is chunked already, so the file is iterated."""
     f = CountingFile(parse_qs(environ["QUERY_STRING"])["path"][0])
@@ -489,6 +499,7 @@ ROUTES = {
     "/slow": slow,
     "/file": file,
     "/file-chunked": file_chunked,
+    "/file-opened": file_opened,
     "/thread": thread_marker,
 }
 
