@@ -4,8 +4,12 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+#[cfg(feature = "python")]
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 /// A fresh directory for one test.
 fn fresh_dir(name: &str) -> PathBuf {
