@@ -32,7 +32,7 @@ impl FileWrapper {
         let filelike = self.filelike.bind(py);
         // Written data a buffered object still holds would be missing from the file: flush it
         // first, unless the object cannot hold any (`open(path, "rb")`, the usual case).
-        if !is_read_only(py, filelike) && call_if_present(filelike, intern!(py, "flush")).is_err() {
+        if !has_no_write_buffer(py, filelike) && call_if_present(filelike, intern!(py, "flush")).is_err() {
             return None;
         }
         let fd: RawFd = filelike.call_method0(intern!(py, "fileno")).ok()?.extract().ok()?;
@@ -102,9 +102,9 @@ fn call_if_present(obj: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResu
 
 /// True for objects of exactly the types `open(path, "rb")` returns (a reader, no write
 /// buffer) and unbuffered `open` returns (no buffer at all): their `flush` does nothing.
-fn is_read_only(py: Python<'_>, obj: &Bound<'_, PyAny>) -> bool {
-    static READ_ONLY: PyOnceLock<[Py<PyType>; 2]> = PyOnceLock::new();
-    let Ok(types) = READ_ONLY.get_or_try_init(py, || -> PyResult<_> {
+fn has_no_write_buffer(py: Python<'_>, obj: &Bound<'_, PyAny>) -> bool {
+    static NO_WRITE_BUFFER: PyOnceLock<[Py<PyType>; 2]> = PyOnceLock::new();
+    let Ok(types) = NO_WRITE_BUFFER.get_or_try_init(py, || -> PyResult<_> {
         let io = py.import("io")?;
         Ok([
             io.getattr("BufferedReader")?.cast_into::<PyType>()?.unbind(),
