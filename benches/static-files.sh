@@ -21,7 +21,7 @@
 #   (default: the last CPU) and wrk on CLIENT_CPUS (default: CPU 0), the same for every
 #   server, so the client and the server do not take each other's CPU time and a server's
 #   requests/s is bounded by its own CPU, not by what the client left it. PIN=0 shares all
-#   CPUs, as before. Even pinned, wrk (one thread) needs more CPU per `Connection: close`
+#   CPUs. Even pinned, wrk (one thread) needs more CPU per `Connection: close`
 #   request than a server that answers a small file in a few tens of microseconds, so there
 #   every server reaches the client's ceiling and req/s cannot rank them: read the server CPU
 #   per file (and the capacity ratio, its inverse) for those. And loopback TCP charges part of
@@ -193,10 +193,13 @@ measure() {
   out=$({ TIMEFORMAT='CLIENT %U %S'; time "${ON_CLIENT_CPUS[@]}" wrk -t1 -c"$CONNS" -d"$(duration "$size")" --timeout 30s \
     -s "$TMP/summary.lua" "${HDR[@]}" "http://127.0.0.1:${PORTS[$i]}/$size.bin"; } 2>&1)
   t1=$(tree_ticks "${PIDS[$i]}")
+  # A run that served nothing (or lost its summary) gives a row of zeros, not a division by zero
+  # that would end the whole benchmark.
   echo "$out" | awk -v t=$((t1 - t0)) -v k="$TCK" -v size="$(bytes "$size")" -v head="$head" '
     /^SUMMARY/ { n = $2; bytes = $3; secs = $4 / 1e6 }
     /^CLIENT/ { c = $2 + $3 }
     END { files = (bytes - n * head) / size
+      if (files <= 0 || secs <= 0) { print "0 0 0 0 0 0"; exit }
       printf "%.2f %.2f %.1f %.2f %.2f %.2f\n", files / secs, n / secs, bytes / secs / 1048576,
         t / k * 1e6 / files, c * 1e6 / files, (t / k + c) * 1e6 / files }' >>"$TMP/res.$i"
   echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s; ", $0}' >>"$TMP/err.$i"
@@ -205,7 +208,7 @@ measure() {
 # col I N: the median of column N of server I's results.
 col() { awk -v n="$2" '{print $n}' "$TMP/res.$1" | median; }
 # ratio I J N: the median over the rounds of server I's column N over server J's, same round.
-ratio() { paste -d' ' "$TMP/res.$1" "$TMP/res.$2" | awk -v n="$3" '{ print $n / $(n + 6) }' | median; }
+ratio() { paste -d' ' "$TMP/res.$1" "$TMP/res.$2" | awk -v n="$3" '{ print ($(n + 6) == 0 ? 0 : $n / $(n + 6)) }' | median; }
 idx() { local i; for i in "${!NAMES[@]}"; do if [ "${NAMES[$i]}" = "$1" ]; then echo "$i"; fi; done; }
 
 echo "wrk -t1 -c$CONNS -d$DURATION --timeout 30s,${ON_CLIENT_CPUS[*]:+ wrk on CPU $CLIENT_CPUS and servers on CPU $SERVER_CPUS,}${NO_DEFER:+ forkhorn --no-defer-accept,}${NGINX_DEFERRED:+ nginx deferred,} $ROUNDS interleaved rounds, medians; 2 workers each; $(nproc) cores; load: $(uptime | sed 's/.*load average: //')"

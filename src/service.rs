@@ -29,7 +29,7 @@ use crate::metrics::MasterMetrics;
 use crate::sys::activation::{self, ActivationError};
 use crate::sys::daemon;
 use crate::sys::notify::{self, NotifyError, Watchdog};
-use crate::sys::privileges::{self, Identity, PrivilegeError};
+use crate::sys::privileges::{self, Identity, Owner, PrivilegeError};
 use nix::errno::Errno;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
@@ -56,9 +56,6 @@ pub enum ServiceError {
     #[error(transparent)]
     Activation(#[from] ActivationError),
 }
-
-/// The workers' user and group, when `user`/`group` set them.
-pub type Owner = (Option<nix::unistd::Uid>, Option<nix::unistd::Gid>);
 
 /// The workers' user and group `cfg` names (resolving the names), for files the master makes
 /// for them.

@@ -207,6 +207,27 @@ fn a_gunicorn_conf_that_imports_gunicorn_runs_without_it_and_its_server_name_is_
     }
 }
 
+#[cfg(feature = "python")]
+#[test]
+fn a_setting_assigned_one_of_gunicorns_dicts_is_a_setting() {
+    // The imported name itself is gunicorn's, not a setting (no warning); logconfig_dict bound
+    // to that very dict, edited in place, is the file's setting, and its level is taken.
+    let py = temp_file(
+        "config_defaults.conf.py",
+        "from gunicorn.glogging import CONFIG_DEFAULTS\nlogconfig_dict = CONFIG_DEFAULTS\n\
+         logconfig_dict['loggers']['gunicorn.error']['level'] = 'WARNING'\nwsgi_app = 'myapp:app'\n",
+    );
+    let out = run(&["--print-config", "-c", path_str(&py)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(
+        settings(&printed).iter().any(|l| l == "loglevel = \"warning\""),
+        "{printed}\n{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("CONFIG_DEFAULTS"), "{}", stderr(&out));
+}
+
 #[test]
 fn paste_without_an_app_is_refused_rather_than_serving_the_built_in_page() {
     let out = run(&["--paste", "production.ini", "--check-config"], None);

@@ -356,7 +356,6 @@ fn flask_dev() {
             .any(|l| l.starts_with("127.0.0.1 \"GET / HTTP/1.1\" 200 13 "))
     };
     wait_until("the access log line on stdout", || logged(server.stdout()));
-    assert!(!logged(server.log()), "the access line goes to stdout only");
     // pre_request and post_request, around the request, in the worker.
     let worker = server.workers()[0];
     let before = server.wait_log(&format!("[{worker}] [DEBUG] GET /"), 1);
@@ -367,6 +366,9 @@ fn flask_dev() {
         "{log:?}"
     );
     server.signal(Signal::SIGTERM);
+    // The master's last line: every line the workers wrote to stderr before is read by now.
+    server.wait_log("Shutting down: Master", 1);
+    assert!(!logged(server.log()), "the access line goes to stdout only");
     assert!(server.wait_exit().success());
 }
 

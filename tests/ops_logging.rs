@@ -267,6 +267,9 @@ fn access_log_dash_is_stdout_as_in_gunicorn() {
     assert_eq!(s.get("/dash").status, 200);
     let line = s.wait_stdout("\"GET /dash HTTP/1.1\" 200 13 \"-\" \"-\"", 1);
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    // The master's last line: every line the worker wrote to stderr before is read by now.
+    s.signal(Signal::SIGTERM);
+    s.wait_log("Shutting down: Master", 1);
     assert!(!s.log().iter().any(|l| l.contains("/dash")), "not on stderr too");
 }
 
@@ -287,6 +290,8 @@ fn dev_stdout_and_dev_stderr_are_the_process_streams_not_refused_links() {
     assert_eq!(s.get("/to-stdout").status, 200);
     let line = s.wait_stdout("\"GET /to-stdout HTTP/1.1\" 200 13 \"-\" \"-\"", 1);
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    s.signal(Signal::SIGTERM);
+    s.wait_log("Shutting down: Master", 1);
     assert!(!s.log().iter().any(|l| l.contains("/to-stdout")), "not on stderr too");
 }
 

@@ -284,8 +284,9 @@ fn a_usr2_upgrade_keeps_serving_the_sockets_systemd_passed() {
         "builtin:hello",
     ])
     .env("LISTEN_FDS", "1")
-    .process_group(0); // as a service runs: WINCH is meant (Server::start_outside_terminal)
-                       // SAFETY: only fcntl(F_DUPFD) and dup2, which are async-signal-safe, between fork and exec.
+    // As a service runs: WINCH is meant (Server::start_outside_terminal).
+    .process_group(0);
+    // SAFETY: only fcntl(F_DUPFD) and dup2, which are async-signal-safe, between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             let a = libc::fcntl(tcp_fd, libc::F_DUPFD, 100);

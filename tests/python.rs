@@ -409,12 +409,19 @@ fn wsgi_errors_go_to_the_error_log() {
     }
 }
 
+/// A temporary file `forkhorn-NAME-PID.bin` of `len` bytes, byte `i` being `i * step % 251`
+/// (so a body read from the wrong offset differs), and its contents.
+fn patterned_file(name: &str, len: u32, step: u32) -> (std::path::PathBuf, Vec<u8>) {
+    let data: Vec<u8> = (0..len).map(|i| (i * step % 251) as u8).collect();
+    let path = std::env::temp_dir().join(format!("forkhorn-{name}-{}.bin", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+    (path, data)
+}
+
 #[test]
 fn file_wrapper_uses_sendfile() {
     let s = start(&["wsgi_apps:app"], 1);
-    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let path = std::env::temp_dir().join(format!("forkhorn-download-{}.bin", std::process::id()));
-    std::fs::write(&path, &data).unwrap();
+    let (path, data) = patterned_file("download", 3_000_000, 7);
     let p = path.to_str().unwrap();
     let r = s.get(&format!("/file?path={p}"));
     assert_eq!(r.header("Content-Length"), Some("3000000"));
@@ -452,9 +459,7 @@ fn file_wrapper_uses_sendfile() {
 #[test]
 fn file_wrapper_sends_from_where_the_app_has_read_to() {
     let s = start(&["wsgi_apps:app"], 1);
-    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 13 % 251) as u8).collect();
-    let path = std::env::temp_dir().join(format!("forkhorn-opened-{}.bin", std::process::id()));
-    std::fs::write(&path, &data).unwrap();
+    let (path, data) = patterned_file("opened", 100_000, 13);
     let p = path.to_str().unwrap();
     // What open() returns for each mode: a reader that has read ahead past the app's
     // position, an unbuffered file, and a reader-writer (whose flush runs first).
@@ -480,9 +485,7 @@ fn file_wrapper_sends_from_where_the_app_has_read_to() {
 
 #[test]
 fn file_wrapper_head_and_file_arrive_in_one_segment() {
-    let data: Vec<u8> = (0..10_240u32).map(|i| (i * 7 % 251) as u8).collect();
-    let path = std::env::temp_dir().join(format!("forkhorn-segments-{}.bin", std::process::id()));
-    std::fs::write(&path, &data).unwrap();
+    let (path, data) = patterned_file("segments", 10_240, 7);
     let p = path.to_str().unwrap();
     // On the loop's thread, and from an application thread (the head comes back to the loop,
     // which sends it with the file).
@@ -1131,13 +1134,13 @@ fn script_name_is_split_off_path_info_for_python_apps() {
 /// SERVER_SOFTWARE does.
 #[test]
 fn the_gunicorn_error_logger_writes_to_the_error_log() {
-    for (args, threads) in [(&[][..], "sync"), (&["--threads", "2", "--preload"][..], "threads")] {
+    for (args, label) in [(&[][..], "sync"), (&["--threads", "2", "--preload"][..], "threads")] {
         let mut all = vec!["--log-level", "info"];
         all.extend_from_slice(args);
         all.push("wsgi_apps:logs");
         let mut s = start(&all, 1);
         let r = s.get("/here");
-        assert_eq!(r.text(), concat!("forkhorn/", env!("CARGO_PKG_VERSION")), "{threads}");
+        assert_eq!(r.text(), concat!("forkhorn/", env!("CARGO_PKG_VERSION")), "{label}");
         s.wait_log("[INFO] app info /here", 1);
         s.wait_log("[WARNING] app warning /here", 1);
         // logger.exception's traceback follows its line.
@@ -1145,7 +1148,7 @@ fn the_gunicorn_error_logger_writes_to_the_error_log() {
         s.wait_log("ValueError: boom", 1);
         assert!(
             !s.log().iter().any(|l| l.contains("app debug")),
-            "{threads}: {:#?}",
+            "{label}: {:#?}",
             s.log()
         );
         s.signal(Signal::SIGTERM);

@@ -3,21 +3,13 @@
 //! serving, and the next change tries again.
 
 mod common;
+use common::ops::test_dir;
 use common::*;
-use std::path::PathBuf;
 #[cfg(feature = "python")]
 use std::{
     path::Path,
     time::{Duration, Instant},
 };
-
-/// A fresh directory for one test.
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("forkhorn-reload-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Writes a module whose app answers `body`, as an editor saving it would.
 #[cfg(feature = "python")]
@@ -49,7 +41,7 @@ fn wait_for_body(s: &Server, want: &str) {
 #[cfg(feature = "python")]
 #[test]
 fn editing_the_module_reloads_and_a_syntax_error_keeps_the_old_code() {
-    let dir = fresh_dir("py");
+    let dir = test_dir("reload-py");
     // The app in a package, imported from the app's directory, as a project's code would be.
     std::fs::create_dir_all(dir.join("shop")).unwrap();
     std::fs::write(dir.join("shop").join("__init__.py"), "").unwrap();
@@ -84,7 +76,7 @@ fn editing_the_module_reloads_and_a_syntax_error_keeps_the_old_code() {
 
 #[test]
 fn reload_extra_files_reload_a_builtin_app() {
-    let dir = fresh_dir("extra");
+    let dir = test_dir("reload-extra");
     let template = dir.join("base.html");
     std::fs::write(&template, "<p>one</p>").unwrap();
     let mut cmd = std::process::Command::new(bin());

@@ -847,31 +847,19 @@ fn script_name_from_raw_env() {
 /// through all five tries, start-up fails with one line naming the address and nothing runs.
 #[test]
 fn a_port_in_use_at_start_up_is_tried_again_each_second() {
-    use std::io::BufRead;
     use std::process::{Command, Stdio};
     let blocker = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = blocker.local_addr().expect("addr").to_string();
-    let mut child = Command::new(bin())
-        .args(["-b", &addr, "-w", "1", "builtin:hello"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn forkhorn");
-    let mut log = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mut next_line = |want: &str| loop {
-        let line = log.next().expect("a log line before exit").expect("read");
-        if line.contains(want) {
-            return line;
-        }
-    };
-    assert!(next_line("Connection in use: ").ends_with(&format!("Connection in use: {addr}")));
+    let mut s = Server::spawn(Command::new(bin()).args(["-b", &addr, "-w", "1", "builtin:hello"]));
+    assert!(s
+        .wait_log("Connection in use: ", 1)
+        .ends_with(&format!("Connection in use: {addr}")));
     drop(blocker);
-    next_line(&format!("Listening at: http://{addr}"));
-    next_line("Booting worker");
+    s.wait_log(&format!("Listening at: http://{addr}"), 1);
+    s.wait_log("Booting worker", 1);
     assert_eq!(get(addr.parse().expect("addr"), "/").status, 200);
-    kill(child.id() as i32, Signal::SIGTERM);
-    assert!(child.wait().expect("wait").success());
+    s.signal(Signal::SIGTERM);
+    assert!(s.wait_exit().success());
 
     let blocker = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = blocker.local_addr().expect("addr").to_string();

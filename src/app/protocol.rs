@@ -239,15 +239,7 @@ impl Response {
     fn send_head(&mut self, out: &mut Vec<u8>, stamp: &Stamp<'_>, known_len: Option<u64>) {
         let has_body = response::status_has_body(self.status);
         let length = self.content_length.or(if has_body { known_len } else { None });
-        self.framing = if self.req.head || !has_body {
-            Framing::NoBody
-        } else if let Some(n) = length {
-            Framing::Length(n)
-        } else if self.req.version == Version::Http11 {
-            Framing::Chunked
-        } else {
-            Framing::CloseDelimited
-        };
+        self.framing = self.framing_for(known_len);
         if self.app_wants_close || self.framing == Framing::CloseDelimited {
             self.keep_alive = false;
         }
@@ -271,6 +263,36 @@ impl Response {
         }
         out.extend_from_slice(b"\r\n");
         self.phase = Phase::Sending;
+    }
+
+    /// The framing the head chooses for this response, `known_len` as in [`Response::send_head`].
+    fn framing_for(&self, known_len: Option<u64>) -> Framing {
+        let has_body = response::status_has_body(self.status);
+        let length = self.content_length.or(if has_body { known_len } else { None });
+        if self.req.head || !has_body {
+            Framing::NoBody
+        } else if let Some(n) = length {
+            Framing::Length(n)
+        } else if self.req.version == Version::Http11 {
+            Framing::Chunked
+        } else {
+            Framing::CloseDelimited
+        }
+    }
+
+    /// How many body bytes a whole remaining body of `len` bytes puts on the wire: none for
+    /// HEAD or a status without a body, no more than the `Content-Length` leaves room for.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // read by Python's request hooks
+    pub fn body_bytes_of(&self, len: u64) -> u64 {
+        let framing = match self.phase {
+            Phase::Idle | Phase::Started => self.framing_for(Some(len)),
+            Phase::Sending | Phase::Done => self.framing,
+        };
+        match framing {
+            Framing::NoBody => 0,
+            Framing::Length(n) => len.min(n.saturating_sub(self.sent)),
+            Framing::Chunked | Framing::CloseDelimited => len,
+        }
     }
 
     /// Sends one body chunk, sending the head first if this is the first non-empty chunk.
@@ -630,6 +652,32 @@ mod tests {
             });
             assert_eq!(r, Ok(*ending), "case {i}");
             assert_eq!(&out, wire, "case {i}");
+        }
+    }
+
+    #[test]
+    fn body_bytes_of_a_whole_body_follow_the_framing() {
+        // (HEAD, status, app headers, bytes already sent, whole body left, on the wire)
+        type Case<'a> = (bool, &'a str, &'a [(&'a str, &'a str)], &'a str, u64, u64);
+        let cases: &[Case<'_>] = &[
+            (false, "200 OK", &[], "", 10, 10),
+            (true, "200 OK", &[], "", 10, 0),
+            (false, "204 No Content", &[], "", 10, 0),
+            (false, "304 Not Modified", &[], "", 10, 0),
+            (false, "200 OK", &[("Content-Length", "4")], "", 10, 4),
+            (false, "200 OK", &[("Content-Length", "4")], "ab", 10, 2),
+            (false, "200 OK", &[], "ab", 10, 10),
+        ];
+        for (i, (head, status, headers, before, whole, want)) in cases.iter().enumerate() {
+            let mut got = None;
+            let (r, _) = run(req(Version::Http11, *head, true), |sr| {
+                sr.start_response(status, headers, None)?;
+                sr.send_chunk(before.as_bytes(), None)?;
+                got = Some(sr.response().body_bytes_of(*whole));
+                Ok(())
+            });
+            assert!(r.is_ok(), "case {i}: {r:?}");
+            assert_eq!(got, Some(*want), "case {i}");
         }
     }
 

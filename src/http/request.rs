@@ -170,6 +170,9 @@ pub struct Head {
     /// The `host[:port]` of an absolute-form target; it replaces the Host field (RFC 9112
     /// §3.2.2).
     pub authority: Option<Span>,
+    /// The request's host: the absolute-form target's authority, else the Host field (RFC 9112
+    /// §3.2.2), checked by the parser; `None` for an HTTP/1.0 request without either.
+    pub host: Option<Span>,
     /// The protocol version.
     pub version: Version,
     /// Header fields in the order sent: (name, value without surrounding whitespace). Names with
@@ -196,6 +199,7 @@ impl Default for Head {
             query: Span::default(),
             fragment: Span::default(),
             authority: None,
+            host: None,
             version: Version::Http11,
             headers: Vec::new(),
             framing: BodyFraming::None,
@@ -473,7 +477,7 @@ fn fill_head(buf: &[u8], scan: &Scan, head: &mut Head) -> Result<(), ParseError>
     let mut meaning = Meaning::default();
     for field in fields.iter() {
         let (name, value) = locate(buf, field)?;
-        meaning.note(name.of(buf), value.of(buf))?;
+        meaning.note(buf, name, value)?;
         head.headers.push((name, value));
     }
     meaning.apply(head)
@@ -503,6 +507,8 @@ struct Meaning {
     chunked_not_last: bool,
     unknown_coding: bool,
     hosts: usize,
+    /// The Host field's value.
+    host: Option<Span>,
     content_types: usize,
     close: bool,
     keep_alive: bool,
@@ -510,7 +516,8 @@ struct Meaning {
 }
 
 impl Meaning {
-    fn note(&mut self, name: &[u8], value: &[u8]) -> Result<(), ParseError> {
+    fn note(&mut self, buf: &[u8], name_at: Span, value_at: Span) -> Result<(), ParseError> {
+        let (name, value) = (name_at.of(buf), value_at.of(buf));
         if !is_token(name) {
             return Err(ParseError::Malformed("invalid field name"));
         }
@@ -547,6 +554,7 @@ impl Meaning {
             if !uri::is_valid_host(value) {
                 return Err(ParseError::Malformed("invalid Host"));
             }
+            self.host = Some(value_at);
         } else if name.eq_ignore_ascii_case(b"content-type") {
             self.content_types += 1;
         } else if name.eq_ignore_ascii_case(b"connection") {
@@ -570,6 +578,7 @@ impl Meaning {
                 "HTTP/1.1 request without Host"
             }));
         }
+        head.host = head.authority.or(self.host);
         // CONTENT_TYPE can hold one value; two are ambiguous (gunicorn rejects them too).
         if self.content_types > 1 {
             return Err(ParseError::Malformed("more than one Content-Type"));

@@ -142,7 +142,7 @@ pub struct HostPort<'a> {
 }
 
 /// Parses `uri-host [":" port]` (RFC 3986 §3.2.2-3.2.3); None when the syntax is wrong.
-fn host_port(s: &[u8]) -> Option<HostPort<'_>> {
+pub fn host_port(s: &[u8]) -> Option<HostPort<'_>> {
     let (host_len, rest) = if s.first() == Some(&b'[') {
         let close = s.iter().position(|&b| b == b']')?;
         let inside = &s[1..close];
@@ -187,11 +187,6 @@ fn host_port(s: &[u8]) -> Option<HostPort<'_>> {
 /// (RFC 9112 §3.2: an empty Host is what a client sends for a target without authority).
 pub fn is_valid_host(value: &[u8]) -> bool {
     host_port(value).is_some()
-}
-
-/// A Host value (or an authority) split into its host and port; `None` when it is not one.
-pub fn split_host(value: &[u8]) -> Option<HostPort<'_>> {
-    host_port(value)
 }
 
 fn is_unreserved(b: u8) -> bool {

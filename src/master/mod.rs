@@ -312,7 +312,7 @@ pub fn run(cfg: Config, reload: &dyn Fn() -> Result<Config, ConfigError>) -> Res
 
 /// How the master binds `cfg`'s addresses; `attempts` as [`sys::BindOptions::attempts`],
 /// `owner` the workers' user and group (Unix socket files are theirs).
-fn bind_options(cfg: &Config, attempts: u32, owner: crate::service::Owner) -> sys::BindOptions<'_> {
+fn bind_options(cfg: &Config, attempts: u32, owner: sys::privileges::Owner) -> sys::BindOptions<'_> {
     sys::BindOptions {
         backlog: cfg.backlog,
         reuse_port: cfg.reuse_port,

@@ -41,7 +41,7 @@ def evaluate(location):
     names = [
         {"name": name, "line": lines.get(name), "value": convert_top(value)}
         for name, value in list(namespace.items())
-        if not name.startswith("_") and id(value) not in imported
+        if not name.startswith("_") and (name, id(value)) not in imported
     ]
     # `gunicorn.SERVER = "..."`: the Server header, unless the file sets server_header itself.
     server = gunicorn_server_name()
@@ -51,13 +51,14 @@ def evaluate(location):
 
 
 def gunicorn_containers():
-    """The ids of the dicts and lists the gunicorn package exports (`CONFIG_DEFAULTS`, ...):
-    one the file imports is no setting of its own, and deserves no warning. (Only containers:
-    an int or a str is the same object wherever it is written.)"""
+    """The dicts and lists the gunicorn package exports (`CONFIG_DEFAULTS`, ...), as (name,
+    id): one the file imports under its own name is no setting of its own, and deserves no
+    warning, while a setting assigned one (`logconfig_dict = CONFIG_DEFAULTS`) is a setting.
+    (Only containers: an int or a str is the same object wherever it is written.)"""
     found = set()
     for name, module in list(sys.modules.items()):
         if name == "gunicorn" or name.startswith("gunicorn."):
-            found.update(id(v) for v in vars(module).values() if isinstance(v, (dict, list)))
+            found.update((k, id(v)) for k, v in vars(module).items() if isinstance(v, (dict, list)))
     return found
 
 

@@ -17,18 +17,15 @@ import types
 from importlib.machinery import SourceFileLoader
 from urllib.parse import urlsplit
 
-# gunicorn's hooks (ssl_context included: recognised, never called; see `load`).
-HOOK_NAMES = (
-    "on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init",
-    "worker_int", "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit",
-    "worker_exit", "nworkers_changed", "on_exit", "ssl_context",
-)
+# gunicorn's hooks, from the stand-in's table of its settings, which this module follows
+# (ssl_context included: recognised, never called; see `load`).
+HOOK_NAMES = tuple(name for name, section, _ in SETTINGS if section == _SERVER_HOOKS)
 
 # The hook functions by name, once `load` ran.
 HOOKS = {}
 
-# The log levels of `_emit`, as forkhorn's log takes them.
-DEBUG, INFO, WARNING, ERROR, CRITICAL = 0, 1, 2, 3, 4
+# The log levels of `_emit`: logging's numbers.
+DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
 
 
 class Log(Logger):
@@ -75,9 +72,8 @@ class Log(Logger):
     def log(self, lvl, msg, *args, **kwargs):
         # logging's numeric levels (10, 20, ...) or gunicorn's names.
         if isinstance(lvl, str):
-            lvl = self.LOG_LEVELS.get(lvl.lower(), 20)
-        level = min(max((lvl // 10) - 1, DEBUG), CRITICAL)
-        self._log(level, msg, args, kwargs.get("exc_info", False))
+            lvl = self.LOG_LEVELS.get(lvl.lower(), INFO)
+        self._log(int(lvl), msg, args, kwargs.get("exc_info", False))
 
 
 # forkhorn's names for gunicorn settings it calls otherwise.
@@ -389,9 +385,6 @@ def worker_loaded(app):
     if WORKER is not None:
         WORKER.wsgi = app
     SERVER.app.callable = app
-    # The worker set raw_env in its environment; Python's copy of it, made when the master
-    # started the interpreter, must have it too (as gunicorn's arbiter sets os.environ).
-    os.environ.update(SERVER.cfg.env)
 
 
 # Master: the worker objects made for pre_fork, by age, until the fork gives them a pid.

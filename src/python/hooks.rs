@@ -23,6 +23,14 @@ use std::path::Path;
 /// The Python half: the objects passed to hooks, and calling them.
 const HOOKS_PY: &str = concat!(include_str!("gunicorn_stand_in.py"), include_str!("hooks.py"));
 
+/// The hooks module (`HOOKS_PY`) as `name`, with `_emit` to write to forkhorn's log.
+fn hooks_module<'py>(py: Python<'py>, name: &std::ffi::CStr) -> PyResult<Bound<'py, PyModule>> {
+    let code = CString::new(HOOKS_PY).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    let module = PyModule::from_code(py, &code, c"<forkhorn hooks>", name)?;
+    module.add_function(wrap_pyfunction!(emit, &module)?)?;
+    Ok(module)
+}
+
 /// The hooks of one module, loaded in this process (or inherited from the master).
 pub struct PythonHooks {
     /// `hooks.py`, holding the hook functions.
@@ -68,13 +76,7 @@ pub fn load(cfg: &Config, location: &str) -> Result<PythonHooks, LoadError> {
     Python::attach(|py| {
         // Hooks log through gunicorn.error too (gunicorn's own handlers are set up by then).
         super::logging_bridge::install(py, cfg.loglevel);
-        let code =
-            CString::new(HOOKS_PY).map_err(|e| failed(py, pyo3::exceptions::PyValueError::new_err(e.to_string())))?;
-        let module =
-            PyModule::from_code(py, &code, c"<forkhorn hooks>", c"_forkhorn_hooks").map_err(|e| failed(py, e))?;
-        module
-            .add_function(wrap_pyfunction!(emit, &module).map_err(|e| failed(py, e))?)
-            .map_err(|e| failed(py, e))?;
+        let module = hooks_module(py, c"_forkhorn_hooks").map_err(|e| failed(py, e))?;
         let defined: Vec<String> = module
             .getattr("load")
             .and_then(|f| f.call1((location.as_str(),)))
@@ -281,10 +283,10 @@ impl Seen {
         seen
     }
 
-    /// Follows the response as its body goes out; the head is copied again only when the
-    /// status changed (start_response with exc_info before the first byte).
+    /// Follows the response as its body goes out; the head is copied again only when it
+    /// changed (start_response with exc_info before the first byte).
     fn update(&mut self, resp: &Response) {
-        if self.status != resp.status() || self.head.is_empty() {
+        if self.head != resp.head_bytes() {
             self.head.clear();
             self.head.extend_from_slice(resp.head_bytes());
         }
@@ -293,9 +295,16 @@ impl Seen {
         self.sent = resp.body_bytes();
     }
 
+    /// The status as the application gave it (`200 Alright`), from the head's status line
+    /// (`HTTP/1.x STATUS`), as gunicorn's `resp.status` has it.
+    fn status_text(&self) -> Option<String> {
+        let line = self.head.split(|&b| b == b'\r').next()?;
+        let text = line.get(b"HTTP/1.1 ".len()..).filter(|t| !t.is_empty())?;
+        Some(latin1(text))
+    }
+
     /// The application's headers as (name, value) pairs, as gunicorn's `resp.headers` lists them.
     fn headers(&self) -> Vec<(String, String)> {
-        let latin1 = |b: &[u8]| b.iter().map(|&c| char::from(c)).collect::<String>();
         let mut headers: Vec<(String, String)> = crate::http::response::head_fields(&self.head)
             .map(|(name, value)| (latin1(name), latin1(value)))
             .collect();
@@ -306,13 +315,21 @@ impl Seen {
     }
 }
 
+/// Bytes as latin-1 text, each byte one character (how PEP 3333 carries header strings).
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&c| char::from(c)).collect()
+}
+
 impl Pending {
     /// Calls `post_request` with the response as far as it went (status 0: none was chosen,
     /// the worker answers 500), or with no response at all (`None`: pre_request raised).
     fn done(&self, seen: Option<&Seen>) {
         let resp = seen.map(|seen| {
-            let status = if seen.status == 0 { 500 } else { seen.status };
-            let text = format!("{status} {}", crate::http::response::reason(status));
+            let standard = |status| format!("{status} {}", crate::http::response::reason(status));
+            let text = match seen.status {
+                0 => standard(500),
+                status => seen.status_text().unwrap_or_else(|| standard(status)),
+            };
             (text, seen.headers(), seen.length, seen.sent)
         });
         Python::attach(|py| {
@@ -363,17 +380,14 @@ impl Application for HookedApp {
             }))),
             other => {
                 let mut seen = Seen::of(sr.response());
-                // A whole body goes out after this call: count it as sent, as gunicorn's hook
-                // runs once the response is written (never past its Content-Length).
+                // A whole body goes out after this call: count what of it goes on the wire as
+                // sent, as gunicorn's hook runs once the response is written.
                 let whole = match &other {
                     Ok(Body::Static(b)) => b.len(),
                     Ok(Body::Bytes(v)) => v.len(),
                     _ => 0,
                 } as u64;
-                seen.sent += whole;
-                if let Some(n) = seen.length {
-                    seen.sent = seen.sent.min(n);
-                }
+                seen.sent += sr.response().body_bytes_of(whole);
                 pending.done(Some(&seen));
                 other
             }
@@ -432,6 +446,22 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    #[test]
+    fn post_request_sees_the_status_as_the_app_gave_it() {
+        let seen = |head: &[u8]| Seen {
+            head: head.to_vec(),
+            ..Seen::default()
+        };
+        for (head, want) in [
+            (&b"HTTP/1.1 200 Alright\r\nX-A: 1\r\n"[..], Some("200 Alright")),
+            (b"HTTP/1.0 404 Nicht gefunden\r\n", Some("404 Nicht gefunden")),
+            (b"HTTP/1.1 200 Tr\xe8s bien\r\n", Some("200 Tr\u{e8}s bien")),
+            (b"", None),
+        ] {
+            assert_eq!(seen(head).status_text().as_deref(), want, "{head:?}");
+        }
+    }
+
     /// Starts the interpreter in this test process, once (tests run on parallel threads).
     fn start_python() {
         static START: std::sync::Once = std::sync::Once::new();
@@ -449,11 +479,7 @@ mod tests {
     /// The hooks module, made in this test process's interpreter (see `start_python`), the gunicorn stand-in
     /// installed as `load` installs it.
     fn hooks_module<'py>(py: Python<'py>, name: &std::ffi::CStr) -> Bound<'py, PyModule> {
-        let code = CString::new(HOOKS_PY).expect("no NUL in the hooks source");
-        let module = PyModule::from_code(py, &code, c"<forkhorn hooks>", name).expect("the hooks source runs");
-        module
-            .add_function(wrap_pyfunction!(emit, &module).expect("wrap _emit"))
-            .expect("add _emit");
+        let module = super::hooks_module(py, name).expect("the hooks source runs");
         module
             .call_method0("install_gunicorn_stand_in")
             .expect("install the stand-in");

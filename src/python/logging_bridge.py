@@ -18,13 +18,11 @@ class ForkhornHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        n = record.levelno
-        level = 0 if n < 20 else 1 if n < 30 else 2 if n < 40 else 3 if n < 50 else 4
-        _emit(level, text)  # noqa: F821 (set by Rust)
+        _emit(record.levelno, text)  # noqa: F821 (set by Rust)
 
 
 def install(level):
-    """Makes `gunicorn.error` log to forkhorn at `level` (logging's number), replacing the
+    """Makes `gunicorn.error` log to forkhorn at `level` (logging's name), replacing the
     handler an earlier call put there, and not passing records on to the root logger (as
     gunicorn's does not)."""
     log = logging.getLogger("gunicorn.error")

@@ -9,13 +9,14 @@ use std::ffi::CString;
 
 const BRIDGE_PY: &str = include_str!("logging_bridge.py");
 
-/// One entry of forkhorn's log at `level` (0 debug ... 4 critical), from Python.
+/// One entry of forkhorn's log at `level`, Python logging's number (10 DEBUG ... 50 CRITICAL;
+/// one in between counts as the level below it, as logging compares them), from Python.
 #[pyfunction(name = "_emit")]
-pub(super) fn emit(level: u8, text: &str) {
+pub(super) fn emit(level: i64, text: &str) {
     let level = match level {
-        0 => log::Level::Debug,
-        1 => log::Level::Info,
-        2 => log::Level::Warn,
+        ..20 => log::Level::Debug,
+        20..30 => log::Level::Info,
+        30..40 => log::Level::Warn,
         _ => log::Level::Error,
     };
     log::log!(level, "{text}");
@@ -25,19 +26,14 @@ pub(super) fn emit(level: u8, text: &str) {
 /// `logging` with something else) is a warning: the app still runs, its lines go where its
 /// own set-up sends them.
 pub(super) fn install(py: Python<'_>, level: LogLevel) {
-    let number = match level {
-        LogLevel::Debug => 10,
-        LogLevel::Info => 20,
-        LogLevel::Warning => 30,
-        LogLevel::Error => 40,
-        LogLevel::Critical => 50,
-    };
+    // logging takes a level's name as well as its number.
+    let name = level.as_str().to_ascii_uppercase();
     let installed = CString::new(BRIDGE_PY)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
         .and_then(|code| PyModule::from_code(py, &code, c"<forkhorn logging>", c"_forkhorn_logging"))
         .and_then(|module| {
             module.add_function(wrap_pyfunction!(emit, &module)?)?;
-            module.getattr("install")?.call1((number,)).map(drop)
+            module.getattr("install")?.call1((name,)).map(drop)
         });
     if let Err(e) = installed {
         log::warn!(

@@ -139,6 +139,10 @@ pub fn set_environ(vars: &[(String, String)]) {
 /// Loads the configured Python app in a worker: the one the master preloaded, or else starts
 /// the interpreter and imports `cfg.app`.
 pub fn load(cfg: &Config) -> Result<PythonApp, LoadError> {
+    // This worker's generation's raw_env, in os.environ too when the worker inherited a
+    // running interpreter (hooks, preload_app): the master's may already hold a newer
+    // generation's. Before the app is imported, which may read it.
+    set_environ(&cfg.raw_env);
     let app = match fork::preloaded() {
         Some(app) => {
             // This worker's log level (a reload may have changed it since the preload).

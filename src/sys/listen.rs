@@ -247,7 +247,7 @@ pub struct BindOptions<'a> {
     pub unix_mode: u32,
     /// Who owns a Unix socket file: the workers' user and group when they are set, as gunicorn
     /// gives it to them (a web server in the group can then connect to a `umask = 0o007` socket).
-    pub unix_owner: (Option<nix::unistd::Uid>, Option<nix::unistd::Gid>),
+    pub unix_owner: super::privileges::Owner,
     /// Tries at binding a TCP address that is in use (or not yet available), a second apart:
     /// gunicorn's five at start-up, so that a restart whose old process still holds the port
     /// for a moment (a systemd restart, a container replaced) gets it; 1 where blocking the
@@ -433,11 +433,7 @@ fn bind_one(addr: &BindAddr, opts: BindOptions<'_>) -> Result<Listener, ListenEr
 /// without following links and checked to be a socket of this process's user: the directory
 /// may be writable by others (`/tmp`), who could replace the entry between the bind and here,
 /// and the path itself is never followed to another file.
-fn set_socket_access(
-    path: &Path,
-    mode: u32,
-    (uid, gid): (Option<nix::unistd::Uid>, Option<nix::unistd::Gid>),
-) -> io::Result<()> {
+fn set_socket_access(path: &Path, mode: u32, (uid, gid): super::privileges::Owner) -> io::Result<()> {
     use nix::fcntl::{open, OFlag, AT_FDCWD};
     use nix::sys::stat::{fchmodat, fstat, FchmodatFlags, Mode, SFlag};
     let file = open(

@@ -62,6 +62,9 @@ pub enum PrivilegeError {
     Verify(String),
 }
 
+/// A user and group to give a file to, each when set (`fchown`'s -1 for the other).
+pub type Owner = (Option<Uid>, Option<Gid>);
+
 /// The user and group workers run as, resolved once in the master.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -100,7 +103,7 @@ impl Identity {
     }
 
     /// The owner to give files the workers must reopen.
-    pub fn owner(&self) -> (Option<Uid>, Option<Gid>) {
+    pub fn owner(&self) -> Owner {
         (self.uid, self.gid)
     }
 }

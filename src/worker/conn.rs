@@ -822,17 +822,27 @@ impl Conn {
         }
         let start = self.wbuf.len();
         let len = f.remaining as usize;
-        self.wbuf.resize(start + len, 0);
-        // SAFETY: as in `send_file`: the body keeps its file open while this phase holds it.
-        let file = unsafe { BorrowedFd::borrow_raw(f.fd) };
-        match nix::sys::uio::pread(file, &mut self.wbuf[start..], f.offset as libc::off_t) {
-            Ok(n) if n == len => {
-                f.offset += len as u64;
-                f.remaining = 0;
-                self.end_file(sh);
-            }
-            // sendfile goes on from where the file was: its errors are the ones reported.
-            _ => self.wbuf.truncate(start),
+        // Read into the spare capacity: zeroing it first would write every byte twice.
+        self.wbuf.reserve(len);
+        // SAFETY: `f.fd` is the body's file, open while this phase holds it (as in
+        // `send_file`); pread writes at most `len` bytes at the pointer, which has room for
+        // `len` after the reserve, and reads nothing there.
+        let n = unsafe {
+            libc::pread(
+                f.fd,
+                self.wbuf.as_mut_ptr().add(start).cast(),
+                len,
+                f.offset as libc::off_t,
+            )
+        };
+        // Short or failed: sendfile goes on from where the file was, and its errors are the
+        // ones reported.
+        if n == len as isize {
+            // SAFETY: the pread above wrote those `len` bytes, right after the `start` there were.
+            unsafe { self.wbuf.set_len(start + len) };
+            f.offset += len as u64;
+            f.remaining = 0;
+            self.end_file(sh);
         }
     }
 

@@ -112,7 +112,7 @@ fn split_host<'a>(host: &'a [u8], scheme: &str) -> (&'a [u8], &'a [u8]) {
         "http" => b"80",
         _ => b"",
     };
-    match crate::http::uri::split_host(host) {
+    match crate::http::uri::host_port(host) {
         Some(parts) => (parts.host, parts.port.filter(|p| !p.is_empty()).unwrap_or(default)),
         None => (host, default),
     }
@@ -455,25 +455,17 @@ fn build_environ_of(
                 env.set("SERVER_NAME", name);
                 env.set("SERVER_PORT", port);
             }
-            ServerName::FromHost { path } => {
-                let host = head.authority.map(|a| a.of(buf)).or_else(|| {
-                    head.headers
-                        .iter()
-                        .find(|(name, _)| name.of(buf).eq_ignore_ascii_case(b"host"))
-                        .map(|(_, value)| value.of(buf))
-                });
-                match host {
-                    Some(host) => {
-                        let (name, port) = split_host(host, scheme);
-                        env.set_latin1("SERVER_NAME", name);
-                        env.set_latin1("SERVER_PORT", port);
-                    }
-                    None => {
-                        env.set("SERVER_NAME", path);
-                        env.set("SERVER_PORT", "");
-                    }
+            ServerName::FromHost { path } => match head.host.map(|h| h.of(buf)) {
+                Some(host) => {
+                    let (name, port) = split_host(host, scheme);
+                    env.set_latin1("SERVER_NAME", name);
+                    env.set_latin1("SERVER_PORT", port);
                 }
-            }
+                None => {
+                    env.set("SERVER_NAME", path);
+                    env.set("SERVER_PORT", "");
+                }
+            },
         }
         env.set("REMOTE_ADDR", &client.addr);
         env.set("REMOTE_PORT", &client.port);

@@ -78,30 +78,45 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_forkhorn")
 }
 
+/// `forkhorn ARGS -b 127.0.0.1:0`, without `-b` when ARGS bind or name a config file.
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(args);
+    // A config file used in a test names its own `bind` (the command line would override it).
+    if !args.iter().any(|a| *a == "-b" || *a == "-c" || a.starts_with("--bind")) {
+        cmd.args(["-b", "127.0.0.1:0"]);
+    }
+    cmd
+}
+
 impl Server {
     /// Starts `forkhorn ARGS -b 127.0.0.1:0` and waits for its listening line and for
     /// `workers` workers to report that they booted.
     pub fn start(args: &[&str], workers: usize) -> Server {
-        let mut all: Vec<&str> = args.to_vec();
-        // A config file used in a test names its own `bind` (the command line would override it).
-        if !args.iter().any(|a| *a == "-b" || *a == "-c" || a.starts_with("--bind")) {
-            all.extend(["-b", "127.0.0.1:0"]);
-        }
-        Server::start_cmd(Command::new(bin()).args(&all), workers)
+        Server::start_cmd(&mut command(args), workers)
     }
 
     /// As [`Server::start`], in a process group of its own, as a service or a background job
     /// runs: a master in its terminal's foreground ignores WINCH (a resize sends it), so a
     /// test that sends WINCH must not depend on how the test run itself was started.
     pub fn start_outside_terminal(args: &[&str], workers: usize) -> Server {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(["-b", "127.0.0.1:0"]);
-        Server::start_cmd(Command::new(bin()).args(&all).process_group(0), workers)
+        Server::start_cmd(command(args).process_group(0), workers)
     }
 
     /// Starts a prepared command (its stderr and stdout are captured) and waits as
     /// [`Server::start`] does; with `workers` 0, only for the listening line.
     pub fn start_cmd(cmd: &mut Command, workers: usize) -> Server {
+        let mut server = Server::spawn(cmd);
+        server.addr = listen_addr(&server.wait_log("Listening at: http://", 1));
+        if workers > 0 {
+            server.wait_log("Booting worker", workers);
+        }
+        server
+    }
+
+    /// Starts a prepared command (its stderr and stdout are captured) without waiting for
+    /// anything; `addr` stays unset (0.0.0.0:0) until the caller reads it from the log.
+    pub fn spawn(cmd: &mut Command) -> Server {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -110,18 +125,13 @@ impl Server {
             .expect("spawn forkhorn");
         let log = collect_lines(child.stderr.take().expect("stderr"));
         let stdout = collect_lines(child.stdout.take().expect("stdout"));
-        let mut server = Server {
+        Server {
             child,
             addr: "0.0.0.0:0".parse().unwrap(),
             log,
             stdout,
             exited: None,
-        };
-        server.addr = listen_addr(&server.wait_log("Listening at: http://", 1));
-        if workers > 0 {
-            server.wait_log("Booting worker", workers);
         }
-        server
     }
 
     /// The master's pid.

@@ -89,6 +89,7 @@ fn request_line_table() {
                 assert_eq!(h.version, Version::Http11);
                 assert_eq!(h.form, TargetForm::Origin);
                 assert_eq!(h.authority, None);
+                assert_eq!(h.host.map(|a| text(a, b)).as_deref(), Some("h"));
                 assert!(h.keep_alive);
                 assert_eq!(h.framing, BodyFraming::None);
             }),
@@ -99,7 +100,10 @@ fn request_line_table() {
         (
             "HTTP/1.0 needs no Host",
             b"GET / HTTP/1.0\r\n\r\n",
-            Head(|h, _| assert_eq!(h.version, Version::Http10)),
+            Head(|h, _| {
+                assert_eq!(h.version, Version::Http10);
+                assert_eq!(h.host, None);
+            }),
         ),
         (
             "unknown uppercase method",
@@ -262,6 +266,8 @@ fn target_form_table() {
             Head(|h, b| {
                 assert_eq!(h.form, TargetForm::Absolute);
                 assert_eq!(h.authority.map(|a| text(a, b)).as_deref(), Some("example.com"));
+                // RFC 9112 §3.2.2: the target's authority, not the Host field.
+                assert_eq!(h.host.map(|a| text(a, b)).as_deref(), Some("example.com"));
                 assert_eq!(text(h.path, b), "/foo");
                 assert_eq!(text(h.query, b), "q=1");
             }),
